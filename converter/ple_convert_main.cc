@@ -1,0 +1,47 @@
+// ple-convert: a model config + safetensors weights -> one PLE model file.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+
+#include "converter.h"
+#include "convert_error.h"
+#include "model_writer.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "ple-convert: convert a PLE-family model (config JSON + safetensors weights, PyTorch [out, in] layout,\n"
+      "native naming of docs/config-format.md) into one model file for the PLE runtime.\n"
+      "BatchNorm is folded into the preceding Linear; every tensor is validated; the output is written\n"
+      "to a temporary file and renamed, so a failure never leaves a partial file."};
+  std::string config_path, weights_path, output_path;
+  bool quiet = false;
+  app.add_option("--config,-c", config_path, "model config (JSON)")->required()->check(CLI::ExistingFile);
+  app.add_option("--weights,-w", weights_path, "weights (safetensors)")->required()->check(CLI::ExistingFile);
+  app.add_option("--output,-o", output_path, "model file to write (.ple)")->required();
+  app.add_flag("--quiet,-q", quiet, "print nothing on success");
+  CLI11_PARSE(app, argc, argv);
+
+  try {
+    const ple::convert::ConvertedModel model = ple::convert::ConvertNative(config_path, weights_path);
+    ple::convert::WriteFileAtomically(output_path, model.bytes);
+    if (!quiet) {
+      size_t experts = 0;
+      for (const auto& level : model.ir.levels) experts += level.experts.size();
+      std::printf("ple-convert: wrote %s (%zu bytes): %zu tasks, %zu inputs (%u floats per row), %zu levels, "
+                  "%zu experts, %zu dense layers, %zu parameters\n",
+                  output_path.c_str(), model.bytes.size(), model.ir.tasks.size(), model.ir.inputs.size(),
+                  [&] {
+                    uint32_t w = 0;
+                    for (const auto& in : model.ir.inputs) w += in.width;
+                    return w;
+                  }(),
+                  model.ir.levels.size(), experts, model.ir.layer_count(), model.ir.parameter_count());
+    }
+  } catch (const ple::convert::ConvertError& e) {
+    std::fprintf(stderr, "ple-convert: error: %s\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "ple-convert: internal error: %s\n", e.what());
+    return 2;
+  }
+  return 0;
+}

@@ -1,0 +1,65 @@
+// The converter's in-memory model: what the file will hold, in float32, BatchNorm already
+// folded. Importers build it from a config and weights; the writer serialises it.
+#ifndef PLE_CONVERTER_MODEL_IR_H_
+#define PLE_CONVERTER_MODEL_IR_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "model_config.h"
+
+namespace ple {
+namespace convert {
+
+struct IrDense {
+  uint32_t in = 0, out = 0;
+  std::vector<float> weight;        // [out, in]
+  std::vector<float> bias;          // [out], or empty for none
+  fb::Activation activation = fb::Activation::Identity;
+  float negative_slope = 0.01f;
+  std::vector<float> prelu_slope;   // [1] or [out] for PRelu
+};
+
+struct IrMlp {
+  std::vector<IrDense> layers;
+  uint32_t out() const { return layers.back().out; }
+};
+
+struct IrExpert {
+  uint32_t input_stream = 0;
+  IrMlp mlp;
+};
+
+struct IrGate {
+  uint32_t input_stream = 0;
+  IrMlp mlp;                        // empty: a single expert with weight 1
+  std::vector<uint32_t> experts;
+  uint32_t output_stream = 0;
+};
+
+struct IrLevel {
+  std::vector<IrExpert> experts;
+  std::vector<IrGate> gates;
+};
+
+struct IrTower {
+  uint32_t input_stream = 0;
+  IrMlp mlp;
+};
+
+struct IrModel {
+  std::string name, description, source_framework;
+  std::vector<InputConfig> inputs;
+  std::vector<TaskConfig> tasks;
+  std::vector<IrLevel> levels;
+  std::vector<IrTower> towers;
+
+  size_t parameter_count() const;
+  size_t layer_count() const;
+};
+
+}  // namespace convert
+}  // namespace ple
+
+#endif  // PLE_CONVERTER_MODEL_IR_H_

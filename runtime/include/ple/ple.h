@@ -1,0 +1,147 @@
+/*
+ * PLE edge runtime: C API.
+ *
+ * Stability policy (docs/c-api.md): within one major ABI version (PLE_ABI_VERSION) functions
+ * and enum values are only added, never removed or changed; option structs carry their size
+ * in `struct_size` and only grow at the end. Nothing in this header is a C++ type.
+ *
+ * Threading: a ple_model is immutable once opened and may be shared by any number of
+ * sessions on any threads. A ple_session is used by one thread at a time.
+ * Ownership: every handle returned through an out-pointer is owned by the caller and released
+ * with the matching *_close function, which sets the caller's pointer to NULL (closing NULL is
+ * a no-op, so a double close is harmless). Strings returned by the library are owned by the
+ * object they describe and live as long as it.
+ */
+#ifndef PLE_PLE_H_
+#define PLE_PLE_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#define PLE_API __declspec(dllexport)
+#else
+#define PLE_API __attribute__((visibility("default")))
+#endif
+
+/* Major version of the C ABI described by this header. */
+#define PLE_ABI_VERSION 1
+
+typedef enum ple_status {
+  PLE_OK = 0,
+  PLE_ERROR_INVALID_ARGUMENT = 1, /* a NULL or out-of-range argument, a wrong size */
+  PLE_ERROR_IO = 2,               /* a file could not be opened, read or mapped */
+  PLE_ERROR_INVALID_MODEL = 3,    /* not a PLE model, corrupted or inconsistent */
+  PLE_ERROR_UNSUPPORTED_VERSION = 4, /* the file needs a newer runtime */
+  PLE_ERROR_UNSUPPORTED = 5,      /* valid, but this build cannot do it (e.g. kernel path) */
+  PLE_ERROR_OUT_OF_MEMORY = 6,
+  PLE_ERROR_BATCH_TOO_LARGE = 7,  /* more candidates than the session was prepared for */
+  PLE_ERROR_INTERNAL = 8
+} ple_status;
+
+typedef enum ple_task_type {
+  PLE_TASK_BINARY = 0,     /* output is a probability (sigmoid of the head) */
+  PLE_TASK_REGRESSION = 1  /* output is the head's value */
+} ple_task_type;
+
+typedef enum ple_scope {
+  PLE_SCOPE_CANDIDATE = 0, /* differs per candidate */
+  PLE_SCOPE_REQUEST = 1    /* the same for every candidate of a request */
+} ple_scope;
+
+typedef enum ple_kernel_path {
+  PLE_KERNELS_AUTO = 0,      /* the fastest path built and supported by this CPU */
+  PLE_KERNELS_REFERENCE = 1, /* plain scalar loops: the oracle every other path is tested against */
+  PLE_KERNELS_XNNPACK = 2    /* XNNPACK f32 fully connected operators */
+} ple_kernel_path;
+
+typedef struct ple_model ple_model;
+typedef struct ple_session ple_session;
+
+/* ---- errors and versions ---- */
+
+/* A static, human-readable name of a status code. */
+PLE_API const char* ple_status_string(ple_status status);
+/* The message of the last failed call on this thread ("" if none). Valid until the next
+ * failing call on the same thread. */
+PLE_API const char* ple_last_error(void);
+
+PLE_API const char* ple_version_string(void); /* library version, "MAJOR.MINOR.PATCH" */
+PLE_API uint32_t ple_abi_version(void);       /* PLE_ABI_VERSION the library was built with */
+PLE_API uint32_t ple_schema_version(void);    /* newest model file schema this library reads */
+
+/* ---- models ---- */
+
+/* Maps the file read-only; weights are used in place. */
+PLE_API ple_status ple_model_open_file(const char* path, ple_model** out_model);
+
+/* Uses caller-owned bytes. When `data` is 64-byte aligned the model reads it in place and the
+ * caller must keep it alive and unchanged until the model and all its sessions are closed.
+ * Otherwise the model makes one aligned copy (ple_model_is_copy() reports 1) and the caller
+ * may free `data` as soon as this returns. */
+PLE_API ple_status ple_model_open_buffer(const void* data, size_t size_bytes, ple_model** out_model);
+
+/* Releases the caller's reference; sessions keep the model alive until they are closed. */
+PLE_API void ple_model_close(ple_model** model);
+
+PLE_API int ple_model_is_copy(const ple_model* model);
+PLE_API size_t ple_model_num_tasks(const ple_model* model);
+PLE_API const char* ple_model_task_name(const ple_model* model, size_t task); /* NULL if out of range */
+PLE_API ple_task_type ple_model_task_type(const ple_model* model, size_t task);
+PLE_API size_t ple_model_num_inputs(const ple_model* model);
+PLE_API const char* ple_model_input_name(const ple_model* model, size_t input);
+PLE_API size_t ple_model_input_width(const ple_model* model, size_t input);   /* floats */
+PLE_API ple_scope ple_model_input_scope(const ple_model* model, size_t input);
+/* Floats per candidate row: the inputs' widths summed, in declaration order. */
+PLE_API size_t ple_model_row_width(const ple_model* model);
+/* Metadata by key: "name", "description", "producer", "source_framework"; "" if unset,
+ * NULL for an unknown key. */
+PLE_API const char* ple_model_metadata(const ple_model* model, const char* key);
+
+/* ---- sessions ---- */
+
+typedef struct ple_session_options {
+  uint32_t struct_size;         /* sizeof(ple_session_options), set by ple_session_options_init */
+  uint32_t max_batch;           /* largest number of candidates per run (default 256) */
+  ple_kernel_path kernel_path;  /* default PLE_KERNELS_AUTO */
+} ple_session_options;
+
+PLE_API void ple_session_options_init(ple_session_options* options);
+
+/* Bytes a session with these options will allocate: its arena (exact) plus the kernel
+ * path's own copies of weights (XNNPACK packs every layer: an upper bound). */
+PLE_API ple_status ple_session_memory_bytes(const ple_model* model, const ple_session_options* options,
+                                            size_t* out_bytes);
+
+/* Plans the execution and allocates everything a run needs. `options` may be NULL (defaults). */
+PLE_API ple_status ple_session_create(const ple_model* model, const ple_session_options* options,
+                                      ple_session** out_session);
+PLE_API void ple_session_close(ple_session** session);
+
+typedef struct ple_session_info {
+  uint32_t struct_size;          /* set by the caller to sizeof(ple_session_info) */
+  ple_kernel_path kernel_path;   /* the path chosen (never AUTO) */
+  uint32_t max_batch;
+  uint32_t tile_rows;            /* candidates computed together per step */
+  size_t arena_bytes;            /* activations scratch, allocated once */
+  size_t packed_weight_bytes;    /* the kernel path's own weight copies (XNNPACK), 0 otherwise */
+} ple_session_info;
+
+PLE_API ple_status ple_session_get_info(const ple_session* session, ple_session_info* info);
+
+/* Scores `num_candidates` rows. `inputs` holds num_candidates x ple_model_row_width floats,
+ * row-major (`inputs_count` is that product); `outputs` receives num_candidates x num_tasks
+ * floats, row-major, in task order (`outputs_count` must be at least that). Performs no heap
+ * allocation. A candidate's outputs do not depend on the other rows of the batch. */
+PLE_API ple_status ple_session_run(ple_session* session, const float* inputs, size_t inputs_count,
+                                   size_t num_candidates, float* outputs, size_t outputs_count);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* PLE_PLE_H_ */

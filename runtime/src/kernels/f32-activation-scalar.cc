@@ -1,0 +1,43 @@
+#include <cmath>
+
+#include "kernels/kernels.h"
+
+namespace ple {
+namespace kernels {
+
+float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
+
+void f32_activation__scalar(const DenseLayer& layer, size_t rows, size_t width, float* y, size_t y_stride) {
+  if (layer.activation == Activation::kIdentity) return;
+  for (size_t r = 0; r < rows; ++r) {
+    float* row = y + r * y_stride;
+    switch (layer.activation) {
+      case Activation::kIdentity:
+        break;
+      case Activation::kRelu:
+        for (size_t c = 0; c < width; ++c) row[c] = row[c] > 0.0f ? row[c] : 0.0f;
+        break;
+      case Activation::kLeakyRelu:
+        for (size_t c = 0; c < width; ++c) row[c] = row[c] >= 0.0f ? row[c] : row[c] * layer.negative_slope;
+        break;
+      case Activation::kPRelu:
+        for (size_t c = 0; c < width; ++c) {
+          const float slope = layer.prelu_slope[layer.prelu_count == 1 ? 0 : c];
+          row[c] = row[c] >= 0.0f ? row[c] : row[c] * slope;
+        }
+        break;
+      case Activation::kSigmoid:
+        for (size_t c = 0; c < width; ++c) row[c] = sigmoid(row[c]);
+        break;
+      case Activation::kTanh:
+        for (size_t c = 0; c < width; ++c) row[c] = std::tanh(row[c]);
+        break;
+      case Activation::kSilu:
+        for (size_t c = 0; c < width; ++c) row[c] = row[c] * sigmoid(row[c]);
+        break;
+    }
+  }
+}
+
+}  // namespace kernels
+}  // namespace ple

@@ -1,0 +1,381 @@
+// Model::Load: verify the bytes, then build the views. Nothing is read before the FlatBuffers
+// verifier has accepted the buffer; every count, index and shape is then checked before a
+// view points at it, so a malformed file gives an error and never an out-of-bounds read.
+#include <cmath>
+#include <cstring>
+#include <set>
+
+#include "model.h"
+#include "ple_model_generated.h"
+
+namespace ple {
+namespace {
+
+// Structural caps: generous for any ranking model, small enough that products of them
+// cannot overflow 64-bit sizes.
+constexpr uint32_t kMaxWidth = 1u << 20;        // floats in one layer or input row
+constexpr uint32_t kMaxLevels = 64;
+constexpr uint32_t kMaxTasks = 256;
+constexpr uint32_t kMaxExpertsPerLevel = 4096;
+constexpr uint32_t kMaxLayersPerMlp = 64;
+
+const char* DTypeName(fb::DType dtype) {
+  const char* name = fb::EnumNameDType(dtype);
+  return name[0] != '\0' ? name : "unknown";
+}
+
+}  // namespace
+
+class ModelReader {
+ public:
+  explicit ModelReader(Model* model) : model_(model) {}
+
+  Status Read(const fb::Model& root);
+
+ private:
+  Status ReadTensor(const fb::Tensor* tensor, const std::string& what, uint32_t rows, uint32_t cols,
+                    const float** out);
+  Status ReadMlp(const fb::Mlp* mlp, const std::string& what, uint32_t in_width, Mlp* out);
+  Status ReadDense(const fb::DenseLayer& layer, const std::string& what, uint32_t in_width, DenseLayer* out);
+
+  Model* model_;
+};
+
+Status ModelReader::ReadTensor(const fb::Tensor* tensor, const std::string& what, uint32_t rows,
+                               uint32_t cols, const float** out) {
+  if (tensor->dtype() != fb::DType::F32) {
+    return MakeError(PLE_ERROR_UNSUPPORTED, "%s: dtype %s is not supported by this reader (float32 only)",
+                     what.c_str(), DTypeName(tensor->dtype()));
+  }
+  const auto* shape = tensor->shape();
+  const auto* data = tensor->data();
+  // A vector [n] may be stored as shape [n] (rows == 1 means a vector is expected).
+  const bool vector_expected = rows == 1;
+  bool shape_ok = shape != nullptr;
+  if (shape_ok) {
+    if (vector_expected) {
+      shape_ok = shape->size() == 1 && shape->Get(0) == cols;
+    } else {
+      shape_ok = shape->size() == 2 && shape->Get(0) == rows && shape->Get(1) == cols;
+    }
+  }
+  if (!shape_ok) {
+    std::string found = "none";
+    if (shape != nullptr) {
+      found = "[";
+      for (uint32_t i = 0; i < shape->size(); ++i) found += (i ? ", " : "") + std::to_string(shape->Get(i));
+      found += "]";
+    }
+    const std::string expected =
+        vector_expected ? "[" + std::to_string(cols) + "]" : "[" + std::to_string(rows) + ", " + std::to_string(cols) + "]";
+    return MakeError(PLE_ERROR_INVALID_MODEL, "%s: shape %s expected, found %s", what.c_str(), expected.c_str(),
+                     found.c_str());
+  }
+  const uint64_t expected_bytes = uint64_t{rows} * cols * sizeof(float);
+  if (data == nullptr || data->size() != expected_bytes) {
+    return MakeError(PLE_ERROR_INVALID_MODEL, "%s: %llu data bytes expected, found %llu", what.c_str(),
+                     static_cast<unsigned long long>(expected_bytes),
+                     static_cast<unsigned long long>(data ? data->size() : 0));
+  }
+  if (reinterpret_cast<uintptr_t>(data->data()) % kWeightAlignmentBytes != 0) {
+    return MakeError(PLE_ERROR_INVALID_MODEL, "%s: data is not %zu-byte aligned", what.c_str(), kWeightAlignmentBytes);
+  }
+  *out = reinterpret_cast<const float*>(data->data());
+  return Status::Ok();
+}
+
+Status ModelReader::ReadDense(const fb::DenseLayer& layer, const std::string& what, uint32_t in_width,
+                              DenseLayer* out) {
+  const auto* shape = layer.weight()->shape();
+  if (shape == nullptr || shape->size() != 2) {
+    return MakeError(PLE_ERROR_INVALID_MODEL, "%s.weight: a 2-d [out, in] shape expected", what.c_str());
+  }
+  const uint32_t out_width = shape->Get(0);
+  if (out_width == 0 || out_width > kMaxWidth) {
+    return MakeError(PLE_ERROR_INVALID_MODEL, "%s.weight: output width %u outside [1, %u]", what.c_str(), out_width,
+                     kMaxWidth);
+  }
+  if (shape->Get(1) != in_width) {
+    return MakeError(PLE_ERROR_INVALID_MODEL, "%s.weight: shape [%u, %u] expected (input width %u), found [%u, %u]",
+                     what.c_str(), out_width, in_width, in_width, out_width, shape->Get(1));
+  }
+  out->in = in_width;
+  out->out = out_width;
+  Status status = ReadTensor(layer.weight(), what + ".weight", out_width, in_width, &out->weight);
+  if (!status.ok()) return status;
+  if (layer.bias() != nullptr) {
+    status = ReadTensor(layer.bias(), what + ".bias", 1, out_width, &out->bias);
+    if (!status.ok()) return status;
+  }
+  switch (layer.activation()) {
+    case fb::Activation::Identity: out->activation = Activation::kIdentity; break;
+    case fb::Activation::Relu: out->activation = Activation::kRelu; break;
+    case fb::Activation::LeakyRelu: out->activation = Activation::kLeakyRelu; break;
+    case fb::Activation::PRelu: out->activation = Activation::kPRelu; break;
+    case fb::Activation::Sigmoid: out->activation = Activation::kSigmoid; break;
+    case fb::Activation::Tanh: out->activation = Activation::kTanh; break;
+    case fb::Activation::Silu: out->activation = Activation::kSilu; break;
+    default:
+      return MakeError(PLE_ERROR_UNSUPPORTED, "%s: activation %d is not known to this reader", what.c_str(),
+                       static_cast<int>(layer.activation()));
+  }
+  out->negative_slope = layer.negative_slope();
+  if (out->activation == Activation::kLeakyRelu && !std::isfinite(out->negative_slope)) {
+    return MakeError(PLE_ERROR_INVALID_MODEL, "%s: leaky_relu negative_slope is not finite", what.c_str());
+  }
+  if (out->activation == Activation::kPRelu) {
+    const fb::Tensor* slope = layer.prelu_slope();
+    if (slope == nullptr) return MakeError(PLE_ERROR_INVALID_MODEL, "%s: prelu without prelu_slope", what.c_str());
+    const uint32_t count = slope->shape() && slope->shape()->size() == 1 ? slope->shape()->Get(0) : 0;
+    if (count != 1 && count != out_width) {
+      return MakeError(PLE_ERROR_INVALID_MODEL, "%s.prelu_slope: shape [1] or [%u] expected", what.c_str(), out_width);
+    }
+    status = ReadTensor(slope, what + ".prelu_slope", 1, count, &out->prelu_slope);
+    if (!status.ok()) return status;
+    out->prelu_count = count;
+  }
+  return Status::Ok();
+}
+
+Status ModelReader::ReadMlp(const fb::Mlp* mlp, const std::string& what, uint32_t in_width, Mlp* out) {
+  const auto* layers = mlp->layers();
+  if (layers == nullptr || layers->size() == 0) {
+    return MakeError(PLE_ERROR_INVALID_MODEL, "%s: an MLP needs at least one layer", what.c_str());
+  }
+  if (layers->size() > kMaxLayersPerMlp) {
+    return MakeError(PLE_ERROR_INVALID_MODEL, "%s: %u layers, at most %u allowed", what.c_str(), layers->size(),
+                     kMaxLayersPerMlp);
+  }
+  uint32_t width = in_width;
+  for (uint32_t i = 0; i < layers->size(); ++i) {
+    DenseLayer dense;
+    Status status = ReadDense(*layers->Get(i), what + ".layers." + std::to_string(i), width, &dense);
+    if (!status.ok()) return status;
+    width = dense.out;
+    out->layers.push_back(dense);
+  }
+  return Status::Ok();
+}
+
+Status ModelReader::Read(const fb::Model& root) {
+  Model& m = *model_;
+  if (root.min_reader_version() == 0) {
+    return MakeError(PLE_ERROR_INVALID_MODEL, "min_reader_version is 0: not written by a PLE converter");
+  }
+  if (root.min_reader_version() > kReaderVersion) {
+    return MakeError(PLE_ERROR_UNSUPPORTED_VERSION,
+                     "the model needs reader version %u, this runtime is reader version %u: upgrade the runtime",
+                     root.min_reader_version(), kReaderVersion);
+  }
+  if (const fb::Metadata* meta = root.metadata()) {
+    if (meta->name()) m.name_ = meta->name()->str();
+    if (meta->description()) m.description_ = meta->description()->str();
+    if (meta->producer()) m.producer_ = meta->producer()->str();
+    if (meta->source_framework()) m.source_framework_ = meta->source_framework()->str();
+  }
+
+  // Inputs: the candidate row.
+  const auto* inputs = root.inputs();
+  if (inputs == nullptr || inputs->size() == 0) return MakeError(PLE_ERROR_INVALID_MODEL, "the model has no inputs");
+  std::set<std::string> names;
+  uint64_t row_width = 0;
+  for (uint32_t i = 0; i < inputs->size(); ++i) {
+    const fb::Input* in = inputs->Get(i);
+    InputInfo info;
+    info.name = in->name()->str();
+    info.width = in->width();
+    info.offset = static_cast<uint32_t>(row_width);
+    if (in->scope() != fb::Scope::Candidate && in->scope() != fb::Scope::Request) {
+      return MakeError(PLE_ERROR_UNSUPPORTED, "input '%s': scope %d unknown", info.name.c_str(),
+                       static_cast<int>(in->scope()));
+    }
+    info.scope = in->scope() == fb::Scope::Request ? PLE_SCOPE_REQUEST : PLE_SCOPE_CANDIDATE;
+    if (info.width == 0 || info.width > kMaxWidth) {
+      return MakeError(PLE_ERROR_INVALID_MODEL, "input '%s': width %u outside [1, %u]", info.name.c_str(), info.width,
+                       kMaxWidth);
+    }
+    if (!names.insert(info.name).second) {
+      return MakeError(PLE_ERROR_INVALID_MODEL, "input name '%s' appears twice", info.name.c_str());
+    }
+    row_width += info.width;
+    if (row_width > kMaxWidth) return MakeError(PLE_ERROR_INVALID_MODEL, "input row wider than %u floats", kMaxWidth);
+    m.inputs_.push_back(std::move(info));
+  }
+  m.row_width_ = static_cast<uint32_t>(row_width);
+
+  // Tasks.
+  const auto* tasks = root.tasks();
+  if (tasks == nullptr || tasks->size() == 0) return MakeError(PLE_ERROR_INVALID_MODEL, "the model has no tasks");
+  if (tasks->size() > kMaxTasks) {
+    return MakeError(PLE_ERROR_INVALID_MODEL, "%u tasks, at most %u allowed", tasks->size(), kMaxTasks);
+  }
+  names.clear();
+  for (uint32_t t = 0; t < tasks->size(); ++t) {
+    const fb::Task* task = tasks->Get(t);
+    TaskInfo info;
+    info.name = task->name()->str();
+    if (task->type() == fb::TaskType::Binary) {
+      info.type = PLE_TASK_BINARY;
+    } else if (task->type() == fb::TaskType::Regression) {
+      info.type = PLE_TASK_REGRESSION;
+    } else {
+      return MakeError(PLE_ERROR_UNSUPPORTED, "task '%s': type %d unknown", info.name.c_str(),
+                       static_cast<int>(task->type()));
+    }
+    if (!names.insert(info.name).second) {
+      return MakeError(PLE_ERROR_INVALID_MODEL, "task name '%s' appears twice", info.name.c_str());
+    }
+    m.tasks_.push_back(std::move(info));
+  }
+  const uint32_t stream_count = m.stream_count();
+
+  // Levels: track which streams are defined and how wide they are.
+  const auto* levels = root.levels();
+  if (levels == nullptr || levels->size() == 0) return MakeError(PLE_ERROR_INVALID_MODEL, "the model has no levels");
+  if (levels->size() > kMaxLevels) {
+    return MakeError(PLE_ERROR_INVALID_MODEL, "%u levels, at most %u allowed", levels->size(), kMaxLevels);
+  }
+  constexpr uint32_t kUndefined = 0;
+  std::vector<uint32_t> stream_width(stream_count, m.row_width_);
+  for (uint32_t l = 0; l < levels->size(); ++l) {
+    const fb::Level* fb_level = levels->Get(l);
+    const std::string level_name = "levels." + std::to_string(l);
+    Level level;
+    const auto* experts = fb_level->experts();
+    const uint32_t expert_count = experts ? experts->size() : 0;
+    if (expert_count > kMaxExpertsPerLevel) {
+      return MakeError(PLE_ERROR_INVALID_MODEL, "%s: %u experts, at most %u allowed", level_name.c_str(), expert_count,
+                       kMaxExpertsPerLevel);
+    }
+    for (uint32_t e = 0; e < expert_count; ++e) {
+      const fb::Expert* fb_expert = experts->Get(e);
+      const std::string what = level_name + ".experts." + std::to_string(e);
+      Expert expert;
+      expert.input_stream = fb_expert->input_stream();
+      if (expert.input_stream >= stream_count || stream_width[expert.input_stream] == kUndefined) {
+        return MakeError(PLE_ERROR_INVALID_MODEL, "%s: input stream %u is not defined at this level", what.c_str(),
+                         expert.input_stream);
+      }
+      Status status = ReadMlp(fb_expert->mlp(), what, stream_width[expert.input_stream], &expert.mlp);
+      if (!status.ok()) return status;
+      level.experts.push_back(std::move(expert));
+    }
+    const auto* gates = fb_level->gates();
+    if (gates == nullptr || gates->size() == 0) {
+      return MakeError(PLE_ERROR_INVALID_MODEL, "%s: a level needs at least one gate", level_name.c_str());
+    }
+    std::vector<uint32_t> next_width(stream_count, kUndefined);
+    for (uint32_t g = 0; g < gates->size(); ++g) {
+      const fb::Gate* fb_gate = gates->Get(g);
+      const std::string what = level_name + ".gates." + std::to_string(g);
+      Gate gate;
+      gate.input_stream = fb_gate->input_stream();
+      gate.output_stream = fb_gate->output_stream();
+      if (gate.input_stream >= stream_count || stream_width[gate.input_stream] == kUndefined) {
+        return MakeError(PLE_ERROR_INVALID_MODEL, "%s: input stream %u is not defined at this level", what.c_str(),
+                         gate.input_stream);
+      }
+      if (gate.output_stream >= stream_count) {
+        return MakeError(PLE_ERROR_INVALID_MODEL, "%s: output stream %u out of range [0, %u)", what.c_str(),
+                         gate.output_stream, stream_count);
+      }
+      if (next_width[gate.output_stream] != kUndefined) {
+        return MakeError(PLE_ERROR_INVALID_MODEL, "%s: output stream %u is written by two gates", what.c_str(),
+                         gate.output_stream);
+      }
+      const auto* indices = fb_gate->experts();
+      if (indices == nullptr || indices->size() == 0) {
+        return MakeError(PLE_ERROR_INVALID_MODEL, "%s: a gate needs at least one expert", what.c_str());
+      }
+      uint32_t width = kUndefined;
+      for (uint32_t i = 0; i < indices->size(); ++i) {
+        const uint32_t e = indices->Get(i);
+        if (e >= expert_count) {
+          return MakeError(PLE_ERROR_INVALID_MODEL, "%s: expert index %u out of range [0, %u)", what.c_str(), e,
+                           expert_count);
+        }
+        const uint32_t expert_width = level.experts[e].mlp.out();
+        if (width != kUndefined && expert_width != width) {
+          return MakeError(PLE_ERROR_INVALID_MODEL, "%s: experts of one gate differ in output width (%u and %u)",
+                           what.c_str(), width, expert_width);
+        }
+        width = expert_width;
+        gate.experts.push_back(e);
+      }
+      if (fb_gate->mlp() == nullptr) {
+        if (gate.experts.size() != 1) {
+          return MakeError(PLE_ERROR_INVALID_MODEL, "%s: a gate without an MLP must have exactly one expert, found %zu",
+                           what.c_str(), gate.experts.size());
+        }
+      } else {
+        Status status = ReadMlp(fb_gate->mlp(), what, stream_width[gate.input_stream], &gate.mlp);
+        if (!status.ok()) return status;
+        if (gate.mlp.out() != gate.experts.size()) {
+          return MakeError(PLE_ERROR_INVALID_MODEL, "%s: the gate MLP gives %u logits for %zu experts", what.c_str(),
+                           gate.mlp.out(), gate.experts.size());
+        }
+      }
+      next_width[gate.output_stream] = width;
+      level.gates.push_back(std::move(gate));
+    }
+    stream_width = next_width;
+    m.levels_.push_back(std::move(level));
+  }
+
+  // Towers: one per task, reading a stream the last level writes; the head has one output.
+  const auto* towers = root.towers();
+  if (towers == nullptr || towers->size() != tasks->size()) {
+    return MakeError(PLE_ERROR_INVALID_MODEL, "%u towers expected (one per task), found %u", tasks->size(),
+                     towers ? towers->size() : 0);
+  }
+  for (uint32_t t = 0; t < towers->size(); ++t) {
+    const fb::Tower* fb_tower = towers->Get(t);
+    const std::string what = "towers." + std::to_string(t);
+    Tower tower;
+    tower.input_stream = fb_tower->input_stream();
+    if (tower.input_stream >= stream_count || stream_width[tower.input_stream] == kUndefined) {
+      return MakeError(PLE_ERROR_INVALID_MODEL, "%s: input stream %u is not written by the last level", what.c_str(),
+                       tower.input_stream);
+    }
+    Status status = ReadMlp(fb_tower->mlp(), what, stream_width[tower.input_stream], &tower.mlp);
+    if (!status.ok()) return status;
+    if (tower.mlp.out() != 1) {
+      return MakeError(PLE_ERROR_INVALID_MODEL, "%s: the head must have 1 output, found %u", what.c_str(),
+                       tower.mlp.out());
+    }
+    m.towers_.push_back(std::move(tower));
+  }
+  return Status::Ok();
+}
+
+Status Model::Load(std::unique_ptr<ModelBytes> bytes, std::shared_ptr<const Model>* out) {
+  if (bytes->size() < 8 || !fb::ModelBufferHasIdentifier(bytes->data())) {
+    return MakeError(PLE_ERROR_INVALID_MODEL, "not a PLE model file (file identifier \"%s\" missing)",
+                     fb::ModelIdentifier());
+  }
+  if (bytes->size() >= FLATBUFFERS_MAX_BUFFER_SIZE) {
+    return MakeError(PLE_ERROR_INVALID_MODEL, "model file of %zu bytes is larger than FlatBuffers allows",
+                     bytes->size());
+  }
+  flatbuffers::Verifier verifier(bytes->data(), bytes->size(), /*max_depth=*/64, /*max_tables=*/4000000);
+  if (!fb::VerifyModelBuffer(verifier)) {
+    return MakeError(PLE_ERROR_INVALID_MODEL, "model file is corrupted or truncated (FlatBuffers verification failed)");
+  }
+  std::shared_ptr<Model> model(new Model());
+  ModelReader reader(model.get());
+  Status status = reader.Read(*fb::GetModel(bytes->data()));
+  if (!status.ok()) return status;
+  model->bytes_ = std::move(bytes);
+  *out = std::move(model);
+  return Status::Ok();
+}
+
+const std::string* Model::metadata(const std::string& key) const {
+  if (key == "name") return &name_;
+  if (key == "description") return &description_;
+  if (key == "producer") return &producer_;
+  if (key == "source_framework") return &source_framework_;
+  return nullptr;
+}
+
+}  // namespace ple

@@ -1,0 +1,58 @@
+// The execution plan: the model flattened into a list of steps over values, with every
+// value's place in the arena fixed. Built once per session in Prepare; Run only walks it.
+//
+// A value is a [rows, width] float matrix, rows <= tile_rows. Value 0 is the caller's input
+// rows (not in the arena). Every other value owns `width_padded` floats per row of the arena,
+// at `arena_offset_floats * tile_rows`; widths are padded to 16 floats so every value starts
+// 64-byte aligned for any tile size.
+#ifndef PLE_RUNTIME_PLAN_H_
+#define PLE_RUNTIME_PLAN_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "model.h"
+
+namespace ple {
+
+constexpr uint32_t kInputValue = 0;
+
+struct PlanValue {
+  uint32_t width = 0;             // floats per row
+  uint32_t width_padded = 0;      // width rounded up to 16 floats
+  size_t arena_offset_floats = 0; // per row of tile; multiply by tile_rows for the offset
+};
+
+enum class StepKind : uint8_t {
+  kDense,       // output = activation(dense(input))
+  kSoftmax,     // input = softmax(input), in place
+  kGateSum,     // output = sum_i input[:, i] * experts[i]
+  kTaskOutput,  // outputs[:, task] = transform(input[:, 0])
+};
+
+struct PlanStep {
+  StepKind kind = StepKind::kDense;
+  uint32_t input = 0;             // value id
+  uint32_t output = 0;            // value id (kDense, kGateSum)
+  const DenseLayer* dense = nullptr;  // kDense: points into the Model
+  uint32_t experts_begin = 0;     // kGateSum: range in Plan::gate_experts
+  uint32_t experts_count = 0;
+  uint32_t task = 0;              // kTaskOutput
+};
+
+struct Plan {
+  std::vector<PlanValue> values;
+  std::vector<PlanStep> steps;
+  std::vector<uint32_t> gate_experts;   // value ids of the experts each kGateSum combines
+  size_t arena_floats_per_row = 0;      // arena bytes = this * tile_rows * sizeof(float)
+  uint32_t max_gate_experts = 0;        // longest expert list of one gate
+  size_t dense_steps = 0;
+};
+
+// Flattens the model (steps whose result nothing reads are dropped) and places every value.
+Plan BuildPlan(const Model& model);
+
+}  // namespace ple
+
+#endif  // PLE_RUNTIME_PLAN_H_

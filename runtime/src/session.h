@@ -1,0 +1,67 @@
+// A session: one model prepared for a maximum batch on one kernel path.
+// Create does everything (plan, arena, kernel objects); Run walks the plan tile by tile
+// and allocates nothing. A session is used by one thread at a time; it keeps its model alive.
+#ifndef PLE_RUNTIME_SESSION_H_
+#define PLE_RUNTIME_SESSION_H_
+
+#include <cstddef>
+#include <memory>
+#include <vector>
+
+#include "dense_kernel.h"
+#include "model.h"
+#include "plan.h"
+#include "status.h"
+
+namespace ple {
+
+// Candidates computed together per step, at most. Bounds the arena whatever max_batch is.
+constexpr uint32_t kMaxTileRows = 128;
+constexpr uint32_t kDefaultMaxBatch = 256;
+
+struct SessionConfig {
+  uint32_t max_batch = kDefaultMaxBatch;
+  ple_kernel_path kernel_path = PLE_KERNELS_AUTO;
+};
+
+// What a session with `config` will allocate, before creating it (see ple_session_memory_bytes).
+Status SessionMemoryBytes(const Model& model, const SessionConfig& config, size_t* bytes);
+
+class Session {
+ public:
+  static Status Create(std::shared_ptr<const Model> model, const SessionConfig& config,
+                       std::unique_ptr<Session>* out);
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  // inputs: num_candidates x row_width floats; outputs: num_candidates x num_tasks floats.
+  // Sizes are checked by the caller (the C API). Reports errors through SetLastError.
+  ple_status Run(const float* inputs, size_t num_candidates, float* outputs);
+
+  const Model& model() const { return *model_; }
+  ple_kernel_path kernel_path() const { return kernel_path_; }
+  uint32_t max_batch() const { return max_batch_; }
+  uint32_t tile_rows() const { return tile_rows_; }
+  size_t arena_bytes() const { return arena_bytes_; }
+  size_t packed_weight_bytes() const { return packed_weight_bytes_; }
+
+ private:
+  Session() = default;
+  float* ValuePointer(uint32_t value, const float* tile_input) const;
+
+  std::shared_ptr<const Model> model_;
+  Plan plan_;
+  ple_kernel_path kernel_path_ = PLE_KERNELS_REFERENCE;
+  uint32_t max_batch_ = 0;
+  uint32_t tile_rows_ = 0;
+  float* arena_ = nullptr;     // 64-byte aligned, arena_bytes_
+  size_t arena_bytes_ = 0;
+  size_t packed_weight_bytes_ = 0;
+  std::vector<std::unique_ptr<DenseKernel>> dense_kernels_;  // one per kDense step, in order
+  std::vector<const float*> gate_expert_pointers_;           // scratch, max_gate_experts
+};
+
+}  // namespace ple
+
+#endif  // PLE_RUNTIME_SESSION_H_

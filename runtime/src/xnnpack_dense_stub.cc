@@ -1,0 +1,14 @@
+// Built when the runtime is configured without XNNPACK.
+#include "xnnpack_dense.h"
+
+namespace ple {
+
+bool XnnpackAvailable() { return false; }
+
+Status CreateXnnpackDenseKernel(const DenseLayer&, size_t, size_t, std::unique_ptr<DenseKernel>*, size_t*) {
+  return MakeError(PLE_ERROR_UNSUPPORTED, "this build of the runtime has no XNNPACK kernel path");
+}
+
+size_t XnnpackPackedBytesBound(const DenseLayer&) { return 0; }
+
+}  // namespace ple
