@@ -33,7 +33,8 @@ class ModelReader {
   Status Read(const fb::Model& root);
 
  private:
-  Status ReadTensor(const fb::Tensor* tensor, const std::string& what, uint32_t rows, uint32_t cols,
+  // F32 data of exactly `expected_shape`, 64-byte aligned.
+  Status ReadTensor(const fb::Tensor* tensor, const std::string& what, const std::vector<uint32_t>& expected_shape,
                     const float** out);
   Status ReadMlp(const fb::Mlp* mlp, const std::string& what, uint32_t in_width, Mlp* out);
   Status ReadDense(const fb::DenseLayer& layer, const std::string& what, uint32_t in_width, DenseLayer* out);
@@ -41,37 +42,29 @@ class ModelReader {
   Model* model_;
 };
 
-Status ModelReader::ReadTensor(const fb::Tensor* tensor, const std::string& what, uint32_t rows,
-                               uint32_t cols, const float** out) {
+Status ModelReader::ReadTensor(const fb::Tensor* tensor, const std::string& what,
+                               const std::vector<uint32_t>& expected_shape, const float** out) {
   if (tensor->dtype() != fb::DType::F32) {
     return MakeError(PLE_ERROR_UNSUPPORTED, "%s: dtype %s is not supported by this reader (float32 only)",
                      what.c_str(), DTypeName(tensor->dtype()));
   }
   const auto* shape = tensor->shape();
   const auto* data = tensor->data();
-  // A vector [n] may be stored as shape [n] (rows == 1 means a vector is expected).
-  const bool vector_expected = rows == 1;
-  bool shape_ok = shape != nullptr;
-  if (shape_ok) {
-    if (vector_expected) {
-      shape_ok = shape->size() == 1 && shape->Get(0) == cols;
-    } else {
-      shape_ok = shape->size() == 2 && shape->Get(0) == rows && shape->Get(1) == cols;
-    }
-  }
+  bool shape_ok = shape != nullptr && shape->size() == expected_shape.size();
+  for (uint32_t i = 0; shape_ok && i < expected_shape.size(); ++i) shape_ok = shape->Get(i) == expected_shape[i];
   if (!shape_ok) {
-    std::string found = "none";
-    if (shape != nullptr) {
-      found = "[";
-      for (uint32_t i = 0; i < shape->size(); ++i) found += (i ? ", " : "") + std::to_string(shape->Get(i));
-      found += "]";
-    }
-    const std::string expected =
-        vector_expected ? "[" + std::to_string(cols) + "]" : "[" + std::to_string(rows) + ", " + std::to_string(cols) + "]";
-    return MakeError(PLE_ERROR_INVALID_MODEL, "%s: shape %s expected, found %s", what.c_str(), expected.c_str(),
-                     found.c_str());
+    auto format = [](auto begin, auto end) {
+      std::string text = "[";
+      for (auto it = begin; it != end; ++it) text += (it == begin ? "" : ", ") + std::to_string(*it);
+      return text + "]";
+    };
+    const std::string found = shape ? format(shape->begin(), shape->end()) : "none";
+    return MakeError(PLE_ERROR_INVALID_MODEL, "%s: shape %s expected, found %s", what.c_str(),
+                     format(expected_shape.begin(), expected_shape.end()).c_str(), found.c_str());
   }
-  const uint64_t expected_bytes = uint64_t{rows} * cols * sizeof(float);
+  uint64_t elements = 1;
+  for (uint32_t d : expected_shape) elements *= d;
+  const uint64_t expected_bytes = elements * sizeof(float);
   if (data == nullptr || data->size() != expected_bytes) {
     return MakeError(PLE_ERROR_INVALID_MODEL, "%s: %llu data bytes expected, found %llu", what.c_str(),
                      static_cast<unsigned long long>(expected_bytes),
@@ -101,10 +94,10 @@ Status ModelReader::ReadDense(const fb::DenseLayer& layer, const std::string& wh
   }
   out->in = in_width;
   out->out = out_width;
-  Status status = ReadTensor(layer.weight(), what + ".weight", out_width, in_width, &out->weight);
+  Status status = ReadTensor(layer.weight(), what + ".weight", {out_width, in_width}, &out->weight);
   if (!status.ok()) return status;
   if (layer.bias() != nullptr) {
-    status = ReadTensor(layer.bias(), what + ".bias", 1, out_width, &out->bias);
+    status = ReadTensor(layer.bias(), what + ".bias", {out_width}, &out->bias);
     if (!status.ok()) return status;
   }
   switch (layer.activation()) {
@@ -130,7 +123,7 @@ Status ModelReader::ReadDense(const fb::DenseLayer& layer, const std::string& wh
     if (count != 1 && count != out_width) {
       return MakeError(PLE_ERROR_INVALID_MODEL, "%s.prelu_slope: shape [1] or [%u] expected", what.c_str(), out_width);
     }
-    status = ReadTensor(slope, what + ".prelu_slope", 1, count, &out->prelu_slope);
+    status = ReadTensor(slope, what + ".prelu_slope", {count}, &out->prelu_slope);
     if (!status.ok()) return status;
     out->prelu_count = count;
   }

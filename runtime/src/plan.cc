@@ -117,19 +117,23 @@ Plan BuildPlan(const Model& model) {
   Plan plan;
   AddValue(&plan, model.row_width());  // kInputValue
   std::vector<uint32_t> streams(model.stream_count(), kInputValue);
-  for (const Level& level : model.levels()) {
+  for (uint32_t l = 0; l < model.levels().size(); ++l) {
+    const Level& level = model.levels()[l];
     std::vector<uint32_t> expert_values;
     for (const Expert& expert : level.experts) {
       expert_values.push_back(AddMlp(&plan, expert.mlp, streams[expert.input_stream]));
     }
     std::vector<uint32_t> next(model.stream_count(), kInputValue);
-    for (const Gate& gate : level.gates) {
+    for (uint32_t g = 0; g < level.gates.size(); ++g) {
+      const Gate& gate = level.gates[g];
       if (gate.mlp.layers.empty()) {  // one expert, weight 1: the expert's value is the output
         next[gate.output_stream] = expert_values[gate.experts[0]];
         continue;
       }
       PlanStep softmax;
       softmax.kind = StepKind::kSoftmax;
+      softmax.level = l;
+      softmax.gate = g;
       softmax.input = AddMlp(&plan, gate.mlp, streams[gate.input_stream]);
       plan.steps.push_back(softmax);
 

@@ -39,6 +39,8 @@ struct PlanStep {
   uint32_t experts_begin = 0;     // kGateSum: range in Plan::gate_experts
   uint32_t experts_count = 0;
   uint32_t task = 0;              // kTaskOutput
+  uint32_t level = 0;             // kSoftmax: the gate's level
+  uint32_t gate = 0;              // kSoftmax: the gate's index in Level::gates
 };
 
 struct Plan {

@@ -82,6 +82,22 @@ Status Session::Create(std::shared_ptr<const Model> model, const SessionConfig& 
 
 Session::~Session() { std::free(arena_); }
 
+void Session::EnableGateRecording() {
+  gate_records_.clear();
+  record_of_step_.assign(plan_.steps.size(), -1);
+  for (size_t i = 0; i < plan_.steps.size(); ++i) {
+    const PlanStep& step = plan_.steps[i];
+    if (step.kind != StepKind::kSoftmax) continue;
+    GateRecord record;
+    record.level = step.level;
+    record.gate = step.gate;
+    record.width = plan_.values[step.input].width;
+    record.weights.assign(size_t{max_batch_} * record.width, 0.0f);
+    record_of_step_[i] = static_cast<int>(gate_records_.size());
+    gate_records_.push_back(std::move(record));
+  }
+}
+
 float* Session::ValuePointer(uint32_t value, const float* tile_input) const {
   if (value == kInputValue) return const_cast<float*>(tile_input);
   return arena_ + plan_.values[value].arena_offset_floats * tile_rows_;
@@ -94,7 +110,8 @@ ple_status Session::Run(const float* inputs, size_t num_candidates, float* outpu
     const size_t rows = std::min<size_t>(tile_rows_, num_candidates - first);
     const float* tile_input = inputs + first * row_width;
     size_t dense_index = 0;
-    for (const PlanStep& step : plan_.steps) {
+    for (size_t step_index = 0; step_index < plan_.steps.size(); ++step_index) {
+      const PlanStep& step = plan_.steps[step_index];
       const float* x = ValuePointer(step.input, tile_input);
       const size_t x_stride = step.input == kInputValue ? row_width : plan_.values[step.input].width;
       switch (step.kind) {
@@ -107,6 +124,10 @@ ple_status Session::Run(const float* inputs, size_t num_candidates, float* outpu
           break;
         case StepKind::kSoftmax:
           kernels::f32_softmax__scalar(rows, plan_.values[step.input].width, const_cast<float*>(x), x_stride);
+          if (!record_of_step_.empty() && record_of_step_[step_index] >= 0) {
+            GateRecord& record = gate_records_[record_of_step_[step_index]];
+            std::copy(x, x + rows * x_stride, record.weights.begin() + first * record.width);
+          }
           break;
         case StepKind::kGateSum: {
           for (uint32_t i = 0; i < step.experts_count; ++i) {

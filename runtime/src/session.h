@@ -39,6 +39,19 @@ class Session {
   // Sizes are checked by the caller (the C API). Reports errors through SetLastError.
   ple_status Run(const float* inputs, size_t num_candidates, float* outputs);
 
+  // Internal, for ple-conformance and tests (the public opt-in comes with the diagnostics
+  // work): from now on every Run copies each computed gate's softmax weights into
+  // gate_records(). Allocates max_batch rows per gate here, nothing in Run. Gates whose
+  // output no task needs are not computed and have no record.
+  struct GateRecord {
+    uint32_t level = 0;
+    uint32_t gate = 0;              // index in Level::gates
+    uint32_t width = 0;             // experts weighed
+    std::vector<float> weights;     // max_batch x width, rows of the last Run
+  };
+  void EnableGateRecording();
+  const std::vector<GateRecord>& gate_records() const { return gate_records_; }
+
   const Model& model() const { return *model_; }
   ple_kernel_path kernel_path() const { return kernel_path_; }
   uint32_t max_batch() const { return max_batch_; }
@@ -60,6 +73,8 @@ class Session {
   size_t packed_weight_bytes_ = 0;
   std::vector<std::unique_ptr<DenseKernel>> dense_kernels_;  // one per kDense step, in order
   std::vector<const float*> gate_expert_pointers_;           // scratch, max_gate_experts
+  std::vector<GateRecord> gate_records_;
+  std::vector<int> record_of_step_;                          // per step: index in gate_records_ or -1
 };
 
 }  // namespace ple

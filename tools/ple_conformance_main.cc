@@ -1,0 +1,46 @@
+// ple-conformance: converts and runs conformance bundles, reports per task the max absolute
+// and relative error against the bundle's expected outputs, exits 0 only if all pass.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+
+#include "conformance.h"
+#include "dense_kernel.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "ple-conformance: check the runtime against conformance bundles (docs/bundle-format.md).\n"
+      "Each bundle is converted, run on each selected kernel path and compared with its expected\n"
+      "outputs (and gate weights, when the bundle has them). Exit status: 0 all passed, 1 a\n"
+      "comparison failed, 2 a bundle could not be read, converted or run."};
+  std::vector<std::string> bundles;
+  std::string kernels = "all";
+  bool quiet = false;
+  app.add_option("bundles", bundles, "bundle directories")->required()->check(CLI::ExistingDirectory);
+  app.add_option("--kernels,-k", kernels, "kernel paths: all (every path available here), reference or xnnpack")
+      ->check(CLI::IsMember({"all", "reference", "xnnpack"}));
+  app.add_flag("--quiet,-q", quiet, "print failures and the summary only");
+  CLI11_PARSE(app, argc, argv);
+
+  std::vector<ple_kernel_path> paths;
+  if (kernels == "all" || kernels == "reference") paths.push_back(PLE_KERNELS_REFERENCE);
+  if (kernels == "xnnpack" || (kernels == "all" && ple::KernelPathAvailable(PLE_KERNELS_XNNPACK))) {
+    paths.push_back(PLE_KERNELS_XNNPACK);
+  }
+  int passed = 0, failed = 0, errors = 0;
+  for (const std::string& bundle : bundles) {
+    for (ple_kernel_path path : paths) {
+      try {
+        const auto report = ple::conformance::RunBundle(bundle, path);
+        if (!quiet || !report.passed()) std::fputs(ple::conformance::FormatReport(report).c_str(), stdout);
+        (report.passed() ? passed : failed) += 1;
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "ple-conformance: %s [%s]: error: %s\n", bundle.c_str(),
+                     ple::conformance::KernelPathName(path), e.what());
+        ++errors;
+      }
+    }
+  }
+  std::printf("ple-conformance: %d passed, %d failed, %d errors (%zu bundles x %zu kernel paths)\n", passed, failed,
+              errors, bundles.size(), paths.size());
+  return errors ? 2 : failed ? 1 : 0;
+}

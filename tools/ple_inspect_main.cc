@@ -1,0 +1,147 @@
+// ple-inspect: prints a model file's structure (levels, experts, gates, towers), parameter
+// counts and bytes per dtype, versions and metadata. The file is verified by the runtime's
+// loader before its structure is read.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <fstream>
+#include <map>
+
+#include "ple/ple.hpp"
+#include "ple_model_generated.h"
+
+namespace {
+
+struct Counts {
+  std::map<std::string, std::pair<size_t, size_t>> by_dtype;  // dtype -> (elements, bytes)
+  size_t parameters = 0;
+
+  void Add(const ple::fb::Tensor* tensor) {
+    if (tensor == nullptr || tensor->data() == nullptr) return;
+    size_t elements = 1;
+    for (uint32_t d : *tensor->shape()) elements *= d;
+    auto& entry = by_dtype[ple::fb::EnumNameDType(tensor->dtype())];
+    entry.first += elements;
+    entry.second += tensor->data()->size();
+    parameters += elements;
+  }
+};
+
+const char* ActivationName(ple::fb::Activation a) {
+  switch (a) {
+    case ple::fb::Activation::Identity: return "";
+    case ple::fb::Activation::Relu: return " relu";
+    case ple::fb::Activation::LeakyRelu: return " leaky_relu";
+    case ple::fb::Activation::PRelu: return " prelu";
+    case ple::fb::Activation::Sigmoid: return " sigmoid";
+    case ple::fb::Activation::Tanh: return " tanh";
+    case ple::fb::Activation::Silu: return " silu";
+  }
+  return " ?";
+}
+
+// "[24 -> 32 relu -> 16 relu]", counting the MLP's tensors into `counts`.
+std::string DescribeMlp(const ple::fb::Mlp* mlp, Counts* counts) {
+  if (mlp == nullptr) return "(none: weight 1)";
+  std::string text = "[";
+  for (uint32_t i = 0; i < mlp->layers()->size(); ++i) {
+    const auto* layer = mlp->layers()->Get(i);
+    if (i == 0) text += std::to_string(layer->weight()->shape()->Get(1));
+    text += " -> " + std::to_string(layer->weight()->shape()->Get(0)) + ActivationName(layer->activation());
+    counts->Add(layer->weight());
+    counts->Add(layer->bias());
+    counts->Add(layer->prelu_slope());
+  }
+  return text + "]";
+}
+
+std::string StreamName(uint32_t stream, const ple::fb::Model& model) {
+  if (stream < model.tasks()->size()) return "task " + model.tasks()->Get(stream)->name()->str();
+  return "shared";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"ple-inspect: print a PLE model file's structure, parameter counts and metadata."};
+  std::string path;
+  app.add_option("model", path, "model file (.ple)")->required();
+  CLI11_PARSE(app, argc, argv);
+
+  try {
+    ple::Model verified = ple::Model::OpenFile(path);  // verifies the file (throws if malformed)
+    std::ifstream in(path, std::ios::binary);
+    std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const ple::fb::Model& model = *ple::fb::GetModel(bytes.data());
+
+    std::printf("model: %s\n", verified.metadata("name").c_str());
+    if (!verified.metadata("description").empty()) std::printf("  description: %s\n", verified.metadata("description").c_str());
+    std::printf("  producer: %s; source framework: %s\n", verified.metadata("producer").c_str(),
+                verified.metadata("source_framework").c_str());
+    std::printf("  file: %zu bytes, schema version %u, min reader version %u (this runtime %s reads schema %u)\n",
+                bytes.size(), model.schema_version(), model.min_reader_version(), ple_version_string(),
+                ple_schema_version());
+    std::printf("inputs (%zu floats per candidate row):\n", verified.row_width());
+    for (const auto& input : verified.inputs()) {
+      std::printf("  %-20s width %-5zu %s\n", input.name.c_str(), input.width,
+                  input.scope == PLE_SCOPE_REQUEST ? "request" : "candidate");
+    }
+    std::printf("tasks:\n");
+    for (const auto& task : verified.tasks()) {
+      std::printf("  %-20s %s\n", task.name.c_str(), task.type == PLE_TASK_BINARY ? "binary (sigmoid)" : "regression");
+    }
+    Counts total;
+    for (uint32_t l = 0; l < model.levels()->size(); ++l) {
+      const auto* level = model.levels()->Get(l);
+      Counts counts;
+      const uint32_t expert_count = level->experts() ? level->experts()->size() : 0;
+      std::printf("level %u: %u experts, %u gates\n", l, expert_count, level->gates()->size());
+      for (uint32_t e = 0; e < expert_count; ++e) {
+        const auto* expert = level->experts()->Get(e);
+        const std::string owner = expert->input_stream() < model.tasks()->size()
+                                      ? "specific to " + StreamName(expert->input_stream(), model).substr(5)
+                                      : "shared";
+        std::printf("  expert %-3u %-24s reads %-16s %s\n", e, owner.c_str(),
+                    StreamName(expert->input_stream(), model).c_str(), DescribeMlp(expert->mlp(), &counts).c_str());
+      }
+      for (uint32_t g = 0; g < level->gates()->size(); ++g) {
+        const auto* gate = level->gates()->Get(g);
+        std::string experts;
+        for (uint32_t i = 0; i < gate->experts()->size(); ++i) {
+          experts += (i ? "," : "") + std::to_string(gate->experts()->Get(i));
+        }
+        std::printf("  gate   -> %-20s reads %-16s weighs experts [%s] %s\n",
+                    StreamName(gate->output_stream(), model).c_str(), StreamName(gate->input_stream(), model).c_str(),
+                    experts.c_str(), DescribeMlp(gate->mlp(), &counts).c_str());
+      }
+      std::printf("  level %u parameters: %zu\n", l, counts.parameters);
+      for (const auto& entry : counts.by_dtype) {
+        auto& t = total.by_dtype[entry.first];
+        t.first += entry.second.first;
+        t.second += entry.second.second;
+      }
+      total.parameters += counts.parameters;
+    }
+    std::printf("towers:\n");
+    Counts tower_counts;
+    for (uint32_t t = 0; t < model.towers()->size(); ++t) {
+      const auto* tower = model.towers()->Get(t);
+      std::printf("  %-20s reads %-16s %s\n", model.tasks()->Get(t)->name()->c_str(),
+                  StreamName(tower->input_stream(), model).c_str(), DescribeMlp(tower->mlp(), &tower_counts).c_str());
+    }
+    std::printf("  tower parameters: %zu\n", tower_counts.parameters);
+    for (const auto& entry : tower_counts.by_dtype) {
+      auto& t = total.by_dtype[entry.first];
+      t.first += entry.second.first;
+      t.second += entry.second.second;
+    }
+    total.parameters += tower_counts.parameters;
+    std::printf("parameters: %zu\n", total.parameters);
+    for (const auto& entry : total.by_dtype) {
+      std::printf("  %-4s %zu values, %zu bytes\n", entry.first.c_str(), entry.second.first, entry.second.second);
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "ple-inspect: error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
