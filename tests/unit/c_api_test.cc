@@ -1,0 +1,184 @@
+// The C API and the C++ wrapper: versions, queries, argument checks, ownership.
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <cstring>
+
+#include "ple/ple.h"
+#include "ple/ple.hpp"
+#include "ple_schema_version.h"
+#include "test_util.h"
+
+namespace {
+
+std::string GoldenPath() { return ple::test::SourcePath("tests/golden/v1-feed-ranker.ple"); }
+
+}  // namespace
+
+TEST_CASE("c api: versions are queryable", "[c_api]") {
+  CHECK(std::string(ple_version_string()) == PLE_TEST_VERSION);
+  CHECK(ple_abi_version() == PLE_ABI_VERSION);
+  CHECK(ple_schema_version() == ple::kSchemaVersion);
+  CHECK(std::string(ple_status_string(PLE_ERROR_BATCH_TOO_LARGE)) == "batch too large");
+}
+
+TEST_CASE("c api: model queries describe tasks, inputs and metadata", "[c_api]") {
+  ple_model* model = nullptr;
+  REQUIRE(ple_model_open_file(GoldenPath().c_str(), &model) == PLE_OK);
+  REQUIRE(ple_model_num_tasks(model) == 4);
+  CHECK(std::string(ple_model_task_name(model, 0)) == "vtr");
+  CHECK(ple_model_task_type(model, 0) == PLE_TASK_BINARY);
+  CHECK(ple_model_task_type(model, 1) == PLE_TASK_REGRESSION);
+  CHECK(ple_model_task_name(model, 4) == nullptr);
+  REQUIRE(ple_model_num_inputs(model) == 3);
+  CHECK(std::string(ple_model_input_name(model, 2)) == "item");
+  CHECK(ple_model_input_width(model, 2) == 12);
+  CHECK(ple_model_input_scope(model, 0) == PLE_SCOPE_REQUEST);
+  CHECK(ple_model_input_scope(model, 2) == PLE_SCOPE_CANDIDATE);
+  CHECK(ple_model_input_name(model, 3) == nullptr);
+  CHECK(ple_model_row_width(model) == 24);
+  CHECK(std::string(ple_model_metadata(model, "name")) == "feed-ranker");
+  CHECK(std::string(ple_model_metadata(model, "producer")) == "ple-convert 0.1.0");
+  CHECK(std::string(ple_model_metadata(model, "source_framework")) == "pytorch");
+  CHECK(ple_model_metadata(model, "no such key") == nullptr);
+  ple_model_close(&model);
+  CHECK(model == nullptr);
+  ple_model_close(&model);  // double close is harmless
+  ple_model_close(nullptr);
+}
+
+TEST_CASE("c api: NULL and out-of-range arguments give INVALID_ARGUMENT with a message", "[c_api]") {
+  ple_model* model = nullptr;
+  CHECK(ple_model_open_file(nullptr, &model) == PLE_ERROR_INVALID_ARGUMENT);
+  CHECK(ple_model_open_file(GoldenPath().c_str(), nullptr) == PLE_ERROR_INVALID_ARGUMENT);
+  CHECK(ple_model_open_buffer(nullptr, 10, &model) == PLE_ERROR_INVALID_ARGUMENT);
+  CHECK_THAT(ple_last_error(), Catch::Contains("NULL"));
+  CHECK(ple_model_num_tasks(nullptr) == 0);
+  CHECK(ple_model_row_width(nullptr) == 0);
+
+  REQUIRE(ple_model_open_file(GoldenPath().c_str(), &model) == PLE_OK);
+  ple_session* session = nullptr;
+  CHECK(ple_session_create(nullptr, nullptr, &session) == PLE_ERROR_INVALID_ARGUMENT);
+  ple_session_options options;
+  ple_session_options_init(&options);
+  options.max_batch = 0;
+  CHECK(ple_session_create(model, &options, &session) == PLE_ERROR_INVALID_ARGUMENT);
+  CHECK_THAT(ple_last_error(), Catch::Contains("max_batch"));
+  options.max_batch = 4;
+  options.kernel_path = static_cast<ple_kernel_path>(42);
+  CHECK(ple_session_create(model, &options, &session) == PLE_ERROR_INVALID_ARGUMENT);
+  options.kernel_path = PLE_KERNELS_REFERENCE;
+  options.struct_size = 4;
+  CHECK(ple_session_create(model, &options, &session) == PLE_ERROR_INVALID_ARGUMENT);
+  CHECK_THAT(ple_last_error(), Catch::Contains("struct_size"));
+  options.struct_size = sizeof(options);
+  REQUIRE(ple_session_create(model, &options, &session) == PLE_OK);
+
+  std::vector<float> in(5 * 24, 0.1f), out(5 * 4, -1.0f);
+  CHECK(ple_session_run(nullptr, in.data(), 24, 1, out.data(), 4) == PLE_ERROR_INVALID_ARGUMENT);
+  CHECK(ple_session_run(session, nullptr, 24, 1, out.data(), 4) == PLE_ERROR_INVALID_ARGUMENT);
+  CHECK(ple_session_run(session, in.data(), 24, 1, nullptr, 4) == PLE_ERROR_INVALID_ARGUMENT);
+  CHECK(ple_session_run(session, in.data(), 23, 1, out.data(), 4) == PLE_ERROR_INVALID_ARGUMENT);
+  CHECK_THAT(ple_last_error(), Catch::Contains("inputs_count is 23, expected 24"));
+  CHECK(ple_session_run(session, in.data(), 48, 2, out.data(), 7) == PLE_ERROR_INVALID_ARGUMENT);
+  CHECK_THAT(ple_last_error(), Catch::Contains("at least 8"));
+  CHECK(ple_session_run(session, in.data(), 5 * 24, 5, out.data(), 20) == PLE_ERROR_BATCH_TOO_LARGE);
+  CHECK_THAT(ple_last_error(), Catch::Contains("5 candidates") && Catch::Contains("at most 4"));
+  CHECK(out[0] == -1.0f);  // nothing written by a refused run
+  CHECK(ple_session_run(session, in.data(), 0, 0, out.data(), 0) == PLE_OK);  // batch 0: nothing to do
+  CHECK(ple_session_run(session, in.data(), 4 * 24, 4, out.data(), 16) == PLE_OK);
+
+  ple_session_info info;
+  info.struct_size = 3;
+  CHECK(ple_session_get_info(session, &info) == PLE_ERROR_INVALID_ARGUMENT);
+  ple_session_close(&session);
+  CHECK(session == nullptr);
+  ple_session_close(&session);
+  ple_model_close(&model);
+}
+
+TEST_CASE("c api: the memory query equals what the session allocates (XNNPACK: an upper bound)", "[c_api]") {
+  ple_model* model = nullptr;
+  REQUIRE(ple_model_open_file(GoldenPath().c_str(), &model) == PLE_OK);
+  std::vector<ple_kernel_path> paths = {PLE_KERNELS_REFERENCE};
+  if (PLE_TEST_HAVE_XNNPACK) paths.push_back(PLE_KERNELS_XNNPACK);
+  for (ple_kernel_path path : paths) {
+    for (uint32_t max_batch : {1u, 7u, 128u, 1000u}) {
+      INFO("kernel path " << path << ", max_batch " << max_batch);
+      ple_session_options options;
+      ple_session_options_init(&options);
+      options.max_batch = max_batch;
+      options.kernel_path = path;
+      size_t predicted = 0;
+      REQUIRE(ple_session_memory_bytes(model, &options, &predicted) == PLE_OK);
+      ple_session* session = nullptr;
+      REQUIRE(ple_session_create(model, &options, &session) == PLE_OK);
+      ple_session_info info;
+      info.struct_size = sizeof(info);
+      REQUIRE(ple_session_get_info(session, &info) == PLE_OK);
+      CHECK(info.kernel_path == path);
+      CHECK(info.max_batch == max_batch);
+      CHECK(info.tile_rows == std::min(max_batch, 128u));
+      CHECK(info.arena_bytes > 0);
+      if (path == PLE_KERNELS_REFERENCE) {
+        CHECK(info.packed_weight_bytes == 0);
+        CHECK(predicted == info.arena_bytes);
+      } else {
+        CHECK(info.packed_weight_bytes >= 14162 * sizeof(float));  // every parameter, packed
+        CHECK(predicted >= info.arena_bytes + info.packed_weight_bytes);
+      }
+      ple_session_close(&session);
+    }
+  }
+  ple_model_close(&model);
+}
+
+TEST_CASE("c api: sessions keep their model alive after the caller closes it", "[c_api]") {
+  ple_model* model = nullptr;
+  REQUIRE(ple_model_open_file(GoldenPath().c_str(), &model) == PLE_OK);
+  ple_session* session = nullptr;
+  REQUIRE(ple_session_create(model, nullptr, &session) == PLE_OK);
+  ple_model_close(&model);
+  std::vector<float> in(24, 0.2f), out(4);
+  CHECK(ple_session_run(session, in.data(), in.size(), 1, out.data(), out.size()) == PLE_OK);
+  CHECK(std::isfinite(out[1]));
+  ple_session_close(&session);
+}
+
+TEST_CASE("c api: an unavailable kernel path is UNSUPPORTED, not a crash", "[c_api]") {
+  ple_model* model = nullptr;
+  REQUIRE(ple_model_open_file(GoldenPath().c_str(), &model) == PLE_OK);
+  ple_session_options options;
+  ple_session_options_init(&options);
+  options.kernel_path = PLE_KERNELS_XNNPACK;
+  ple_session* session = nullptr;
+  const ple_status status = ple_session_create(model, &options, &session);
+  CHECK(status == (PLE_TEST_HAVE_XNNPACK ? PLE_OK : PLE_ERROR_UNSUPPORTED));
+  ple_session_close(&session);
+  ple_model_close(&model);
+}
+
+TEST_CASE("c++ wrapper: RAII handles, queries and errors as exceptions", "[c_api]") {
+  ple::Model model = ple::Model::OpenFile(GoldenPath());
+  CHECK(model.row_width() == 24);
+  CHECK(model.tasks().size() == 4);
+  CHECK(model.inputs()[1].name == "context");
+  CHECK(model.metadata("name") == "feed-ranker");
+  ple::SessionOptions options;
+  options.max_batch = 3;
+  ple::Session session(model, options);
+  const std::vector<float> outputs = session.Run(std::vector<float>(3 * 24, 0.3f));
+  CHECK(outputs.size() == 12);
+  CHECK(session.info().max_batch == 3);
+  try {
+    session.Run(std::vector<float>(4 * 24, 0.3f));
+    FAIL("a batch above the maximum must throw");
+  } catch (const ple::Error& e) {
+    CHECK(e.status() == PLE_ERROR_BATCH_TOO_LARGE);
+    CHECK_THAT(e.what(), Catch::Contains("at most 3"));
+  }
+  CHECK_THROWS_AS(session.Run(std::vector<float>(25, 0.0f)), ple::Error);
+  CHECK_THROWS_AS(ple::Model::OpenFile("/nonexistent/model.ple"), ple::Error);
+  ple::Model moved = std::move(model);
+  CHECK(moved.row_width() == 24);
+  CHECK(ple::Session::MemoryBytes(moved) > 0);
+}

@@ -1,0 +1,212 @@
+// The converter: every validation error names what is wrong; BatchNorm folding; atomic writes.
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <sys/stat.h>
+
+#include "convert_error.h"
+#include "converter.h"
+#include "model_config.h"
+#include "model_writer.h"
+#include "safetensors.h"
+#include "test_util.h"
+
+using namespace ple::convert;
+using ple::test::BundlePath;
+using nlohmann::json;
+
+namespace {
+
+// A bundle's weights as an editable map.
+std::map<std::string, SafeTensorToWrite> EditableWeights(const std::string& bundle) {
+  const auto file = SafeTensorsFile::Read(BundlePath(bundle) + "/weights.safetensors");
+  std::map<std::string, SafeTensorToWrite> tensors;
+  for (const auto& [name, tensor] : file.tensors()) {
+    tensors[name] = SafeTensorToWrite{tensor.dtype, tensor.shape,
+                                      std::vector<uint8_t>(tensor.data, tensor.data + tensor.size_bytes)};
+  }
+  return tensors;
+}
+
+json BundleConfig(const std::string& bundle) {
+  std::ifstream in(BundlePath(bundle) + "/config.json");
+  return json::parse(in);
+}
+
+// Converts `config` + `weights` written to a temporary directory; returns the error message
+// ("" when the conversion succeeds).
+std::string ConversionError(const json& config, const std::map<std::string, SafeTensorToWrite>& weights) {
+  const std::string dir = ple::test::MakeTempDir();
+  std::ofstream(dir + "/config.json") << config.dump();
+  ple::test::WriteFileBytes(dir + "/weights.safetensors", WriteSafeTensors(weights));
+  try {
+    ConvertNative(dir + "/config.json", dir + "/weights.safetensors");
+  } catch (const ple::convert::ConvertError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+std::string ConfigError(const json& config) {
+  try {
+    ParseModelConfig(config.dump());
+  } catch (const ple::convert::ConvertError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("converter: the bundles convert without error", "[converter]") {
+  for (const auto& name : ple::test::BundleNames()) {
+    INFO("bundle " << name);
+    CHECK(ConversionError(BundleConfig(name), EditableWeights(name)).empty());
+  }
+}
+
+TEST_CASE("converter: a missing tensor is named with its expected shape", "[converter]") {
+  auto weights = EditableWeights("mmoe");
+  weights.erase("levels.0.shared_experts.1.layers.0.linear.weight");
+  CHECK_THAT(ConversionError(BundleConfig("mmoe"), weights),
+             Catch::Contains("missing tensor 'levels.0.shared_experts.1.layers.0.linear.weight'") &&
+                 Catch::Contains("[16, 16]"));
+}
+
+TEST_CASE("converter: an extra tensor is named", "[converter]") {
+  auto weights = EditableWeights("mmoe");
+  weights["levels.0.shared_experts.3.layers.0.linear.weight"] = MakeF32Tensor({16, 16}, std::vector<float>(256, 0.1f));
+  CHECK_THAT(ConversionError(BundleConfig("mmoe"), weights),
+             Catch::Contains("1 tensor(s) the config does not use") &&
+                 Catch::Contains("'levels.0.shared_experts.3.layers.0.linear.weight' [16, 16]"));
+}
+
+TEST_CASE("converter: a misshaped tensor is named with expected and found shapes", "[converter]") {
+  auto weights = EditableWeights("mmoe");
+  weights["towers.1.head.weight"] = MakeF32Tensor({8, 1}, std::vector<float>(8, 0.1f));
+  CHECK_THAT(ConversionError(BundleConfig("mmoe"), weights),
+             Catch::Contains("'towers.1.head.weight' has shape [8, 1], expected [1, 8]"));
+  // The config disagrees with the weights: 17 expert units.
+  json config = BundleConfig("mmoe");
+  config["expert"]["units"] = {17};
+  CHECK_THAT(ConversionError(config, EditableWeights("mmoe")),
+             Catch::Contains("'levels.0.shared_experts.0.layers.0.linear.weight' has shape [16, 16], expected [17, 16]"));
+}
+
+TEST_CASE("converter: NaN and Inf weights are rejected", "[converter]") {
+  for (float bad : {std::nanf(""), INFINITY, -INFINITY}) {
+    auto weights = EditableWeights("mmoe");
+    auto& bias = weights["levels.0.task_gates.1.logits.linear.bias"];
+    std::memcpy(bias.bytes.data() + 4, &bad, 4);
+    CHECK_THAT(ConversionError(BundleConfig("mmoe"), weights),
+               Catch::Contains("'levels.0.task_gates.1.logits.linear.bias': element 1 is not finite"));
+  }
+}
+
+TEST_CASE("converter: a BatchNorm variance below -eps is rejected", "[converter]") {
+  auto weights = EditableWeights("cgc_bn");
+  auto& var = weights["levels.0.shared_experts.0.layers.0.bn.running_var"];
+  const float negative = -1.0f;
+  std::memcpy(var.bytes.data(), &negative, 4);
+  CHECK_THAT(ConversionError(BundleConfig("cgc_bn"), weights), Catch::Contains("running_var") && Catch::Contains("negative"));
+}
+
+TEST_CASE("converter: BatchNorm is folded into the preceding Linear in float64", "[converter]") {
+  const auto file = SafeTensorsFile::Read(BundlePath("cgc_bn") + "/weights.safetensors");
+  auto get = [&](const std::string& name) { return file.Find(name)->ToFloat(name); };
+  const std::string p = "levels.0.shared_experts.1.layers.0.";
+  const auto w = get(p + "linear.weight"), b = get(p + "linear.bias"), gamma = get(p + "bn.weight"),
+             beta = get(p + "bn.bias"), mean = get(p + "bn.running_mean"), var = get(p + "bn.running_var");
+  const IrModel ir = ple::test::ConvertBundle("cgc_bn").ir;
+  // Level 0 experts: ctr's specific, cvr's specific, then shared 0 and shared 1.
+  const IrDense& folded = ir.levels[0].experts[3].mlp.layers[0];
+  REQUIRE(folded.out == 16);
+  REQUIRE(folded.in == 20);
+  for (uint32_t o = 0; o < folded.out; ++o) {
+    const double s = gamma[o] / std::sqrt(static_cast<double>(var[o]) + 1e-5);
+    CHECK(folded.bias[o] == static_cast<float>(s * (static_cast<double>(b[o]) - mean[o]) + beta[o]));
+    for (uint32_t k = 0; k < folded.in; ++k) CHECK(folded.weight[o * 20 + k] == static_cast<float>(s * w[o * 20 + k]));
+  }
+}
+
+TEST_CASE("converter: DeepCTR's scalar output bias is folded into the head bias", "[converter]") {
+  const auto file = SafeTensorsFile::Read(BundlePath("deepctr_style") + "/weights.safetensors");
+  const IrModel ir = ple::test::ConvertBundle("deepctr_style").ir;
+  const IrDense& head = ir.towers[1].mlp.layers.back();
+  REQUIRE(head.out == 1);
+  REQUIRE(head.bias.size() == 1);
+  CHECK(head.bias[0] == file.Find("towers.1.output_bias")->ToFloat("towers.1.output_bias")[0]);
+}
+
+TEST_CASE("converter: unsupported or inconsistent configs are rejected with the key", "[converter][config]") {
+  json base = BundleConfig("mmoe");
+  json c = base;
+  c["expert"]["activation"] = "gelu";
+  CHECK_THAT(ConfigError(c), Catch::Contains("expert.activation") && Catch::Contains("unsupported activation 'gelu'"));
+  c = base;
+  c["expert"]["unit"] = {16};
+  CHECK_THAT(ConfigError(c), Catch::Contains("unknown key 'unit'"));
+  c = base;
+  c["format_version"] = 2;
+  CHECK_THAT(ConfigError(c), Catch::Contains("format_version"));
+  c = base;
+  c["inputs"][0]["scope"] = "user";
+  CHECK_THAT(ConfigError(c), Catch::Contains("inputs[0].scope"));
+  c = base;
+  c["tasks"][1]["name"] = "click";
+  CHECK_THAT(ConfigError(c), Catch::Contains("'click' is used twice"));
+  c = base;
+  c["tasks"][0]["type"] = "multiclass";
+  CHECK_THAT(ConfigError(c), Catch::Contains("tasks[0].type"));
+  c = base;
+  c["levels"][0]["shared_experts"] = 0;
+  CHECK_THAT(ConfigError(c), Catch::Contains("task 'click' has no experts"));
+  c = base;
+  c["levels"][0]["specific_experts"] = {1, 2, 3};
+  CHECK_THAT(ConfigError(c), Catch::Contains("one count per task expected (2), found 3"));
+  c = base;
+  c["levels"][0]["expert"] = {{"units", json::array()}};
+  CHECK_THAT(ConfigError(c), Catch::Contains("at least one layer"));
+  c = base;
+  c["expert"]["activation"] = {{"type", "relu"}, {"negative_slope", 0.1}};
+  CHECK_THAT(ConfigError(c), Catch::Contains("negative_slope applies to leaky_relu only"));
+  c = base;
+  c["last_level_shared_gate"] = "use";
+  CHECK_THAT(ConfigError(c), Catch::Contains("last_level_shared_gate"));
+  c = base;
+  c["batch_norm_eps"] = 0;
+  CHECK_THAT(ConfigError(c), Catch::Contains("batch_norm_eps"));
+  CHECK_THAT(ConfigError(json::array()), Catch::Contains("an object expected"));
+  // A gate of type "none" weighs exactly one expert: not the case in an MMoE of 3.
+  c = base;
+  c["gate"]["type"] = "none";
+  CHECK_THAT(ConversionError(c, EditableWeights("mmoe")), Catch::Contains("gate type \"none\" needs exactly one expert"));
+}
+
+TEST_CASE("converter: per-level and per-task overrides merge into the defaults", "[converter][config]") {
+  const ModelConfig config = ParseModelConfig(BundleConfig("ple3_noshared_last").dump());
+  REQUIRE(config.levels.size() == 3);
+  const ModelConfig six = ParseModelConfig(BundleConfig("six_tasks").dump());
+  CHECK(six.levels[0].expert.batch_norm_eps == 1e-5);
+  CHECK(six.levels[1].expert.batch_norm_eps == 1e-3);
+  CHECK(six.levels[0].specific_experts == std::vector<uint32_t>{0, 1, 2, 0, 1, 1});
+  CHECK_FALSE(six.levels[0].expert.bias);
+}
+
+TEST_CASE("converter: files are written atomically", "[converter]") {
+  const std::string dir = ple::test::MakeTempDir();
+  const std::string path = dir + "/model.ple";
+  WriteFileAtomically(path, {1, 2, 3});
+  CHECK(ple::test::ReadFileBytes(path) == std::vector<uint8_t>{1, 2, 3});
+  WriteFileAtomically(path, {4, 5});
+  CHECK(ple::test::ReadFileBytes(path) == std::vector<uint8_t>{4, 5});
+  // The target is a directory: the rename fails, the temporary file is removed.
+  const std::string target_dir = dir + "/is-a-directory";
+  REQUIRE(::mkdir(target_dir.c_str(), 0755) == 0);
+  CHECK_THROWS_AS(WriteFileAtomically(target_dir, {1}), ple::convert::ConvertError);
+  CHECK_FALSE(ple::test::FileExists(target_dir + ".tmp." + std::to_string(::getpid())));
+  CHECK_THROWS_WITH(WriteFileAtomically(dir + "/no/such/dir/model.ple", {1}), Catch::Contains("cannot create"));
+}

@@ -1,0 +1,82 @@
+// The execution plan: values alive at the same time never share arena bytes; unused work is
+// dropped; the arena is smaller than one buffer per value.
+#include <catch2/catch.hpp>
+
+#include "model.h"
+#include "plan.h"
+#include "test_util.h"
+
+namespace {
+
+std::shared_ptr<const ple::Model> LoadBundle(const std::string& name) {
+  const auto bytes = ple::test::ConvertBundle(name).bytes;
+  std::unique_ptr<ple::ModelBytes> model_bytes;
+  REQUIRE(ple::ModelBytes::FromBuffer(bytes.data(), bytes.size(), &model_bytes).ok());
+  std::shared_ptr<const ple::Model> model;
+  REQUIRE(ple::Model::Load(std::move(model_bytes), &model).ok());
+  return model;
+}
+
+std::vector<uint32_t> Reads(const ple::Plan& plan, const ple::PlanStep& step) {
+  std::vector<uint32_t> reads = {step.input};
+  if (step.kind == ple::StepKind::kGateSum) {
+    for (uint32_t i = 0; i < step.experts_count; ++i) reads.push_back(plan.gate_experts[step.experts_begin + i]);
+  }
+  return reads;
+}
+
+}  // namespace
+
+TEST_CASE("plan: values alive at the same time never overlap in the arena", "[plan]") {
+  for (const auto& name : ple::test::BundleNames()) {
+    INFO("bundle " << name);
+    const auto model = LoadBundle(name);
+    const ple::Plan plan = ple::BuildPlan(*model);
+    const size_t count = plan.values.size();
+    std::vector<int> first(count, -1), last(count, -1);
+    for (size_t i = 0; i < plan.steps.size(); ++i) {
+      const auto& step = plan.steps[i];
+      if (step.kind == ple::StepKind::kDense || step.kind == ple::StepKind::kGateSum) {
+        if (first[step.output] < 0) first[step.output] = static_cast<int>(i);
+        last[step.output] = std::max(last[step.output], static_cast<int>(i));
+      }
+      for (uint32_t v : Reads(plan, step)) {
+        REQUIRE((v == ple::kInputValue || first[v] >= 0));  // read after written
+        last[v] = static_cast<int>(i);
+      }
+    }
+    size_t sum_of_widths = 0;
+    for (uint32_t a = 1; a < count; ++a) {
+      if (first[a] < 0) continue;
+      const auto& va = plan.values[a];
+      REQUIRE(va.arena_offset_floats % 16 == 0);
+      REQUIRE(va.arena_offset_floats + va.width_padded <= plan.arena_floats_per_row);
+      sum_of_widths += va.width_padded;
+      for (uint32_t b = a + 1; b < count; ++b) {
+        if (first[b] < 0) continue;
+        const auto& vb = plan.values[b];
+        const bool same_time = first[a] <= last[b] && first[b] <= last[a];
+        const bool same_bytes = va.arena_offset_floats < vb.arena_offset_floats + vb.width_padded &&
+                                vb.arena_offset_floats < va.arena_offset_floats + va.width_padded;
+        INFO("values " << a << " and " << b);
+        REQUIRE_FALSE((same_time && same_bytes));
+      }
+    }
+    CHECK(plan.arena_floats_per_row <= sum_of_widths);
+    if (name == "six_tasks" || name == "ple2_unequal") CHECK(plan.arena_floats_per_row < sum_of_widths);
+  }
+}
+
+TEST_CASE("plan: work no output depends on is dropped", "[plan]") {
+  // ple3_noshared_last: level 1's shared gate feeds level 2's shared experts, and there are none.
+  const auto model = LoadBundle("ple3_noshared_last");
+  const ple::Plan plan = ple::BuildPlan(*model);
+  size_t softmax_steps = 0, gate_count = 0;
+  for (const auto& step : plan.steps) softmax_steps += step.kind == ple::StepKind::kSoftmax;
+  for (const auto& level : model->levels()) gate_count += level.gates.size();
+  CHECK(gate_count == 3 + 1 + 3 + 1 + 3);
+  CHECK(softmax_steps == gate_count - 1);
+  for (const auto& step : plan.steps) {
+    if (step.kind == ple::StepKind::kSoftmax) CHECK_FALSE((step.level == 1 && step.gate == 3));
+  }
+}
