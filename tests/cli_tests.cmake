@@ -56,3 +56,6 @@ ple_cli_failure_test("run a request with a wrong width" "line 1: input 'context'
                      $<TARGET_FILE:ple-run> ${EXAMPLE_MODEL} --input ${CMAKE_CURRENT_SOURCE_DIR}/data/wrong_width.jsonl)
 ple_cli_failure_test("conformance on a directory that is not a bundle" "error: cannot open"
                      $<TARGET_FILE:ple-conformance> ${CMAKE_CURRENT_SOURCE_DIR}/data)
+ple_cli_test("the C example scores the golden model"
+             COMMAND $<TARGET_FILE:score_example> ${PROJECT_SOURCE_DIR}/tests/golden/v1-feed-ranker.ple
+             REGEX "candidate 1 cmr 0\\.[0-9]+")

@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   std::string model_path, input_path, input_format = "auto", output_path = "-", output_format = "csv",
                                       kernels = "auto";
   uint32_t max_batch = 256;
+  bool show_info = false;
   app.add_option("model", model_path, "model file (.ple)")->required();
   app.add_option("--input,-i", input_path, "candidates file, or - for standard input")->required();
   app.add_option("--format,-f", input_format, "input format: auto (by extension: .csv is CSV), jsonl or csv")
@@ -25,6 +26,7 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"auto", "reference", "xnnpack"}));
   app.add_option("--max-batch", max_batch, "candidates per run (the session's prepared maximum)")
       ->check(CLI::Range(1u, 1u << 20));
+  app.add_flag("--info", show_info, "print the session's kernel path and memory to standard error");
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -58,6 +60,15 @@ int main(int argc, char** argv) {
                           : kernels == "xnnpack" ? PLE_KERNELS_XNNPACK
                                                  : PLE_KERNELS_AUTO;
     ple::Session session(model, options);
+    if (show_info) {
+      const ple_session_info info = session.info();
+      std::fprintf(stderr,
+                   "ple-run: %zu candidates; session: kernel path %s, max_batch %u, tile_rows %u, arena %zu bytes, "
+                   "packed weights %zu bytes (predicted total before creation: %zu bytes)\n",
+                   candidates, info.kernel_path == PLE_KERNELS_XNNPACK ? "xnnpack" : "reference", info.max_batch,
+                   info.tile_rows, info.arena_bytes, info.packed_weight_bytes,
+                   ple::Session::MemoryBytes(model, options));
+    }
     std::vector<float> outputs(candidates * tasks.size());
     for (size_t first = 0; first < candidates; first += options.max_batch) {
       const size_t count = std::min<size_t>(options.max_batch, candidates - first);

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages the project needs (compiler included), only those missing.
+#   tools/install-deps.sh            build + test dependencies
+#   tools/install-deps.sh --sanitize also clang and its sanitizer runtime
+# Runs apt-get as root, or through sudo when not root.
+set -euo pipefail
+
+packages=(g++ cmake ninja-build pkg-config
+          libflatbuffers-dev flatbuffers-compiler
+          libxnnpack-dev libpthreadpool-dev libcpuinfo-dev
+          nlohmann-json3-dev libcli11-dev catch2)
+if [[ "${1:-}" == "--sanitize" ]]; then
+  packages+=(clang libclang-rt-14-dev)
+fi
+
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if [[ ${#missing[@]} -eq 0 ]]; then
+  echo "install-deps: all ${#packages[@]} packages already installed"
+  exit 0
+fi
+
+if [[ $(id -u) -eq 0 ]]; then
+  as_root=()
+elif command -v sudo >/dev/null; then
+  as_root=(sudo)
+else
+  echo "install-deps: these packages are missing and this user cannot install them (not root, no sudo):" >&2
+  echo "  apt-get install ${missing[*]}" >&2
+  exit 1
+fi
+echo "install-deps: installing ${missing[*]}"
+"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
+"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
