@@ -24,7 +24,7 @@ inline std::string BundlePath(const std::string& name) { return SourcePath("test
 
 inline const std::vector<std::string>& BundleNames() {
   static const std::vector<std::string> names = {"mmoe",         "cgc_bn",        "ple2_unequal",
-                                                 "ple3_noshared_last", "single_task", "six_tasks",
+                                                 "ple3_noshared_last", "single_task", "six_tasks", "eight_tasks",
                                                  "shared_bottom", "activations", "deepctr_style"};
   return names;
 }

@@ -18,6 +18,13 @@ namespace ple {
 namespace conformance {
 namespace {
 
+using rt::LastError;
+using rt::Model;
+using rt::ModelBytes;
+using rt::Session;
+using rt::SessionConfig;
+using rt::Status;
+
 using nlohmann::json;
 
 json ReadJson(const std::string& path) {

@@ -23,7 +23,7 @@ int main(int argc, char** argv) {
 
   std::vector<ple_kernel_path> paths;
   if (kernels == "all" || kernels == "reference") paths.push_back(PLE_KERNELS_REFERENCE);
-  if (kernels == "xnnpack" || (kernels == "all" && ple::KernelPathAvailable(PLE_KERNELS_XNNPACK))) {
+  if (kernels == "xnnpack" || (kernels == "all" && ple::rt::KernelPathAvailable(PLE_KERNELS_XNNPACK))) {
     paths.push_back(PLE_KERNELS_XNNPACK);
   }
   int passed = 0, failed = 0, errors = 0;

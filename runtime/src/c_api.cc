@@ -12,29 +12,29 @@
 #endif
 
 struct ple_model {
-  std::shared_ptr<const ple::Model> model;
+  std::shared_ptr<const ple::rt::Model> model;
 };
 
 struct ple_session {
-  std::unique_ptr<ple::Session> session;
+  std::unique_ptr<ple::rt::Session> session;
 };
 
 namespace {
 
-using ple::SetLastError;
+using ple::rt::SetLastError;
 
-ple_status Fail(const ple::Status& status) { return SetLastError(status); }
+ple_status Fail(const ple::rt::Status& status) { return SetLastError(status); }
 
-ple_status OpenModel(std::unique_ptr<ple::ModelBytes> bytes, ple_model** out_model) {
-  std::shared_ptr<const ple::Model> model;
-  ple::Status status = ple::Model::Load(std::move(bytes), &model);
+ple_status OpenModel(std::unique_ptr<ple::rt::ModelBytes> bytes, ple_model** out_model) {
+  std::shared_ptr<const ple::rt::Model> model;
+  ple::rt::Status status = ple::rt::Model::Load(std::move(bytes), &model);
   if (!status.ok()) return Fail(status);
   *out_model = new ple_model{std::move(model)};
   return PLE_OK;
 }
 
 // Reads the fields of a caller's options struct that its struct_size covers.
-ple_status ReadOptions(const ple_session_options* options, ple::SessionConfig* config) {
+ple_status ReadOptions(const ple_session_options* options, ple::rt::SessionConfig* config) {
   if (options == nullptr) return PLE_OK;
   if (options->struct_size < offsetof(ple_session_options, kernel_path) + sizeof(options->kernel_path)) {
     return SetLastError(PLE_ERROR_INVALID_ARGUMENT,
@@ -42,7 +42,14 @@ ple_status ReadOptions(const ple_session_options* options, ple::SessionConfig* c
                         options->struct_size);
   }
   config->max_batch = options->max_batch;
-  config->kernel_path = options->kernel_path;
+  // A C caller may store any int in the enum field: read it as an integer before trusting it.
+  int kernel_path = 0;
+  static_assert(sizeof(kernel_path) == sizeof(options->kernel_path), "ple_kernel_path is int-sized");
+  std::memcpy(&kernel_path, &options->kernel_path, sizeof(kernel_path));
+  if (kernel_path != PLE_KERNELS_AUTO && kernel_path != PLE_KERNELS_REFERENCE && kernel_path != PLE_KERNELS_XNNPACK) {
+    return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "unknown kernel path %d", kernel_path);
+  }
+  config->kernel_path = static_cast<ple_kernel_path>(kernel_path);
   return PLE_OK;
 }
 
@@ -76,7 +83,7 @@ const char* ple_status_string(ple_status status) {
   return "unknown status";
 }
 
-const char* ple_last_error(void) { return ple::LastError(); }
+const char* ple_last_error(void) { return ple::rt::LastError(); }
 const char* ple_version_string(void) { return PLE_VERSION; }
 uint32_t ple_abi_version(void) { return PLE_ABI_VERSION; }
 uint32_t ple_schema_version(void) { return ple::kSchemaVersion; }
@@ -86,8 +93,8 @@ ple_status ple_model_open_file(const char* path, ple_model** out_model) {
   *out_model = nullptr;
   if (path == nullptr) return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "path is NULL");
   return Guard([&] {
-    std::unique_ptr<ple::ModelBytes> bytes;
-    ple::Status status = ple::ModelBytes::MapFile(path, &bytes);
+    std::unique_ptr<ple::rt::ModelBytes> bytes;
+    ple::rt::Status status = ple::rt::ModelBytes::MapFile(path, &bytes);
     if (!status.ok()) return Fail(status);
     return OpenModel(std::move(bytes), out_model);
   });
@@ -97,8 +104,8 @@ ple_status ple_model_open_buffer(const void* data, size_t size_bytes, ple_model*
   if (out_model == nullptr) return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "out_model is NULL");
   *out_model = nullptr;
   return Guard([&] {
-    std::unique_ptr<ple::ModelBytes> bytes;
-    ple::Status status = ple::ModelBytes::FromBuffer(data, size_bytes, &bytes);
+    std::unique_ptr<ple::rt::ModelBytes> bytes;
+    ple::rt::Status status = ple::rt::ModelBytes::FromBuffer(data, size_bytes, &bytes);
     if (!status.ok()) return Fail(status);
     return OpenModel(std::move(bytes), out_model);
   });
@@ -153,7 +160,7 @@ void ple_session_options_init(ple_session_options* options) {
   if (options == nullptr) return;
   std::memset(options, 0, sizeof(*options));
   options->struct_size = sizeof(*options);
-  options->max_batch = ple::kDefaultMaxBatch;
+  options->max_batch = ple::rt::kDefaultMaxBatch;
   options->kernel_path = PLE_KERNELS_AUTO;
 }
 
@@ -162,10 +169,10 @@ ple_status ple_session_memory_bytes(const ple_model* model, const ple_session_op
     return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "model or out_bytes is NULL");
   }
   return Guard([&] {
-    ple::SessionConfig config;
+    ple::rt::SessionConfig config;
     ple_status code = ReadOptions(options, &config);
     if (code != PLE_OK) return code;
-    ple::Status status = ple::SessionMemoryBytes(*model->model, config, out_bytes);
+    ple::rt::Status status = ple::rt::SessionMemoryBytes(*model->model, config, out_bytes);
     return status.ok() ? PLE_OK : Fail(status);
   });
 }
@@ -175,11 +182,11 @@ ple_status ple_session_create(const ple_model* model, const ple_session_options*
   *out_session = nullptr;
   if (model == nullptr) return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "model is NULL");
   return Guard([&] {
-    ple::SessionConfig config;
+    ple::rt::SessionConfig config;
     ple_status code = ReadOptions(options, &config);
     if (code != PLE_OK) return code;
-    std::unique_ptr<ple::Session> session;
-    ple::Status status = ple::Session::Create(model->model, config, &session);
+    std::unique_ptr<ple::rt::Session> session;
+    ple::rt::Status status = ple::rt::Session::Create(model->model, config, &session);
     if (!status.ok()) return Fail(status);
     *out_session = new ple_session{std::move(session)};
     return PLE_OK;
@@ -198,7 +205,7 @@ ple_status ple_session_get_info(const ple_session* session, ple_session_info* in
     return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "ple_session_info.struct_size is %u, expected %zu",
                         info->struct_size, sizeof(ple_session_info));
   }
-  const ple::Session& s = *session->session;
+  const ple::rt::Session& s = *session->session;
   info->kernel_path = s.kernel_path();
   info->max_batch = s.max_batch();
   info->tile_rows = s.tile_rows();
@@ -214,7 +221,7 @@ ple_status ple_session_run(ple_session* session, const float* inputs, size_t inp
   if (inputs == nullptr || outputs == nullptr) {
     return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "inputs or outputs is NULL");
   }
-  ple::Session& s = *session->session;
+  ple::rt::Session& s = *session->session;
   if (num_candidates > s.max_batch()) {
     return SetLastError(PLE_ERROR_BATCH_TOO_LARGE, "%zu candidates, the session was prepared for at most %u",
                         num_candidates, s.max_batch());

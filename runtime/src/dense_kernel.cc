@@ -3,7 +3,7 @@
 #include "kernels/kernels.h"
 #include "xnnpack_dense.h"
 
-namespace ple {
+namespace ple::rt {
 namespace {
 
 class ReferenceDenseKernel final : public DenseKernel {
@@ -56,4 +56,4 @@ size_t PackedWeightBytesBound(ple_kernel_path path, const DenseLayer& layer) {
   return path == PLE_KERNELS_XNNPACK ? XnnpackPackedBytesBound(layer) : 0;
 }
 
-}  // namespace ple
+}  // namespace ple::rt

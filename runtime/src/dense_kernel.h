@@ -12,7 +12,7 @@
 #include "ple/ple.h"
 #include "status.h"
 
-namespace ple {
+namespace ple::rt {
 
 class DenseKernel {
  public:
@@ -36,6 +36,6 @@ Status CreateDenseKernel(ple_kernel_path path, const DenseLayer& layer, size_t x
 // Upper bound of CreateDenseKernel's packed_bytes for `layer`, known before creating it.
 size_t PackedWeightBytesBound(ple_kernel_path path, const DenseLayer& layer);
 
-}  // namespace ple
+}  // namespace ple::rt
 
 #endif  // PLE_RUNTIME_DENSE_KERNEL_H_

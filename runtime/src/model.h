@@ -1,3 +1,6 @@
+// Runtime internals live in namespace ple::rt; namespace ple is the public C++ wrapper's
+// (ple.hpp): a class name in both would be an ODR violation (ASan caught one: ple::Model).
+//
 // A loaded, verified model: the file's bytes plus views into them that the planner reads.
 // Immutable after Load; shared (std::shared_ptr<const Model>) by every session made from it.
 // All pointers point into `bytes_` and live as long as the Model.
@@ -14,7 +17,7 @@
 #include "ple_schema_version.h"
 #include "status.h"
 
-namespace ple {
+namespace ple::rt {
 
 enum class Activation : uint8_t { kIdentity, kRelu, kLeakyRelu, kPRelu, kSigmoid, kTanh, kSilu };
 
@@ -99,6 +102,6 @@ class Model {
   std::string name_, description_, producer_, source_framework_;
 };
 
-}  // namespace ple
+}  // namespace ple::rt
 
 #endif  // PLE_RUNTIME_MODEL_H_

@@ -9,7 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 
-namespace ple {
+namespace ple::rt {
 
 Status ModelBytes::MapFile(const char* path, std::unique_ptr<ModelBytes>* out) {
   const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
@@ -73,4 +73,4 @@ ModelBytes::~ModelBytes() {
   }
 }
 
-}  // namespace ple
+}  // namespace ple::rt

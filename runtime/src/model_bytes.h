@@ -10,7 +10,7 @@
 
 #include "status.h"
 
-namespace ple {
+namespace ple::rt {
 
 // Alignment every weight vector has inside the file (schema: force_align 64).
 constexpr size_t kWeightAlignmentBytes = 64;
@@ -40,6 +40,6 @@ class ModelBytes {
   void* owned_copy_ = nullptr;  // kCopied: freed with std::free
 };
 
-}  // namespace ple
+}  // namespace ple::rt
 
 #endif  // PLE_RUNTIME_MODEL_BYTES_H_

@@ -8,7 +8,7 @@
 #include "model.h"
 #include "ple_model_generated.h"
 
-namespace ple {
+namespace ple::rt {
 namespace {
 
 // Structural caps: generous for any ranking model, small enough that products of them
@@ -371,4 +371,4 @@ const std::string* Model::metadata(const std::string& key) const {
   return nullptr;
 }
 
-}  // namespace ple
+}  // namespace ple::rt

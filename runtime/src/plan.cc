@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-namespace ple {
+namespace ple::rt {
 namespace {
 
 constexpr uint32_t kPadFloats = 16;  // 64 bytes
@@ -164,4 +164,4 @@ Plan BuildPlan(const Model& model) {
   return plan;
 }
 
-}  // namespace ple
+}  // namespace ple::rt

@@ -14,7 +14,7 @@
 
 #include "model.h"
 
-namespace ple {
+namespace ple::rt {
 
 constexpr uint32_t kInputValue = 0;
 
@@ -55,6 +55,6 @@ struct Plan {
 // Flattens the model (steps whose result nothing reads are dropped) and places every value.
 Plan BuildPlan(const Model& model);
 
-}  // namespace ple
+}  // namespace ple::rt
 
 #endif  // PLE_RUNTIME_PLAN_H_

@@ -5,7 +5,7 @@
 
 #include "kernels/kernels.h"
 
-namespace ple {
+namespace ple::rt {
 namespace {
 
 constexpr size_t kArenaAlignmentBytes = 64;
@@ -153,4 +153,4 @@ ple_status Session::Run(const float* inputs, size_t num_candidates, float* outpu
   return PLE_OK;
 }
 
-}  // namespace ple
+}  // namespace ple::rt

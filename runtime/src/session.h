@@ -13,7 +13,7 @@
 #include "plan.h"
 #include "status.h"
 
-namespace ple {
+namespace ple::rt {
 
 // Candidates computed together per step, at most. Bounds the arena whatever max_batch is.
 constexpr uint32_t kMaxTileRows = 128;
@@ -77,6 +77,6 @@ class Session {
   std::vector<int> record_of_step_;                          // per step: index in gate_records_ or -1
 };
 
-}  // namespace ple
+}  // namespace ple::rt
 
 #endif  // PLE_RUNTIME_SESSION_H_

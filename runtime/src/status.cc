@@ -3,7 +3,7 @@
 #include <cstdarg>
 #include <cstdio>
 
-namespace ple {
+namespace ple::rt {
 namespace {
 
 // Fixed per-thread buffer: reporting an error must not allocate (Run uses it).
@@ -38,4 +38,4 @@ void ClearLastError() { g_last_error[0] = '\0'; }
 
 const char* LastError() { return g_last_error; }
 
-}  // namespace ple
+}  // namespace ple::rt

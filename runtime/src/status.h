@@ -9,7 +9,7 @@
 
 #include "ple/ple.h"
 
-namespace ple {
+namespace ple::rt {
 
 class Status {
  public:
@@ -36,6 +36,6 @@ ple_status SetLastError(const Status& status);
 void ClearLastError();
 const char* LastError();
 
-}  // namespace ple
+}  // namespace ple::rt
 
 #endif  // PLE_RUNTIME_STATUS_H_

@@ -7,7 +7,7 @@
 #include "kernels/kernels.h"
 #include "xnnpack_dense.h"
 
-namespace ple {
+namespace ple::rt {
 namespace {
 
 // XNNPACK allocates through these, so the bytes an operator packs can be counted: a session
@@ -105,4 +105,4 @@ size_t XnnpackPackedBytesBound(const DenseLayer& layer) {
   return n * (k + 1) * sizeof(float) + kAlignBytes + kOperatorBytes;
 }
 
-}  // namespace ple
+}  // namespace ple::rt

@@ -7,7 +7,7 @@
 
 #include "dense_kernel.h"
 
-namespace ple {
+namespace ple::rt {
 
 // Initialises XNNPACK once per process; false when not built or the CPU is unsupported.
 bool XnnpackAvailable();
@@ -17,6 +17,6 @@ Status CreateXnnpackDenseKernel(const DenseLayer& layer, size_t x_stride, size_t
 
 size_t XnnpackPackedBytesBound(const DenseLayer& layer);
 
-}  // namespace ple
+}  // namespace ple::rt
 
 #endif  // PLE_RUNTIME_XNNPACK_DENSE_H_

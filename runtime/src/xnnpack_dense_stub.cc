@@ -1,7 +1,7 @@
 // Built when the runtime is configured without XNNPACK.
 #include "xnnpack_dense.h"
 
-namespace ple {
+namespace ple::rt {
 
 bool XnnpackAvailable() { return false; }
 
@@ -11,4 +11,4 @@ Status CreateXnnpackDenseKernel(const DenseLayer&, size_t, size_t, std::unique_p
 
 size_t XnnpackPackedBytesBound(const DenseLayer&) { return 0; }
 
-}  // namespace ple
+}  // namespace ple::rt

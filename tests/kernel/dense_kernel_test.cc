@@ -9,8 +9,8 @@
 #include "dense_kernel.h"
 #include "kernels/kernels.h"
 
-using ple::Activation;
-using ple::DenseLayer;
+using ple::rt::Activation;
+using ple::rt::DenseLayer;
 
 namespace {
 
@@ -95,9 +95,9 @@ std::vector<DenseCase> EdgeCases() {
 }
 
 std::vector<float> RunKernel(ple_kernel_path path, const DenseCase& c, const DenseData& data) {
-  std::unique_ptr<ple::DenseKernel> kernel;
+  std::unique_ptr<ple::rt::DenseKernel> kernel;
   size_t packed = 0;
-  const ple::Status status = ple::CreateDenseKernel(path, data.layer, c.x_stride, c.y_stride, &kernel, &packed);
+  const ple::rt::Status status = ple::rt::CreateDenseKernel(path, data.layer, c.x_stride, c.y_stride, &kernel, &packed);
   REQUIRE(status.ok());
   std::vector<float> y(c.rows * c.y_stride, -777.0f);
   REQUIRE(kernel->Run(c.rows, data.x.data(), y.data()));
@@ -140,7 +140,7 @@ TEST_CASE("kernels: scalar f32 dense matches a float64 computation", "[kernel]")
 
 TEST_CASE("kernels: every available path matches the scalar reference", "[kernel]") {
   for (ple_kernel_path path : {PLE_KERNELS_XNNPACK}) {
-    if (!ple::KernelPathAvailable(path)) {
+    if (!ple::rt::KernelPathAvailable(path)) {
       WARN("kernel path " << path << " not built or not supported here: skipped");
       continue;
     }
@@ -171,7 +171,7 @@ TEST_CASE("kernels: every available path matches the scalar reference", "[kernel
 
 TEST_CASE("kernels: softmax and gate sum", "[kernel]") {
   std::vector<float> logits = {1.0f, 2.0f, 3.0f, 0.0f, /*row 2*/ 1000.0f, 1000.0f, -1000.0f, 0.0f};
-  ple::kernels::f32_softmax__scalar(2, 3, logits.data(), 4);
+  ple::rt::kernels::f32_softmax__scalar(2, 3, logits.data(), 4);
   const double e1 = std::exp(-2.0), e2 = std::exp(-1.0), sum = e1 + e2 + 1.0;
   CHECK(logits[0] == Approx(e1 / sum).epsilon(1e-6));
   CHECK(logits[2] == Approx(1.0 / sum).epsilon(1e-6));
@@ -183,6 +183,6 @@ TEST_CASE("kernels: softmax and gate sum", "[kernel]") {
   const std::vector<float> a = {1, 2, 3}, b = {5, 6, 7};
   const float* experts[] = {a.data(), b.data()};
   std::vector<float> out(3);
-  ple::kernels::f32_gate_sum__scalar(1, 2, 3, weights.data(), 2, experts, 3, out.data(), 3);
+  ple::rt::kernels::f32_gate_sum__scalar(1, 2, 3, weights.data(), 2, experts, 3, out.data(), 3);
   CHECK(out == std::vector<float>{4.0f, 5.0f, 6.0f});
 }

@@ -75,6 +75,24 @@ BUNDLES = [
         },
     },
     {
+        "name": "eight_tasks", "seed": 111, "rows": 64,
+        "description": "PLE, 2 levels, 8 tasks (5 binary, 3 regression) with unequal specific "
+                       "expert counts per task (0, 1 or 2), 2 shared experts per level",
+        "config": {
+            "inputs": _inputs(("user", 6, "request"), ("item", 8, "candidate")),
+            "tasks": _tasks(("click", "binary"), ("like", "binary"), ("share", "binary"),
+                            ("comment", "binary"), ("follow", "binary"),
+                            ("watch_time", "regression"), ("completion", "regression"),
+                            ("dwell", "regression")),
+            "batch_norm_eps": 1e-5,
+            "expert": {"units": [12], "activation": "relu"},
+            "gate": {"hidden_units": [], "bias": True},
+            "tower": {"units": [6], "activation": "relu"},
+            "levels": [{"specific_experts": [1, 0, 2, 1, 0, 1, 2, 1], "shared_experts": 2},
+                       {"specific_experts": [0, 1, 1, 0, 1, 1, 0, 1], "shared_experts": 2}],
+        },
+    },
+    {
         "name": "cgc_bn", "seed": 102, "rows": 32,
         "description": "CGC, torch-rechub style: BatchNorm (eps 1e-5) in experts, towers and "
                        "between the gate logits and the softmax; request inputs on both sides "

@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstring>
+#include <thread>
 
 #include "ple/ple.h"
 #include "ple/ple.hpp"
@@ -181,4 +182,38 @@ TEST_CASE("c++ wrapper: RAII handles, queries and errors as exceptions", "[c_api
   ple::Model moved = std::move(model);
   CHECK(moved.row_width() == 24);
   CHECK(ple::Session::MemoryBytes(moved) > 0);
+}
+
+TEST_CASE("c api: one model shared by sessions on several threads gives the single-thread results", "[c_api]") {
+  ple_model* model = nullptr;
+  REQUIRE(ple_model_open_file(GoldenPath().c_str(), &model) == PLE_OK);
+  constexpr size_t kCandidates = 200, kWidth = 24, kTasks = 4, kThreads = 4;
+  std::vector<float> inputs(kCandidates * kWidth);
+  for (size_t i = 0; i < inputs.size(); ++i) inputs[i] = static_cast<float>((i * 13) % 29) / 14.0f - 1.0f;
+  auto score = [&](std::vector<float>* outputs) {
+    ple_session_options options;
+    ple_session_options_init(&options);
+    options.max_batch = kCandidates;
+    ple_session* session = nullptr;
+    bool ok = ple_session_create(model, &options, &session) == PLE_OK;
+    outputs->assign(kCandidates * kTasks, 0.0f);
+    for (int repeat = 0; ok && repeat < 20; ++repeat) {
+      ok = ple_session_run(session, inputs.data(), inputs.size(), kCandidates, outputs->data(), outputs->size()) ==
+           PLE_OK;
+    }
+    ple_session_close(&session);
+    return ok;
+  };
+  std::vector<float> expected;
+  REQUIRE(score(&expected));
+  std::vector<std::vector<float>> results(kThreads);
+  std::vector<int> ok(kThreads, 0);
+  std::vector<std::thread> threads;
+  for (size_t t = 0; t < kThreads; ++t) threads.emplace_back([&, t] { ok[t] = score(&results[t]); });
+  for (auto& thread : threads) thread.join();
+  for (size_t t = 0; t < kThreads; ++t) {
+    CHECK(ok[t]);
+    CHECK(results[t] == expected);  // bit-identical: same kernels, same order
+  }
+  ple_model_close(&model);
 }

@@ -8,18 +8,18 @@
 
 namespace {
 
-std::shared_ptr<const ple::Model> LoadBundle(const std::string& name) {
+std::shared_ptr<const ple::rt::Model> LoadBundle(const std::string& name) {
   const auto bytes = ple::test::ConvertBundle(name).bytes;
-  std::unique_ptr<ple::ModelBytes> model_bytes;
-  REQUIRE(ple::ModelBytes::FromBuffer(bytes.data(), bytes.size(), &model_bytes).ok());
-  std::shared_ptr<const ple::Model> model;
-  REQUIRE(ple::Model::Load(std::move(model_bytes), &model).ok());
+  std::unique_ptr<ple::rt::ModelBytes> model_bytes;
+  REQUIRE(ple::rt::ModelBytes::FromBuffer(bytes.data(), bytes.size(), &model_bytes).ok());
+  std::shared_ptr<const ple::rt::Model> model;
+  REQUIRE(ple::rt::Model::Load(std::move(model_bytes), &model).ok());
   return model;
 }
 
-std::vector<uint32_t> Reads(const ple::Plan& plan, const ple::PlanStep& step) {
+std::vector<uint32_t> Reads(const ple::rt::Plan& plan, const ple::rt::PlanStep& step) {
   std::vector<uint32_t> reads = {step.input};
-  if (step.kind == ple::StepKind::kGateSum) {
+  if (step.kind == ple::rt::StepKind::kGateSum) {
     for (uint32_t i = 0; i < step.experts_count; ++i) reads.push_back(plan.gate_experts[step.experts_begin + i]);
   }
   return reads;
@@ -31,17 +31,17 @@ TEST_CASE("plan: values alive at the same time never overlap in the arena", "[pl
   for (const auto& name : ple::test::BundleNames()) {
     INFO("bundle " << name);
     const auto model = LoadBundle(name);
-    const ple::Plan plan = ple::BuildPlan(*model);
+    const ple::rt::Plan plan = ple::rt::BuildPlan(*model);
     const size_t count = plan.values.size();
     std::vector<int> first(count, -1), last(count, -1);
     for (size_t i = 0; i < plan.steps.size(); ++i) {
       const auto& step = plan.steps[i];
-      if (step.kind == ple::StepKind::kDense || step.kind == ple::StepKind::kGateSum) {
+      if (step.kind == ple::rt::StepKind::kDense || step.kind == ple::rt::StepKind::kGateSum) {
         if (first[step.output] < 0) first[step.output] = static_cast<int>(i);
         last[step.output] = std::max(last[step.output], static_cast<int>(i));
       }
       for (uint32_t v : Reads(plan, step)) {
-        REQUIRE((v == ple::kInputValue || first[v] >= 0));  // read after written
+        REQUIRE((v == ple::rt::kInputValue || first[v] >= 0));  // read after written
         last[v] = static_cast<int>(i);
       }
     }
@@ -70,13 +70,13 @@ TEST_CASE("plan: values alive at the same time never overlap in the arena", "[pl
 TEST_CASE("plan: work no output depends on is dropped", "[plan]") {
   // ple3_noshared_last: level 1's shared gate feeds level 2's shared experts, and there are none.
   const auto model = LoadBundle("ple3_noshared_last");
-  const ple::Plan plan = ple::BuildPlan(*model);
+  const ple::rt::Plan plan = ple::rt::BuildPlan(*model);
   size_t softmax_steps = 0, gate_count = 0;
-  for (const auto& step : plan.steps) softmax_steps += step.kind == ple::StepKind::kSoftmax;
+  for (const auto& step : plan.steps) softmax_steps += step.kind == ple::rt::StepKind::kSoftmax;
   for (const auto& level : model->levels()) gate_count += level.gates.size();
   CHECK(gate_count == 3 + 1 + 3 + 1 + 3);
   CHECK(softmax_steps == gate_count - 1);
   for (const auto& step : plan.steps) {
-    if (step.kind == ple::StepKind::kSoftmax) CHECK_FALSE((step.level == 1 && step.gate == 3));
+    if (step.kind == ple::rt::StepKind::kSoftmax) CHECK_FALSE((step.level == 1 && step.gate == 3));
   }
 }

@@ -2,7 +2,7 @@
 
 #include "kernels/kernels.h"
 
-namespace ple {
+namespace ple::rt {
 namespace kernels {
 
 float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
@@ -40,4 +40,4 @@ void f32_activation__scalar(const DenseLayer& layer, size_t rows, size_t width, 
 }
 
 }  // namespace kernels
-}  // namespace ple
+}  // namespace ple::rt

@@ -1,6 +1,6 @@
 #include "kernels/kernels.h"
 
-namespace ple {
+namespace ple::rt {
 namespace kernels {
 
 void f32_dense__scalar(size_t rows, size_t in, size_t out, const float* x, size_t x_stride, const float* w,
@@ -18,4 +18,4 @@ void f32_dense__scalar(size_t rows, size_t in, size_t out, const float* x, size_
 }
 
 }  // namespace kernels
-}  // namespace ple
+}  // namespace ple::rt

@@ -1,6 +1,6 @@
 #include "kernels/kernels.h"
 
-namespace ple {
+namespace ple::rt {
 namespace kernels {
 
 void f32_gate_sum__scalar(size_t rows, size_t count, size_t width, const float* weights, size_t weights_stride,
@@ -19,4 +19,4 @@ void f32_gate_sum__scalar(size_t rows, size_t count, size_t width, const float* 
 }
 
 }  // namespace kernels
-}  // namespace ple
+}  // namespace ple::rt

@@ -2,7 +2,7 @@
 
 #include "kernels/kernels.h"
 
-namespace ple {
+namespace ple::rt {
 namespace kernels {
 
 void f32_softmax__scalar(size_t rows, size_t width, float* x, size_t x_stride) {
@@ -20,4 +20,4 @@ void f32_softmax__scalar(size_t rows, size_t width, float* x, size_t x_stride) {
 }
 
 }  // namespace kernels
-}  // namespace ple
+}  // namespace ple::rt

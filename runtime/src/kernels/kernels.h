@@ -11,7 +11,7 @@
 
 #include "model.h"
 
-namespace ple {
+namespace ple::rt {
 namespace kernels {
 
 // y[r][o] = sum_k x[r][k] * w[o][k] + bias[o]   (bias may be nullptr: zeros)
@@ -34,6 +34,6 @@ void f32_gate_sum__scalar(size_t rows, size_t count, size_t width, const float* 
 float sigmoid(float x);
 
 }  // namespace kernels
-}  // namespace ple
+}  // namespace ple::rt
 
 #endif  // PLE_RUNTIME_KERNELS_KERNELS_H_
