@@ -42,6 +42,21 @@ std::string GetString(const json& object, const char* key, const std::string& wh
   return object[key].get<std::string>();
 }
 
+// One of a fixed set of strings, mapped to its value; `fallback` when the key is absent
+// (required when there is none).
+template <typename T>
+T GetChoice(const json& object, const char* key, const std::string& where,
+            std::initializer_list<std::pair<const char*, T>> choices, const T* fallback = nullptr) {
+  if (!object.contains(key) && fallback != nullptr) return *fallback;
+  const std::string value = GetString(object, key, where, "", /*required=*/true);
+  std::string known;
+  for (const auto& choice : choices) {
+    if (value == choice.first) return choice.second;
+    known += (known.empty() ? "\"" : " or \"") + std::string(choice.first) + "\"";
+  }
+  Fail(where + "." + key, known + " expected, found \"" + value + "\"");
+}
+
 bool GetBool(const json& object, const char* key, const std::string& where, bool fallback) {
   if (!object.contains(key)) return fallback;
   if (!object[key].is_boolean()) Fail(where + "." + key, "true or false expected");
@@ -120,10 +135,10 @@ json Merge(const json& defaults, const json* override_object, const std::string&
   return merged;
 }
 
-MlpConfig ParseExpert(const json& object, const std::string& where, double default_eps) {
-  CheckKeys(object, where, {"units", "activation", "batch_norm", "bias", "batch_norm_eps"});
+// The MLP fields experts and towers share: units, activation, batch_norm, bias, batch_norm_eps.
+MlpConfig ParseMlpFields(const json& object, const std::string& where, double default_eps, bool allow_no_layers) {
   MlpConfig config;
-  config.units = GetUnits(object, "units", where, /*allow_empty=*/false);
+  config.units = GetUnits(object, "units", where, allow_no_layers);
   if (object.contains("activation")) config.activation = ParseActivation(object["activation"], where + ".activation");
   config.batch_norm = GetBool(object, "batch_norm", where, false);
   config.bias = GetBool(object, "bias", where, true);
@@ -131,14 +146,18 @@ MlpConfig ParseExpert(const json& object, const std::string& where, double defau
   return config;
 }
 
+MlpConfig ParseExpert(const json& object, const std::string& where, double default_eps) {
+  CheckKeys(object, where, {"units", "activation", "batch_norm", "bias", "batch_norm_eps"});
+  return ParseMlpFields(object, where, default_eps, /*allow_no_layers=*/false);
+}
+
 GateConfig ParseGate(const json& object, const std::string& where, double default_eps) {
   CheckKeys(object, where,
             {"type", "hidden_units", "hidden_activation", "hidden_batch_norm", "hidden_bias", "bias", "batch_norm",
              "batch_norm_eps"});
   GateConfig config;
-  const std::string type = GetString(object, "type", where, "softmax");
-  if (type != "softmax" && type != "none") Fail(where + ".type", "\"softmax\" or \"none\" expected");
-  config.has_gate = type == "softmax";
+  const bool softmax = true;
+  config.has_gate = GetChoice<bool>(object, "type", where, {{"softmax", true}, {"none", false}}, &softmax);
   config.hidden.units = GetUnits(object, "hidden_units", where, /*allow_empty=*/true);
   if (object.contains("hidden_activation")) {
     config.hidden.activation = ParseActivation(object["hidden_activation"], where + ".hidden_activation");
@@ -155,13 +174,7 @@ GateConfig ParseGate(const json& object, const std::string& where, double defaul
 TowerConfig ParseTower(const json& object, const std::string& where, double default_eps) {
   CheckKeys(object, where, {"units", "activation", "batch_norm", "bias", "batch_norm_eps", "head_bias", "output_bias"});
   TowerConfig config;
-  config.mlp.units = GetUnits(object, "units", where, /*allow_empty=*/true);
-  if (object.contains("activation")) {
-    config.mlp.activation = ParseActivation(object["activation"], where + ".activation");
-  }
-  config.mlp.batch_norm = GetBool(object, "batch_norm", where, false);
-  config.mlp.bias = GetBool(object, "bias", where, true);
-  config.mlp.batch_norm_eps = GetEps(object, where, default_eps);
+  config.mlp = ParseMlpFields(object, where, default_eps, /*allow_no_layers=*/true);
   config.head_bias = GetBool(object, "head_bias", where, true);
   config.output_bias = GetBool(object, "output_bias", where, false);
   return config;
@@ -210,14 +223,8 @@ ModelConfig ParseModelConfig(const std::string& json_text) {
     if (!in.contains("width")) Fail(where, "key 'width' is required");
     input.width = ToCount(in["width"], where + ".width", 1, kMaxUnits);
     row_width += input.width;
-    const std::string scope = GetString(in, "scope", where, "", true);
-    if (scope == "request") {
-      input.scope = fb::Scope::Request;
-    } else if (scope == "candidate") {
-      input.scope = fb::Scope::Candidate;
-    } else {
-      Fail(where + ".scope", "\"request\" or \"candidate\" expected, found \"" + scope + "\"");
-    }
+    input.scope = GetChoice<fb::Scope>(in, "scope", where,
+                                       {{"request", fb::Scope::Request}, {"candidate", fb::Scope::Candidate}});
     config.inputs.push_back(input);
   }
   if (row_width > kMaxUnits) Fail("inputs", "the input row is wider than " + std::to_string(kMaxUnits) + " floats");
@@ -234,14 +241,8 @@ ModelConfig ParseModelConfig(const std::string& json_text) {
     task.name = GetString(task_json, "name", where, "", true);
     if (task.name.empty()) Fail(where + ".name", "must not be empty");
     if (!names.insert(task.name).second) Fail(where + ".name", "'" + task.name + "' is used twice");
-    const std::string type = GetString(task_json, "type", where, "", true);
-    if (type == "binary") {
-      task.type = fb::TaskType::Binary;
-    } else if (type == "regression") {
-      task.type = fb::TaskType::Regression;
-    } else {
-      Fail(where + ".type", "\"binary\" or \"regression\" expected, found \"" + type + "\"");
-    }
+    task.type = GetChoice<fb::TaskType>(task_json, "type", where,
+                                        {{"binary", fb::TaskType::Binary}, {"regression", fb::TaskType::Regression}});
     config.tasks.push_back(task);
   }
   const size_t task_count = config.tasks.size();
@@ -294,11 +295,9 @@ ModelConfig ParseModelConfig(const std::string& json_text) {
     config.towers.push_back(ParseTower(Merge(tower_defaults, towers ? &(*towers)[t] : nullptr, where), where, eps));
   }
 
-  const std::string last_gate = GetString(root, "last_level_shared_gate", "(top level)", "absent");
-  if (last_gate != "absent" && last_gate != "ignore") {
-    Fail("last_level_shared_gate", "\"absent\" or \"ignore\" expected, found \"" + last_gate + "\"");
-  }
-  config.last_level_shared_gate_present = last_gate == "ignore";
+  const bool absent = false;
+  config.last_level_shared_gate_present =
+      GetChoice<bool>(root, "last_level_shared_gate", "(top level)", {{"absent", false}, {"ignore", true}}, &absent);
   return config;
 }
 
