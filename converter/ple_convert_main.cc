@@ -12,29 +12,35 @@ int main(int argc, char** argv) {
       "native naming of docs/config-format.md) into one model file for the PLE runtime.\n"
       "BatchNorm is folded into the preceding Linear; every tensor is validated; the output is written\n"
       "to a temporary file and renamed, so a failure never leaves a partial file."};
-  std::string config_path, weights_path, output_path;
+  std::string config_path, weights_path, output_path, source = "native", layout = "out_in";
   bool quiet = false;
   app.add_option("--config,-c", config_path, "model config (JSON)")->required()->check(CLI::ExistingFile);
   app.add_option("--weights,-w", weights_path, "weights (safetensors)")->required()->check(CLI::ExistingFile);
   app.add_option("--output,-o", output_path, "model file to write (.ple)")->required();
+  app.add_option("--from", source,
+                 "what the config and weights are: native (docs/config-format.md), torch-rechub or deepctr-torch "
+                 "(the framework's own constructor arguments and state_dict, docs/importing.md)")
+      ->check(CLI::IsMember({"native", "torch-rechub", "deepctr-torch"}));
+  app.add_option("--weights-layout", layout,
+                 "Linear kernels are out_in (PyTorch, default) or in_out (TensorFlow/Keras, Paddle: transposed)")
+      ->check(CLI::IsMember({"out_in", "in_out"}));
   app.add_flag("--quiet,-q", quiet, "print nothing on success");
   CLI11_PARSE(app, argc, argv);
 
   try {
-    const ple::convert::ConvertedModel model = ple::convert::ConvertNative(config_path, weights_path);
+    ple::convert::ImportOptions options;
+    options.naming.transpose_linear = layout == "in_out";
+    const ple::convert::ConvertedModel model =
+        ple::convert::Convert(ple::convert::ParseSource(source), config_path, weights_path, options);
     ple::convert::WriteFileAtomically(output_path, model.bytes);
     if (!quiet) {
       size_t experts = 0;
       for (const auto& level : model.ir.levels) experts += level.experts.size();
-      std::printf("ple-convert: wrote %s (%zu bytes): %zu tasks, %zu inputs (%u floats per row), %zu levels, "
-                  "%zu experts, %zu dense layers, %zu parameters\n",
-                  output_path.c_str(), model.bytes.size(), model.ir.tasks.size(), model.ir.inputs.size(),
-                  [&] {
-                    uint32_t w = 0;
-                    for (const auto& in : model.ir.inputs) w += in.width;
-                    return w;
-                  }(),
-                  model.ir.levels.size(), experts, model.ir.layer_count(), model.ir.parameter_count());
+      std::printf("ple-convert: wrote %s (%zu bytes): %zu tasks, %zu features (%u floats per input row), "
+                  "%zu embedding tables, %zu levels, %zu experts, %zu dense layers, %zu parameters\n",
+                  output_path.c_str(), model.bytes.size(), model.ir.tasks.size(), model.ir.features.size(),
+                  model.ir.row_width(), model.ir.tables.size(), model.ir.levels.size(), experts,
+                  model.ir.layer_count(), model.ir.parameter_count());
     }
   } catch (const ple::convert::ConvertError& e) {
     std::fprintf(stderr, "ple-convert: error: %s\n", e.what());

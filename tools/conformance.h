@@ -36,8 +36,13 @@ struct BundleReport {
   std::string kernel_path;          // "reference", "xnnpack"
   size_t candidates = 0;
   std::vector<Comparison> tasks;
+  std::vector<Comparison> scores;   // one entry when the bundle has expected scores
   std::vector<Comparison> gates;    // intermediates present in the bundle and computed
   std::vector<std::string> gates_not_computed;  // present in the bundle, pruned from the plan
+  // Dense-only models are also run with every row bringing its own request values
+  // (ple_session_run): the outputs must equal the request-context run's bit for bit.
+  bool per_row_checked = false;
+  bool per_row_identical = true;
   bool passed() const;
 };
 

@@ -35,6 +35,7 @@ const char* ActivationName(ple::fb::Activation a) {
     case ple::fb::Activation::Sigmoid: return " sigmoid";
     case ple::fb::Activation::Tanh: return " tanh";
     case ple::fb::Activation::Silu: return " silu";
+    case ple::fb::Activation::Dice: return " dice";
   }
   return " ?";
 }
@@ -80,16 +81,50 @@ int main(int argc, char** argv) {
     std::printf("  file: %zu bytes, schema version %u, min reader version %u (this runtime %s reads schema %u)\n",
                 bytes.size(), model.schema_version(), model.min_reader_version(), ple_version_string(),
                 ple_schema_version());
-    std::printf("inputs (%zu floats per candidate row):\n", verified.row_width());
-    for (const auto& input : verified.inputs()) {
-      std::printf("  %-20s width %-5zu %s\n", input.name.c_str(), input.width,
-                  input.scope == PLE_SCOPE_REQUEST ? "request" : "candidate");
+    Counts total;
+    if (const auto* tables = model.tables()) {
+      std::printf("embedding tables:\n");
+      for (uint32_t t = 0; t < tables->size(); ++t) {
+        const auto* table = tables->Get(t);
+        std::printf("  %-20s %u x %u %s, %u bytes\n", table->name()->c_str(), table->rows()->shape()->Get(0),
+                    table->rows()->shape()->Get(1), ple::fb::EnumNameDType(table->rows()->dtype()),
+                    table->rows()->data()->size());
+        total.Add(table->rows());
+      }
     }
+    std::printf("features (the input row: %zu floats; request-scope first):\n", verified.row_width());
+    const auto* fb_features = model.features();
+    const auto features = verified.features();
+    for (size_t i = 0; i < features.size(); ++i) {
+      const auto& f = features[i];
+      const char* scope = f.scope == PLE_SCOPE_REQUEST ? "request" : "candidate";
+      if (f.kind == PLE_FEATURE_DENSE) {
+        const bool normalized = fb_features && fb_features->Get(i)->normalize_mean();
+        const bool replace = fb_features && fb_features->Get(i)->nan_policy() == ple::fb::NanPolicy::Replace;
+        std::printf("  %-20s %-9s dense     width %zu%s%s\n", f.name.c_str(), scope, f.width,
+                    normalized ? ", normalized" : "", replace ? ", NaN replaced" : ", NaN is an error");
+        continue;
+      }
+      const auto* fb_feature = fb_features->Get(i);
+      const char* oov = fb_feature->oov_policy() == ple::fb::OovPolicy::Hash     ? "hash"
+                        : fb_feature->oov_policy() == ple::fb::OovPolicy::OovRow ? "oov row"
+                                                                                 : "error";
+      const std::string table = model.tables()->Get(fb_feature->table())->name()->str();
+      if (f.kind == PLE_FEATURE_SPARSE) {
+        std::printf("  %-20s %-9s sparse    table %s (%zu ids), oov: %s\n", f.name.c_str(), scope, table.c_str(),
+                    f.vocabulary, oov);
+      } else {
+        std::string padding = fb_feature->has_padding_id() ? std::to_string(fb_feature->padding_id()) : "none";
+        std::printf("  %-20s %-9s sequence  table %s (%zu ids), max_length %zu, %s pooling, padding id %s, oov: %s\n",
+                    f.name.c_str(), scope, table.c_str(), f.vocabulary, f.width,
+                    fb_feature->pooling() == ple::fb::Pooling::Mean ? "mean" : "sum", padding.c_str(), oov);
+      }
+    }
+    for (const auto& extra : verified.extras()) std::printf("  %-20s candidate extra     (score only)\n", extra.c_str());
     std::printf("tasks:\n");
     for (const auto& task : verified.tasks()) {
       std::printf("  %-20s %s\n", task.name.c_str(), task.type == PLE_TASK_BINARY ? "binary (sigmoid)" : "regression");
     }
-    Counts total;
     for (uint32_t l = 0; l < model.levels()->size(); ++l) {
       const auto* level = model.levels()->Get(l);
       Counts counts;
@@ -135,6 +170,24 @@ int main(int argc, char** argv) {
       t.second += entry.second.second;
     }
     total.parameters += tower_counts.parameters;
+    if (const auto* score = model.score()) {
+      std::string product;
+      for (uint32_t t = 0; t < score->exponents()->size(); ++t) {
+        if (score->exponents()->Get(t) == 0.0f) continue;
+        char term[128];
+        std::snprintf(term, sizeof(term), "%s%s^%g", product.empty() ? "" : " * ", model.tasks()->Get(t)->name()->c_str(),
+                      score->exponents()->Get(t));
+        product += term;
+      }
+      const char* transform = ple::fb::EnumNameScoreTransform(score->transform());
+      std::printf("score: %s * f(%s), f = %s%s, regression floor %g\n", product.c_str(),
+                  score->transform_input() ? score->transform_input()->c_str() : "", transform,
+                  score->transform() == ple::fb::ScoreTransform::Sigmoid
+                      ? (" (scale " + std::to_string(score->transform_scale()) + ", offset " +
+                         std::to_string(score->transform_offset()) + ")").c_str()
+                      : "",
+                  score->regression_floor());
+    }
     std::printf("parameters: %zu\n", total.parameters);
     for (const auto& entry : total.by_dtype) {
       std::printf("  %-4s %zu values, %zu bytes\n", entry.first.c_str(), entry.second.first, entry.second.second);

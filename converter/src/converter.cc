@@ -1,5 +1,10 @@
 #include "converter.h"
 
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "convert_error.h"
+#include "framework_importers.h"
 #include "model_config.h"
 #include "model_writer.h"
 #include "safetensors.h"
@@ -9,9 +14,34 @@ namespace convert {
 
 std::string ConverterProducer() { return std::string("ple-convert ") + PLE_VERSION; }
 
-ConvertedModel ConvertNative(const std::string& config_path, const std::string& weights_path,
-                             const ImportOptions& options) {
-  const ModelConfig config = ReadModelConfig(config_path);
+Source ParseSource(const std::string& name) {
+  if (name == "native") return Source::kNative;
+  if (name == "torch-rechub") return Source::kTorchRechub;
+  if (name == "deepctr-torch") return Source::kDeepCtrTorch;
+  throw ConvertError("unknown model source '" + name + "' (native, torch-rechub or deepctr-torch)");
+}
+
+ConvertedModel Convert(Source source, const std::string& config_path, const std::string& weights_path,
+                       ImportOptions options) {
+  ModelConfig config;
+  if (source == Source::kNative) {
+    config = ReadModelConfig(config_path);
+  } else {
+    std::ifstream in(config_path);
+    if (!in) throw ConvertError("cannot open config file '" + config_path + "'");
+    nlohmann::json description;
+    try {
+      description = nlohmann::json::parse(in);
+    } catch (const nlohmann::json::exception& e) {
+      throw ConvertError("config '" + config_path + "' is not valid JSON: " + e.what());
+    }
+    FrameworkModel framework =
+        source == Source::kTorchRechub ? ImportTorchRechub(description) : ImportDeepCtrTorch(description);
+    config = std::move(framework.config);
+    const bool transpose = options.naming.transpose_linear;
+    options.naming = std::move(framework.naming);
+    options.naming.transpose_linear = transpose;
+  }
   const SafeTensorsFile weights = SafeTensorsFile::Read(weights_path);
   ConvertedModel result;
   result.ir = ImportNative(config, weights, options);

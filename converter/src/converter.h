@@ -17,9 +17,22 @@ struct ConvertedModel {
   std::vector<uint8_t> bytes;  // the model file image
 };
 
+// Where the config and weights come from: the native format, or a framework's own
+// (docs/importing.md).
+enum class Source { kNative, kTorchRechub, kDeepCtrTorch };
+
+// "native", "torch-rechub", "deepctr-torch"; throws ConvertError for anything else.
+Source ParseSource(const std::string& name);
+
 // Reads, validates and converts; throws ConvertError with a message naming the problem.
-ConvertedModel ConvertNative(const std::string& config_path, const std::string& weights_path,
-                             const ImportOptions& options = {});
+// `options.naming` is filled by the framework importers (its transpose_linear is kept).
+ConvertedModel Convert(Source source, const std::string& config_path, const std::string& weights_path,
+                       ImportOptions options = {});
+
+inline ConvertedModel ConvertNative(const std::string& config_path, const std::string& weights_path,
+                                    const ImportOptions& options = {}) {
+  return Convert(Source::kNative, config_path, weights_path, options);
+}
 
 // "ple-convert 0.1.0": stored as the file's producer.
 std::string ConverterProducer();

@@ -1,5 +1,6 @@
 #include "model_config.h"
 
+#include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -99,18 +100,26 @@ ActivationConfig ParseActivation(const json& value, const std::string& where) {
   static const std::pair<const char*, fb::Activation> kNames[] = {
       {"identity", fb::Activation::Identity}, {"relu", fb::Activation::Relu},
       {"leaky_relu", fb::Activation::LeakyRelu}, {"prelu", fb::Activation::PRelu},
-      {"sigmoid", fb::Activation::Sigmoid}, {"tanh", fb::Activation::Tanh}, {"silu", fb::Activation::Silu}};
+      {"sigmoid", fb::Activation::Sigmoid}, {"tanh", fb::Activation::Tanh}, {"silu", fb::Activation::Silu},
+      {"dice", fb::Activation::Dice}};
   ActivationConfig config;
   std::string name;
   if (value.is_string()) {
     name = value.get<std::string>();
   } else if (value.is_object()) {
-    CheckKeys(value, where, {"type", "negative_slope"});
+    CheckKeys(value, where, {"type", "negative_slope", "epsilon"});
     name = GetString(value, "type", where, "", /*required=*/true);
     if (value.contains("negative_slope")) {
       if (name != "leaky_relu") Fail(where, "negative_slope applies to leaky_relu only");
       if (!value["negative_slope"].is_number()) Fail(where + ".negative_slope", "a number expected");
       config.negative_slope = value["negative_slope"].get<float>();
+    }
+    if (value.contains("epsilon")) {
+      if (name != "dice") Fail(where, "epsilon applies to dice only");
+      if (!value["epsilon"].is_number() || !(value["epsilon"].get<double>() > 0)) {
+        Fail(where + ".epsilon", "a positive number expected");
+      }
+      config.dice_epsilon = value["epsilon"].get<float>();
     }
   } else {
     Fail(where, "an activation name or {\"type\": ...} expected");
@@ -122,7 +131,7 @@ ActivationConfig ParseActivation(const json& value, const std::string& where) {
     }
   }
   Fail(where, "unsupported activation '" + name +
-                  "' (supported: identity, relu, leaky_relu, prelu, sigmoid, tanh, silu)");
+                  "' (supported: identity, relu, leaky_relu, prelu, sigmoid, tanh, silu, dice)");
 }
 
 // Shallow merge: keys of `override_object` replace those of `defaults`.
@@ -180,12 +189,275 @@ TowerConfig ParseTower(const json& object, const std::string& where, double defa
   return config;
 }
 
+void ParseScore(const json& s, ModelConfig* config);
+
+// A number, or a list of `width` numbers, as `width` floats.
+std::vector<float> GetFloats(const json& value, const std::string& where, uint32_t width) {
+  if (value.is_number()) return std::vector<float>(width, value.get<float>());
+  if (!value.is_array() || value.size() != width) {
+    Fail(where, "a number or a list of " + std::to_string(width) + " numbers expected");
+  }
+  std::vector<float> out;
+  for (const auto& v : value) {
+    if (!v.is_number()) Fail(where, "a number or a list of " + std::to_string(width) + " numbers expected");
+    out.push_back(v.get<float>());
+  }
+  return out;
+}
+
+void ParseTables(const json& tables, ModelConfig* config) {
+  if (!tables.is_array()) Fail("tables", "a list expected");
+  std::set<std::string> names;
+  for (size_t i = 0; i < tables.size(); ++i) {
+    const std::string where = "tables[" + std::to_string(i) + "]";
+    CheckKeys(tables[i], where, {"name", "vocabulary", "dim", "dtype"});
+    TableConfig table;
+    table.name = GetString(tables[i], "name", where, "", true);
+    if (table.name.empty()) Fail(where + ".name", "must not be empty");
+    if (!names.insert(table.name).second) Fail(where + ".name", "'" + table.name + "' is used twice");
+    if (!tables[i].contains("vocabulary") || !tables[i].contains("dim")) Fail(where, "'vocabulary' and 'dim' are required");
+    table.vocabulary = ToCount(tables[i]["vocabulary"], where + ".vocabulary", 1, 1u << 30);
+    table.dim = ToCount(tables[i]["dim"], where + ".dim", 1, kMaxUnits);
+    const bool f32 = false;
+    table.f16 = GetChoice<bool>(tables[i], "dtype", where, {{"f32", false}, {"f16", true}}, &f32);
+    config->tables.push_back(table);
+  }
+}
+
+FeatureConfig ParseFeature(const json& f, const std::string& where, const ModelConfig& config) {
+  CheckKeys(f, where,
+            {"name", "kind", "scope", "width", "normalize", "nan", "table", "oov", "max_length", "pooling",
+             "padding_id", "mean_eps"});
+  FeatureConfig feature;
+  feature.name = GetString(f, "name", where, "", true);
+  if (feature.name.empty()) Fail(where + ".name", "must not be empty");
+  feature.kind = GetChoice<fb::FeatureKind>(
+      f, "kind", where,
+      {{"dense", fb::FeatureKind::Dense}, {"sparse", fb::FeatureKind::Sparse}, {"sequence", fb::FeatureKind::Sequence}});
+  feature.scope = GetChoice<fb::Scope>(f, "scope", where,
+                                       {{"request", fb::Scope::Request}, {"candidate", fb::Scope::Candidate}});
+  auto reject = [&](std::initializer_list<const char*> keys, const char* kind) {
+    for (const char* key : keys) {
+      if (f.contains(key)) Fail(where + "." + key, std::string("does not apply to a ") + kind + " feature");
+    }
+  };
+  if (feature.kind == fb::FeatureKind::Dense) {
+    reject({"table", "oov", "max_length", "pooling", "padding_id", "mean_eps"}, "dense");
+    if (!f.contains("width")) Fail(where, "key 'width' is required for a dense feature");
+    feature.width = ToCount(f["width"], where + ".width", 1, kMaxUnits);
+    if (f.contains("normalize")) {
+      const json& n = f["normalize"];
+      CheckKeys(n, where + ".normalize", {"mean", "std"});
+      if (!n.contains("mean") || !n.contains("std")) Fail(where + ".normalize", "'mean' and 'std' are required");
+      feature.normalize_mean = GetFloats(n["mean"], where + ".normalize.mean", feature.width);
+      feature.normalize_std = GetFloats(n["std"], where + ".normalize.std", feature.width);
+      for (size_t i = 0; i < feature.width; ++i) {
+        if (!std::isfinite(feature.normalize_mean[i]) || !(feature.normalize_std[i] > 0.0f) ||
+            !std::isfinite(feature.normalize_std[i])) {
+          Fail(where + ".normalize", "mean must be finite and std finite and > 0 (value " + std::to_string(i) + ")");
+        }
+      }
+    }
+    if (f.contains("nan")) {
+      const json& nan = f["nan"];
+      if (nan.is_string() && nan == "error") {
+        feature.nan_policy = fb::NanPolicy::Error;
+      } else if (nan.is_object() && nan.size() == 1 && nan.contains("replace") && nan["replace"].is_number() &&
+                 std::isfinite(nan["replace"].get<double>())) {
+        feature.nan_policy = fb::NanPolicy::Replace;
+        feature.nan_replacement = nan["replace"].get<float>();
+      } else {
+        Fail(where + ".nan", "\"error\" or {\"replace\": <finite number>} expected");
+      }
+    }
+    return feature;
+  }
+  reject({"width", "normalize", "nan"}, feature.kind == fb::FeatureKind::Sparse ? "sparse" : "sequence");
+  const std::string table = GetString(f, "table", where, "", true);
+  bool found = false;
+  for (size_t t = 0; t < config.tables.size(); ++t) {
+    if (config.tables[t].name == table) {
+      feature.table = static_cast<uint32_t>(t);
+      found = true;
+    }
+  }
+  if (!found) Fail(where + ".table", "no table named '" + table + "' in 'tables'");
+  const TableConfig& t = config.tables[feature.table];
+  feature.width = t.dim;
+  if (f.contains("oov")) ParseOov(f["oov"], where + ".oov", t.vocabulary, &feature);
+  if (feature.kind == fb::FeatureKind::Sparse) {
+    reject({"max_length", "pooling", "padding_id", "mean_eps"}, "sparse");
+    return feature;
+  }
+  if (!f.contains("max_length")) Fail(where, "key 'max_length' is required for a sequence feature");
+  feature.max_length = ToCount(f["max_length"], where + ".max_length", 1, 1u << 20);
+  feature.pooling = GetChoice<fb::Pooling>(f, "pooling", where, {{"sum", fb::Pooling::Sum}, {"mean", fb::Pooling::Mean}});
+  if (f.contains("padding_id") && !f["padding_id"].is_null()) {
+    if (!f["padding_id"].is_number_integer()) Fail(where + ".padding_id", "an integer or null expected");
+    feature.has_padding_id = true;
+    feature.padding_id = f["padding_id"].get<int64_t>();
+  }
+  if (f.contains("mean_eps")) {
+    if (feature.pooling != fb::Pooling::Mean) Fail(where + ".mean_eps", "applies to mean pooling only");
+    if (!f["mean_eps"].is_number() || f["mean_eps"].get<double>() < 0 || f["mean_eps"].get<double>() > 1) {
+      Fail(where + ".mean_eps", "a number in [0, 1] expected");
+    }
+    feature.mean_eps = f["mean_eps"].get<float>();
+  }
+  return feature;
+}
+
+// `inputs` (dense only) or `tables` + `features`, then `extras`.
+void ParseFeatureLayer(const json& root, ModelConfig* config) {
+  const bool has_inputs = root.contains("inputs"), has_features = root.contains("features");
+  if (has_inputs == has_features) Fail("(top level)", "exactly one of 'inputs' and 'features' is required");
+  if (has_inputs && root.contains("tables")) Fail("tables", "tables need 'features' (not 'inputs')");
+  if (root.contains("tables")) ParseTables(root["tables"], config);
+  const char* key = has_inputs ? "inputs" : "features";
+  const json& list = root[key];
+  if (!list.is_array() || list.empty()) Fail(key, "a non-empty list expected");
+  std::set<std::string> names;
+  uint64_t row_width = 0;
+  for (size_t i = 0; i < list.size(); ++i) {
+    const std::string where = std::string(key) + "[" + std::to_string(i) + "]";
+    FeatureConfig feature;
+    if (has_inputs) {
+      CheckKeys(list[i], where, {"name", "width", "scope"});
+      json as_feature = list[i];
+      as_feature["kind"] = "dense";
+      feature = ParseFeature(as_feature, where, *config);
+    } else {
+      feature = ParseFeature(list[i], where, *config);
+    }
+    if (!names.insert(feature.name).second) Fail(where + ".name", "'" + feature.name + "' is used twice");
+    row_width += feature.width;
+    config->features.push_back(feature);
+  }
+  if (row_width > kMaxUnits) Fail(key, "the input row is wider than " + std::to_string(kMaxUnits) + " floats");
+}
+
+void ParseScore(const json& s, ModelConfig* config) {
+  CheckKeys(s, "score", {"exponents", "transform", "regression_floor"});
+  ScoreConfig& score = config->score;
+  score.present = true;
+  score.exponents.assign(config->tasks.size(), 0.0f);
+  if (!s.contains("exponents") || !s["exponents"].is_object()) Fail("score.exponents", "an object {task: exponent} expected");
+  for (auto it = s["exponents"].begin(); it != s["exponents"].end(); ++it) {
+    bool found = false;
+    for (size_t t = 0; t < config->tasks.size(); ++t) {
+      if (config->tasks[t].name == it.key()) {
+        if (!it.value().is_number() || !std::isfinite(it.value().get<double>())) {
+          Fail("score.exponents." + it.key(), "a finite number expected");
+        }
+        score.exponents[t] = it.value().get<float>();
+        found = true;
+      }
+    }
+    if (!found) Fail("score.exponents", "'" + it.key() + "' is not a task");
+  }
+  if (s.contains("regression_floor")) {
+    if (!s["regression_floor"].is_number() || !(s["regression_floor"].get<double>() >= 0) ||
+        !std::isfinite(s["regression_floor"].get<double>())) {
+      Fail("score.regression_floor", "a finite number >= 0 expected");
+    }
+    score.regression_floor = s["regression_floor"].get<float>();
+  }
+  if (s.contains("transform")) {
+    const json& t = s["transform"];
+    CheckKeys(t, "score.transform", {"type", "input", "scale", "offset"});
+    score.transform = GetChoice<fb::ScoreTransform>(t, "type", "score.transform",
+                                                    {{"none", fb::ScoreTransform::None},
+                                                     {"identity", fb::ScoreTransform::Identity},
+                                                     {"log1p", fb::ScoreTransform::Log1p},
+                                                     {"sigmoid", fb::ScoreTransform::Sigmoid}});
+    if (score.transform != fb::ScoreTransform::None) {
+      score.transform_input = GetString(t, "input", "score.transform", "", true);
+    }
+    for (const char* key : {"scale", "offset"}) {
+      if (!t.contains(key)) continue;
+      if (score.transform != fb::ScoreTransform::Sigmoid) Fail(std::string("score.transform.") + key, "applies to sigmoid only");
+      if (!t[key].is_number() || !std::isfinite(t[key].get<double>())) {
+        Fail(std::string("score.transform.") + key, "a finite number expected");
+      }
+      (std::string(key) == "scale" ? score.transform_scale : score.transform_offset) = t[key].get<float>();
+    }
+  }
+  ValidateScore(*config, "config: score");
+}
+
 }  // namespace
+
+void ParseOov(const json& oov, const std::string& where, uint32_t vocabulary, FeatureConfig* feature) {
+  if (oov.is_string() && oov == "error") {
+    feature->oov_policy = fb::OovPolicy::Error;
+  } else if (oov.is_string() && oov == "hash") {
+    feature->oov_policy = fb::OovPolicy::Hash;
+  } else if (oov.is_object() && oov.size() == 1 && oov.contains("oov_row")) {
+    feature->oov_policy = fb::OovPolicy::OovRow;
+    feature->oov_row = ToCount(oov["oov_row"], where + ".oov_row", 0, vocabulary - 1);
+  } else {
+    Fail(where, "\"error\", \"hash\" or {\"oov_row\": <row>} expected");
+  }
+}
+
+void ParseSharedKeys(const json& root, ModelConfig* config) {
+  config->name = GetString(root, "name", "(top level)", config->name);
+  config->description = GetString(root, "description", "(top level)", config->description);
+  config->source_framework = GetString(root, "source_framework", "(top level)", config->source_framework);
+  std::set<std::string> names;
+  for (const auto& f : config->features) names.insert(f.name);
+  if (root.contains("extras")) {
+    const json& extras = root["extras"];
+    if (!extras.is_array()) Fail("extras", "a list expected");
+    for (size_t i = 0; i < extras.size(); ++i) {
+      const std::string where = "extras[" + std::to_string(i) + "]";
+      CheckKeys(extras[i], where, {"name"});
+      const std::string name = GetString(extras[i], "name", where, "", true);
+      if (name.empty() || !names.insert(name).second) Fail(where + ".name", "empty, or already a feature or an extra");
+      config->extras.push_back(name);
+    }
+  }
+  if (root.contains("score")) ParseScore(root["score"], config);
+}
 
 uint32_t ModelConfig::row_width() const {
   uint32_t width = 0;
-  for (const auto& input : inputs) width += input.width;
+  for (const auto& feature : features) width += feature.width;
   return width;
+}
+
+bool ModelConfig::needs_features_schema() const {
+  if (!tables.empty() || !extras.empty() || score.present) return true;
+  for (const auto& f : features) {
+    if (f.kind != fb::FeatureKind::Dense || !f.normalize_mean.empty() || f.nan_policy != fb::NanPolicy::Error) return true;
+  }
+  auto has_dice = [](const MlpConfig& mlp) { return mlp.activation.type == fb::Activation::Dice; };
+  for (const auto& level : levels) {
+    if (has_dice(level.expert) || has_dice(level.gate.hidden)) return true;
+  }
+  for (const auto& tower : towers) {
+    if (has_dice(tower.mlp)) return true;
+  }
+  return false;
+}
+
+void ValidateScore(const ModelConfig& config, const std::string& where) {
+  const ScoreConfig& score = config.score;
+  if (!score.present) return;
+  if (score.exponents.size() != config.tasks.size()) {
+    throw ConvertError(where + ": " + std::to_string(config.tasks.size()) + " exponents expected (one per task)");
+  }
+  if (score.transform == fb::ScoreTransform::None) return;
+  for (const auto& extra : config.extras) {
+    if (extra == score.transform_input) return;
+  }
+  for (const auto& f : config.features) {
+    if (f.name != score.transform_input) continue;
+    if (f.kind == fb::FeatureKind::Dense && f.scope == fb::Scope::Candidate && f.width == 1) return;
+    throw ConvertError(where + ": transform input '" + score.transform_input +
+                       "' must be an extra or a candidate-scope dense feature of width 1");
+  }
+  throw ConvertError(where + ": transform input '" + score.transform_input + "' is neither a feature nor an extra");
 }
 
 ModelConfig ParseModelConfig(const std::string& json_text) {
@@ -196,43 +468,20 @@ ModelConfig ParseModelConfig(const std::string& json_text) {
     throw ConvertError(std::string("config: not valid JSON: ") + e.what());
   }
   CheckKeys(root, "(top level)",
-            {"format_version", "name", "description", "source_framework", "inputs", "tasks", "batch_norm_eps",
-             "expert", "gate", "tower", "levels", "towers", "last_level_shared_gate"});
+            {"format_version", "name", "description", "source_framework", "inputs", "tables", "features", "extras",
+             "score", "tasks", "batch_norm_eps", "expert", "gate", "tower", "levels", "towers",
+             "last_level_shared_gate"});
   if (!root.contains("format_version") || root["format_version"] != 1) {
     Fail("format_version", "1 expected (this converter reads config format 1)");
   }
   ModelConfig config;
-  config.name = GetString(root, "name", "(top level)", "");
-  config.description = GetString(root, "description", "(top level)", "");
-  config.source_framework = GetString(root, "source_framework", "(top level)", "");
   const double eps = GetEps(root, "(top level)", 1e-5);
 
-  if (!root.contains("inputs") || !root["inputs"].is_array() || root["inputs"].empty()) {
-    Fail("inputs", "a non-empty list of inputs expected");
-  }
-  std::set<std::string> names;
-  uint64_t row_width = 0;
-  for (size_t i = 0; i < root["inputs"].size(); ++i) {
-    const json& in = root["inputs"][i];
-    const std::string where = "inputs[" + std::to_string(i) + "]";
-    CheckKeys(in, where, {"name", "width", "scope"});
-    InputConfig input;
-    input.name = GetString(in, "name", where, "", true);
-    if (input.name.empty()) Fail(where + ".name", "must not be empty");
-    if (!names.insert(input.name).second) Fail(where + ".name", "'" + input.name + "' is used twice");
-    if (!in.contains("width")) Fail(where, "key 'width' is required");
-    input.width = ToCount(in["width"], where + ".width", 1, kMaxUnits);
-    row_width += input.width;
-    input.scope = GetChoice<fb::Scope>(in, "scope", where,
-                                       {{"request", fb::Scope::Request}, {"candidate", fb::Scope::Candidate}});
-    config.inputs.push_back(input);
-  }
-  if (row_width > kMaxUnits) Fail("inputs", "the input row is wider than " + std::to_string(kMaxUnits) + " floats");
-
+  ParseFeatureLayer(root, &config);
   if (!root.contains("tasks") || !root["tasks"].is_array() || root["tasks"].empty()) {
     Fail("tasks", "a non-empty list of tasks expected");
   }
-  names.clear();
+  std::set<std::string> names;
   for (size_t t = 0; t < root["tasks"].size(); ++t) {
     const json& task_json = root["tasks"][t];
     const std::string where = "tasks[" + std::to_string(t) + "]";
@@ -298,6 +547,7 @@ ModelConfig ParseModelConfig(const std::string& json_text) {
   const bool absent = false;
   config.last_level_shared_gate_present =
       GetChoice<bool>(root, "last_level_shared_gate", "(top level)", {{"absent", false}, {"ignore", true}}, &absent);
+  ParseSharedKeys(root, &config);
   return config;
 }
 

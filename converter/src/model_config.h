@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "ple_model_generated.h"
 
 namespace ple {
@@ -15,6 +17,7 @@ namespace convert {
 struct ActivationConfig {
   fb::Activation type = fb::Activation::Relu;
   float negative_slope = 0.01f;  // leaky_relu
+  float dice_epsilon = 1e-3f;    // dice
 };
 
 struct MlpConfig {
@@ -46,10 +49,40 @@ struct LevelConfig {
   GateConfig gate;
 };
 
-struct InputConfig {
+struct TableConfig {
   std::string name;
-  uint32_t width = 0;
+  uint32_t vocabulary = 0;
+  uint32_t dim = 0;
+  bool f16 = false;               // stored as float16 in the model file
+};
+
+// One feature of the feature layer; the `inputs` shorthand becomes dense features.
+struct FeatureConfig {
+  std::string name;
+  fb::FeatureKind kind = fb::FeatureKind::Dense;
   fb::Scope scope = fb::Scope::Candidate;
+  uint32_t width = 0;             // floats it adds to the input row (dense: its width; else the table's dim)
+  std::vector<float> normalize_mean, normalize_std;  // dense: empty, or `width` values
+  fb::NanPolicy nan_policy = fb::NanPolicy::Error;
+  float nan_replacement = 0.0f;
+  uint32_t table = 0;             // sparse, sequence: index into ModelConfig::tables
+  fb::OovPolicy oov_policy = fb::OovPolicy::Error;
+  uint32_t oov_row = 0;
+  uint32_t max_length = 0;        // sequence
+  fb::Pooling pooling = fb::Pooling::Sum;
+  bool has_padding_id = false;
+  int64_t padding_id = 0;
+  float mean_eps = 0.0f;
+};
+
+struct ScoreConfig {
+  bool present = false;
+  std::vector<float> exponents;   // one per task
+  float regression_floor = 0.0f;
+  fb::ScoreTransform transform = fb::ScoreTransform::None;
+  std::string transform_input;
+  float transform_scale = 1.0f;
+  float transform_offset = 0.0f;
 };
 
 struct TaskConfig {
@@ -59,17 +92,34 @@ struct TaskConfig {
 
 struct ModelConfig {
   std::string name, description, source_framework;
-  std::vector<InputConfig> inputs;
+  std::vector<TableConfig> tables;
+  std::vector<FeatureConfig> features;      // the input row: their outputs in this order
+  std::vector<std::string> extras;
+  ScoreConfig score;
   std::vector<TaskConfig> tasks;
   std::vector<LevelConfig> levels;
   std::vector<TowerConfig> towers;          // one per task
   bool last_level_shared_gate_present = false;  // "ignore": present in the weights, unused
 
   uint32_t row_width() const;
+  // True when the model needs schema-2 readers (a feature layer beyond plain dense inputs,
+  // Dice, or a score).
+  bool needs_features_schema() const;
 };
+
+// Checks a score against the tasks, features and extras; `where` prefixes messages.
+// Shared by the config parser and the framework importers.
+void ValidateScore(const ModelConfig& config, const std::string& where);
 
 // Throws ConvertError naming the key path (e.g. "levels[1].expert.units").
 ModelConfig ParseModelConfig(const std::string& json_text);
+
+// The keys a framework import JSON shares with the native config: "name", "description",
+// "source_framework", "extras" and "score" (the latter two after tasks and features are set).
+void ParseSharedKeys(const nlohmann::json& root, ModelConfig* config);
+
+// A feature's "oov" value (docs/config-format.md) for a table of `vocabulary` rows.
+void ParseOov(const nlohmann::json& value, const std::string& where, uint32_t vocabulary, FeatureConfig* feature);
 ModelConfig ReadModelConfig(const std::string& path);
 
 }  // namespace convert

@@ -19,6 +19,8 @@ struct IrDense {
   fb::Activation activation = fb::Activation::Identity;
   float negative_slope = 0.01f;
   std::vector<float> prelu_slope;   // [1] or [out] for PRelu
+  float dice_alpha = 0.0f;          // Dice
+  float dice_epsilon = 1e-3f;
 };
 
 struct IrMlp {
@@ -48,15 +50,25 @@ struct IrTower {
   IrMlp mlp;
 };
 
+struct IrTable {
+  TableConfig config;
+  std::vector<float> rows;          // [vocabulary, dim]; rounded to float16 when config.f16
+};
+
 struct IrModel {
   std::string name, description, source_framework;
-  std::vector<InputConfig> inputs;
+  std::vector<IrTable> tables;
+  std::vector<FeatureConfig> features;  // the input row, in order (request-scope first once reordered)
+  std::vector<std::string> extras;
+  ScoreConfig score;
+  bool needs_features_schema = false;   // written with `features` and min_reader_version 2
   std::vector<TaskConfig> tasks;
   std::vector<IrLevel> levels;
   std::vector<IrTower> towers;
 
   size_t parameter_count() const;
   size_t layer_count() const;
+  uint32_t row_width() const;
 };
 
 }  // namespace convert

@@ -1,6 +1,7 @@
 #include "native_importer.h"
 
 #include <cmath>
+#include <cstring>
 #include <set>
 
 #include "convert_error.h"
@@ -15,29 +16,72 @@ std::string ShapeString(const std::vector<uint64_t>& shape) {
   return s + "]";
 }
 
+// Rounds to the nearest float16 value (ties to even), returned as float; values beyond the
+// float16 range are an error for the caller to report (returns infinity).
+float RoundToHalf(float value) {
+  uint32_t bits;
+  std::memcpy(&bits, &value, 4);
+  const uint32_t sign = bits & 0x80000000u;
+  const float magnitude = std::fabs(value);
+  if (magnitude >= 65520.0f) return sign ? -INFINITY : INFINITY;
+  if (magnitude < 6.103515625e-05f) {  // subnormal half: a multiple of 2^-24
+    const float scaled = std::nearbyint(magnitude * 16777216.0f);  // default rounding: to even
+    const float rounded = scaled / 16777216.0f;
+    return sign ? -rounded : rounded;
+  }
+  // Normal half: keep 10 mantissa bits of the float's 23, rounding to nearest even.
+  uint32_t m = bits & 0x7fffffffu;
+  const uint32_t lsb = (m >> 13) & 1u;
+  m += 0x0fffu + lsb;
+  m &= ~0x1fffu;
+  m |= sign;
+  float out;
+  std::memcpy(&out, &m, 4);
+  if (std::fabs(out) > 65504.0f) return sign ? -INFINITY : INFINITY;  // rounded past the largest half
+  return out;
+}
+
 // The weights file, with a record of which tensors the import consumed.
 class WeightSource {
  public:
-  explicit WeightSource(const SafeTensorsFile& file) : file_(file) {}
+  WeightSource(const SafeTensorsFile& file, const WeightNaming& naming) : file_(file), naming_(naming) {}
 
   // The tensor's values; throws when it is missing or its shape is not one of `shapes`.
-  std::vector<float> Take(const std::string& name, const std::vector<std::vector<uint64_t>>& shapes) {
+  std::vector<float> Take(const std::string& native_name, const std::vector<std::vector<uint64_t>>& shapes) {
+    const std::string name = FileName(native_name);
     const SafeTensor* tensor = file_.Find(name);
     std::string expected;
     for (size_t i = 0; i < shapes.size(); ++i) expected += (i ? " or " : "") + ShapeString(shapes[i]);
-    if (tensor == nullptr) throw ConvertError("weights: missing tensor '" + name + "' (expected shape " + expected + ")");
+    const std::string native_note = name == native_name ? "" : " (native name '" + native_name + "')";
+    if (tensor == nullptr) {
+      throw ConvertError("weights: missing tensor '" + name + "'" + native_note + " (expected shape " + expected + ")");
+    }
     bool shape_ok = false;
     for (const auto& shape : shapes) shape_ok = shape_ok || tensor->shape == shape;
     if (!shape_ok) {
-      throw ConvertError("weights: tensor '" + name + "' has shape " + tensor->shape_string() + ", expected " +
-                         expected);
+      throw ConvertError("weights: tensor '" + name + "'" + native_note + " has shape " + tensor->shape_string() +
+                         ", expected " + expected);
     }
     used_.insert(name);
     return tensor->ToFloat(name);
   }
 
+  // A Linear kernel, returned [out, in] whatever the file's layout.
+  std::vector<float> TakeLinear(const std::string& native_name, uint32_t out, uint32_t in) {
+    if (!naming_.transpose_linear) return Take(native_name, {{out, in}});
+    const std::vector<float> stored = Take(native_name, {{in, out}});
+    std::vector<float> transposed(stored.size());
+    for (uint32_t i = 0; i < in; ++i) {
+      for (uint32_t o = 0; o < out; ++o) transposed[size_t{o} * in + i] = stored[size_t{i} * out + o];
+    }
+    return transposed;
+  }
+
+  bool Has(const std::string& native_name) const { return file_.Find(FileName(native_name)) != nullptr; }
+
   // Marks an optional bookkeeping tensor (BatchNorm's num_batches_tracked) as known.
-  void AcceptIfPresent(const std::string& name) {
+  void AcceptIfPresent(const std::string& native_name) {
+    const std::string name = FileName(native_name);
     if (file_.Find(name) != nullptr) used_.insert(name);
   }
 
@@ -46,25 +90,34 @@ class WeightSource {
     size_t count = 0;
     for (const auto& entry : file_.tensors()) {
       if (used_.count(entry.first) != 0) continue;
+      if (naming_.ignorable && naming_.ignorable(entry.first)) continue;
       if (count < 10) extra += (count ? ", " : "") + ("'" + entry.first + "' " + entry.second.shape_string());
       ++count;
     }
     if (count != 0) {
       throw ConvertError("weights: " + std::to_string(count) + " tensor(s) the config does not use: " + extra +
                          (count > 10 ? ", ..." : "") +
-                         " (check the config's architecture and the native naming in docs/config-format.md)");
+                         " (check the config's architecture and the naming in docs/config-format.md or "
+                         "docs/importing.md)");
     }
   }
 
  private:
+  std::string FileName(const std::string& native_name) const {
+    return naming_.file_name ? naming_.file_name(native_name) : native_name;
+  }
+
   const SafeTensorsFile& file_;
+  const WeightNaming& naming_;
   std::set<std::string> used_;
 };
+
+void ReorderRequestFirst(IrModel* model);
 
 class Importer {
  public:
   Importer(const ModelConfig& config, const SafeTensorsFile& weights, const ImportOptions& options)
-      : config_(config), weights_(weights), mutation_(options.mutation) {}
+      : config_(config), weights_(weights, options.naming), mutation_(options.mutation) {}
 
   IrModel Run();
 
@@ -85,7 +138,7 @@ IrDense Importer::Layer(const std::string& prefix, uint32_t in, uint32_t out, bo
   IrDense layer;
   layer.in = in;
   layer.out = out;
-  layer.weight = weights_.Take(prefix + ".linear.weight", {{out, in}});
+  layer.weight = weights_.TakeLinear(prefix + ".linear.weight", out, in);
   if (bias) {
     layer.bias = weights_.Take(prefix + ".linear.bias", {{out}});
     if (drop_bias) layer.bias.clear();
@@ -120,6 +173,10 @@ IrDense Importer::Layer(const std::string& prefix, uint32_t in, uint32_t out, bo
   layer.negative_slope = activation.negative_slope;
   if (activation.type == fb::Activation::PRelu) {
     layer.prelu_slope = weights_.Take(prefix + ".prelu.weight", {{1}, {out}});
+  }
+  if (activation.type == fb::Activation::Dice) {
+    layer.dice_alpha = weights_.Take(prefix + ".dice.alpha", {{1}})[0];
+    layer.dice_epsilon = activation.dice_epsilon;
   }
   return layer;
 }
@@ -158,8 +215,27 @@ IrModel Importer::Run() {
   model.name = config_.name;
   model.description = config_.description;
   model.source_framework = config_.source_framework;
-  model.inputs = config_.inputs;
+  model.features = config_.features;
+  model.extras = config_.extras;
+  model.score = config_.score;
+  model.needs_features_schema = config_.needs_features_schema();
   model.tasks = config_.tasks;
+  for (const TableConfig& table : config_.tables) {
+    IrTable ir_table;
+    ir_table.config = table;
+    const std::string name = "embeddings." + table.name + ".weight";
+    ir_table.rows = weights_.Take(name, {{table.vocabulary, table.dim}});
+    if (table.f16) {
+      for (size_t i = 0; i < ir_table.rows.size(); ++i) {
+        ir_table.rows[i] = RoundToHalf(ir_table.rows[i]);
+        if (!std::isfinite(ir_table.rows[i])) {
+          throw ConvertError("weights: tensor '" + name + "' element " + std::to_string(i) +
+                             " does not fit in float16 (|value| >= 65520); store the table as f32");
+        }
+      }
+    }
+    model.tables.push_back(std::move(ir_table));
+  }
   const uint32_t task_count = static_cast<uint32_t>(config_.tasks.size());
   const uint32_t shared_stream = task_count;
   std::vector<uint32_t> stream_width(task_count + 1, config_.row_width());
@@ -234,7 +310,7 @@ IrModel Importer::Run() {
     head.in = head_in;
     head.out = 1;
     head.activation = fb::Activation::Identity;
-    head.weight = weights_.Take(prefix + ".head.weight", {{1, head_in}});
+    head.weight = weights_.TakeLinear(prefix + ".head.weight", 1, head_in);
     if (tower_config.head_bias) head.bias = weights_.Take(prefix + ".head.bias", {{1}});
     if (tower_config.output_bias) {
       const float output_bias = weights_.Take(prefix + ".output_bias", {{1}})[0];
@@ -244,7 +320,48 @@ IrModel Importer::Run() {
     model.towers.push_back(std::move(tower));
   }
   weights_.CheckAllUsed();
+  ReorderRequestFirst(&model);
   return model;
+}
+
+// Moves request-scope features before candidate-scope ones (stable) and permutes the input
+// columns of every layer that reads the input row (the first layer of level 0's experts and
+// gates) to match: the same function of the same values, with the request part contiguous.
+void ReorderRequestFirst(IrModel* model) {
+  std::vector<uint32_t> old_offset;
+  uint32_t offset = 0;
+  for (const auto& f : model->features) {
+    old_offset.push_back(offset);
+    offset += f.width;
+  }
+  std::vector<size_t> order;
+  for (size_t i = 0; i < model->features.size(); ++i) {
+    if (model->features[i].scope == fb::Scope::Request) order.push_back(i);
+  }
+  for (size_t i = 0; i < model->features.size(); ++i) {
+    if (model->features[i].scope != fb::Scope::Request) order.push_back(i);
+  }
+  std::vector<uint32_t> column_source;  // new column -> old column
+  std::vector<FeatureConfig> features;
+  for (size_t i : order) {
+    for (uint32_t c = 0; c < model->features[i].width; ++c) column_source.push_back(old_offset[i] + c);
+    features.push_back(model->features[i]);
+  }
+  model->features = std::move(features);
+  auto permute = [&](IrDense* layer) {
+    std::vector<float> weight(layer->weight.size());
+    for (uint32_t o = 0; o < layer->out; ++o) {
+      for (uint32_t c = 0; c < layer->in; ++c) {
+        weight[size_t{o} * layer->in + c] = layer->weight[size_t{o} * layer->in + column_source[c]];
+      }
+    }
+    layer->weight = std::move(weight);
+  };
+  IrLevel& first = model->levels.front();
+  for (IrExpert& expert : first.experts) permute(&expert.mlp.layers.front());
+  for (IrGate& gate : first.gates) {
+    if (!gate.mlp.layers.empty()) permute(&gate.mlp.layers.front());
+  }
 }
 
 }  // namespace
@@ -255,6 +372,7 @@ IrModel ImportNative(const ModelConfig& config, const SafeTensorsFile& weights, 
 
 size_t IrModel::parameter_count() const {
   size_t count = 0;
+  for (const auto& table : tables) count += table.rows.size();
   auto add = [&](const IrMlp& mlp) {
     for (const auto& layer : mlp.layers) count += layer.weight.size() + layer.bias.size() + layer.prelu_slope.size();
   };
@@ -264,6 +382,12 @@ size_t IrModel::parameter_count() const {
   }
   for (const auto& tower : towers) add(tower.mlp);
   return count;
+}
+
+uint32_t IrModel::row_width() const {
+  uint32_t width = 0;
+  for (const auto& f : features) width += f.width;
+  return width;
 }
 
 size_t IrModel::layer_count() const {

@@ -73,7 +73,7 @@ std::string SafeTensor::shape_string() const {
   return s + "]";
 }
 
-std::vector<float> SafeTensor::ToFloat(const std::string& name) const {
+std::vector<float> SafeTensor::ToFloat(const std::string& name, bool allow_non_finite) const {
   const uint64_t count = element_count();
   std::vector<float> values(count);
   for (uint64_t i = 0; i < count; ++i) {
@@ -81,8 +81,9 @@ std::vector<float> SafeTensor::ToFloat(const std::string& name) const {
       case SafeDType::kF32: values[i] = Load<float>(data + 4 * i); break;
       case SafeDType::kF64: {
         const double d = Load<double>(data + 8 * i);
-        // Converting an out-of-range double to float is undefined: map it to Inf explicitly.
+        // Converting an out-of-range double to float is undefined: map it to Inf (NaN stays NaN).
         values[i] = std::fabs(d) <= std::numeric_limits<float>::max() ? static_cast<float>(d)
+                    : std::isnan(d)                                  ? std::numeric_limits<float>::quiet_NaN()
                                                                       : std::numeric_limits<float>::infinity();
         break;
       }
@@ -96,7 +97,7 @@ std::vector<float> SafeTensor::ToFloat(const std::string& name) const {
         throw ConvertError("tensor '" + name + "': dtype " + SafeDTypeName(dtype) +
                            " is not a floating-point type (F32, F64, F16 or BF16 expected)");
     }
-    if (!std::isfinite(values[i])) {
+    if (!allow_non_finite && !std::isfinite(values[i])) {
       throw ConvertError("tensor '" + name + "': element " + std::to_string(i) +
                          " is not finite in float32 (NaN, Inf or out of range); weights must be finite");
     }

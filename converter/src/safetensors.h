@@ -27,8 +27,9 @@ struct SafeTensor {
   uint64_t element_count() const;
   std::string shape_string() const;  // "[2, 3]"
   // The values as float32, in row-major order. Throws when the dtype is not a float type
-  // or a value is not finite once in float32; `name` is used in the message.
-  std::vector<float> ToFloat(const std::string& name) const;
+  // or (unless allowed: data, not weights) a value is not finite once in float32; `name` is
+  // used in the message.
+  std::vector<float> ToFloat(const std::string& name, bool allow_non_finite = false) const;
 };
 
 class SafeTensorsFile {

@@ -1,10 +1,15 @@
 // The C API: argument checks, handle ownership, and translation of internal Status values
 // into status codes plus this thread's last-error message. No C++ exception crosses it.
+#include <algorithm>
+#include <atomic>
+#include <cmath>
 #include <cstring>
 #include <new>
+#include <vector>
 
 #include "model.h"
 #include "ple/ple.h"
+#include "c_api_internal.h"
 #include "session.h"
 
 #ifndef PLE_VERSION
@@ -17,6 +22,16 @@ struct ple_model {
 
 struct ple_session {
   std::unique_ptr<ple::rt::Session> session;
+  std::vector<ple::rt::FeatureSource> sources;  // scratch: one per feature and extra
+  std::vector<uint8_t> given;                   // scratch: which were given
+};
+
+struct ple_request {
+  std::shared_ptr<const ple::rt::Model> model;
+  std::vector<float> values;                    // the request-scope columns (Model::request_width)
+  uint64_t generation = 0;                      // 0: not set yet
+  std::vector<ple::rt::FeatureSource> sources;  // scratch
+  std::vector<uint8_t> given;                   // scratch
 };
 
 namespace {
@@ -50,6 +65,106 @@ ple_status ReadOptions(const ple_session_options* options, ple::rt::SessionConfi
     return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "unknown kernel path %d", kernel_path);
   }
   config->kernel_path = static_cast<ple_kernel_path>(kernel_path);
+  return PLE_OK;
+}
+
+// Every ple_request_set gets a new generation, so a session never mistakes one request's
+// cached results for another's (even one allocated at the same address).
+std::atomic<uint64_t> g_request_generation{0};
+
+using ple::rt::FeatureInfo;
+using ple::rt::FeatureKind;
+using ple::rt::FeatureSource;
+using ple::rt::Model;
+
+// Checks `values` against the model and fills `sources` (one per feature, then per extra) for
+// `rows` rows. `scope`: the features that must all be given (request or candidate); extras
+// may be given with candidates. No allocation.
+ple_status BindFeatures(const Model& model, const ple_feature_values* values, size_t count, size_t rows,
+                        ple_scope scope, FeatureSource* sources, uint8_t* given) {
+  const size_t feature_count = model.features().size();
+  const size_t total = feature_count + model.extras().size();
+  std::memset(given, 0, total);
+  for (size_t i = 0; i < total; ++i) sources[i] = FeatureSource{};
+  if (count > 0 && values == nullptr) return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "feature values are NULL");
+  const char* where = scope == PLE_SCOPE_REQUEST ? "request" : "candidates";
+  for (size_t v = 0; v < count; ++v) {
+    const ple_feature_values& value = values[v];
+    if (value.name == nullptr) return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "%s: value %zu has no name", where, v);
+    const int index = model.FindInput(value.name);
+    if (index < 0) {
+      return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "%s: '%s' is not a feature or an extra of this model", where,
+                          value.name);
+    }
+    if (given[index]) return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "%s: '%s' is given twice", where, value.name);
+    given[index] = 1;
+    FeatureSource& source = sources[index];
+    if (static_cast<size_t>(index) >= feature_count) {  // an extra
+      if (scope == PLE_SCOPE_REQUEST) {
+        return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "request: '%s' is an extra: give it with the candidates",
+                            value.name);
+      }
+      if (value.values == nullptr || value.num_values != rows) {
+        return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "candidates: extra '%s' needs %zu values, found %zu%s",
+                            value.name, rows, value.values ? value.num_values : 0, value.values ? "" : " (NULL)");
+      }
+      source.dense = value.values;
+      source.dense_stride = 1;
+      continue;
+    }
+    const FeatureInfo& feature = model.features()[index];
+    if (feature.scope != scope) {
+      return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "%s: '%s' is a %s-scope feature: give it %s", where, value.name,
+                          feature.scope == PLE_SCOPE_REQUEST ? "request" : "candidate",
+                          feature.scope == PLE_SCOPE_REQUEST ? "on the request (ple_request_set)" : "with the candidates");
+    }
+    switch (feature.kind) {
+      case FeatureKind::kDense:
+        if (value.values == nullptr || value.num_values != rows * feature.width) {
+          return SetLastError(PLE_ERROR_INVALID_ARGUMENT,
+                              "%s: dense feature '%s' needs %zu values (%zu rows x width %u), found %zu", where,
+                              value.name, rows * feature.width, rows, feature.width,
+                              value.values ? value.num_values : 0);
+        }
+        source.dense = value.values;
+        source.dense_stride = feature.width;
+        break;
+      case FeatureKind::kSparse:
+        if (value.ids == nullptr || value.num_ids != rows) {
+          return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "%s: sparse feature '%s' needs %zu ids, found %zu", where,
+                              value.name, rows, value.ids ? value.num_ids : 0);
+        }
+        source.ids = value.ids;
+        break;
+      case FeatureKind::kSequence: {
+        size_t expected = rows * size_t{feature.max_length};
+        if (value.lengths != nullptr) {
+          expected = 0;
+          for (size_t r = 0; r < rows; ++r) {
+            if (value.lengths[r] > feature.max_length) {
+              return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "%s: feature '%s': row %zu has %u ids, max_length is %u",
+                                  where, value.name, r, value.lengths[r], feature.max_length);
+            }
+            expected += value.lengths[r];
+          }
+        }
+        if ((value.ids == nullptr && expected > 0) || value.num_ids != expected) {
+          return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "%s: sequence feature '%s' needs %zu ids (%s), found %zu",
+                              where, value.name, expected, value.lengths ? "the sum of its lengths" : "rows x max_length",
+                              value.num_ids);
+        }
+        source.ids = value.ids;
+        source.lengths = value.lengths;
+        break;
+      }
+    }
+  }
+  for (size_t i = 0; i < feature_count; ++i) {
+    if (model.features()[i].scope == scope && !given[i]) {
+      return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "%s: feature '%s' is missing", where,
+                          model.features()[i].name.c_str());
+    }
+  }
   return PLE_OK;
 }
 
@@ -131,22 +246,59 @@ ple_task_type ple_model_task_type(const ple_model* model, size_t task) {
   return model->model->tasks()[task].type;
 }
 
-size_t ple_model_num_inputs(const ple_model* model) { return model ? model->model->inputs().size() : 0; }
+size_t ple_model_num_features(const ple_model* model) { return model ? model->model->features().size() : 0; }
 
-const char* ple_model_input_name(const ple_model* model, size_t input) {
-  if (model == nullptr || input >= model->model->inputs().size()) return nullptr;
-  return model->model->inputs()[input].name.c_str();
+const char* ple_model_feature_name(const ple_model* model, size_t feature) {
+  if (model == nullptr || feature >= model->model->features().size()) return nullptr;
+  return model->model->features()[feature].name.c_str();
 }
+
+ple_feature_kind ple_model_feature_kind(const ple_model* model, size_t feature) {
+  if (model == nullptr || feature >= model->model->features().size()) return PLE_FEATURE_DENSE;
+  switch (model->model->features()[feature].kind) {
+    case FeatureKind::kSparse: return PLE_FEATURE_SPARSE;
+    case FeatureKind::kSequence: return PLE_FEATURE_SEQUENCE;
+    default: return PLE_FEATURE_DENSE;
+  }
+}
+
+ple_scope ple_model_feature_scope(const ple_model* model, size_t feature) {
+  if (model == nullptr || feature >= model->model->features().size()) return PLE_SCOPE_CANDIDATE;
+  return model->model->features()[feature].scope;
+}
+
+size_t ple_model_feature_width(const ple_model* model, size_t feature) {
+  if (model == nullptr || feature >= model->model->features().size()) return 0;
+  const FeatureInfo& f = model->model->features()[feature];
+  switch (f.kind) {
+    case FeatureKind::kSparse: return 1;
+    case FeatureKind::kSequence: return f.max_length;
+    default: return f.width;
+  }
+}
+
+size_t ple_model_feature_vocabulary(const ple_model* model, size_t feature) {
+  if (model == nullptr || feature >= model->model->features().size()) return 0;
+  const FeatureInfo& f = model->model->features()[feature];
+  return f.kind == FeatureKind::kDense ? 0 : model->model->tables()[f.table].rows;
+}
+
+size_t ple_model_num_extras(const ple_model* model) { return model ? model->model->extras().size() : 0; }
+
+const char* ple_model_extra_name(const ple_model* model, size_t extra) {
+  if (model == nullptr || extra >= model->model->extras().size()) return nullptr;
+  return model->model->extras()[extra].c_str();
+}
+
+size_t ple_model_num_inputs(const ple_model* model) { return ple_model_num_features(model); }
+const char* ple_model_input_name(const ple_model* model, size_t input) { return ple_model_feature_name(model, input); }
 
 size_t ple_model_input_width(const ple_model* model, size_t input) {
-  if (model == nullptr || input >= model->model->inputs().size()) return 0;
-  return model->model->inputs()[input].width;
+  if (model == nullptr || input >= model->model->features().size()) return 0;
+  return model->model->features()[input].width;
 }
 
-ple_scope ple_model_input_scope(const ple_model* model, size_t input) {
-  if (model == nullptr || input >= model->model->inputs().size()) return PLE_SCOPE_CANDIDATE;
-  return model->model->inputs()[input].scope;
-}
+ple_scope ple_model_input_scope(const ple_model* model, size_t input) { return ple_model_feature_scope(model, input); }
 
 size_t ple_model_row_width(const ple_model* model) { return model ? model->model->row_width() : 0; }
 
@@ -188,7 +340,8 @@ ple_status ple_session_create(const ple_model* model, const ple_session_options*
     std::unique_ptr<ple::rt::Session> session;
     ple::rt::Status status = ple::rt::Session::Create(model->model, config, &session);
     if (!status.ok()) return Fail(status);
-    *out_session = new ple_session{std::move(session)};
+    const size_t inputs = model->model->features().size() + model->model->extras().size();
+    *out_session = new ple_session{std::move(session), std::vector<FeatureSource>(inputs), std::vector<uint8_t>(inputs)};
     return PLE_OK;
   });
 }
@@ -238,7 +391,222 @@ ple_status ple_session_run(ple_session* session, const float* inputs, size_t inp
                         "outputs_count is %zu, at least %zu needed (%zu candidates x %zu tasks)", outputs_count,
                         num_candidates * task_count, num_candidates, task_count);
   }
-  return s.Run(inputs, num_candidates, outputs);
+  if (!s.model().dense_only()) {
+    return SetLastError(PLE_ERROR_UNSUPPORTED,
+                        "the model has sparse or sequence features: use ple_session_run_features");
+  }
+  // Every feature is dense: each row's values are the sources, request-scope ones included.
+  for (size_t i = 0; i < s.model().features().size(); ++i) {
+    const FeatureInfo& f = s.model().features()[i];
+    session->sources[i] = FeatureSource{};
+    session->sources[i].dense = inputs + f.row_offset;
+    session->sources[i].dense_stride = row_width;
+  }
+  ple::rt::RunInputs run;
+  run.sources = session->sources.data();
+  return s.Run(&run, num_candidates, outputs, nullptr);
+}
+
+ple_status ple_request_create(const ple_model* model, ple_request** out_request) {
+  if (out_request == nullptr) return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "out_request is NULL");
+  *out_request = nullptr;
+  if (model == nullptr) return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "model is NULL");
+  return Guard([&] {
+    const size_t inputs = model->model->features().size() + model->model->extras().size();
+    auto* request = new ple_request;
+    request->model = model->model;
+    request->values.assign(model->model->request_width(), 0.0f);
+    request->sources.resize(inputs);
+    request->given.resize(inputs);
+    *out_request = request;
+    return PLE_OK;
+  });
+}
+
+void ple_request_close(ple_request** request) {
+  if (request == nullptr) return;
+  delete *request;
+  *request = nullptr;
+}
+
+ple_status ple_request_set(ple_request* request, const ple_feature_values* features, size_t num_features) {
+  if (request == nullptr) return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "request is NULL");
+  const Model& model = *request->model;
+  request->generation = 0;  // not usable until it is set completely
+  ple_status status = BindFeatures(model, features, num_features, 1, PLE_SCOPE_REQUEST, request->sources.data(),
+                                   request->given.data());
+  if (status != PLE_OK) return status;
+  for (size_t i = 0; i < model.features().size(); ++i) {
+    const FeatureInfo& feature = model.features()[i];
+    if (feature.scope != PLE_SCOPE_REQUEST) continue;
+    status = ple::rt::AssembleFeature(model, feature, &request->sources[i], 0, 1, 0, request->values.data(),
+                                      request->values.size(), feature.segment_offset);
+    if (status != PLE_OK) return status;
+  }
+  request->generation = ++g_request_generation;
+  return PLE_OK;
+}
+
+ple_status ple_session_run_features(ple_session* session, const ple_request* request,
+                                    const ple_feature_values* candidates, size_t num_features, size_t num_candidates,
+                                    float* outputs, size_t outputs_count, float* scores, size_t scores_count) {
+  if (session == nullptr) return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "session is NULL");
+  ple::rt::Session& s = *session->session;
+  const Model& model = s.model();
+  if (num_candidates == 0) return PLE_OK;
+  if (num_candidates > s.max_batch()) {
+    return SetLastError(PLE_ERROR_BATCH_TOO_LARGE, "%zu candidates, the session was prepared for at most %u",
+                        num_candidates, s.max_batch());
+  }
+  const size_t task_count = model.tasks().size();
+  if (outputs == nullptr || outputs_count < num_candidates * task_count) {
+    return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "outputs: at least %zu floats needed (%zu candidates x %zu tasks)",
+                        num_candidates * task_count, num_candidates, task_count);
+  }
+  if (scores != nullptr && scores_count < num_candidates) {
+    return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "scores: at least %zu floats needed, scores_count is %zu",
+                        num_candidates, scores_count);
+  }
+  if (request != nullptr && request->model.get() != &model) {
+    return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "the request was created for another model");
+  }
+  if (model.request_width() > 0 && (request == nullptr || request->generation == 0)) {
+    return SetLastError(PLE_ERROR_INVALID_ARGUMENT,
+                        request == nullptr ? "the model has request-scope features: a request is needed"
+                                           : "the request has not been set (ple_request_set)");
+  }
+  ple_status status = BindFeatures(model, candidates, num_features, num_candidates, PLE_SCOPE_CANDIDATE,
+                                   session->sources.data(), session->given.data());
+  if (status != PLE_OK) return status;
+  if (scores != nullptr) {
+    const ple::rt::ScoreParams& score = s.score();
+    if (!score.present) {
+      return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "the model has no ranking score: set one with ple_session_set_score");
+    }
+    if (score.transform_input >= 0 && !session->given[score.transform_input]) {
+      const int features = static_cast<int>(model.features().size());
+      return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "the score reads '%s': give it with the candidates",
+                          score.transform_input < features ? model.features()[score.transform_input].name.c_str()
+                                                           : model.extras()[score.transform_input - features].c_str());
+    }
+  }
+  ple::rt::RunInputs run;
+  run.sources = session->sources.data();
+  if (request != nullptr && model.request_width() > 0) {
+    run.request_values = request->values.data();
+    run.request_generation = request->generation;
+  }
+  return s.Run(&run, num_candidates, outputs, scores);
+}
+
+ple_status ple_model_get_score(const ple_model* model, ple_score_params* score) {
+  if (model == nullptr || score == nullptr) return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "model or score is NULL");
+  if (score->struct_size < sizeof(ple_score_params)) {
+    return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "ple_score_params.struct_size is %u, expected %zu",
+                        score->struct_size, sizeof(ple_score_params));
+  }
+  const ple::rt::ScoreInfo& info = model->model->score();
+  if (!info.present) return SetLastError(PLE_ERROR_UNSUPPORTED, "the model has no ranking score");
+  score->exponents = info.exponents.data();
+  score->num_exponents = info.exponents.size();
+  score->regression_floor = info.regression_floor;
+  score->transform = static_cast<ple_score_transform>(info.transform);
+  score->transform_input = info.transform_input.c_str();
+  score->transform_scale = info.transform_scale;
+  score->transform_offset = info.transform_offset;
+  return PLE_OK;
+}
+
+ple_status ple_session_set_score(ple_session* session, const ple_score_params* score) {
+  if (session == nullptr || score == nullptr) return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "session or score is NULL");
+  if (score->struct_size < sizeof(ple_score_params)) {
+    return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "ple_score_params.struct_size is %u, expected %zu",
+                        score->struct_size, sizeof(ple_score_params));
+  }
+  const Model& model = session->session->model();
+  if (score->exponents == nullptr || score->num_exponents != model.tasks().size()) {
+    return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "score: %zu exponents expected (one per task), found %zu",
+                        model.tasks().size(), score->exponents ? score->num_exponents : 0);
+  }
+  for (size_t t = 0; t < score->num_exponents; ++t) {
+    if (!std::isfinite(score->exponents[t])) {
+      return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "score: the exponent of task '%s' is not finite",
+                          model.tasks()[t].name.c_str());
+    }
+  }
+  if (!(score->regression_floor >= 0.0f) || !std::isfinite(score->regression_floor)) {
+    return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "score: regression_floor must be finite and >= 0");
+  }
+  int transform = 0;
+  static_assert(sizeof(transform) == sizeof(score->transform), "ple_score_transform is int-sized");
+  std::memcpy(&transform, &score->transform, sizeof(transform));
+  if (transform < PLE_SCORE_NONE || transform > PLE_SCORE_SIGMOID) {
+    return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "score: unknown transform %d", transform);
+  }
+  if (!std::isfinite(score->transform_scale) || !std::isfinite(score->transform_offset)) {
+    return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "score: transform scale and offset must be finite");
+  }
+  int input = -1;
+  if (transform != PLE_SCORE_NONE) {
+    input = score->transform_input ? model.FindInput(score->transform_input) : -1;
+    const int features = static_cast<int>(model.features().size());
+    const bool ok = input >= features ||
+                    (input >= 0 && model.features()[input].kind == FeatureKind::kDense &&
+                     model.features()[input].scope == PLE_SCOPE_CANDIDATE && model.features()[input].width == 1);
+    if (!ok) {
+      return SetLastError(PLE_ERROR_INVALID_ARGUMENT,
+                          "score: transform input '%s' is not an extra or a candidate-scope dense feature of width 1",
+                          score->transform_input ? score->transform_input : "(NULL)");
+    }
+  }
+  return Guard([&] {
+    ple::rt::ScoreParams params;
+    params.present = true;
+    params.exponents.assign(score->exponents, score->exponents + score->num_exponents);
+    params.regression_floor = score->regression_floor;
+    params.transform = static_cast<ple::rt::ScoreTransform>(transform);
+    params.transform_input = input;
+    params.transform_scale = score->transform_scale;
+    params.transform_offset = score->transform_offset;
+    session->session->SetScore(params);
+    return PLE_OK;
+  });
+}
+
+ple_status ple_rank_top_k(const float* scores, size_t count, size_t k, uint32_t* out_indices) {
+  if (count == 0 || k == 0) return PLE_OK;
+  if (scores == nullptr || out_indices == nullptr) {
+    return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "scores or out_indices is NULL");
+  }
+  if (count > UINT32_MAX) return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "more than 2^32 - 1 scores");
+  // `a` ranks before `b`: higher score, NaN last, then lower index.
+  auto before = [scores](uint32_t a, uint32_t b) {
+    const float sa = scores[a], sb = scores[b];
+    const bool na = std::isnan(sa), nb = std::isnan(sb);
+    if (na != nb) return nb;
+    if (!na && sa != sb) return sa > sb;
+    return a < b;
+  };
+  // A heap of the best k so far, worst on top; then sort it. O(count log k), no allocation.
+  const size_t keep = std::min(k, count);
+  for (uint32_t i = 0; i < count; ++i) {
+    if (i < keep) {
+      out_indices[i] = i;
+      std::push_heap(out_indices, out_indices + i + 1, before);
+    } else if (before(i, out_indices[0])) {
+      std::pop_heap(out_indices, out_indices + keep, before);
+      out_indices[keep - 1] = i;
+      std::push_heap(out_indices, out_indices + keep, before);
+    }
+  }
+  std::sort_heap(out_indices, out_indices + keep, before);
+  return PLE_OK;
 }
 
 }  // extern "C"
+
+namespace ple::rt {
+
+Session* InternalSession(ple_session* session) { return session ? session->session.get() : nullptr; }
+
+}  // namespace ple::rt

@@ -19,7 +19,7 @@
 
 namespace ple::rt {
 
-enum class Activation : uint8_t { kIdentity, kRelu, kLeakyRelu, kPRelu, kSigmoid, kTanh, kSilu };
+enum class Activation : uint8_t { kIdentity, kRelu, kLeakyRelu, kPRelu, kSigmoid, kTanh, kSilu, kDice };
 
 // y[out] = activation(W[out, in] x[in] + bias[out]); float32, W row-major [out, in].
 struct DenseLayer {
@@ -31,6 +31,8 @@ struct DenseLayer {
   float negative_slope = 0.0f;         // kLeakyRelu
   const float* prelu_slope = nullptr;  // kPRelu: prelu_count floats
   uint32_t prelu_count = 0;            // 1 (one slope) or out (per channel)
+  float dice_alpha = 0.0f;             // kDice (torch-rechub's Dice)
+  float dice_epsilon = 1e-3f;
 };
 
 struct Mlp {
@@ -66,11 +68,53 @@ struct TaskInfo {
   ple_task_type type = PLE_TASK_BINARY;
 };
 
-struct InputInfo {
+enum class FeatureKind : uint8_t { kDense, kSparse, kSequence };
+enum class OovPolicy : uint8_t { kError, kOovRow, kHash };
+enum class ScoreTransform : uint8_t { kNone, kIdentity, kLog1p, kSigmoid };
+
+// An embedding table, read in place: `rows` x `dim` float32 or float16 values.
+struct TableInfo {
   std::string name;
-  uint32_t width = 0;                  // floats
-  uint32_t offset = 0;                 // first column in the candidate row
+  const void* data = nullptr;
+  bool f16 = false;
+  uint32_t rows = 0;
+  uint32_t dim = 0;
+};
+
+// One feature of the input row. Revision-1 files' `inputs` become dense features.
+struct FeatureInfo {
+  std::string name;
+  FeatureKind kind = FeatureKind::kDense;
   ple_scope scope = PLE_SCOPE_CANDIDATE;
+  uint32_t width = 0;                  // floats it adds to the input row
+  uint32_t row_offset = 0;             // its first column in the input row
+  uint32_t segment_offset = 0;         // its first column among the features of its scope
+  // Dense.
+  const float* normalize_mean = nullptr;  // width values, or nullptr
+  const float* normalize_std = nullptr;
+  bool nan_replace = false;            // false: a NaN/Inf value is an error
+  float nan_replacement = 0.0f;
+  // Sparse and sequence.
+  uint32_t table = 0;
+  OovPolicy oov = OovPolicy::kError;
+  uint32_t oov_row = 0;
+  // Sequence.
+  uint32_t max_length = 0;
+  bool mean_pooling = false;
+  bool has_padding_id = false;
+  int64_t padding_id = 0;
+  float mean_eps = 0.0f;
+};
+
+// The ranking score: prod_k max(p_k, floor if regression)^exponents[k] * f(input).
+struct ScoreInfo {
+  bool present = false;
+  std::vector<float> exponents;        // one per task
+  float regression_floor = 0.0f;
+  ScoreTransform transform = ScoreTransform::kNone;
+  std::string transform_input;         // an extra or a candidate dense feature of width 1
+  float transform_scale = 1.0f;
+  float transform_offset = 0.0f;
 };
 
 class Model {
@@ -78,11 +122,24 @@ class Model {
   // Verifies `bytes` (FlatBuffers verifier, then semantic checks) and builds the views.
   static Status Load(std::unique_ptr<ModelBytes> bytes, std::shared_ptr<const Model>* out);
 
-  const std::vector<InputInfo>& inputs() const { return inputs_; }
+  const std::vector<FeatureInfo>& features() const { return features_; }
+  const std::vector<TableInfo>& tables() const { return tables_; }
+  const std::vector<std::string>& extras() const { return extras_; }
+  const ScoreInfo& score() const { return score_; }
   const std::vector<TaskInfo>& tasks() const { return tasks_; }
   const std::vector<Level>& levels() const { return levels_; }
   const std::vector<Tower>& towers() const { return towers_; }
   uint32_t row_width() const { return row_width_; }
+  // Floats of request-scope features in the input row.
+  uint32_t request_width() const { return request_width_; }
+  // True when every request-scope feature precedes every candidate-scope one (files written
+  // by this converter), so the first layers can split their columns into a request part
+  // computed once per request and a candidate part.
+  bool request_first() const { return request_first_; }
+  // True when every feature is dense (ple_session_run's float rows can carry them).
+  bool dense_only() const { return dense_only_; }
+  // Feature or extra index by name: features first, then extras at features().size() + i; -1 if none.
+  int FindInput(const char* name) const;
   // Streams 0..T-1 are the tasks' outputs, stream T the shared output.
   uint32_t stream_count() const { return static_cast<uint32_t>(tasks_.size()) + 1; }
   bool is_copy() const { return bytes_->is_copy(); }
@@ -94,11 +151,17 @@ class Model {
   Model() = default;
 
   std::unique_ptr<ModelBytes> bytes_;
-  std::vector<InputInfo> inputs_;
+  std::vector<FeatureInfo> features_;
+  std::vector<TableInfo> tables_;
+  std::vector<std::string> extras_;
+  ScoreInfo score_;
   std::vector<TaskInfo> tasks_;
   std::vector<Level> levels_;
   std::vector<Tower> towers_;
   uint32_t row_width_ = 0;
+  uint32_t request_width_ = 0;
+  bool request_first_ = true;
+  bool dense_only_ = true;
   std::string name_, description_, producer_, source_framework_;
 };
 

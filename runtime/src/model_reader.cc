@@ -38,6 +38,9 @@ class ModelReader {
                     const float** out);
   Status ReadMlp(const fb::Mlp* mlp, const std::string& what, uint32_t in_width, Mlp* out);
   Status ReadDense(const fb::DenseLayer& layer, const std::string& what, uint32_t in_width, DenseLayer* out);
+  Status ReadFeatureLayer(const fb::Model& root);
+  Status ReadFeature(const fb::Feature& feature, FeatureInfo* info);
+  Status ReadScore(const fb::Model& root);
 
   Model* model_;
 };
@@ -108,6 +111,7 @@ Status ModelReader::ReadDense(const fb::DenseLayer& layer, const std::string& wh
     case fb::Activation::Sigmoid: out->activation = Activation::kSigmoid; break;
     case fb::Activation::Tanh: out->activation = Activation::kTanh; break;
     case fb::Activation::Silu: out->activation = Activation::kSilu; break;
+    case fb::Activation::Dice: out->activation = Activation::kDice; break;
     default:
       return MakeError(PLE_ERROR_UNSUPPORTED, "%s: activation %d is not known to this reader", what.c_str(),
                        static_cast<int>(layer.activation()));
@@ -115,6 +119,12 @@ Status ModelReader::ReadDense(const fb::DenseLayer& layer, const std::string& wh
   out->negative_slope = layer.negative_slope();
   if (out->activation == Activation::kLeakyRelu && !std::isfinite(out->negative_slope)) {
     return MakeError(PLE_ERROR_INVALID_MODEL, "%s: leaky_relu negative_slope is not finite", what.c_str());
+  }
+  out->dice_alpha = layer.dice_alpha();
+  out->dice_epsilon = layer.dice_epsilon();
+  if (out->activation == Activation::kDice && (!std::isfinite(out->dice_alpha) || !(out->dice_epsilon > 0.0f) ||
+                                               !std::isfinite(out->dice_epsilon))) {
+    return MakeError(PLE_ERROR_INVALID_MODEL, "%s: dice alpha must be finite and epsilon finite and > 0", what.c_str());
   }
   if (out->activation == Activation::kPRelu) {
     const fb::Tensor* slope = layer.prelu_slope();
@@ -167,34 +177,8 @@ Status ModelReader::Read(const fb::Model& root) {
     if (meta->source_framework()) m.source_framework_ = meta->source_framework()->str();
   }
 
-  // Inputs: the candidate row.
-  const auto* inputs = root.inputs();
-  if (inputs == nullptr || inputs->size() == 0) return MakeError(PLE_ERROR_INVALID_MODEL, "the model has no inputs");
-  std::set<std::string> names;
-  uint64_t row_width = 0;
-  for (uint32_t i = 0; i < inputs->size(); ++i) {
-    const fb::Input* in = inputs->Get(i);
-    InputInfo info;
-    info.name = in->name()->str();
-    info.width = in->width();
-    info.offset = static_cast<uint32_t>(row_width);
-    if (in->scope() != fb::Scope::Candidate && in->scope() != fb::Scope::Request) {
-      return MakeError(PLE_ERROR_UNSUPPORTED, "input '%s': scope %d unknown", info.name.c_str(),
-                       static_cast<int>(in->scope()));
-    }
-    info.scope = in->scope() == fb::Scope::Request ? PLE_SCOPE_REQUEST : PLE_SCOPE_CANDIDATE;
-    if (info.width == 0 || info.width > kMaxWidth) {
-      return MakeError(PLE_ERROR_INVALID_MODEL, "input '%s': width %u outside [1, %u]", info.name.c_str(), info.width,
-                       kMaxWidth);
-    }
-    if (!names.insert(info.name).second) {
-      return MakeError(PLE_ERROR_INVALID_MODEL, "input name '%s' appears twice", info.name.c_str());
-    }
-    row_width += info.width;
-    if (row_width > kMaxWidth) return MakeError(PLE_ERROR_INVALID_MODEL, "input row wider than %u floats", kMaxWidth);
-    m.inputs_.push_back(std::move(info));
-  }
-  m.row_width_ = static_cast<uint32_t>(row_width);
+  Status status = ReadFeatureLayer(root);
+  if (!status.ok()) return status;
 
   // Tasks.
   const auto* tasks = root.tasks();
@@ -202,7 +186,7 @@ Status ModelReader::Read(const fb::Model& root) {
   if (tasks->size() > kMaxTasks) {
     return MakeError(PLE_ERROR_INVALID_MODEL, "%u tasks, at most %u allowed", tasks->size(), kMaxTasks);
   }
-  names.clear();
+  std::set<std::string> names;
   for (uint32_t t = 0; t < tasks->size(); ++t) {
     const fb::Task* task = tasks->Get(t);
     TaskInfo info;
@@ -338,6 +322,237 @@ Status ModelReader::Read(const fb::Model& root) {
     }
     m.towers_.push_back(std::move(tower));
   }
+  return ReadScore(root);
+}
+
+Status ModelReader::ReadFeatureLayer(const fb::Model& root) {
+  Model& m = *model_;
+  const auto* inputs = root.inputs();
+  const auto* features = root.features();
+  if ((inputs != nullptr) == (features != nullptr)) {
+    return MakeError(PLE_ERROR_INVALID_MODEL, "the model needs exactly one of 'inputs' and 'features'");
+  }
+  if (const auto* tables = root.tables()) {
+    for (uint32_t t = 0; t < tables->size(); ++t) {
+      const fb::EmbeddingTable* table = tables->Get(t);
+      TableInfo info;
+      info.name = table->name()->str();
+      const fb::Tensor* rows = table->rows();
+      const std::string what = "tables." + info.name;
+      const auto* shape = rows->shape();
+      if (shape == nullptr || shape->size() != 2 || shape->Get(0) == 0 || shape->Get(1) == 0 ||
+          shape->Get(1) > kMaxWidth) {
+        return MakeError(PLE_ERROR_INVALID_MODEL, "%s: a [vocabulary, dim] shape expected", what.c_str());
+      }
+      info.rows = shape->Get(0);
+      info.dim = shape->Get(1);
+      if (rows->dtype() == fb::DType::F16) {
+        const uint64_t bytes = uint64_t{info.rows} * info.dim * 2;
+        if (rows->data() == nullptr || rows->data()->size() != bytes) {
+          return MakeError(PLE_ERROR_INVALID_MODEL, "%s: %llu data bytes expected for float16", what.c_str(),
+                           static_cast<unsigned long long>(bytes));
+        }
+        info.data = rows->data()->data();
+        info.f16 = true;
+      } else {
+        const float* data = nullptr;
+        Status status = ReadTensor(rows, what, {info.rows, info.dim}, &data);
+        if (!status.ok()) return status;
+        info.data = data;
+      }
+      m.tables_.push_back(std::move(info));
+    }
+  }
+  std::set<std::string> names;
+  uint64_t row_width = 0;
+  const uint32_t count = inputs ? inputs->size() : features->size();
+  if (count == 0) return MakeError(PLE_ERROR_INVALID_MODEL, "the model has no inputs");
+  for (uint32_t i = 0; i < count; ++i) {
+    FeatureInfo info;
+    fb::Scope scope;
+    if (inputs != nullptr) {
+      const fb::Input* in = inputs->Get(i);
+      info.name = in->name()->str();
+      info.width = in->width();
+      scope = in->scope();
+    } else {
+      const fb::Feature* f = features->Get(i);
+      info.name = f->name()->str();
+      info.width = f->width();
+      scope = f->scope();
+      Status status = ReadFeature(*f, &info);
+      if (!status.ok()) return status;
+    }
+    if (scope != fb::Scope::Candidate && scope != fb::Scope::Request) {
+      return MakeError(PLE_ERROR_UNSUPPORTED, "feature '%s': scope %d unknown", info.name.c_str(),
+                       static_cast<int>(scope));
+    }
+    info.scope = scope == fb::Scope::Request ? PLE_SCOPE_REQUEST : PLE_SCOPE_CANDIDATE;
+    if (info.width == 0 || info.width > kMaxWidth) {
+      return MakeError(PLE_ERROR_INVALID_MODEL, "feature '%s': width %u outside [1, %u]", info.name.c_str(),
+                       info.width, kMaxWidth);
+    }
+    if (!names.insert(info.name).second) {
+      return MakeError(PLE_ERROR_INVALID_MODEL, "input name '%s' appears twice", info.name.c_str());
+    }
+    info.row_offset = static_cast<uint32_t>(row_width);
+    row_width += info.width;
+    if (row_width > kMaxWidth) return MakeError(PLE_ERROR_INVALID_MODEL, "input row wider than %u floats", kMaxWidth);
+    m.features_.push_back(std::move(info));
+  }
+  m.row_width_ = static_cast<uint32_t>(row_width);
+  uint32_t request_offset = 0, candidate_offset = 0;
+  bool seen_candidate = false;
+  for (FeatureInfo& f : m.features_) {
+    const bool request = f.scope == PLE_SCOPE_REQUEST;
+    f.segment_offset = request ? request_offset : candidate_offset;
+    (request ? request_offset : candidate_offset) += f.width;
+    if (request && seen_candidate) m.request_first_ = false;
+    seen_candidate = seen_candidate || !request;
+    m.dense_only_ = m.dense_only_ && f.kind == FeatureKind::kDense;
+  }
+  m.request_width_ = request_offset;
+  if (const auto* extras = root.extras()) {
+    for (uint32_t i = 0; i < extras->size(); ++i) {
+      const std::string name = extras->Get(i)->str();
+      if (name.empty() || !names.insert(name).second) {
+        return MakeError(PLE_ERROR_INVALID_MODEL, "extra '%s' is empty or already a feature or an extra", name.c_str());
+      }
+      m.extras_.push_back(name);
+    }
+  }
+  return Status::Ok();
+}
+
+Status ModelReader::ReadFeature(const fb::Feature& f, FeatureInfo* info) {
+  const Model& m = *model_;
+  const std::string& name = info->name;
+  switch (f.kind()) {
+    case fb::FeatureKind::Dense: {
+      info->kind = FeatureKind::kDense;
+      const auto* mean = f.normalize_mean();
+      const auto* std_dev = f.normalize_std();
+      if ((mean != nullptr) != (std_dev != nullptr) ||
+          (mean != nullptr && (mean->size() != info->width || std_dev->size() != info->width))) {
+        return MakeError(PLE_ERROR_INVALID_MODEL, "feature '%s': normalize needs %u means and %u stds", name.c_str(),
+                         info->width, info->width);
+      }
+      if (mean != nullptr) {
+        for (uint32_t i = 0; i < info->width; ++i) {
+          if (!std::isfinite(mean->Get(i)) || !(std_dev->Get(i) > 0.0f) || !std::isfinite(std_dev->Get(i))) {
+            return MakeError(PLE_ERROR_INVALID_MODEL, "feature '%s': normalize value %u is not finite or std <= 0",
+                             name.c_str(), i);
+          }
+        }
+        info->normalize_mean = mean->data();
+        info->normalize_std = std_dev->data();
+      }
+      if (f.nan_policy() != fb::NanPolicy::Error && f.nan_policy() != fb::NanPolicy::Replace) {
+        return MakeError(PLE_ERROR_UNSUPPORTED, "feature '%s': nan policy %d unknown", name.c_str(),
+                         static_cast<int>(f.nan_policy()));
+      }
+      info->nan_replace = f.nan_policy() == fb::NanPolicy::Replace;
+      info->nan_replacement = f.nan_replacement();
+      if (!std::isfinite(info->nan_replacement)) {
+        return MakeError(PLE_ERROR_INVALID_MODEL, "feature '%s': nan replacement is not finite", name.c_str());
+      }
+      return Status::Ok();
+    }
+    case fb::FeatureKind::Sparse:
+    case fb::FeatureKind::Sequence:
+      break;
+    default:
+      return MakeError(PLE_ERROR_UNSUPPORTED, "feature '%s': kind %d unknown", name.c_str(), static_cast<int>(f.kind()));
+  }
+  info->kind = f.kind() == fb::FeatureKind::Sparse ? FeatureKind::kSparse : FeatureKind::kSequence;
+  if (f.table() >= m.tables_.size()) {
+    return MakeError(PLE_ERROR_INVALID_MODEL, "feature '%s': table index %u out of range [0, %zu)", name.c_str(),
+                     f.table(), m.tables_.size());
+  }
+  info->table = f.table();
+  const TableInfo& table = m.tables_[info->table];
+  if (info->width != table.dim) {
+    return MakeError(PLE_ERROR_INVALID_MODEL, "feature '%s': width %u differs from table '%s' dim %u", name.c_str(),
+                     info->width, table.name.c_str(), table.dim);
+  }
+  switch (f.oov_policy()) {
+    case fb::OovPolicy::Error: info->oov = OovPolicy::kError; break;
+    case fb::OovPolicy::OovRow: info->oov = OovPolicy::kOovRow; break;
+    case fb::OovPolicy::Hash: info->oov = OovPolicy::kHash; break;
+    default:
+      return MakeError(PLE_ERROR_UNSUPPORTED, "feature '%s': oov policy %d unknown", name.c_str(),
+                       static_cast<int>(f.oov_policy()));
+  }
+  info->oov_row = f.oov_row();
+  if (info->oov == OovPolicy::kOovRow && info->oov_row >= table.rows) {
+    return MakeError(PLE_ERROR_INVALID_MODEL, "feature '%s': oov row %u outside table '%s' of %u rows", name.c_str(),
+                     info->oov_row, table.name.c_str(), table.rows);
+  }
+  if (info->kind == FeatureKind::kSequence) {
+    info->max_length = f.max_length();
+    if (info->max_length == 0 || info->max_length > (1u << 20)) {
+      return MakeError(PLE_ERROR_INVALID_MODEL, "feature '%s': max_length %u outside [1, 2^20]", name.c_str(),
+                       info->max_length);
+    }
+    if (f.pooling() != fb::Pooling::Sum && f.pooling() != fb::Pooling::Mean) {
+      return MakeError(PLE_ERROR_UNSUPPORTED, "feature '%s': pooling %d unknown", name.c_str(),
+                       static_cast<int>(f.pooling()));
+    }
+    info->mean_pooling = f.pooling() == fb::Pooling::Mean;
+    info->has_padding_id = f.has_padding_id();
+    info->padding_id = f.padding_id();
+    info->mean_eps = f.mean_eps();
+    if (!(info->mean_eps >= 0.0f) || !std::isfinite(info->mean_eps)) {
+      return MakeError(PLE_ERROR_INVALID_MODEL, "feature '%s': mean_eps must be finite and >= 0", name.c_str());
+    }
+  }
+  return Status::Ok();
+}
+
+Status ModelReader::ReadScore(const fb::Model& root) {
+  Model& m = *model_;
+  const fb::Score* score = root.score();
+  if (score == nullptr) return Status::Ok();
+  ScoreInfo& info = m.score_;
+  info.present = true;
+  const auto* exponents = score->exponents();
+  if (exponents == nullptr || exponents->size() != m.tasks_.size()) {
+    return MakeError(PLE_ERROR_INVALID_MODEL, "score: %zu exponents expected (one per task)", m.tasks_.size());
+  }
+  for (uint32_t t = 0; t < exponents->size(); ++t) {
+    if (!std::isfinite(exponents->Get(t))) return MakeError(PLE_ERROR_INVALID_MODEL, "score: exponent %u not finite", t);
+    info.exponents.push_back(exponents->Get(t));
+  }
+  info.regression_floor = score->regression_floor();
+  if (!(info.regression_floor >= 0.0f) || !std::isfinite(info.regression_floor)) {
+    return MakeError(PLE_ERROR_INVALID_MODEL, "score: regression_floor must be finite and >= 0");
+  }
+  switch (score->transform()) {
+    case fb::ScoreTransform::None: info.transform = ScoreTransform::kNone; break;
+    case fb::ScoreTransform::Identity: info.transform = ScoreTransform::kIdentity; break;
+    case fb::ScoreTransform::Log1p: info.transform = ScoreTransform::kLog1p; break;
+    case fb::ScoreTransform::Sigmoid: info.transform = ScoreTransform::kSigmoid; break;
+    default:
+      return MakeError(PLE_ERROR_UNSUPPORTED, "score: transform %d unknown", static_cast<int>(score->transform()));
+  }
+  info.transform_scale = score->transform_scale();
+  info.transform_offset = score->transform_offset();
+  if (!std::isfinite(info.transform_scale) || !std::isfinite(info.transform_offset)) {
+    return MakeError(PLE_ERROR_INVALID_MODEL, "score: transform scale and offset must be finite");
+  }
+  if (info.transform != ScoreTransform::kNone) {
+    info.transform_input = score->transform_input() ? score->transform_input()->str() : "";
+    const int index = m.FindInput(info.transform_input.c_str());
+    const bool is_extra = index >= static_cast<int>(m.features_.size());
+    const bool ok = index >= 0 && (is_extra || (m.features_[index].kind == FeatureKind::kDense &&
+                                                m.features_[index].scope == PLE_SCOPE_CANDIDATE &&
+                                                m.features_[index].width == 1));
+    if (!ok) {
+      return MakeError(PLE_ERROR_INVALID_MODEL,
+                       "score: transform input '%s' is not an extra or a candidate-scope dense feature of width 1",
+                       info.transform_input.c_str());
+    }
+  }
   return Status::Ok();
 }
 
@@ -361,6 +576,16 @@ Status Model::Load(std::unique_ptr<ModelBytes> bytes, std::shared_ptr<const Mode
   model->bytes_ = std::move(bytes);
   *out = std::move(model);
   return Status::Ok();
+}
+
+int Model::FindInput(const char* name) const {
+  for (size_t i = 0; i < features_.size(); ++i) {
+    if (features_[i].name == name) return static_cast<int>(i);
+  }
+  for (size_t i = 0; i < extras_.size(); ++i) {
+    if (extras_[i] == name) return static_cast<int>(features_.size() + i);
+  }
+  return -1;
 }
 
 const std::string* Model::metadata(const std::string& key) const {

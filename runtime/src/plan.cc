@@ -23,6 +23,11 @@ uint32_t AddMlp(Plan* plan, const Mlp& mlp, uint32_t input) {
     step.input = current;
     step.output = AddValue(plan, layer.out);
     step.dense = &layer;
+    if (plan->split && current == kInputValue) {
+      step.split = static_cast<int32_t>(plan->split_outputs.size());
+      plan->split_outputs.push_back(layer.out);
+      step.partial = AddValue(plan, layer.out);
+    }
     plan->steps.push_back(step);
     current = step.output;
   }
@@ -33,6 +38,10 @@ uint32_t AddMlp(Plan* plan, const Mlp& mlp, uint32_t input) {
 void StepInputs(const Plan& plan, const PlanStep& step, std::vector<uint32_t>* inputs) {
   inputs->clear();
   inputs->push_back(step.input);
+  if (step.split >= 0) {
+    inputs->push_back(kRequestRowsValue);
+    inputs->push_back(step.partial);  // written and read by the step itself
+  }
   if (step.kind == StepKind::kGateSum) {
     for (uint32_t i = 0; i < step.experts_count; ++i) inputs->push_back(plan.gate_experts[step.experts_begin + i]);
   }
@@ -64,6 +73,14 @@ void DropDeadSteps(Plan* plan) {
     if (live_step[i]) kept.push_back(plan->steps[i]);
   }
   plan->steps = std::move(kept);
+  // Renumber the split layers that remain.
+  std::vector<uint32_t> outputs;
+  for (PlanStep& step : plan->steps) {
+    if (step.split < 0) continue;
+    step.split = static_cast<int32_t>(outputs.size());
+    outputs.push_back(step.dense->out);
+  }
+  plan->split_outputs = std::move(outputs);
 }
 
 // Places every arena value: two values may share bytes only when their lifetimes (from the
@@ -72,16 +89,20 @@ void DropDeadSteps(Plan* plan) {
 void PlaceValues(Plan* plan) {
   const size_t count = plan->values.size();
   std::vector<int> first(count, -1), last(count, -1);
+  // The input row (and the per-row request columns) are written before the first step.
+  first[kInputValue] = 0;
+  if (plan->split) first[kRequestRowsValue] = 0;
   std::vector<uint32_t> inputs;
   for (size_t i = 0; i < plan->steps.size(); ++i) {
     const PlanStep& step = plan->steps[i];
     if (WritesValue(step) && first[step.output] < 0) first[step.output] = static_cast<int>(i);
+    if (step.split >= 0 && first[step.partial] < 0) first[step.partial] = static_cast<int>(i);
     StepInputs(*plan, step, &inputs);
     for (uint32_t v : inputs) last[v] = static_cast<int>(i);
     if (WritesValue(step)) last[step.output] = std::max(last[step.output], static_cast<int>(i));
   }
   std::vector<uint32_t> order;
-  for (uint32_t v = 1; v < count; ++v) {
+  for (uint32_t v = 0; v < count; ++v) {
     if (first[v] >= 0) order.push_back(v);
   }
   std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
@@ -115,7 +136,11 @@ void PlaceValues(Plan* plan) {
 
 Plan BuildPlan(const Model& model) {
   Plan plan;
-  AddValue(&plan, model.row_width());  // kInputValue
+  plan.split = model.request_first() && model.request_width() > 0 && model.request_width() < model.row_width();
+  plan.request_width = plan.split ? model.request_width() : 0;
+  plan.input_width = model.row_width() - plan.request_width;
+  AddValue(&plan, plan.input_width);  // kInputValue
+  AddValue(&plan, plan.split ? plan.request_width : 1);  // kRequestRowsValue (unused unless split)
   std::vector<uint32_t> streams(model.stream_count(), kInputValue);
   for (uint32_t l = 0; l < model.levels().size(); ++l) {
     const Level& level = model.levels()[l];

@@ -1,10 +1,16 @@
 // The execution plan: the model flattened into a list of steps over values, with every
 // value's place in the arena fixed. Built once per session in Prepare; Run only walks it.
 //
-// A value is a [rows, width] float matrix, rows <= tile_rows. Value 0 is the caller's input
-// rows (not in the arena). Every other value owns `width_padded` floats per row of the arena,
-// at `arena_offset_floats * tile_rows`; widths are padded to 16 floats so every value starts
-// 64-byte aligned for any tile size.
+// A value is a [rows, width] float matrix, rows <= tile_rows, densely packed (stride = width).
+// Each owns `width_padded` floats per row of the arena, at `arena_offset_floats * tile_rows`;
+// widths are padded to 16 floats so every value starts 64-byte aligned for any tile size.
+//
+// Value 0 is the input row the feature layer assembles. When the model lists its request-scope
+// features first (Model::request_first), value 0 holds only the candidate-scope columns and
+// each first layer is split: its request columns make a per-request partial result
+// (computed once per request context, or per row from value 1 when each row brings its own
+// request values) that is added to the candidate columns' product. The same arithmetic runs
+// either way, so a candidate's outputs do not depend on which.
 #ifndef PLE_RUNTIME_PLAN_H_
 #define PLE_RUNTIME_PLAN_H_
 
@@ -16,7 +22,8 @@
 
 namespace ple::rt {
 
-constexpr uint32_t kInputValue = 0;
+constexpr uint32_t kInputValue = 0;        // the assembled input row (candidate columns when split)
+constexpr uint32_t kRequestRowsValue = 1;  // split, one request per row: the request columns per row
 
 struct PlanValue {
   uint32_t width = 0;             // floats per row
@@ -36,6 +43,8 @@ struct PlanStep {
   uint32_t input = 0;             // value id
   uint32_t output = 0;            // value id (kDense, kGateSum)
   const DenseLayer* dense = nullptr;  // kDense: points into the Model
+  int32_t split = -1;             // kDense reading the split input row: index of the split layer, else -1
+  uint32_t partial = 0;           // split kDense: value holding the request part per row (per-row mode)
   uint32_t experts_begin = 0;     // kGateSum: range in Plan::gate_experts
   uint32_t experts_count = 0;
   uint32_t task = 0;              // kTaskOutput
@@ -50,6 +59,10 @@ struct Plan {
   size_t arena_floats_per_row = 0;      // arena bytes = this * tile_rows * sizeof(float)
   uint32_t max_gate_experts = 0;        // longest expert list of one gate
   size_t dense_steps = 0;
+  bool split = false;                   // the first layers' input is split (see above)
+  uint32_t request_width = 0;           // split: request columns
+  uint32_t input_width = 0;             // width of value 0
+  std::vector<uint32_t> split_outputs;  // split layer k: its output width
 };
 
 // Flattens the model (steps whose result nothing reads are dropped) and places every value.

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "dense_kernel.h"
+#include "feature_layer.h"
 #include "model.h"
 #include "plan.h"
 #include "status.h"
@@ -27,6 +28,30 @@ struct SessionConfig {
 // What a session with `config` will allocate, before creating it (see ple_session_memory_bytes).
 Status SessionMemoryBytes(const Model& model, const SessionConfig& config, size_t* bytes);
 
+// The score a session computes (the model's, unless overridden).
+struct ScoreParams {
+  bool present = false;
+  std::vector<float> exponents;        // one per task
+  float regression_floor = 0.0f;
+  ScoreTransform transform = ScoreTransform::kNone;
+  int transform_input = -1;            // Model::FindInput index of the transform's input
+  float transform_scale = 1.0f;
+  float transform_offset = 0.0f;
+};
+
+// The inputs of one Run.
+struct RunInputs {
+  // One source per model feature, then one per extra (Model::FindInput order). Sources of
+  // request-scope features are read only when `request_values` is null (each row brings its
+  // own request values); extras only for the score.
+  FeatureSource* sources = nullptr;
+  // A request context's request-scope columns (Model::request_width floats, in the features'
+  // segment order), or null. `request_generation` identifies their content: the session
+  // reuses its request-part results while it is unchanged.
+  const float* request_values = nullptr;
+  uint64_t request_generation = 0;
+};
+
 class Session {
  public:
   static Status Create(std::shared_ptr<const Model> model, const SessionConfig& config,
@@ -35,9 +60,13 @@ class Session {
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
-  // inputs: num_candidates x row_width floats; outputs: num_candidates x num_tasks floats.
+  // outputs: num_candidates x num_tasks floats; scores: num_candidates floats or null.
   // Sizes are checked by the caller (the C API). Reports errors through SetLastError.
-  ple_status Run(const float* inputs, size_t num_candidates, float* outputs);
+  ple_status Run(RunInputs* inputs, size_t num_candidates, float* outputs, float* scores);
+
+  // Replaces the score (already validated by the caller against the model).
+  void SetScore(const ScoreParams& score) { score_ = score; }
+  const ScoreParams& score() const { return score_; }
 
   // Internal, for ple-conformance and tests (the public opt-in comes with the diagnostics
   // work): from now on every Run copies each computed gate's softmax weights into
@@ -56,12 +85,17 @@ class Session {
   ple_kernel_path kernel_path() const { return kernel_path_; }
   uint32_t max_batch() const { return max_batch_; }
   uint32_t tile_rows() const { return tile_rows_; }
-  size_t arena_bytes() const { return arena_bytes_; }
+  // Scratch allocated once: the arena plus the per-request results of the split first layers.
+  size_t arena_bytes() const { return arena_bytes_ + request_partials_.size() * sizeof(float); }
   size_t packed_weight_bytes() const { return packed_weight_bytes_; }
 
  private:
   Session() = default;
-  float* ValuePointer(uint32_t value, const float* tile_input) const;
+  float* ValuePointer(uint32_t value) const;
+  ple_status AssembleInputs(RunInputs* inputs, size_t first, size_t rows);
+  ple_status UpdateRequestPartials(const RunInputs& inputs);
+  ple_status RunSplitDense(const PlanStep& step, size_t rows, bool per_row_request, float* y);
+  void ComputeScores(const RunInputs& inputs, size_t first, size_t rows, const float* outputs, float* scores) const;
 
   std::shared_ptr<const Model> model_;
   Plan plan_;
@@ -71,10 +105,15 @@ class Session {
   float* arena_ = nullptr;     // 64-byte aligned, arena_bytes_
   size_t arena_bytes_ = 0;
   size_t packed_weight_bytes_ = 0;
-  std::vector<std::unique_ptr<DenseKernel>> dense_kernels_;  // one per kDense step, in order
-  std::vector<const float*> gate_expert_pointers_;           // scratch, max_gate_experts
+  std::vector<std::unique_ptr<DenseKernel>> dense_kernels_;    // per kDense step: the whole layer or its candidate columns
+  std::vector<std::unique_ptr<DenseKernel>> request_kernels_;  // per split layer: its request columns (+ bias)
+  std::vector<size_t> request_partial_offset_;                 // per split layer: offset in request_partials_
+  std::vector<float> request_partials_;                        // request part of each split layer, for one request
+  uint64_t partials_generation_ = 0;                           // the request they were computed for (0: none)
+  std::vector<const float*> gate_expert_pointers_;             // scratch, max_gate_experts
+  ScoreParams score_;
   std::vector<GateRecord> gate_records_;
-  std::vector<int> record_of_step_;                          // per step: index in gate_records_ or -1
+  std::vector<int> record_of_step_;                            // per step: index in gate_records_ or -1
 };
 
 }  // namespace ple::rt

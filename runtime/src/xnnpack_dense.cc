@@ -1,6 +1,8 @@
 #include <xnnpack.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <vector>
 #include <limits>
 #include <mutex>
 
@@ -41,8 +43,7 @@ const xnn_allocator kCountingAllocator = {nullptr, Allocate, Reallocate, Dealloc
 
 class XnnpackDenseKernel final : public DenseKernel {
  public:
-  XnnpackDenseKernel(const DenseLayer& layer, size_t y_stride, xnn_operator_t op)
-      : layer_(layer), y_stride_(y_stride), op_(op) {}
+  XnnpackDenseKernel(const DenseSpec& spec, xnn_operator_t op) : spec_(spec), op_(op) {}
   ~XnnpackDenseKernel() override { xnn_delete_operator(op_); }
 
   bool Run(size_t rows, const float* x, float* y) override {
@@ -51,15 +52,14 @@ class XnnpackDenseKernel final : public DenseKernel {
         xnn_run_operator(op_, /*threadpool=*/nullptr) != xnn_status_success) {
       return false;
     }
-    if (layer_.activation != Activation::kRelu) {  // ReLU is fused as a [0, +inf] clamp
-      kernels::f32_activation__scalar(layer_, rows, layer_.out, y, y_stride_);
+    if (spec_.with_activation && spec_.layer->activation != Activation::kRelu) {  // ReLU is fused as a clamp
+      kernels::f32_activation__scalar(*spec_.layer, rows, spec_.layer->out, y, spec_.y_stride);
     }
     return true;
   }
 
  private:
-  const DenseLayer& layer_;
-  size_t y_stride_;
+  DenseSpec spec_;
   xnn_operator_t op_;
 };
 
@@ -72,36 +72,50 @@ bool XnnpackAvailable() {
   return available;
 }
 
-Status CreateXnnpackDenseKernel(const DenseLayer& layer, size_t x_stride, size_t y_stride,
-                                std::unique_ptr<DenseKernel>* out, size_t* packed_bytes) {
+Status CreateXnnpackDenseKernel(const DenseSpec& spec, std::unique_ptr<DenseKernel>* out, size_t* packed_bytes) {
   if (!XnnpackAvailable()) {
     return MakeError(PLE_ERROR_UNSUPPORTED, "XNNPACK is not available on this CPU");
   }
-  const float output_min = layer.activation == Activation::kRelu ? 0.0f : -std::numeric_limits<float>::infinity();
+  const DenseLayer& layer = *spec.layer;
+  const bool fuse_relu = spec.with_activation && layer.activation == Activation::kRelu;
+  const float output_min = fuse_relu ? 0.0f : -std::numeric_limits<float>::infinity();
   const float output_max = std::numeric_limits<float>::infinity();
+  // XNNPACK wants a contiguous [out, columns] kernel: a block of columns is copied for the
+  // moment it takes to pack it.
+  std::vector<float> block;
+  const float* kernel = layer.weight;
+  if (spec.columns() != layer.in) {
+    block.resize(size_t{layer.out} * spec.columns());
+    for (uint32_t o = 0; o < layer.out; ++o) {
+      std::copy(layer.weight + size_t{o} * layer.in + spec.col_begin, layer.weight + size_t{o} * layer.in + spec.col_end,
+                block.begin() + size_t{o} * spec.columns());
+    }
+    kernel = block.data();
+  }
   size_t counted = 0;
   g_allocation_counter = &counted;
   xnn_operator_t op = nullptr;
-  const xnn_status status = xnn_create_fully_connected_nc_f32(layer.in, layer.out, x_stride, y_stride, layer.weight,
-                                                             layer.bias, output_min, output_max, /*flags=*/0, &op);
+  const xnn_status status = xnn_create_fully_connected_nc_f32(
+      spec.columns(), layer.out, spec.x_stride, spec.y_stride, kernel, spec.with_bias ? layer.bias : nullptr,
+      output_min, output_max, /*flags=*/0, &op);
   g_allocation_counter = nullptr;
   if (status != xnn_status_success) {
     return MakeError(status == xnn_status_out_of_memory ? PLE_ERROR_OUT_OF_MEMORY : PLE_ERROR_INTERNAL,
-                     "XNNPACK could not create a fully connected operator [%u -> %u] (xnn_status %d)", layer.in,
+                     "XNNPACK could not create a fully connected operator [%u -> %u] (xnn_status %d)", spec.columns(),
                      layer.out, static_cast<int>(status));
   }
-  out->reset(new XnnpackDenseKernel(layer, y_stride, op));
+  out->reset(new XnnpackDenseKernel(spec, op));
   *packed_bytes = counted;
   return Status::Ok();
 }
 
-size_t XnnpackPackedBytesBound(const DenseLayer& layer) {
+size_t XnnpackPackedBytesBound(const DenseSpec& spec) {
   // Packed f32 GEMM weights: output channels rounded up to the widest tile (nr <= 16 on the
   // x86 and ARM kernels of this XNNPACK), input channels rounded up to 4 (kr * sr <= 4),
   // plus one bias per output channel, plus the operator object itself.
   constexpr size_t kMaxNr = 16, kMaxKr = 4, kOperatorBytes = 4096, kAlignBytes = 64;
-  const size_t n = (layer.out + kMaxNr - 1) / kMaxNr * kMaxNr;
-  const size_t k = (layer.in + kMaxKr - 1) / kMaxKr * kMaxKr;
+  const size_t n = (spec.layer->out + kMaxNr - 1) / kMaxNr * kMaxNr;
+  const size_t k = (spec.columns() + kMaxKr - 1) / kMaxKr * kMaxKr;
   return n * (k + 1) * sizeof(float) + kAlignBytes + kOperatorBytes;
 }
 

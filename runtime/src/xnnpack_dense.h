@@ -12,10 +12,9 @@ namespace ple::rt {
 // Initialises XNNPACK once per process; false when not built or the CPU is unsupported.
 bool XnnpackAvailable();
 
-Status CreateXnnpackDenseKernel(const DenseLayer& layer, size_t x_stride, size_t y_stride,
-                                std::unique_ptr<DenseKernel>* out, size_t* packed_bytes);
+Status CreateXnnpackDenseKernel(const DenseSpec& spec, std::unique_ptr<DenseKernel>* out, size_t* packed_bytes);
 
-size_t XnnpackPackedBytesBound(const DenseLayer& layer);
+size_t XnnpackPackedBytesBound(const DenseSpec& spec);
 
 }  // namespace ple::rt
 

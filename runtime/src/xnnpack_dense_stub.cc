@@ -5,10 +5,10 @@ namespace ple::rt {
 
 bool XnnpackAvailable() { return false; }
 
-Status CreateXnnpackDenseKernel(const DenseLayer&, size_t, size_t, std::unique_ptr<DenseKernel>*, size_t*) {
+Status CreateXnnpackDenseKernel(const DenseSpec&, std::unique_ptr<DenseKernel>*, size_t*) {
   return MakeError(PLE_ERROR_UNSUPPORTED, "this build of the runtime has no XNNPACK kernel path");
 }
 
-size_t XnnpackPackedBytesBound(const DenseLayer&) { return 0; }
+size_t XnnpackPackedBytesBound(const DenseSpec&) { return 0; }
 
 }  // namespace ple::rt

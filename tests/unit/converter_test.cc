@@ -121,6 +121,13 @@ TEST_CASE("converter: BatchNorm is folded into the preceding Linear in float64",
   const auto w = get(p + "linear.weight"), b = get(p + "linear.bias"), gamma = get(p + "bn.weight"),
              beta = get(p + "bn.bias"), mean = get(p + "bn.running_mean"), var = get(p + "bn.running_var");
   const IrModel ir = ple::test::ConvertBundle("cgc_bn").ir;
+  // The config's inputs are user (8, request), item (8, candidate), context (4, request); the
+  // converter moves request-scope inputs first: user, context, item. New column -> old column:
+  std::vector<uint32_t> source;
+  for (uint32_t c = 0; c < 8; ++c) source.push_back(c);
+  for (uint32_t c = 16; c < 20; ++c) source.push_back(c);
+  for (uint32_t c = 8; c < 16; ++c) source.push_back(c);
+  REQUIRE(ir.features[1].name == "context");
   // Level 0 experts: ctr's specific, cvr's specific, then shared 0 and shared 1.
   const IrDense& folded = ir.levels[0].experts[3].mlp.layers[0];
   REQUIRE(folded.out == 16);
@@ -128,7 +135,9 @@ TEST_CASE("converter: BatchNorm is folded into the preceding Linear in float64",
   for (uint32_t o = 0; o < folded.out; ++o) {
     const double s = gamma[o] / std::sqrt(static_cast<double>(var[o]) + 1e-5);
     CHECK(folded.bias[o] == static_cast<float>(s * (static_cast<double>(b[o]) - mean[o]) + beta[o]));
-    for (uint32_t k = 0; k < folded.in; ++k) CHECK(folded.weight[o * 20 + k] == static_cast<float>(s * w[o * 20 + k]));
+    for (uint32_t k = 0; k < folded.in; ++k) {
+      CHECK(folded.weight[o * 20 + k] == static_cast<float>(s * w[o * 20 + source[k]]));
+    }
   }
 }
 

@@ -111,11 +111,12 @@ TEST_CASE("loader: files that are empty, missing, not ours or truncated are reje
 TEST_CASE("loader: a file needing a newer reader is refused; older minimums are read", "[loader]") {
   auto bytes = ple::test::ConvertBundle("mmoe").bytes;
   auto* root = ple::fb::GetMutableModel(bytes.data());
-  REQUIRE(root->min_reader_version() == ple::kMinReaderVersionWritten);
+  REQUIRE(root->min_reader_version() == ple::kMinReaderVersionDenseOnly);  // mmoe: dense inputs only
   REQUIRE(root->mutate_min_reader_version(ple::kReaderVersion + 1));
   LoadResult result = Load(bytes);
   CHECK(result.status == PLE_ERROR_UNSUPPORTED_VERSION);
-  CHECK_THAT(result.message, Catch::Contains("reader version 2") && Catch::Contains("upgrade"));
+  CHECK_THAT(result.message, Catch::Contains("reader version " + std::to_string(ple::kReaderVersion + 1)) &&
+                                 Catch::Contains("upgrade"));
   // A newer schema revision that old readers can still compute is accepted.
   REQUIRE(root->mutate_min_reader_version(ple::kReaderVersion));
   REQUIRE(root->mutate_schema_version(ple::kSchemaVersion + 5));
@@ -217,11 +218,13 @@ TEST_CASE("loader: verifier-valid files with inconsistent structure are rejected
   }
   SECTION("inputs with a duplicate name or zero width") {
     IrModel ir = BundleIr("mmoe");
-    ir.inputs[1].name = ir.inputs[0].name;
+    ir.features[1].name = ir.features[0].name;
     CHECK_THAT(LoadError(ir), Catch::Contains("appears twice"));
     ir = BundleIr("mmoe");
-    ir.inputs.push_back({"empty", 0, ple::fb::Scope::Candidate});
-    CHECK_THAT(LoadError(ir), Catch::Contains("input 'empty': width 0"));
+    ple::convert::FeatureConfig empty;
+    empty.name = "empty";
+    ir.features.push_back(empty);
+    CHECK_THAT(LoadError(ir), Catch::Contains("feature 'empty': width 0"));
   }
   SECTION("a prelu without its slope") {
     IrModel ir = BundleIr("mmoe");

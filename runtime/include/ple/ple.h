@@ -53,6 +53,19 @@ typedef enum ple_scope {
   PLE_SCOPE_REQUEST = 1    /* the same for every candidate of a request */
 } ple_scope;
 
+typedef enum ple_feature_kind {
+  PLE_FEATURE_DENSE = 0,    /* float values */
+  PLE_FEATURE_SPARSE = 1,   /* one int64 id per row */
+  PLE_FEATURE_SEQUENCE = 2  /* a variable number of int64 ids per row, pooled */
+} ple_feature_kind;
+
+typedef enum ple_score_transform {
+  PLE_SCORE_NONE = 0,      /* f = 1 */
+  PLE_SCORE_IDENTITY = 1,  /* f = x */
+  PLE_SCORE_LOG1P = 2,     /* f = log(1 + max(x, 0)) */
+  PLE_SCORE_SIGMOID = 3    /* f = 1 / (1 + exp(-(scale x + offset))) */
+} ple_score_transform;
+
 typedef enum ple_kernel_path {
   PLE_KERNELS_AUTO = 0,      /* the fastest path built and supported by this CPU */
   PLE_KERNELS_REFERENCE = 1, /* plain scalar loops: the oracle every other path is tested against */
@@ -61,6 +74,7 @@ typedef enum ple_kernel_path {
 
 typedef struct ple_model ple_model;
 typedef struct ple_session ple_session;
+typedef struct ple_request ple_request;
 
 /* ---- errors and versions ---- */
 
@@ -89,14 +103,29 @@ PLE_API ple_status ple_model_open_buffer(const void* data, size_t size_bytes, pl
 PLE_API void ple_model_close(ple_model** model);
 
 PLE_API int ple_model_is_copy(const ple_model* model);
+
+/* Features, in the model's order (request-scope features first in files written by
+ * ple-convert). Width: floats per row for a dense feature, 1 for a sparse one, max_length for
+ * a sequence. Vocabulary: the table's rows (0 for a dense feature). */
+PLE_API size_t ple_model_num_features(const ple_model* model);
+PLE_API const char* ple_model_feature_name(const ple_model* model, size_t feature); /* NULL if out of range */
+PLE_API ple_feature_kind ple_model_feature_kind(const ple_model* model, size_t feature);
+PLE_API ple_scope ple_model_feature_scope(const ple_model* model, size_t feature);
+PLE_API size_t ple_model_feature_width(const ple_model* model, size_t feature);
+PLE_API size_t ple_model_feature_vocabulary(const ple_model* model, size_t feature);
+/* Extras: named per-candidate floats used only by the ranking score. */
+PLE_API size_t ple_model_num_extras(const ple_model* model);
+PLE_API const char* ple_model_extra_name(const ple_model* model, size_t extra);
 PLE_API size_t ple_model_num_tasks(const ple_model* model);
 PLE_API const char* ple_model_task_name(const ple_model* model, size_t task); /* NULL if out of range */
 PLE_API ple_task_type ple_model_task_type(const ple_model* model, size_t task);
+/* The same features seen as float inputs (ple_session_run): width is the floats each adds to
+ * the row (a sparse or sequence feature adds its embedding). */
 PLE_API size_t ple_model_num_inputs(const ple_model* model);
 PLE_API const char* ple_model_input_name(const ple_model* model, size_t input);
 PLE_API size_t ple_model_input_width(const ple_model* model, size_t input);   /* floats */
 PLE_API ple_scope ple_model_input_scope(const ple_model* model, size_t input);
-/* Floats per candidate row: the inputs' widths summed, in declaration order. */
+/* Floats per row of ple_session_run: the inputs' widths summed, in the model's order. */
 PLE_API size_t ple_model_row_width(const ple_model* model);
 /* Metadata by key: "name", "description", "producer", "source_framework"; "" if unset,
  * NULL for an unknown key. */
@@ -133,12 +162,69 @@ typedef struct ple_session_info {
 
 PLE_API ple_status ple_session_get_info(const ple_session* session, ple_session_info* info);
 
-/* Scores `num_candidates` rows. `inputs` holds num_candidates x ple_model_row_width floats,
- * row-major (`inputs_count` is that product); `outputs` receives num_candidates x num_tasks
- * floats, row-major, in task order (`outputs_count` must be at least that). Performs no heap
+/* Scores `num_candidates` rows of a model whose features are all dense (others:
+ * PLE_ERROR_UNSUPPORTED, use ple_session_run_features). `inputs` holds num_candidates x
+ * ple_model_row_width floats, row-major, every input in the model's order, request-scope ones
+ * included (each row brings its own); `outputs` receives num_candidates x num_tasks floats,
+ * row-major, in task order (`outputs_count` must be at least that). Performs no heap
  * allocation. A candidate's outputs do not depend on the other rows of the batch. */
 PLE_API ple_status ple_session_run(ple_session* session, const float* inputs, size_t inputs_count,
                                    size_t num_candidates, float* outputs, size_t outputs_count);
+
+/* ---- features, request contexts, ranking ---- */
+
+/* One feature's (or extra's) values for `count` rows: count = 1 for a request, the number of
+ * candidates otherwise. Unused pointers are NULL. Nothing is retained after the call. */
+typedef struct ple_feature_values {
+  const char* name;          /* a feature or an extra */
+  const float* values;       /* dense feature or extra: count x width floats, row-major */
+  size_t num_values;         /* must equal count x width */
+  const int64_t* ids;        /* sparse: count ids; sequence: every row's ids, one row after another */
+  size_t num_ids;            /* sparse: count; sequence: the sum of `lengths` (or count x max_length) */
+  const uint32_t* lengths;   /* sequence: ids per row (<= max_length); NULL: max_length each, padded
+                              * with the feature's padding id */
+} ple_feature_values;
+
+/* A request context: the request-scope features of one request (user, context), given once.
+ * The request-level part of the computation is done once per context and reused by every run
+ * against it until it is set again. A request is used by one thread at a time; it keeps its
+ * model alive. */
+PLE_API ple_status ple_request_create(const ple_model* model, ple_request** out_request);
+PLE_API void ple_request_close(ple_request** request);
+/* Gives every request-scope feature (and nothing else), for one row. Validates and copies:
+ * the caller's arrays may be freed after the call. Performs no heap allocation. */
+PLE_API ple_status ple_request_set(ple_request* request, const ple_feature_values* features, size_t num_features);
+
+/* Scores `num_candidates` candidates of `request` (NULL when the model has no request-scope
+ * features). `candidates` gives every candidate-scope feature, and the extra the score reads
+ * when `scores` is wanted. `outputs`: num_candidates x num_tasks floats; `scores`: NULL, or
+ * num_candidates floats (the model needs a score, or ple_session_set_score). Performs no heap
+ * allocation. A candidate's outputs and score do not depend on the rest of the batch. */
+PLE_API ple_status ple_session_run_features(ple_session* session, const ple_request* request,
+                                            const ple_feature_values* candidates, size_t num_features,
+                                            size_t num_candidates, float* outputs, size_t outputs_count,
+                                            float* scores, size_t scores_count);
+
+/* The ranking score, score = prod_k p_k^exponents[k] * f(x) (docs/config-format.md). */
+typedef struct ple_score_params {
+  uint32_t struct_size;            /* sizeof(ple_score_params) */
+  const float* exponents;          /* one per task, in task order */
+  size_t num_exponents;
+  float regression_floor;          /* regression outputs are clamped to >= this (>= 0) */
+  ple_score_transform transform;
+  const char* transform_input;     /* an extra or a candidate-scope dense feature of width 1 */
+  float transform_scale;           /* PLE_SCORE_SIGMOID */
+  float transform_offset;
+} ple_score_params;
+
+/* The model's score (PLE_ERROR_UNSUPPORTED if it has none); pointers are owned by the model. */
+PLE_API ple_status ple_model_get_score(const ple_model* model, ple_score_params* score);
+/* Replaces the session's score for the next runs (copied). */
+PLE_API ple_status ple_session_set_score(ple_session* session, const ple_score_params* score);
+
+/* Writes the indices of the min(k, count) best scores, best first; ties keep the lower index
+ * first; NaN scores rank last. No allocation. */
+PLE_API ple_status ple_rank_top_k(const float* scores, size_t count, size_t k, uint32_t* out_indices);
 
 #ifdef __cplusplus
 } /* extern "C" */

@@ -5,7 +5,9 @@
 #ifndef PLE_PLE_HPP_
 #define PLE_PLE_HPP_
 
+#include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -37,9 +39,60 @@ struct TaskInfo {
 
 struct InputInfo {
   std::string name;
-  size_t width;
+  size_t width;      // floats this input adds to a ple_session_run row
   ple_scope scope;
 };
+
+struct FeatureInfo {
+  std::string name;
+  ple_feature_kind kind;
+  ple_scope scope;
+  size_t width;       // dense: floats per row; sparse: 1; sequence: max_length
+  size_t vocabulary;  // sparse, sequence: table rows
+};
+
+// One feature's values for a batch, owning nothing: the pointers must stay valid for the call.
+struct FeatureValues {
+  std::string name;
+  const float* values = nullptr;
+  size_t num_values = 0;
+  const int64_t* ids = nullptr;
+  size_t num_ids = 0;
+  const uint32_t* lengths = nullptr;
+
+  static FeatureValues Dense(std::string name, const std::vector<float>& values) {
+    FeatureValues v;
+    v.name = std::move(name);
+    v.values = values.data();
+    v.num_values = values.size();
+    return v;
+  }
+  static FeatureValues Ids(std::string name, const std::vector<int64_t>& ids) {
+    FeatureValues v;
+    v.name = std::move(name);
+    v.ids = ids.data();
+    v.num_ids = ids.size();
+    return v;
+  }
+  // Every row's ids one after another, and each row's count.
+  static FeatureValues Sequences(std::string name, const std::vector<int64_t>& ids,
+                                 const std::vector<uint32_t>& lengths) {
+    FeatureValues v = Ids(std::move(name), ids);
+    v.lengths = lengths.data();
+    return v;
+  }
+};
+
+namespace detail {
+inline std::vector<ple_feature_values> ToC(const std::vector<FeatureValues>& values) {
+  std::vector<ple_feature_values> c(values.size());
+  for (size_t i = 0; i < values.size(); ++i) {
+    c[i] = ple_feature_values{values[i].name.c_str(), values[i].values, values[i].num_values,
+                              values[i].ids,          values[i].num_ids, values[i].lengths};
+  }
+  return c;
+}
+}  // namespace detail
 
 class Model {
  public:
@@ -81,6 +134,25 @@ class Model {
     }
     return tasks;
   }
+  std::vector<FeatureInfo> features() const {
+    std::vector<FeatureInfo> features;
+    for (size_t i = 0; i < ple_model_num_features(model_); ++i) {
+      features.push_back({ple_model_feature_name(model_, i), ple_model_feature_kind(model_, i),
+                          ple_model_feature_scope(model_, i), ple_model_feature_width(model_, i),
+                          ple_model_feature_vocabulary(model_, i)});
+    }
+    return features;
+  }
+  std::vector<std::string> extras() const {
+    std::vector<std::string> extras;
+    for (size_t i = 0; i < ple_model_num_extras(model_); ++i) extras.push_back(ple_model_extra_name(model_, i));
+    return extras;
+  }
+  bool has_score() const {
+    ple_score_params score{};
+    score.struct_size = sizeof(score);
+    return ple_model_get_score(model_, &score) == PLE_OK;
+  }
   std::vector<InputInfo> inputs() const {
     std::vector<InputInfo> inputs;
     for (size_t i = 0; i < ple_model_num_inputs(model_); ++i) {
@@ -93,6 +165,32 @@ class Model {
  private:
   explicit Model(ple_model* model) : model_(model) {}
   ple_model* model_;
+};
+
+// A request context: the request-scope features of one request (see ple_request_set).
+class Request {
+ public:
+  explicit Request(const Model& model) { Check(ple_request_create(model.get(), &request_)); }
+  Request(Request&& other) noexcept : request_(std::exchange(other.request_, nullptr)) {}
+  Request& operator=(Request&& other) noexcept {
+    if (this != &other) {
+      ple_request_close(&request_);
+      request_ = std::exchange(other.request_, nullptr);
+    }
+    return *this;
+  }
+  Request(const Request&) = delete;
+  Request& operator=(const Request&) = delete;
+  ~Request() { ple_request_close(&request_); }
+
+  void Set(const std::vector<FeatureValues>& features) {
+    const auto c = detail::ToC(features);
+    Check(ple_request_set(request_, c.data(), c.size()));
+  }
+  const ple_request* get() const { return request_; }
+
+ private:
+  ple_request* request_ = nullptr;
 };
 
 struct SessionOptions {
@@ -154,6 +252,34 @@ class Session {
     return outputs;
   }
 
+  // Scores num_candidates candidates of `request` (nullptr for a model without request-scope
+  // features). Returns num_candidates x num_tasks outputs; fills `scores` when given.
+  std::vector<float> Run(const Request* request, const std::vector<FeatureValues>& candidates, size_t num_candidates,
+                         std::vector<float>* scores = nullptr) {
+    const auto c = detail::ToC(candidates);
+    std::vector<float> outputs(num_candidates * task_count_);
+    if (scores != nullptr) scores->assign(num_candidates, 0.0f);
+    Check(ple_session_run_features(session_, request ? request->get() : nullptr, c.data(), c.size(), num_candidates,
+                                   outputs.data(), outputs.size(), scores ? scores->data() : nullptr,
+                                   scores ? scores->size() : 0));
+    return outputs;
+  }
+
+  void SetScore(const std::vector<float>& exponents, ple_score_transform transform = PLE_SCORE_NONE,
+                const std::string& transform_input = "", float regression_floor = 0.0f, float scale = 1.0f,
+                float offset = 0.0f) {
+    ple_score_params score{};
+    score.struct_size = sizeof(score);
+    score.exponents = exponents.data();
+    score.num_exponents = exponents.size();
+    score.regression_floor = regression_floor;
+    score.transform = transform;
+    score.transform_input = transform_input.c_str();
+    score.transform_scale = scale;
+    score.transform_offset = offset;
+    Check(ple_session_set_score(session_, &score));
+  }
+
   ple_session_info info() const {
     ple_session_info info{};
     info.struct_size = sizeof(info);
@@ -167,6 +293,13 @@ class Session {
   size_t task_count_;
   size_t row_width_;
 };
+
+// Indices of the best min(k, scores.size()) scores, best first (ties: lower index first).
+inline std::vector<uint32_t> TopK(const std::vector<float>& scores, size_t k) {
+  std::vector<uint32_t> indices(std::min(k, scores.size()));
+  Check(ple_rank_top_k(scores.data(), scores.size(), k, indices.data()));
+  return indices;
+}
 
 inline std::string VersionString() { return ple_version_string(); }
 

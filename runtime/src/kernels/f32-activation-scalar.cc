@@ -35,6 +35,20 @@ void f32_activation__scalar(const DenseLayer& layer, size_t rows, size_t width, 
       case Activation::kSilu:
         for (size_t c = 0; c < width; ++c) row[c] = row[c] * sigmoid(row[c]);
         break;
+      case Activation::kDice: {
+        // torch-rechub's Dice: statistics over the row's channels.
+        float mean = 0.0f;
+        for (size_t c = 0; c < width; ++c) mean += row[c];
+        mean /= static_cast<float>(width);
+        float variance = 0.0f;
+        for (size_t c = 0; c < width; ++c) variance += (row[c] - mean) * (row[c] - mean) + layer.dice_epsilon;
+        const float scale = std::sqrt(variance);
+        for (size_t c = 0; c < width; ++c) {
+          const float p = sigmoid((row[c] - mean) / scale);
+          row[c] = p * row[c] + (1.0f - p) * layer.dice_alpha * row[c];
+        }
+        break;
+      }
     }
   }
 }

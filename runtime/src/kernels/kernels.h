@@ -14,10 +14,11 @@
 namespace ple::rt {
 namespace kernels {
 
-// y[r][o] = sum_k x[r][k] * w[o][k] + bias[o]   (bias may be nullptr: zeros)
-// w is [out, in] row-major (the PyTorch Linear layout).
+// y[r][o] = sum_k x[r][k] * w[o][k] + bias[o]   (bias may be nullptr: zeros), k < in.
+// w is [out, *] row-major (the PyTorch Linear layout) with `w_stride` floats per row, so a
+// block of columns of a wider matrix can be used in place.
 void f32_dense__scalar(size_t rows, size_t in, size_t out, const float* x, size_t x_stride, const float* w,
-                       const float* bias, float* y, size_t y_stride);
+                       size_t w_stride, const float* bias, float* y, size_t y_stride);
 
 // In place: y[r][c] = act(y[r][c]) for c < width, with the layer's activation parameters.
 void f32_activation__scalar(const DenseLayer& layer, size_t rows, size_t width, float* y, size_t y_stride);
@@ -32,6 +33,9 @@ void f32_gate_sum__scalar(size_t rows, size_t count, size_t width, const float* 
 
 // The logistic function, 1 / (1 + exp(-x)).
 float sigmoid(float x);
+
+// An IEEE float16 value (bits) as float32, exactly.
+float f16_to_f32(uint16_t bits);
 
 }  // namespace kernels
 }  // namespace ple::rt
