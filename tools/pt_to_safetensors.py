@@ -75,7 +75,11 @@ def load_state_dict(path, key=None):
         obj = torch.load(path, map_location="cpu")
     except FileNotFoundError:
         _fail(f"{path}: no such file")
-    except Exception as e:  # pickle errors, missing module classes, not a torch file...
+    except (ModuleNotFoundError, AttributeError) as e:  # a pickled module whose class is missing
+        _fail(f"{path}: cannot be loaded by torch.load: {type(e).__name__}: {e} (a whole saved "
+              f"module needs its classes importable: put its package on PYTHONPATH, or save "
+              f"model.state_dict() instead)")
+    except Exception as e:  # pickle errors, not a torch file...
         _fail(f"{path}: cannot be loaded by torch.load: {type(e).__name__}: {e}")
     if key is not None:
         obj = _select(obj, key)
