@@ -10,6 +10,8 @@
 #include <stdexcept>
 
 #include "converter.h"
+#include "feature_columns.h"
+#include "ple/ple.hpp"
 #include "model.h"
 #include "safetensors.h"
 #include "c_api_internal.h"
@@ -124,37 +126,6 @@ const char* KernelPathName(ple_kernel_path path) {
 
 namespace {
 
-// One feature's (or extra's) values for the whole bundle, owned here.
-struct OwnedValues {
-  std::string name;
-  ple_feature_kind kind = PLE_FEATURE_DENSE;
-  bool request = false;
-  size_t width = 0;                  // dense: floats per row
-  std::vector<float> floats;         // dense / extra: N x width
-  std::vector<int64_t> ids;          // sparse: N; sequence: the ids of every row
-  std::vector<uint32_t> lengths;     // sequence: per row
-  std::vector<size_t> first_id;      // sequence: index of row r's first id
-
-  // Rows [first, first + count) as C values (pointers into this object).
-  ple_feature_values Rows(size_t first, size_t count) const {
-    ple_feature_values v{name.c_str(), nullptr, 0, nullptr, 0, nullptr};
-    if (kind == PLE_FEATURE_DENSE) {
-      v.values = floats.data() + first * width;
-      v.num_values = count * width;
-    } else if (kind == PLE_FEATURE_SPARSE) {
-      v.ids = ids.data() + first;
-      v.num_ids = count;
-    } else {
-      v.ids = ids.data() + first_id[first];
-      v.lengths = lengths.data() + first;
-      size_t total = 0;
-      for (size_t r = first; r < first + count; ++r) total += lengths[r];
-      v.num_ids = total;
-    }
-    return v;
-  }
-};
-
 std::vector<int64_t> ReadIds(const convert::SafeTensor& tensor, const std::string& name) {
   if (tensor.dtype != convert::SafeDType::kI64) throw std::runtime_error("'" + name + "' must be I64");
   std::vector<int64_t> ids(tensor.element_count());
@@ -162,48 +133,45 @@ std::vector<int64_t> ReadIds(const convert::SafeTensor& tensor, const std::strin
   return ids;
 }
 
-// The bundle's inputs for every feature and extra of `model`.
-std::vector<OwnedValues> ReadInputs(const ple_model* model, const convert::SafeTensorsFile& data, const json& config,
-                                    size_t n, const std::string& where) {
-  std::vector<OwnedValues> values;
+// The bundle's inputs, one column per feature and extra of `model` (docs/bundle-format.md).
+std::vector<tools::FeatureColumn> ReadInputs(const ple::Model& model, const convert::SafeTensorsFile& data,
+                                             const json& config, size_t n, const std::string& where) {
+  std::vector<tools::FeatureColumn> columns = tools::ModelColumns(model);
   const convert::SafeTensor* inputs = data.Find("inputs");
   std::vector<float> rows;
   if (inputs != nullptr) rows = inputs->ToFloat("inputs", /*allow_non_finite=*/true);
-  for (size_t i = 0; i < ple_model_num_features(model); ++i) {
-    OwnedValues v;
-    v.name = ple_model_feature_name(model, i);
-    v.kind = ple_model_feature_kind(model, i);
-    v.request = ple_model_feature_scope(model, i) == PLE_SCOPE_REQUEST;
-    v.width = ple_model_feature_width(model, i);
-    if (inputs != nullptr) {  // dense inputs, concatenated in the config's declared order
+  for (tools::FeatureColumn& c : columns) {
+    if (inputs != nullptr && !c.extra) {  // dense inputs, concatenated in the config's declared order
       size_t offset = 0, row_width = 0;
       bool found = false;
       for (const auto& in : config.at("inputs")) {
-        if (in.at("name") == v.name) {
+        if (in.at("name") == c.name) {
           offset = row_width;
           found = true;
         }
         row_width += in.at("width").get<size_t>();
       }
-      if (!found || v.kind != PLE_FEATURE_DENSE || inputs->shape != std::vector<uint64_t>{n, row_width}) {
+      if (!found || c.kind != PLE_FEATURE_DENSE || inputs->shape != std::vector<uint64_t>{n, row_width}) {
         throw std::runtime_error(where + ": 'inputs' does not match the config's inputs");
       }
       for (size_t r = 0; r < n; ++r) {
-        v.floats.insert(v.floats.end(), rows.begin() + r * row_width + offset,
-                        rows.begin() + r * row_width + offset + v.width);
+        c.floats.insert(c.floats.end(), rows.begin() + r * row_width + offset,
+                        rows.begin() + r * row_width + offset + c.width);
       }
-      values.push_back(std::move(v));
       continue;
     }
-    const std::string tensor_name = "features." + v.name;
+    const std::string tensor_name = (c.extra ? "extras." : "features.") + c.name;
     const convert::SafeTensor* t = data.Find(tensor_name);
-    if (t == nullptr) throw std::runtime_error(where + ": tensor '" + tensor_name + "' missing");
-    if (v.kind == PLE_FEATURE_DENSE) {
-      Require(data, tensor_name, {n, v.width}, where);
-      v.floats = t->ToFloat(tensor_name, /*allow_non_finite=*/true);  // the nan policy's business
-    } else if (v.kind == PLE_FEATURE_SPARSE) {
+    if (t == nullptr) {
+      if (c.extra) continue;  // extras are needed only by the score
+      throw std::runtime_error(where + ": tensor '" + tensor_name + "' missing");
+    }
+    if (c.kind == PLE_FEATURE_DENSE) {
+      Require(data, tensor_name, c.extra ? std::vector<uint64_t>{n} : std::vector<uint64_t>{n, c.width}, where);
+      c.floats = t->ToFloat(tensor_name, /*allow_non_finite=*/true);  // the nan policy's business
+    } else if (c.kind == PLE_FEATURE_SPARSE) {
       Require(data, tensor_name, {n}, where);
-      v.ids = ReadIds(*t, tensor_name);
+      c.ids = ReadIds(*t, tensor_name);
     } else {
       if (t->shape.size() != 2 || t->shape[0] != n) {
         throw std::runtime_error(where + ": '" + tensor_name + "' must be [" + std::to_string(n) + ", L]");
@@ -216,28 +184,11 @@ std::vector<OwnedValues> ReadInputs(const ple_model* model, const convert::SafeT
       for (size_t r = 0; r < n; ++r) {
         const size_t count = lengths ? static_cast<size_t>(valid[r]) : length;
         if (count > length) throw std::runtime_error(where + ": a length exceeds the padded width");
-        v.first_id.push_back(v.ids.size());
-        v.lengths.push_back(static_cast<uint32_t>(count));
-        v.ids.insert(v.ids.end(), padded.begin() + r * length, padded.begin() + r * length + count);
+        c.AppendSequence(padded.data() + r * length, count);
       }
     }
-    values.push_back(std::move(v));
   }
-  for (size_t i = 0; i < ple_model_num_extras(model); ++i) {
-    OwnedValues v;
-    v.name = ple_model_extra_name(model, i);
-    v.width = 1;
-    const std::string tensor_name = "extras." + v.name;
-    if (data.Find(tensor_name) == nullptr) continue;  // only needed by the score
-    Require(data, tensor_name, {n}, where);
-    v.floats = data.Find(tensor_name)->ToFloat(tensor_name, /*allow_non_finite=*/true);
-    values.push_back(std::move(v));
-  }
-  return values;
-}
-
-void Check(ple_status status, const std::string& where) {
-  if (status != PLE_OK) throw std::runtime_error(where + ": " + ple_status_string(status) + ": " + ple_last_error());
+  return columns;
 }
 
 }  // namespace
@@ -259,55 +210,43 @@ BundleReport RunBundle(const std::string& directory, ple_kernel_path kernel_path
   const convert::ConvertedModel converted = convert::Convert(source, config_path, weights_path, options);
 
   // Through the public API, as an app would; the session is reached inside only to record gates.
-  ple_model* raw_model = nullptr;
-  Check(ple_model_open_buffer(converted.bytes.data(), converted.bytes.size(), &raw_model),
-        where + ": the converted model does not load");
-  std::unique_ptr<ple_model, void (*)(ple_model*)> model(raw_model, [](ple_model* m) { ple_model_close(&m); });
-
+  ple::Model model = ple::Model::OpenBuffer(converted.bytes.data(), converted.bytes.size());
   const convert::SafeTensorsFile data = convert::SafeTensorsFile::Read(data_path);
   const convert::SafeTensor* expected_tensor = data.Find("expected.outputs");
   if (expected_tensor == nullptr || expected_tensor->shape.size() != 2) {
     throw std::runtime_error(where + ": data has no 2-d 'expected.outputs' tensor");
   }
   const size_t n = expected_tensor->shape[0];
-  const size_t tasks = ple_model_num_tasks(model.get());
+  const size_t tasks = model.tasks().size();
   const std::vector<double> expected =
       ReadDoubles(Require(data, "expected.outputs", {n, tasks}, where), "expected.outputs");
-  const std::vector<OwnedValues> inputs = ReadInputs(model.get(), data, ReadJson(config_path), n, where);
+  const std::vector<tools::FeatureColumn> columns = ReadInputs(model, data, ReadJson(config_path), n, where);
 
-  ple_session_options session_options;
-  ple_session_options_init(&session_options);
+  ple::SessionOptions session_options;
   session_options.max_batch = static_cast<uint32_t>(std::max<size_t>(n, 1));
   session_options.kernel_path = kernel_path;
-  ple_session* raw_session = nullptr;
-  Check(ple_session_create(model.get(), &session_options, &raw_session), where);
-  std::unique_ptr<ple_session, void (*)(ple_session*)> session(raw_session,
-                                                               [](ple_session* s) { ple_session_close(&s); });
+  ple::Session session(model, session_options);
   rt::Session& internal = *rt::InternalSession(session.get());
   internal.EnableGateRecording();
 
-  // The request: request-scope features from row 0 (all rows share them).
-  std::vector<ple_feature_values> request_values, candidate_values;
-  for (const OwnedValues& v : inputs) (v.request ? request_values : candidate_values).push_back(v.request ? v.Rows(0, 1) : v.Rows(0, n));
-  ple_request* raw_request = nullptr;
-  Check(ple_request_create(model.get(), &raw_request), where);
-  std::unique_ptr<ple_request, void (*)(ple_request*)> request(raw_request, [](ple_request* r) { ple_request_close(&r); });
-  Check(ple_request_set(request.get(), request_values.data(), request_values.size()), where + ": request");
-
+  // The request: request-scope features from row 0 (all rows of a bundle share them).
+  ple::Request request(model);
+  const std::vector<ple_feature_values> request_values = tools::RequestValues(columns);
+  ple::Check(ple_request_set(const_cast<ple_request*>(request.get()), request_values.data(), request_values.size()));
+  const std::vector<ple_feature_values> candidates = tools::CandidateValues(columns, 0, n);
   const convert::SafeTensor* expected_scores_tensor = data.Find("expected.scores");
   std::vector<float> outputs(n * tasks), scores(n);
-  Check(ple_session_run_features(session.get(), request.get(), candidate_values.data(), candidate_values.size(), n,
-                                 outputs.data(), outputs.size(), expected_scores_tensor ? scores.data() : nullptr,
-                                 expected_scores_tensor ? scores.size() : 0),
-        where + ": run");
+  ple::Check(ple_session_run_features(session.get(), request.get(), candidates.data(), candidates.size(), n,
+                                      outputs.data(), outputs.size(), expected_scores_tensor ? scores.data() : nullptr,
+                                      expected_scores_tensor ? scores.size() : 0));
 
   BundleReport report;
   report.bundle = manifest.value("name", directory);
   report.kernel_path = KernelPathName(internal.kernel_path());
   report.candidates = n;
   for (size_t t = 0; t < tasks; ++t) {
-    report.tasks.push_back(Compare(std::string("task ") + ple_model_task_name(model.get(), t), tolerance,
-                                   outputs.data() + t, tasks, expected.data() + t, tasks, n, 1));
+    report.tasks.push_back(Compare("task " + model.tasks()[t].name, tolerance, outputs.data() + t, tasks,
+                                   expected.data() + t, tasks, n, 1));
   }
   if (expected_scores_tensor != nullptr) {
     const std::vector<double> expected_scores =
@@ -338,26 +277,24 @@ BundleReport RunBundle(const std::string& directory, ple_kernel_path kernel_path
   }
 
   // Dense-only models: the same rows with each row carrying its request values must give the
-  // same bits (the request part is computed per row instead of once).
+  // same bits (the request part is computed per row instead of once per request).
   bool dense_only = true;
-  for (const OwnedValues& v : inputs) dense_only = dense_only && v.kind == PLE_FEATURE_DENSE;
+  for (const auto& f : model.features()) dense_only = dense_only && f.kind == PLE_FEATURE_DENSE;
   if (dense_only) {
-    const size_t row_width = ple_model_row_width(model.get());
+    const size_t row_width = model.row_width();
     std::vector<float> rows(n * row_width);
-    const size_t features = ple_model_num_features(model.get());  // inputs[0, features): the features, in order
     for (size_t r = 0; r < n; ++r) {
       size_t offset = 0;
-      for (size_t i = 0; i < features; ++i) {
-        const OwnedValues& v = inputs[i];
-        const size_t source_row = v.request ? 0 : r;
-        std::copy(v.floats.begin() + source_row * v.width, v.floats.begin() + (source_row + 1) * v.width,
+      for (const tools::FeatureColumn& c : columns) {  // features in the model's order, then extras
+        if (c.extra) continue;
+        const size_t source_row = c.request ? 0 : r;
+        std::copy(c.floats.begin() + source_row * c.width, c.floats.begin() + (source_row + 1) * c.width,
                   rows.begin() + r * row_width + offset);
-        offset += v.width;
+        offset += c.width;
       }
     }
     std::vector<float> per_row(n * tasks);
-    Check(ple_session_run(session.get(), rows.data(), rows.size(), n, per_row.data(), per_row.size()),
-          where + ": per-row run");
+    session.Run(rows.data(), n, per_row.data());
     report.per_row_checked = true;
     report.per_row_identical = std::memcmp(per_row.data(), outputs.data(), outputs.size() * sizeof(float)) == 0;
   }

@@ -1,27 +1,64 @@
-// ple-run: scores the candidates of an input file with a model and prints per-task outputs.
+// ple-run: ranks the candidates of each request in an input file with a model (docs/ple-run.md).
 #include <CLI/CLI.hpp>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <map>
 
 #include "ple/ple.hpp"
 #include "request_io.h"
 
+namespace {
+
+using ple::tools::RequestBatch;
+
+// Scores every candidate of `batch` in runs of the session's max_batch.
+void Score(ple::Session& session, const ple::Model& model, const RequestBatch& batch, uint32_t max_batch,
+           bool with_scores, std::vector<float>* outputs, std::vector<float>* scores) {
+  const size_t tasks = model.tasks().size();
+  outputs->assign(batch.candidates * tasks, 0.0f);
+  scores->assign(batch.candidates, 0.0f);
+  ple::Request request(model);
+  bool has_request = false;
+  for (const auto& c : batch.columns) has_request = has_request || c.request;
+  if (has_request) {
+    const auto values = ple::tools::RequestValues(batch.columns);
+    ple::Check(ple_request_set(const_cast<ple_request*>(request.get()), values.data(), values.size()));
+  }
+  for (size_t first = 0; first < batch.candidates; first += max_batch) {
+    const size_t count = std::min<size_t>(max_batch, batch.candidates - first);
+    const auto values = ple::tools::CandidateValues(batch.columns, first, count);
+    ple::Check(ple_session_run_features(session.get(), has_request ? request.get() : nullptr, values.data(),
+                                       values.size(), count, outputs->data() + first * tasks, count * tasks,
+                                       with_scores ? scores->data() + first : nullptr, with_scores ? count : 0));
+  }
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   CLI::App app{
-      "ple-run: score candidates with a PLE model file and print each task's output per candidate.\n"
-      "Input (docs/ple-run.md): JSON lines, one object per candidate mapping every model input to its\n"
-      "values, or CSV with a header (name, or name.0 .. name.{w-1} for a width-w input)."};
+      "ple-run: rank the candidates of each request in an input file with a PLE model file.\n"
+      "Input (docs/ple-run.md): JSON lines, a {\"request\": {...}} line with the request-scope features,\n"
+      "then one line per candidate with its features (and extras, \"id\", \"labels\"); or CSV candidates\n"
+      "with --request. Output: each request's candidates best first (when the model has a score)."};
   std::string model_path, input_path, input_format = "auto", output_path = "-", output_format = "csv",
-                                      kernels = "auto";
+                                      kernels = "auto", request_json;
   uint32_t max_batch = 256;
-  bool show_info = false;
+  size_t top_k = 0;
+  bool show_info = false, evaluate = false;
+  std::vector<std::string> exponents;
   app.add_option("model", model_path, "model file (.ple)")->required();
-  app.add_option("--input,-i", input_path, "candidates file, or - for standard input")->required();
+  app.add_option("--input,-i", input_path, "input file, or - for standard input")->required();
   app.add_option("--format,-f", input_format, "input format: auto (by extension: .csv is CSV), jsonl or csv")
       ->check(CLI::IsMember({"auto", "jsonl", "csv"}));
-  app.add_option("--output,-o", output_path, "where to write the outputs (default: standard output)");
+  app.add_option("--request", request_json, "CSV input: the request-scope features as a JSON object");
+  app.add_option("--output,-o", output_path, "where to write the results (default: standard output)");
   app.add_option("--output-format", output_format, "csv or json (JSON lines)")->check(CLI::IsMember({"csv", "json"}));
+  app.add_option("--top-k", top_k, "print the best K candidates of each request (default: all)");
+  app.add_option("--exponent", exponents, "override a task's score exponent: TASK=W (repeatable)");
+  app.add_flag("--evaluate", evaluate, "print per-task AUC (binary) or MSE (regression) over the candidates' labels");
   app.add_option("--kernels,-k", kernels, "kernel path: auto, reference or xnnpack")
       ->check(CLI::IsMember({"auto", "reference", "xnnpack"}));
   app.add_option("--max-batch", max_batch, "candidates per run (the session's prepared maximum)")
@@ -31,9 +68,7 @@ int main(int argc, char** argv) {
 
   try {
     ple::Model model = ple::Model::OpenFile(model_path);
-    const auto inputs = model.inputs();
     const auto tasks = model.tasks();
-
     std::ifstream file;
     std::istream* in = &std::cin;
     if (input_path != "-") {
@@ -44,35 +79,56 @@ int main(int argc, char** argv) {
     const bool csv = input_format == "csv" ||
                      (input_format == "auto" && input_path.size() > 4 &&
                       input_path.compare(input_path.size() - 4, 4, ".csv") == 0);
-    std::vector<float> rows;
+    std::vector<RequestBatch> batches;
     try {
-      rows = csv ? ple::tools::ReadCsv(*in, inputs) : ple::tools::ReadJsonLines(*in, inputs);
+      batches = csv ? ple::tools::ReadCsv(*in, model, request_json) : ple::tools::ReadJsonLines(*in, model);
     } catch (const std::runtime_error& e) {
       throw std::runtime_error("input '" + input_path + "': " + e.what());
     }
-    const size_t row_width = model.row_width();
-    const size_t candidates = rows.size() / row_width;
-    if (candidates == 0) throw std::runtime_error("input '" + input_path + "' has no candidates");
+    size_t total = 0;
+    for (const auto& b : batches) total += b.candidates;
+    if (total == 0) throw std::runtime_error("input '" + input_path + "' has no candidates");
 
     ple::SessionOptions options;
-    options.max_batch = static_cast<uint32_t>(std::min<size_t>(max_batch, candidates));
+    options.max_batch = static_cast<uint32_t>(std::min<size_t>(max_batch, total));
     options.kernel_path = kernels == "reference" ? PLE_KERNELS_REFERENCE
                           : kernels == "xnnpack" ? PLE_KERNELS_XNNPACK
                                                  : PLE_KERNELS_AUTO;
     ple::Session session(model, options);
+    bool ranked = model.has_score();
+    if (!exponents.empty()) {  // override exponents, keeping the model's transform
+      std::vector<float> w(tasks.size(), 0.0f);
+      ple_score_params score{};
+      score.struct_size = sizeof(score);
+      const bool has = ple_model_get_score(model.get(), &score) == PLE_OK;
+      if (has) std::copy(score.exponents, score.exponents + score.num_exponents, w.begin());
+      for (const std::string& e : exponents) {
+        const size_t eq = e.find('=');
+        size_t t = 0;
+        while (t < tasks.size() && (eq == std::string::npos || tasks[t].name != e.substr(0, eq))) ++t;
+        if (eq == std::string::npos || t == tasks.size()) {
+          throw std::runtime_error("--exponent '" + e + "': TASK=W with a task of the model expected");
+        }
+        char* end = nullptr;
+        w[t] = std::strtof(e.c_str() + eq + 1, &end);
+        if (*end != '\0' || end == e.c_str() + eq + 1) throw std::runtime_error("--exponent '" + e + "': W is not a number");
+      }
+      if (has) {
+        session.SetScore(w, score.transform, score.transform_input ? score.transform_input : "",
+                         score.regression_floor, score.transform_scale, score.transform_offset);
+      } else {
+        session.SetScore(w);
+      }
+      ranked = true;
+    }
     if (show_info) {
       const ple_session_info info = session.info();
       std::fprintf(stderr,
-                   "ple-run: %zu candidates; session: kernel path %s, max_batch %u, tile_rows %u, arena %zu bytes, "
-                   "packed weights %zu bytes (predicted total before creation: %zu bytes)\n",
-                   candidates, info.kernel_path == PLE_KERNELS_XNNPACK ? "xnnpack" : "reference", info.max_batch,
-                   info.tile_rows, info.arena_bytes, info.packed_weight_bytes,
+                   "ple-run: %zu requests, %zu candidates; session: kernel path %s, max_batch %u, tile_rows %u, "
+                   "arena %zu bytes, packed weights %zu bytes (predicted total before creation: %zu bytes)\n",
+                   batches.size(), total, info.kernel_path == PLE_KERNELS_XNNPACK ? "xnnpack" : "reference",
+                   info.max_batch, info.tile_rows, info.arena_bytes, info.packed_weight_bytes,
                    ple::Session::MemoryBytes(model, options));
-    }
-    std::vector<float> outputs(candidates * tasks.size());
-    for (size_t first = 0; first < candidates; first += options.max_batch) {
-      const size_t count = std::min<size_t>(options.max_batch, candidates - first);
-      session.Run(rows.data() + first * row_width, count, outputs.data() + first * tasks.size());
     }
 
     std::ofstream out_file;
@@ -82,13 +138,70 @@ int main(int argc, char** argv) {
       if (!out_file) throw std::runtime_error("cannot open output file '" + output_path + "'");
       out = &out_file;
     }
-    if (output_format == "csv") {
-      ple::tools::WriteCsv(*out, tasks, outputs);
-    } else {
-      ple::tools::WriteJsonLines(*out, tasks, outputs);
+    // --evaluate: per task, (prediction, label) over every labelled candidate of every request.
+    std::vector<std::vector<double>> predictions(tasks.size()), labels(tasks.size());
+    if (!evaluate && output_format == "csv") ple::tools::WriteCsvHeader(*out, tasks, ranked);
+    std::vector<float> outputs, scores;
+    for (size_t r = 0; r < batches.size(); ++r) {
+      const RequestBatch& batch = batches[r];
+      if (batch.candidates == 0) continue;
+      try {
+        Score(session, model, batch, options.max_batch, ranked, &outputs, &scores);
+      } catch (const ple::Error& e) {
+        throw std::runtime_error("request " + std::to_string(r) + " (line " + std::to_string(batch.line) +
+                                 "): " + e.what());
+      }
+      if (evaluate) {
+        for (size_t c = 0; c < batch.candidates; ++c) {
+          if (batch.labels[c].empty()) continue;
+          for (size_t t = 0; t < tasks.size(); ++t) {
+            if (!batch.labels[c][t]) continue;
+            predictions[t].push_back(outputs[c * tasks.size() + t]);
+            labels[t].push_back(*batch.labels[c][t]);
+          }
+        }
+        continue;
+      }
+      std::vector<uint32_t> order(batch.candidates);
+      if (ranked) {
+        order = ple::TopK(scores, top_k > 0 ? top_k : batch.candidates);
+      } else {
+        for (size_t c = 0; c < batch.candidates; ++c) order[c] = static_cast<uint32_t>(c);
+        if (top_k > 0 && top_k < order.size()) order.resize(top_k);
+      }
+      for (size_t i = 0; i < order.size(); ++i) {
+        const size_t c = order[i];
+        const ple::tools::ScoredCandidate row{r, c, i + 1, batch.ids[c], scores[c], outputs.data() + c * tasks.size()};
+        if (output_format == "csv") {
+          ple::tools::WriteCsvRow(*out, row, tasks.size(), ranked);
+        } else {
+          ple::tools::WriteJsonRow(*out, row, tasks, ranked);
+        }
+      }
+    }
+    if (evaluate) {
+      *out << "task,type,labelled,positives,metric,value\n";
+      for (size_t t = 0; t < tasks.size(); ++t) {
+        const bool binary = tasks[t].type == PLE_TASK_BINARY;
+        double positives = 0, squared_error = 0;
+        for (size_t i = 0; i < labels[t].size(); ++i) {
+          if (binary && labels[t][i] != 0.0 && labels[t][i] != 1.0) {
+            throw std::runtime_error("task '" + tasks[t].name + "': binary labels must be 0 or 1");
+          }
+          positives += labels[t][i] > 0.5;
+          squared_error += (predictions[t][i] - labels[t][i]) * (predictions[t][i] - labels[t][i]);
+        }
+        char value[32];
+        const double metric = binary ? ple::tools::Auc(predictions[t], labels[t])
+                                     : (labels[t].empty() ? NAN : squared_error / labels[t].size());
+        std::snprintf(value, sizeof(value), "%.4f", metric);
+        *out << tasks[t].name << "," << (binary ? "binary" : "regression") << "," << labels[t].size() << ","
+             << (binary ? std::to_string(static_cast<size_t>(positives)) : "") << "," << (binary ? "auc" : "mse")
+             << "," << value << "\n";
+      }
     }
     out->flush();
-    if (!*out) throw std::runtime_error("cannot write the outputs to '" + output_path + "'");
+    if (!*out) throw std::runtime_error("cannot write the results to '" + output_path + "'");
   } catch (const std::exception& e) {
     std::fprintf(stderr, "ple-run: error: %s\n", e.what());
     return 1;

@@ -1,51 +1,132 @@
 #include "request_io.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <numeric>
+#include <sstream>
 #include <stdexcept>
 
 namespace ple {
 namespace tools {
 namespace {
 
-std::string InputList(const std::vector<InputInfo>& inputs) {
-  std::string list;
-  for (const auto& in : inputs) list += (list.empty() ? "" : ", ") + in.name + "[" + std::to_string(in.width) + "]";
-  return list;
-}
+using nlohmann::json;
 
 [[noreturn]] void Fail(size_t line, const std::string& message) {
   throw std::runtime_error("line " + std::to_string(line) + ": " + message);
 }
 
-float CheckedValue(double value, size_t line, const std::string& what) {
-  if (!std::isfinite(value) || std::fabs(value) > 3.4e38) Fail(line, what + " is not a finite float32 value");
-  return static_cast<float>(value);
+float CheckedFloat(const json& value, size_t line, const std::string& what) {
+  if (!value.is_number()) Fail(line, what + " is not a number");
+  const double v = value.get<double>();
+  if (!std::isfinite(v) || std::fabs(v) > 3.4e38) Fail(line, what + " is not a finite float32 value");
+  return static_cast<float>(v);
 }
 
-std::vector<std::string> SplitCsv(const std::string& line) {
-  std::vector<std::string> fields;
-  std::string field;
-  for (char c : line) {
-    if (c == ',') {
-      fields.push_back(field);
-      field.clear();
-    } else if (c != '\r') {
-      field += c;
+int64_t CheckedId(const json& value, size_t line, const std::string& what) {
+  if (!value.is_number_integer()) Fail(line, what + " is not an integer id");
+  return value.get<int64_t>();
+}
+
+std::string Describe(const FeatureColumn& c) {
+  if (c.extra) return "extra";
+  switch (c.kind) {
+    case PLE_FEATURE_SPARSE: return "sparse (an integer id)";
+    case PLE_FEATURE_SEQUENCE: return "sequence (an array of ids)";
+    default: return "dense (" + std::to_string(c.width) + (c.width == 1 ? " number)" : " numbers)");
+  }
+}
+
+std::string FeatureList(const std::vector<FeatureColumn>& columns, bool request) {
+  std::string list;
+  for (const auto& c : columns) {
+    if (c.request == request) list += (list.empty() ? "" : ", ") + c.name;
+  }
+  return list.empty() ? "none" : list;
+}
+
+// Appends one row of `value` to column `c`.
+void AppendJsonValue(FeatureColumn& c, const json& value, size_t line) {
+  const std::string what = (c.extra ? "extra '" : "feature '") + c.name + "'";
+  switch (c.kind) {
+    case PLE_FEATURE_DENSE:
+      if (value.is_number() && c.width == 1) {
+        c.floats.push_back(CheckedFloat(value, line, what));
+        return;
+      }
+      if (!value.is_array() || value.size() != c.width) {
+        Fail(line, what + " needs " + std::to_string(c.width) + " numbers, found " +
+                       (value.is_array() ? std::to_string(value.size()) + " values" : value.dump()));
+      }
+      for (size_t i = 0; i < c.width; ++i) {
+        c.floats.push_back(CheckedFloat(value[i], line, what + "[" + std::to_string(i) + "]"));
+      }
+      return;
+    case PLE_FEATURE_SPARSE:
+      c.ids.push_back(CheckedId(value, line, what));
+      return;
+    case PLE_FEATURE_SEQUENCE: {
+      if (!value.is_array()) Fail(line, what + " needs an array of ids, found " + value.dump());
+      if (value.size() > c.width) {
+        Fail(line, what + " has " + std::to_string(value.size()) + " ids, max_length is " + std::to_string(c.width));
+      }
+      std::vector<int64_t> ids;
+      for (size_t i = 0; i < value.size(); ++i) ids.push_back(CheckedId(value[i], line, what + "[" + std::to_string(i) + "]"));
+      c.AppendSequence(ids.data(), ids.size());
+      return;
     }
   }
-  fields.push_back(field);
-  for (auto& f : fields) {  // trim spaces
-    const size_t b = f.find_first_not_of(" \t"), e = f.find_last_not_of(" \t");
-    f = b == std::string::npos ? "" : f.substr(b, e - b + 1);
-  }
-  return fields;
 }
 
-std::string FormatFloat(float value) {
+// Reads one object's values into the columns of `scope` (request or candidate features and
+// extras); `skip` keys are handled by the caller.
+void ReadObject(const json& object, std::vector<FeatureColumn>& columns, bool request, size_t line,
+                std::initializer_list<const char*> skip) {
+  for (auto it = object.begin(); it != object.end(); ++it) {
+    bool skipped = false;
+    for (const char* key : skip) skipped = skipped || it.key() == key;
+    if (skipped) continue;
+    FeatureColumn* column = nullptr;
+    for (auto& c : columns) {
+      if (c.name == it.key()) column = &c;
+    }
+    if (column == nullptr) {
+      Fail(line, "unknown feature '" + it.key() + "' (request features: " + FeatureList(columns, true) +
+                     "; candidate features and extras: " + FeatureList(columns, false) + ")");
+    }
+    if (column->request != request) {
+      Fail(line, "'" + it.key() + "' is a " + (column->request ? "request" : "candidate") + "-scope " +
+                     (column->extra ? "extra" : "feature") + ": give it " +
+                     (column->request ? "in a {\"request\": {...}} line" : "on the candidate lines"));
+    }
+    AppendJsonValue(*column, it.value(), line);
+  }
+  for (auto& c : columns) {
+    if (c.request != request || c.extra) continue;
+    if (!object.contains(c.name)) Fail(line, "feature '" + c.name + "' missing: " + Describe(c));
+  }
+}
+
+void CheckExtras(const RequestBatch& batch, size_t line) {
+  for (const auto& c : batch.columns) {
+    if (c.extra && !c.floats.empty() && c.floats.size() != batch.candidates) {
+      Fail(line, "extra '" + c.name + "' is given on some candidate lines only");
+    }
+  }
+}
+
+RequestBatch NewBatch(const Model& model, size_t line) {
+  RequestBatch batch;
+  batch.columns = ModelColumns(model);
+  batch.line = line;
+  return batch;
+}
+
+std::string FormatFloat(double value) {
   char text[32];
   std::snprintf(text, sizeof(text), "%.9g", value);  // round-trips a float32
   return text;
@@ -53,120 +134,238 @@ std::string FormatFloat(float value) {
 
 }  // namespace
 
-std::vector<float> ReadJsonLines(std::istream& in, const std::vector<InputInfo>& inputs) {
-  std::vector<float> rows;
+std::vector<RequestBatch> ReadJsonLines(std::istream& in, const Model& model) {
+  const auto tasks = model.tasks();
+  bool model_has_request = false;
+  for (const auto& f : model.features()) model_has_request = model_has_request || f.scope == PLE_SCOPE_REQUEST;
+  std::vector<RequestBatch> batches;
   std::string text;
   size_t line = 0;
   while (std::getline(in, text)) {
     ++line;
     if (text.find_first_not_of(" \t\r") == std::string::npos) continue;
-    nlohmann::json record;
+    json record;
     try {
-      record = nlohmann::json::parse(text);
-    } catch (const nlohmann::json::exception& e) {
+      record = json::parse(text);
+    } catch (const json::exception& e) {
       Fail(line, std::string("not valid JSON: ") + e.what());
     }
-    if (!record.is_object()) Fail(line, "a JSON object per candidate expected");
-    for (auto it = record.begin(); it != record.end(); ++it) {
-      bool known = false;
-      for (const auto& input : inputs) known = known || input.name == it.key();
-      if (!known) Fail(line, "unknown input '" + it.key() + "' (model inputs: " + InputList(inputs) + ")");
+    if (!record.is_object()) Fail(line, "a JSON object expected");
+    if (record.contains("request")) {
+      if (record.size() != 1) Fail(line, "a request line holds only {\"request\": {...}}");
+      if (!record["request"].is_object()) Fail(line, "\"request\" must be an object");
+      if (!batches.empty()) CheckExtras(batches.back(), batches.back().line);
+      batches.push_back(NewBatch(model, line));
+      ReadObject(record["request"], batches.back().columns, /*request=*/true, line, {});
+      continue;
     }
-    for (const auto& input : inputs) {
-      if (!record.contains(input.name)) {
-        Fail(line, "input '" + input.name + "' missing (model inputs: " + InputList(inputs) + ")");
+    if (batches.empty()) {
+      if (model_has_request) {
+        Fail(line, "a {\"request\": {...}} line must come first: the model has request-scope features (" +
+                       FeatureList(NewBatch(model, line).columns, true) + ")");
       }
-      const auto& value = record[input.name];
-      if (value.is_number() && input.width == 1) {
-        rows.push_back(CheckedValue(value.get<double>(), line, "input '" + input.name + "'"));
-        continue;
+      batches.push_back(NewBatch(model, line));
+    }
+    RequestBatch& batch = batches.back();
+    ReadObject(record, batch.columns, /*request=*/false, line, {"id", "labels"});
+    std::string id;
+    if (record.contains("id")) {
+      const json& v = record["id"];
+      if (!v.is_string() && !v.is_number()) Fail(line, "\"id\" must be a string or a number");
+      id = v.is_string() ? v.get<std::string>() : v.dump();
+    }
+    batch.ids.push_back(id);
+    std::vector<std::optional<double>> labels;
+    if (record.contains("labels")) {
+      const json& l = record["labels"];
+      if (!l.is_object()) Fail(line, "\"labels\" must be an object {task: value or null}");
+      labels.resize(tasks.size());
+      for (auto it = l.begin(); it != l.end(); ++it) {
+        size_t t = 0;
+        while (t < tasks.size() && tasks[t].name != it.key()) ++t;
+        if (t == tasks.size()) Fail(line, "label for unknown task '" + it.key() + "'");
+        if (it.value().is_null()) continue;
+        if (!it.value().is_number()) Fail(line, "label '" + it.key() + "' must be a number or null");
+        labels[t] = it.value().get<double>();
       }
-      if (!value.is_array() || value.size() != input.width) {
-        Fail(line, "input '" + input.name + "' needs " + std::to_string(input.width) + " numbers, found " +
-                       (value.is_array() ? std::to_string(value.size()) + " values" : value.dump()));
-      }
-      for (size_t i = 0; i < input.width; ++i) {
-        if (!value[i].is_number()) Fail(line, "input '" + input.name + "'[" + std::to_string(i) + "] is not a number");
-        rows.push_back(CheckedValue(value[i].get<double>(), line, "input '" + input.name + "'[" + std::to_string(i) + "]"));
+    }
+    batch.labels.push_back(labels);
+    ++batch.candidates;
+    // Extras appear on every candidate line or on none.
+    for (auto& c : batch.columns) {
+      if (c.extra && !c.floats.empty() && c.floats.size() != batch.candidates) {
+        Fail(line, "extra '" + c.name + "' is missing here but given on earlier candidate lines");
       }
     }
   }
-  return rows;
+  if (!batches.empty()) CheckExtras(batches.back(), line);
+  return batches;
 }
 
-std::vector<float> ReadCsv(std::istream& in, const std::vector<InputInfo>& inputs) {
-  // Column name -> position in the row.
-  std::map<std::string, size_t> expected;
-  size_t row_width = 0;
-  for (const auto& input : inputs) {
-    if (input.width == 1) {
-      expected[input.name] = row_width;
-    } else {
-      for (size_t i = 0; i < input.width; ++i) expected[input.name + "." + std::to_string(i)] = row_width + i;
+std::vector<RequestBatch> ReadCsv(std::istream& in, const Model& model, const std::string& request_json) {
+  RequestBatch batch = NewBatch(model, 1);
+  bool has_request = false;
+  for (const auto& c : batch.columns) has_request = has_request || c.request;
+  if (has_request) {
+    if (request_json.empty()) {
+      throw std::runtime_error("the model has request-scope features (" + FeatureList(batch.columns, true) +
+                               "): give them with --request '{...}'");
     }
-    row_width += input.width;
+    json request;
+    try {
+      request = json::parse(request_json);
+    } catch (const json::exception& e) {
+      throw std::runtime_error(std::string("--request is not valid JSON: ") + e.what());
+    }
+    if (!request.is_object()) throw std::runtime_error("--request must be a JSON object");
+    ReadObject(request, batch.columns, /*request=*/true, 0, {});
   }
+  // Header: column name -> (column, index within a dense feature).
   std::string text;
-  size_t line = 0;
   if (!std::getline(in, text)) throw std::runtime_error("empty CSV input: a header line is required");
-  ++line;
-  const std::vector<std::string> header = SplitCsv(text);
-  std::vector<size_t> column_position(header.size());
-  std::map<std::string, bool> seen;
-  for (size_t c = 0; c < header.size(); ++c) {
-    auto it = expected.find(header[c]);
-    if (it == expected.end()) {
-      Fail(line, "unknown column '" + header[c] + "' (model inputs: " + InputList(inputs) +
-                     "; a width-w input has columns name.0 .. name.{w-1})");
+  auto split = [](const std::string& line) {
+    std::vector<std::string> fields;
+    std::stringstream stream(line);
+    std::string field;
+    while (std::getline(stream, field, ',')) {
+      const size_t b = field.find_first_not_of(" \t\r"), e = field.find_last_not_of(" \t\r");
+      fields.push_back(b == std::string::npos ? "" : field.substr(b, e - b + 1));
     }
-    if (seen[header[c]]) Fail(line, "column '" + header[c] + "' appears twice");
-    seen[header[c]] = true;
-    column_position[c] = it->second;
+    if (!line.empty() && line.back() == ',') fields.push_back("");
+    return fields;
+  };
+  const std::vector<std::string> header = split(text);
+  struct Target {
+    FeatureColumn* column = nullptr;  // nullptr: the id column
+    size_t index = 0;
+  };
+  std::vector<Target> targets;
+  std::map<std::string, bool> seen;
+  for (const std::string& name : header) {
+    if (seen[name]) Fail(1, "column '" + name + "' appears twice");
+    seen[name] = true;
+    if (name == "id") {
+      targets.push_back({nullptr, 0});
+      continue;
+    }
+    Target target;
+    for (auto& c : batch.columns) {
+      if (c.request) continue;
+      if (c.name == name && (c.kind != PLE_FEATURE_DENSE || c.width == 1)) target = {&c, 0};
+      for (size_t i = 0; c.kind == PLE_FEATURE_DENSE && c.width > 1 && i < c.width; ++i) {
+        if (c.name + "." + std::to_string(i) == name) target = {&c, i};
+      }
+    }
+    if (target.column == nullptr) {
+      Fail(1, "unknown column '" + name + "' (candidate features and extras: " + FeatureList(batch.columns, false) +
+                  "; a width-w dense feature has columns name.0 .. name.{w-1})");
+    }
+    targets.push_back(target);
   }
-  for (const auto& entry : expected) {
-    if (!seen[entry.first]) Fail(line, "column '" + entry.first + "' missing");
+  for (auto& c : batch.columns) {
+    if (c.request || c.extra) continue;
+    const size_t columns = c.kind == PLE_FEATURE_DENSE ? c.width : 1;
+    for (size_t i = 0; i < columns; ++i) {
+      const std::string name = columns == 1 ? c.name : c.name + "." + std::to_string(i);
+      if (!seen[name]) Fail(1, "column '" + name + "' missing");
+    }
   }
-  std::vector<float> rows;
+  size_t line = 1;
   while (std::getline(in, text)) {
     ++line;
     if (text.find_first_not_of(" \t\r") == std::string::npos) continue;
-    const std::vector<std::string> fields = SplitCsv(text);
+    const std::vector<std::string> fields = split(text);
     if (fields.size() != header.size()) {
       Fail(line, std::to_string(fields.size()) + " fields, the header has " + std::to_string(header.size()));
     }
-    const size_t base = rows.size();
-    rows.resize(base + row_width);
-    for (size_t c = 0; c < fields.size(); ++c) {
-      char* end = nullptr;
-      const double value = std::strtod(fields[c].c_str(), &end);
-      if (fields[c].empty() || *end != '\0') {
-        Fail(line, "column '" + header[c] + "': '" + fields[c] + "' is not a number");
+    std::string id;
+    for (size_t f = 0; f < fields.size(); ++f) {
+      const Target& target = targets[f];
+      if (target.column == nullptr) {
+        id = fields[f];
+        continue;
       }
-      rows[base + column_position[c]] = CheckedValue(value, line, "column '" + header[c] + "'");
+      FeatureColumn& c = *target.column;
+      const std::string what = "column '" + header[f] + "'";
+      if (c.kind == PLE_FEATURE_DENSE) {
+        char* end = nullptr;
+        const double v = std::strtod(fields[f].c_str(), &end);
+        if (fields[f].empty() || *end != '\0') Fail(line, what + ": '" + fields[f] + "' is not a number");
+        if (target.index == 0) c.floats.resize(c.floats.size() + c.width);
+        c.floats[c.floats.size() - c.width + target.index] = CheckedFloat(json(v), line, what);
+        continue;
+      }
+      std::vector<int64_t> ids;
+      std::stringstream stream(fields[f]);
+      std::string token;
+      while (stream >> token) {
+        char* end = nullptr;
+        const long long v = std::strtoll(token.c_str(), &end, 10);
+        if (*end != '\0') Fail(line, what + ": '" + token + "' is not an integer id");
+        ids.push_back(v);
+      }
+      if (c.kind == PLE_FEATURE_SPARSE) {
+        if (ids.size() != 1) Fail(line, what + ": one integer id expected");
+        c.ids.push_back(ids[0]);
+      } else {
+        if (ids.size() > c.width) {
+          Fail(line, what + ": " + std::to_string(ids.size()) + " ids, max_length is " + std::to_string(c.width));
+        }
+        c.AppendSequence(ids.data(), ids.size());
+      }
     }
+    batch.ids.push_back(id);
+    batch.labels.emplace_back();
+    ++batch.candidates;
   }
-  return rows;
+  return {batch};
 }
 
-void WriteCsv(std::ostream& out, const std::vector<TaskInfo>& tasks, const std::vector<float>& outputs) {
-  out << "candidate";
+void WriteCsvHeader(std::ostream& out, const std::vector<TaskInfo>& tasks, bool ranked) {
+  out << (ranked ? "request,rank,candidate,id,score" : "request,candidate,id");
   for (const auto& task : tasks) out << "," << task.name;
   out << "\n";
-  for (size_t i = 0; i < outputs.size() / tasks.size(); ++i) {
-    out << i;
-    for (size_t t = 0; t < tasks.size(); ++t) out << "," << FormatFloat(outputs[i * tasks.size() + t]);
-    out << "\n";
-  }
 }
 
-void WriteJsonLines(std::ostream& out, const std::vector<TaskInfo>& tasks, const std::vector<float>& outputs) {
-  for (size_t i = 0; i < outputs.size() / tasks.size(); ++i) {
-    out << "{\"candidate\": " << i;
-    for (size_t t = 0; t < tasks.size(); ++t) {
-      out << ", " << nlohmann::json(tasks[t].name).dump() << ": " << FormatFloat(outputs[i * tasks.size() + t]);
+void WriteCsvRow(std::ostream& out, const ScoredCandidate& c, size_t tasks, bool ranked) {
+  out << c.request << ",";
+  if (ranked) out << c.rank << ",";
+  out << c.candidate << "," << c.id;
+  if (ranked) out << "," << FormatFloat(c.score);
+  for (size_t t = 0; t < tasks; ++t) out << "," << FormatFloat(c.outputs[t]);
+  out << "\n";
+}
+
+void WriteJsonRow(std::ostream& out, const ScoredCandidate& c, const std::vector<TaskInfo>& tasks, bool ranked) {
+  out << "{\"request\": " << c.request;
+  if (ranked) out << ", \"rank\": " << c.rank;
+  out << ", \"candidate\": " << c.candidate << ", \"id\": " << json(c.id).dump();
+  if (ranked) out << ", \"score\": " << FormatFloat(c.score);
+  for (size_t t = 0; t < tasks.size(); ++t) out << ", " << json(tasks[t].name).dump() << ": " << FormatFloat(c.outputs[t]);
+  out << "}\n";
+}
+
+double Auc(const std::vector<double>& scores, const std::vector<double>& labels) {
+  std::vector<size_t> order(scores.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return scores[a] < scores[b]; });
+  double positives = 0, negatives = 0, rank_sum = 0;
+  for (size_t i = 0; i < order.size();) {
+    size_t j = i;
+    while (j < order.size() && scores[order[j]] == scores[order[i]]) ++j;
+    const double average_rank = (i + 1 + j) / 2.0;  // ranks i+1 .. j share their mean
+    for (size_t k = i; k < j; ++k) {
+      if (labels[order[k]] > 0.5) {
+        rank_sum += average_rank;
+        ++positives;
+      } else {
+        ++negatives;
+      }
     }
-    out << "}\n";
+    i = j;
   }
+  if (positives == 0 || negatives == 0) return NAN;
+  return (rank_sum - positives * (positives + 1) / 2) / (positives * negatives);
 }
 
 }  // namespace tools

@@ -181,6 +181,7 @@ ple_status Session::UpdateRequestPartials(const RunInputs& inputs) {
     }
   }
   partials_generation_ = inputs.request_generation;
+  ++request_part_updates_;
   return PLE_OK;
 }
 

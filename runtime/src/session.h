@@ -81,6 +81,10 @@ class Session {
   void EnableGateRecording();
   const std::vector<GateRecord>& gate_records() const { return gate_records_; }
 
+  // How many times the request part of the split first layers was computed (tests use it to
+  // show a request context's work is done once and reused).
+  size_t request_part_updates() const { return request_part_updates_; }
+
   const Model& model() const { return *model_; }
   ple_kernel_path kernel_path() const { return kernel_path_; }
   uint32_t max_batch() const { return max_batch_; }
@@ -110,6 +114,7 @@ class Session {
   std::vector<size_t> request_partial_offset_;                 // per split layer: offset in request_partials_
   std::vector<float> request_partials_;                        // request part of each split layer, for one request
   uint64_t partials_generation_ = 0;                           // the request they were computed for (0: none)
+  size_t request_part_updates_ = 0;
   std::vector<const float*> gate_expert_pointers_;             // scratch, max_gate_experts
   ScoreParams score_;
   std::vector<GateRecord> gate_records_;

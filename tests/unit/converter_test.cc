@@ -219,3 +219,80 @@ TEST_CASE("converter: files are written atomically", "[converter]") {
   CHECK_FALSE(ple::test::FileExists(target_dir + ".tmp." + std::to_string(::getpid())));
   CHECK_THROWS_WITH(WriteFileAtomically(dir + "/no/such/dir/model.ple", {1}), Catch::Contains("cannot create"));
 }
+
+TEST_CASE("converter: TensorFlow-layout [in, out] kernels give the same model with --weights-layout in_out",
+          "[converter]") {
+  auto weights = EditableWeights("cgc_bn");
+  for (auto& [name, tensor] : weights) {
+    const bool kernel = name.size() > 14 && (name.compare(name.size() - 14, 14, ".linear.weight") == 0 ||
+                                             name.compare(name.size() - 12, 12, ".head.weight") == 0);
+    if (!kernel) continue;
+    const uint64_t out = tensor.shape[0], in = tensor.shape[1];
+    std::vector<uint8_t> transposed(tensor.bytes.size());
+    for (uint64_t o = 0; o < out; ++o) {
+      for (uint64_t i = 0; i < in; ++i) std::memcpy(&transposed[(i * out + o) * 4], &tensor.bytes[(o * in + i) * 4], 4);
+    }
+    tensor.bytes = transposed;
+    tensor.shape = {in, out};
+  }
+  const std::string dir = ple::test::MakeTempDir();
+  ple::test::WriteFileBytes(dir + "/weights.safetensors", WriteSafeTensors(weights));
+  ImportOptions options;
+  options.naming.transpose_linear = true;
+  const auto converted = ConvertNative(BundlePath("cgc_bn") + "/config.json", dir + "/weights.safetensors", options);
+  CHECK(converted.bytes == ple::test::ConvertBundle("cgc_bn").bytes);
+  // Without the flag, the transposed kernels do not fit.
+  CHECK_THROWS_WITH(ConvertNative(BundlePath("cgc_bn") + "/config.json", dir + "/weights.safetensors"),
+                    Catch::Contains("expected [16, 20]"));
+}
+
+TEST_CASE("converter: framework imports reject what the framework would not compute", "[converter][import]") {
+  auto convert = [](const std::string& bundle, const json& config, Source source) -> std::string {
+    const std::string dir = ple::test::MakeTempDir();
+    std::ofstream(dir + "/config.json") << config.dump();
+    try {
+      Convert(source, dir + "/config.json", BundlePath(bundle) + "/weights.safetensors");
+    } catch (const ple::convert::ConvertError& e) {
+      return e.what();
+    }
+    return "";
+  };
+  const json rechub = BundleConfig("rechub_ple");
+  CHECK(convert("rechub_ple", rechub, Source::kTorchRechub).empty());
+  CHECK_THAT(convert("rechub_ple", rechub, Source::kDeepCtrTorch), Catch::Contains("\"deepctr-torch\" expected"));
+  json c = rechub;
+  c["expert_params"]["activation"] = "softmax";
+  CHECK_THAT(convert("rechub_ple", c, Source::kTorchRechub), Catch::Contains("unsupported activation 'softmax'"));
+  c = rechub;
+  for (auto& f : c["features"]) {
+    if (f["type"] == "SequenceFeature") f["pooling"] = "concat";
+  }
+  CHECK_THAT(convert("rechub_ple", c, Source::kTorchRechub), Catch::Contains("\"concat\" keeps the sequence"));
+  c = rechub;
+  c["n_expert_shared"] = 3;
+  CHECK_THAT(convert("rechub_ple", c, Source::kTorchRechub), Catch::Contains("missing tensor 'cgc_layers.0.experts_shared.2"));
+
+  const json deepctr = BundleConfig("deepctr_ple_bn");
+  CHECK(convert("deepctr_ple_bn", deepctr, Source::kDeepCtrTorch).empty());
+  c = deepctr;
+  c["shared_expert_num"] = 3;
+  CHECK_THAT(convert("deepctr_ple_bn", c, Source::kDeepCtrTorch), Catch::Contains("cannot run there"));
+  c = deepctr;
+  c["dnn_activation"] = "dice";
+  CHECK_THAT(convert("deepctr_ple_bn", c, Source::kDeepCtrTorch), Catch::Contains("3-d inputs only"));
+  c = deepctr;
+  c["dnn_use_bn"] = false;  // the BatchNorm tensors are then unexpected
+  CHECK_THAT(convert("deepctr_ple_bn", c, Source::kDeepCtrTorch), Catch::Contains("the config does not use") &&
+                                                                      Catch::Contains(".bn.0."));
+}
+
+TEST_CASE("converter: DeepCTR-Torch's unused shared experts and last-level shared gate are dropped",
+          "[converter][import]") {
+  // deepctr_ple_bn: specific 2, shared 1 -> 2 shared experts built per level, 1 used.
+  const auto converted = Convert(Source::kDeepCtrTorch, BundlePath("deepctr_ple_bn") + "/config.json",
+                                 BundlePath("deepctr_ple_bn") + "/weights.safetensors");
+  REQUIRE(converted.ir.levels.size() == 2);
+  CHECK(converted.ir.levels[0].experts.size() == 3 * 2 + 1);
+  CHECK(converted.ir.levels[0].gates.size() == 3 + 1);  // task gates + shared gate
+  CHECK(converted.ir.levels[1].gates.size() == 3);      // the last level's shared gate is not used
+}

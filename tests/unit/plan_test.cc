@@ -19,6 +19,10 @@ std::shared_ptr<const ple::rt::Model> LoadBundle(const std::string& name) {
 
 std::vector<uint32_t> Reads(const ple::rt::Plan& plan, const ple::rt::PlanStep& step) {
   std::vector<uint32_t> reads = {step.input};
+  if (step.split >= 0) {  // a split first layer also reads the per-row request columns and its partial
+    reads.push_back(ple::rt::kRequestRowsValue);
+    reads.push_back(step.partial);
+  }
   if (step.kind == ple::rt::StepKind::kGateSum) {
     for (uint32_t i = 0; i < step.experts_count; ++i) reads.push_back(plan.gate_experts[step.experts_begin + i]);
   }
@@ -34,19 +38,22 @@ TEST_CASE("plan: values alive at the same time never overlap in the arena", "[pl
     const ple::rt::Plan plan = ple::rt::BuildPlan(*model);
     const size_t count = plan.values.size();
     std::vector<int> first(count, -1), last(count, -1);
+    first[ple::rt::kInputValue] = 0;  // the feature layer writes these before the first step
+    if (plan.split) first[ple::rt::kRequestRowsValue] = 0;
     for (size_t i = 0; i < plan.steps.size(); ++i) {
       const auto& step = plan.steps[i];
       if (step.kind == ple::rt::StepKind::kDense || step.kind == ple::rt::StepKind::kGateSum) {
         if (first[step.output] < 0) first[step.output] = static_cast<int>(i);
         last[step.output] = std::max(last[step.output], static_cast<int>(i));
       }
+      if (step.split >= 0 && first[step.partial] < 0) first[step.partial] = static_cast<int>(i);
       for (uint32_t v : Reads(plan, step)) {
-        REQUIRE((v == ple::rt::kInputValue || first[v] >= 0));  // read after written
+        REQUIRE(first[v] >= 0);  // read after written
         last[v] = static_cast<int>(i);
       }
     }
     size_t sum_of_widths = 0;
-    for (uint32_t a = 1; a < count; ++a) {
+    for (uint32_t a = 0; a < count; ++a) {
       if (first[a] < 0) continue;
       const auto& va = plan.values[a];
       REQUIRE(va.arena_offset_floats % 16 == 0);
@@ -65,6 +72,18 @@ TEST_CASE("plan: values alive at the same time never overlap in the arena", "[pl
     CHECK(plan.arena_floats_per_row <= sum_of_widths);
     if (name == "six_tasks" || name == "ple2_unequal") CHECK(plan.arena_floats_per_row < sum_of_widths);
   }
+}
+
+TEST_CASE("plan: request-scope columns are not part of the per-candidate input row", "[plan]") {
+  // mmoe: user (6, request) then item (10, candidate): the first layers split at column 6.
+  const auto model = LoadBundle("mmoe");
+  const ple::rt::Plan plan = ple::rt::BuildPlan(*model);
+  CHECK(plan.split);
+  CHECK(plan.request_width == 6);
+  CHECK(plan.input_width == 10);
+  CHECK(plan.split_outputs.size() == 3 + 2);  // 3 experts' and 2 gates' first layers
+  // cgc_bn's config interleaves scopes; the converter moved request inputs first.
+  CHECK(ple::rt::BuildPlan(*LoadBundle("cgc_bn")).split);
 }
 
 TEST_CASE("plan: work no output depends on is dropped", "[plan]") {
