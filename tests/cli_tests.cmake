@@ -26,18 +26,31 @@ function(ple_cli_failure_test name regex)
   set_tests_properties("cli: ${name}" PROPERTIES LABELS unit FIXTURES_REQUIRED example_model)
 endfunction()
 
+file(READ ${CMAKE_CURRENT_SOURCE_DIR}/data/request.json EXAMPLE_REQUEST_JSON)
+string(STRIP "${EXAMPLE_REQUEST_JSON}" EXAMPLE_REQUEST_JSON)
+
 ple_cli_test("convert the example" COMMAND $<TARGET_FILE:ple-convert> --config ${EXAMPLE}/config.json
              --weights ${EXAMPLE}/weights.safetensors --output ${EXAMPLE_MODEL}
-             REGEX "wrote .*4 tasks" FIXTURE_SETUP example_model)
-ple_cli_test("run the example (JSON lines in, CSV out)"
+             REGEX "wrote .*3 tasks, 7 features" FIXTURE_SETUP example_model)
+ple_cli_test("rank the example request (JSON lines in, CSV out)"
              COMMAND $<TARGET_FILE:ple-run> ${EXAMPLE_MODEL} --input ${EXAMPLE}/request.jsonl
-             REGEX "candidate,vtr,vcr,shr,cmr\n0,0\\.15624" FIXTURE_REQUIRED example_model)
-ple_cli_test("run the example (CSV in, JSON out)"
+             REGEX "request,rank,candidate,id,score,click,share,comment\n0,1,9,v5,2\.6432" FIXTURE_REQUIRED example_model)
+ple_cli_test("rank the example request, top 2 with an exponent override (JSON out)"
+             COMMAND $<TARGET_FILE:ple-run> ${EXAMPLE_MODEL} --input ${EXAMPLE}/request.jsonl --top-k 2
+             --exponent share=0 --exponent comment=0 --output-format json --kernels reference
+             REGEX "\"rank\": 1, \"candidate\": 9, \"id\": \"v5\"[^\n]*\n[^\n]*\"rank\": 2, \"candidate\": 2, \"id\": \"v215\"[^\n]*\n$"
+             FIXTURE_REQUIRED example_model)
+ple_cli_test("rank CSV candidates with --request"
              COMMAND $<TARGET_FILE:ple-run> ${EXAMPLE_MODEL} --input ${CMAKE_CURRENT_SOURCE_DIR}/data/request.csv
-             --output-format json --kernels reference
-             REGEX "\"candidate\": 1, \"vtr\": 0\\.19327" FIXTURE_REQUIRED example_model)
+             --request "${EXAMPLE_REQUEST_JSON}"
+             REGEX "0,1,2,v215,0\.96807[0-9]*,0\.5175" FIXTURE_REQUIRED example_model)
+ple_cli_test("evaluate the example on its held-out data"
+             COMMAND $<TARGET_FILE:ple-run> ${EXAMPLE_MODEL} --input ${EXAMPLE}/heldout.jsonl --evaluate
+             REGEX "click,binary,1000,518,auc,0\.7854\nshare,binary,518,295,auc,0\.7814\ncomment,binary,518,216,auc,0\.8291"
+             FIXTURE_REQUIRED example_model)
 ple_cli_test("inspect the example" COMMAND $<TARGET_FILE:ple-inspect> ${EXAMPLE_MODEL}
-             REGEX "level 1: 6 experts, 4 gates.*parameters: 14162" FIXTURE_REQUIRED example_model)
+             REGEX "history +request +sequence +table video \\(500 ids\\), max_length 20, mean pooling.*level 1: 5 experts, 3 gates.*score: click\\^1 \\* share\\^0.5 \\* comment\\^0.5 \\* f\\(video_len\\), f = Log1p.*parameters: 20052"
+             FIXTURE_REQUIRED example_model)
 foreach(tool ple-convert ple-run ple-inspect ple-conformance)
   ple_cli_test("${tool} --help" COMMAND $<TARGET_FILE:${tool}> --help REGEX "${tool}:")
 endforeach()
@@ -45,17 +58,33 @@ endforeach()
 ple_cli_failure_test("convert without weights" "required"
                      $<TARGET_FILE:ple-convert> --config ${EXAMPLE}/config.json --output out.ple)
 ple_cli_failure_test("convert with mismatched weights"
-                     "ple-convert: error: weights: tensor '[a-z0-9_.]+' has shape \\[32, 24\\], expected \\[16, 16\\]"
+                     "ple-convert: error: weights: tensor '[a-z0-9_.]+' has shape \\[32, 35\\], expected \\[16, 16\\]"
                      $<TARGET_FILE:ple-convert> --config ${PROJECT_SOURCE_DIR}/tests/bundles/mmoe/config.json
                      --weights ${EXAMPLE}/weights.safetensors --output ${CMAKE_CURRENT_BINARY_DIR}/never-written.ple)
+ple_cli_failure_test("convert a framework model as native" "convert it with --from torch-rechub"
+                     $<TARGET_FILE:ple-convert> --config ${PROJECT_SOURCE_DIR}/tests/bundles/rechub_ple/config.json
+                     --weights ${PROJECT_SOURCE_DIR}/tests/bundles/rechub_ple/weights.safetensors
+                     --output ${CMAKE_CURRENT_BINARY_DIR}/never-written.ple)
 ple_cli_failure_test("run a file that is not a model" "invalid model: not a PLE model file"
                      $<TARGET_FILE:ple-run> ${EXAMPLE}/config.json --input ${EXAMPLE}/request.jsonl)
-ple_cli_failure_test("run a request with a missing input" "line 2: input 'item' missing"
-                     $<TARGET_FILE:ple-run> ${EXAMPLE_MODEL} --input ${CMAKE_CURRENT_SOURCE_DIR}/data/missing_input.jsonl)
-ple_cli_failure_test("run a request with a wrong width" "line 1: input 'context' needs 4 numbers, found 3 values"
-                     $<TARGET_FILE:ple-run> ${EXAMPLE_MODEL} --input ${CMAKE_CURRENT_SOURCE_DIR}/data/wrong_width.jsonl)
+set(DATA ${CMAKE_CURRENT_SOURCE_DIR}/data)
+ple_cli_failure_test("run a candidate with a missing feature" "line 3: feature 'video_category' missing"
+                     $<TARGET_FILE:ple-run> ${EXAMPLE_MODEL} --input ${DATA}/missing_input.jsonl)
+ple_cli_failure_test("run a candidate with a wrong width" "line 2: feature 'video_quality' needs 2 numbers, found 3 values"
+                     $<TARGET_FILE:ple-run> ${EXAMPLE_MODEL} --input ${DATA}/wrong_width.jsonl)
+ple_cli_failure_test("run a request with an out-of-vocabulary id"
+                     "request 0 \\(line 1\\): invalid argument: feature 'user_id': id 300 .*oov policy: error"
+                     $<TARGET_FILE:ple-run> ${EXAMPLE_MODEL} --input ${DATA}/oov_request.jsonl)
+ple_cli_failure_test("run a request with a sequence over max_length" "feature 'history' has 21 ids, max_length is 20"
+                     $<TARGET_FILE:ple-run> ${EXAMPLE_MODEL} --input ${DATA}/long_sequence.jsonl)
+ple_cli_failure_test("run candidates before any request line" "line 1: a \\{\"request\": \\{...\\}\\} line must come first"
+                     $<TARGET_FILE:ple-run> ${EXAMPLE_MODEL} --input ${DATA}/no_request_line.jsonl)
+ple_cli_failure_test("run a request-scope feature on a candidate line" "line 2: 'hour' is a request-scope feature"
+                     $<TARGET_FILE:ple-run> ${EXAMPLE_MODEL} --input ${DATA}/request_feature_on_candidate.jsonl)
+ple_cli_failure_test("run CSV without --request" "give them with --request"
+                     $<TARGET_FILE:ple-run> ${EXAMPLE_MODEL} --input ${DATA}/request.csv)
 ple_cli_failure_test("conformance on a directory that is not a bundle" "error: cannot open"
                      $<TARGET_FILE:ple-conformance> ${CMAKE_CURRENT_SOURCE_DIR}/data)
-ple_cli_test("the C example scores the golden model"
-             COMMAND $<TARGET_FILE:score_example> ${PROJECT_SOURCE_DIR}/tests/golden/v1-feed-ranker.ple
-             REGEX "candidate 1 cmr 0\\.[0-9]+")
+ple_cli_test("the C example ranks with the golden v2 model"
+             COMMAND $<TARGET_FILE:rank_feed_example> ${PROJECT_SOURCE_DIR}/tests/golden/v2-feed-ranker.ple
+             REGEX "rank 1: video 5 score [0-9.]+ \\(click 0\\.[0-9]+, share 0\\.[0-9]+, comment 0\\.[0-9]+\\)\nrank 2: video 233")

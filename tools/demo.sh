@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job, on a fresh Debian 12 machine: install what is missing, build, convert the
-# bundled example model (examples/feed) and rank a sample request with it.
+# bundled example model (examples/feed), rank a sample request with it, and print each task's
+# AUC on the example's held-out data.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/install-deps.sh
@@ -8,5 +9,9 @@ cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release
 cmake --build build --target ple-convert ple-run ple-inspect
 build/converter/ple-convert --config examples/feed/config.json --weights examples/feed/weights.safetensors \
   --output build/feed-ranker.ple
-echo "Scores per candidate (examples/feed/request.jsonl: 10 candidates of one user):"
+echo
+echo "Ranked candidates of one request (examples/feed/request.jsonl), best first:"
 build/tools/ple-run build/feed-ranker.ple --input examples/feed/request.jsonl
+echo
+echo "Per-task AUC on the held-out data (examples/feed/heldout.jsonl: 100 requests, 1000 candidates):"
+build/tools/ple-run build/feed-ranker.ple --input examples/feed/heldout.jsonl --evaluate

@@ -279,6 +279,9 @@ std::vector<RequestBatch> ReadCsv(std::istream& in, const Model& model, const st
       Fail(line, std::to_string(fields.size()) + " fields, the header has " + std::to_string(header.size()));
     }
     std::string id;
+    for (auto& c : batch.columns) {  // this row's dense values, filled column by column below
+      if (!c.request && c.kind == PLE_FEATURE_DENSE) c.floats.resize(c.floats.size() + c.width);
+    }
     for (size_t f = 0; f < fields.size(); ++f) {
       const Target& target = targets[f];
       if (target.column == nullptr) {
@@ -291,7 +294,6 @@ std::vector<RequestBatch> ReadCsv(std::istream& in, const Model& model, const st
         char* end = nullptr;
         const double v = std::strtod(fields[f].c_str(), &end);
         if (fields[f].empty() || *end != '\0') Fail(line, what + ": '" + fields[f] + "' is not a number");
-        if (target.index == 0) c.floats.resize(c.floats.size() + c.width);
         c.floats[c.floats.size() - c.width + target.index] = CheckedFloat(json(v), line, what);
         continue;
       }

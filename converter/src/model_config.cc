@@ -400,7 +400,18 @@ void ParseOov(const json& oov, const std::string& where, uint32_t vocabulary, Fe
   }
 }
 
+// Feature and extra names: "request", "id" and "labels" are keys of ple-run's input lines,
+// and ".lengths" ends bundle tensor names, so such names would be ambiguous.
+void CheckInputName(const std::string& name, const std::string& where) {
+  const std::string suffix = ".lengths";
+  if (name == "request" || name == "id" || name == "labels" ||
+      (name.size() >= suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0)) {
+    Fail(where, "'" + name + "' is reserved (request, id, labels, and names ending in .lengths)");
+  }
+}
+
 void ParseSharedKeys(const json& root, ModelConfig* config) {
+  for (const auto& f : config->features) CheckInputName(f.name, "feature name");
   config->name = GetString(root, "name", "(top level)", config->name);
   config->description = GetString(root, "description", "(top level)", config->description);
   config->source_framework = GetString(root, "source_framework", "(top level)", config->source_framework);
@@ -414,6 +425,7 @@ void ParseSharedKeys(const json& root, ModelConfig* config) {
       CheckKeys(extras[i], where, {"name"});
       const std::string name = GetString(extras[i], "name", where, "", true);
       if (name.empty() || !names.insert(name).second) Fail(where + ".name", "empty, or already a feature or an extra");
+      CheckInputName(name, where + ".name");
       config->extras.push_back(name);
     }
   }
@@ -466,6 +478,12 @@ ModelConfig ParseModelConfig(const std::string& json_text) {
     root = json::parse(json_text);
   } catch (const json::exception& e) {
     throw ConvertError(std::string("config: not valid JSON: ") + e.what());
+  }
+  if (root.is_object() && root.contains("framework")) {
+    Fail("framework", "this describes a " + root["framework"].dump() +
+                          " model: convert it with --from " +
+                          (root["framework"].is_string() ? root["framework"].get<std::string>() : "<framework>") +
+                          " (docs/importing.md)");
   }
   CheckKeys(root, "(top level)",
             {"format_version", "name", "description", "source_framework", "inputs", "tables", "features", "extras",

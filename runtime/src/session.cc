@@ -207,10 +207,16 @@ ple_status Session::RunSplitDense(const PlanStep& step, size_t rows, bool per_ro
   return PLE_OK;
 }
 
-void Session::ComputeScores(const RunInputs& inputs, size_t first, size_t rows, const float* outputs,
-                            float* scores) const {
+ple_status Session::ComputeScores(const RunInputs& inputs, size_t first, size_t rows, const float* outputs,
+                                  float* scores) const {
   const size_t tasks = model_->tasks().size();
   const FeatureSource* input = score_.transform_input >= 0 ? &inputs.sources[score_.transform_input] : nullptr;
+  // A dense feature's value as the feature layer takes it (NaN replaced, not normalized); an
+  // extra's must be finite.
+  const int features = static_cast<int>(model_->features().size());
+  const FeatureInfo* feature = input != nullptr && score_.transform_input < features
+                                   ? &model_->features()[score_.transform_input]
+                                   : nullptr;
   for (size_t r = 0; r < rows; ++r) {
     const float* p = outputs + (first + r) * tasks;
     float score = 1.0f;
@@ -222,7 +228,17 @@ void Session::ComputeScores(const RunInputs& inputs, size_t first, size_t rows, 
       score *= std::pow(value, w);
     }
     if (input != nullptr) {
-      const float x = input->dense[(first + r) * input->dense_stride];
+      float x = input->dense[(first + r) * input->dense_stride];
+      if (!std::isfinite(x)) {
+        if (feature == nullptr || !feature->nan_replace) {
+          return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "%s '%s': the score's input of candidate %zu is %s",
+                              feature ? "feature" : "extra",
+                              feature ? feature->name.c_str()
+                                      : model_->extras()[score_.transform_input - features].c_str(),
+                              first + r, std::isnan(x) ? "NaN" : "infinite");
+        }
+        x = feature->nan_replacement;
+      }
       switch (score_.transform) {
         case ScoreTransform::kNone: break;
         case ScoreTransform::kIdentity: score *= x; break;
@@ -234,6 +250,7 @@ void Session::ComputeScores(const RunInputs& inputs, size_t first, size_t rows, 
     }
     scores[first + r] = score;
   }
+  return PLE_OK;
 }
 
 ple_status Session::Run(RunInputs* inputs, size_t num_candidates, float* outputs, float* scores) {
@@ -291,7 +308,10 @@ ple_status Session::Run(RunInputs* inputs, size_t num_candidates, float* outputs
         }
       }
     }
-    if (scores != nullptr) ComputeScores(*inputs, first, rows, outputs, scores);
+    if (scores != nullptr) {
+      status = ComputeScores(*inputs, first, rows, outputs, scores);
+      if (status != PLE_OK) return status;
+    }
   }
   return PLE_OK;
 }

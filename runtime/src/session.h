@@ -99,7 +99,8 @@ class Session {
   ple_status AssembleInputs(RunInputs* inputs, size_t first, size_t rows);
   ple_status UpdateRequestPartials(const RunInputs& inputs);
   ple_status RunSplitDense(const PlanStep& step, size_t rows, bool per_row_request, float* y);
-  void ComputeScores(const RunInputs& inputs, size_t first, size_t rows, const float* outputs, float* scores) const;
+  ple_status ComputeScores(const RunInputs& inputs, size_t first, size_t rows, const float* outputs,
+                           float* scores) const;
 
   std::shared_ptr<const Model> model_;
   Plan plan_;

@@ -2,7 +2,8 @@
 
 It reads tensors by their native names straight from a {name: array} dict (no torch module,
 no state_dict), so a naming or routing slip in ple_reference.py shows up as a disagreement.
-Only the config resolution (defaults and merges) is shared with ple_reference.py.
+Only the config resolution (defaults and merges) is shared with ple_reference.py; the feature
+layer, Dice and the ranking score are written again here, row by row where that is simpler.
 """
 
 import numpy as np
@@ -25,6 +26,15 @@ def _activation(h, kind, slope, prelu):
         return np.tanh(h)
     if kind == "silu":
         return h / (1.0 + np.exp(-h))
+    if kind == "dice":  # slope holds the epsilon, prelu the alpha [1]
+        out = np.empty_like(h)
+        for n in range(h.shape[0]):
+            y = h[n]
+            m = y.sum() / len(y)
+            v = np.sum((y - m) ** 2 + slope)
+            p = 1.0 / (1.0 + np.exp(-(y - m) / np.sqrt(v)))
+            out[n] = p * y + (1.0 - p) * prelu[0] * y
+        return out
     raise ValueError(kind)
 
 
@@ -46,7 +56,7 @@ def _layers(h, w, prefix, n_layers, kind, slope, batch_norm, eps):
         h = _linear(h, w, p + ".linear")
         if batch_norm:
             h = _batch_norm(h, w, p + ".bn", eps)
-        h = _activation(h, kind, slope, w.get(p + ".prelu.weight"))
+        h = _activation(h, kind, slope, w.get(p + ".prelu.weight", w.get(p + ".dice.alpha")))
     return h
 
 
@@ -63,10 +73,102 @@ def _gate(h, w, prefix, g):
     return e / e.sum(axis=1, keepdims=True)
 
 
+def _table(weights, name, dtype):
+    t = np.asarray(weights[f"embeddings.{name}.weight"])
+    if dtype == "f16":
+        t = t.astype(np.float32).astype(np.float16)
+    return t.astype(np.float64)
+
+
+def _row(f, i):
+    """The table row of id i under the feature's oov policy."""
+    vocabulary = f["vocabulary"]
+    if 0 <= i < vocabulary:
+        return i
+    policy, row = f["oov"]
+    if policy == "hash":
+        return i - (i // vocabulary) * vocabulary  # Python's // floors
+    if policy == "oov_row":
+        return row
+    raise ValueError(f"feature {f['name']}: id {i} out of vocabulary")
+
+
+def _dense_raw(f, value):
+    x = np.asarray(value, dtype=np.float64).reshape(-1, f["width"]).copy()
+    bad = ~np.isfinite(x)
+    if bad.any():
+        if f["nan"][0] != "replace":
+            raise ValueError(f"feature {f['name']}: not finite")
+        x[bad] = f["nan"][1]
+    return x
+
+
+def feature_vector(config, weights, inputs):
+    """inputs: {name: array} as ple_reference's forward takes them. Returns float64 [N, W]."""
+    r = resolve_config(config)
+    dtypes = {t["name"]: t["dtype"] for t in r["tables"]}
+    columns = []
+    for f in r["features"]:
+        value = inputs[f["name"]]
+        if f["kind"] == "dense":
+            x = _dense_raw(f, value)
+            if f["normalize"] is not None:
+                x = (x - np.asarray(f["normalize"][0])) / np.asarray(f["normalize"][1])
+            columns.append(x)
+            continue
+        table = _table(weights, f["table"], dtypes[f["table"]])
+        ids = np.asarray(value, dtype=np.int64)
+        if f["kind"] == "sparse":
+            columns.append(np.stack([table[_row(f, int(i))] for i in ids]))
+            continue
+        lengths = inputs.get(f["name"] + ".lengths")
+        out = np.zeros((ids.shape[0], f["width"]))
+        for n in range(ids.shape[0]):
+            given = ids[n] if lengths is None else ids[n, :int(lengths[n])]
+            assert len(given) <= f["max_length"]
+            kept = [int(i) for i in given if f["padding_id"] is None or i != f["padding_id"]]
+            for i in kept:
+                out[n] += table[_row(f, i)]
+            if kept and f["pooling"] == "mean":
+                out[n] /= len(kept) + f["mean_eps"]
+        columns.append(out)
+    return np.concatenate(columns, axis=1)
+
+
+def scores(config, outputs, inputs):
+    """The ranking score per row (None without `score`). inputs: the feature dict."""
+    r = resolve_config(config)
+    s = r["score"]
+    if s is None:
+        return None
+    result = np.ones(outputs.shape[0])
+    for t, w in s["exponents"]:
+        p = outputs[:, t]
+        if r["tasks"][t]["type"] == "regression":
+            p = np.maximum(p, s["regression_floor"])
+        with np.errstate(divide="ignore"):
+            result = result * np.power(p, w)
+    tr = s["transform"]
+    if tr["type"] == "none":
+        return result
+    if tr["source"] == "extra":
+        x = np.asarray(inputs[tr["input"]], dtype=np.float64)
+    else:
+        f = next(f for f in r["features"] if f["name"] == tr["input"])
+        x = _dense_raw(f, inputs[tr["input"]])[:, 0]
+    f = {"identity": lambda v: v,
+         "log1p": lambda v: np.log1p(np.maximum(v, 0.0)),
+         "sigmoid": lambda v: 1.0 / (1.0 + np.exp(-(tr["scale"] * v + tr["offset"])))}[tr["type"]]
+    return result * f(x)
+
+
 def forward(config, weights, x):
-    """weights: {native name: float64 array}; x: float64 [N, W].
+    """weights: {native name: array}; x: float64 [N, W] or a feature dict (see
+    ple_reference.PLE.feature_blocks).
     Returns (outputs [N, T], {gate name: [N, n]} for softmax gates that are evaluated)."""
     r = resolve_config(config)
+    if isinstance(x, dict):
+        x = feature_vector(config, weights, x)
     w = {k: np.asarray(v, dtype=np.float64) for k, v in weights.items()}
     num_tasks = len(r["tasks"])
     task_in = [x] * num_tasks

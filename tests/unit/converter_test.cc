@@ -189,6 +189,15 @@ TEST_CASE("converter: unsupported or inconsistent configs are rejected with the 
   c["batch_norm_eps"] = 0;
   CHECK_THAT(ConfigError(c), Catch::Contains("batch_norm_eps"));
   CHECK_THAT(ConfigError(json::array()), Catch::Contains("an object expected"));
+  c = base;
+  c["inputs"][0]["name"] = "labels";  // a key of ple-run's input lines
+  CHECK_THAT(ConfigError(c), Catch::Contains("'labels' is reserved"));
+  c = base;
+  c["inputs"][0]["name"] = "user.lengths";
+  CHECK_THAT(ConfigError(c), Catch::Contains("is reserved"));
+  c = base;
+  c["framework"] = "torch-rechub";
+  CHECK_THAT(ConfigError(c), Catch::Contains("convert it with --from torch-rechub"));
   // A gate of type "none" weighs exactly one expert: not the case in an MMoE of 3.
   c = base;
   c["gate"]["type"] = "none";

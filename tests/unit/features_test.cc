@@ -292,6 +292,11 @@ TEST_CASE("features: the ranking score follows the model's config and can be ove
   for (size_t c = 0; c < f.n; ++c) {
     CHECK(scores[c] == Approx(outputs[3 * c] / (1.0 + std::exp(-(0.1 * f.video_len[c] - 2.0)))).epsilon(1e-5));
   }
+  // The score's input must be finite (an extra has no NaN policy).
+  Fixture nan_len;
+  nan_len.video_len[2] = std::nanf("");
+  CHECK_THAT(RunError(session, &request, nan_len.Candidates(), f.n, /*scores=*/true),
+             Catch::Contains("extra 'video_len': the score's input of candidate 2 is NaN"));
   CHECK_THROWS_WITH(session.SetScore({1.0f, 0.0f}), Catch::Contains("3 exponents expected"));
   CHECK_THROWS_WITH(session.SetScore({1.0f, 0.0f, NAN}), Catch::Contains("'watch' is not finite"));
   CHECK_THROWS_WITH(session.SetScore({1.0f, 0.0f, 0.0f}, PLE_SCORE_LOG1P, "category"),
