@@ -140,3 +140,68 @@ TEST_CASE("Run allocates nothing, for every batch size up to the maximum, on eve
     }
   }
 }
+
+TEST_CASE("Setting a request, scoring features, the ranking score and top-K allocate nothing", "[no_alloc]") {
+  std::vector<ple_kernel_path> paths = {PLE_KERNELS_REFERENCE};
+  if (PLE_TEST_HAVE_XNNPACK) paths.push_back(PLE_KERNELS_XNNPACK);
+  const std::string path = ple::test::SourcePath("tests/golden/v2-feed-ranker.ple");  // the example feed model
+  constexpr uint32_t kMaxBatch = 300;
+  // Request values.
+  const int64_t user_id = 5, hour = 20;
+  const int64_t history[] = {3, 0, 17, 499};
+  const uint32_t history_length = 4;
+  const float activity = 2.5f;
+  const ple_feature_values user[] = {{"user_id", nullptr, 0, &user_id, 1, nullptr},
+                                     {"history", nullptr, 0, history, 4, &history_length},
+                                     {"hour", nullptr, 0, &hour, 1, nullptr},
+                                     {"user_activity", &activity, 1, nullptr, 0, nullptr}};
+  // Candidate values, ids out of vocabulary included (hashed).
+  std::vector<int64_t> video_id(kMaxBatch), category(kMaxBatch);
+  std::vector<float> quality(2 * kMaxBatch), video_len(kMaxBatch);
+  for (uint32_t i = 0; i < kMaxBatch; ++i) {
+    video_id[i] = static_cast<int64_t>(i * 7) - 20;
+    category[i] = i % 20;
+    quality[2 * i] = static_cast<float>(i % 10) / 10.0f;
+    quality[2 * i + 1] = 0.5f;
+    video_len[i] = static_cast<float>(i % 90);
+  }
+  for (ple_kernel_path kernels : paths) {
+    INFO("kernel path " << kernels);
+    ple_model* model = nullptr;
+    REQUIRE(ple_model_open_file(path.c_str(), &model) == PLE_OK);
+    ple_session_options options;
+    ple_session_options_init(&options);
+    options.max_batch = kMaxBatch;
+    options.kernel_path = kernels;
+    ple_session* session = nullptr;
+    ple_request* request = nullptr;
+    REQUIRE(ple_session_create(model, &options, &session) == PLE_OK);
+    REQUIRE(ple_request_create(model, &request) == PLE_OK);
+    std::vector<float> outputs(kMaxBatch * 3), scores(kMaxBatch);
+    std::vector<uint32_t> top(kMaxBatch);
+
+    g_calls = 0;
+    bool all_ok = true;
+    g_counting = true;
+    all_ok = all_ok && ple_request_set(request, user, 4) == PLE_OK;
+    for (uint32_t n = 1; n <= kMaxBatch; ++n) {
+      const ple_feature_values items[] = {{"video_id", nullptr, 0, video_id.data(), n, nullptr},
+                                          {"video_category", nullptr, 0, category.data(), n, nullptr},
+                                          {"video_quality", quality.data(), 2 * n, nullptr, 0, nullptr},
+                                          {"video_len", video_len.data(), n, nullptr, 0, nullptr}};
+      all_ok = all_ok && ple_session_run_features(session, request, items, 4, n, outputs.data(), 3 * n, scores.data(),
+                                                  n) == PLE_OK;
+      all_ok = all_ok && ple_rank_top_k(scores.data(), n, 10, top.data()) == PLE_OK;
+      if (n == 150) all_ok = all_ok && ple_request_set(request, user, 4) == PLE_OK;  // a new request mid-way
+    }
+    // Refused calls report their errors without allocating either.
+    const ple_feature_values unknown[] = {{"colour", video_len.data(), 1, nullptr, 0, nullptr}};
+    all_ok = all_ok && ple_session_run_features(session, request, unknown, 1, 1, outputs.data(), 3, nullptr, 0) != PLE_OK;
+    g_counting = false;
+    CHECK(all_ok);
+    CHECK(g_calls.load() == 0);
+    ple_request_close(&request);
+    ple_session_close(&session);
+    ple_model_close(&model);
+  }
+}
