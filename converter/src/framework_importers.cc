@@ -72,11 +72,18 @@ class Reader {
     if (scope == "candidate") return fb::Scope::Candidate;
     Fail(where + ".scope", "\"request\" or \"candidate\" expected");
   }
-  void CheckFramework(const char* expected) const {
+  // Checks "framework" and "model", names the config after the model; true for PLE, false for MMOE.
+  bool StartModel(ModelConfig* config) const {
+    if (!root_.is_object()) Fail("(top level)", "an object expected");
     const std::string framework = String(root_, "framework", "(top level)");
-    if (framework != expected) {
-      Fail("framework", "\"" + std::string(expected) + "\" expected (the --from option), found \"" + framework + "\"");
+    if (framework != framework_) {
+      Fail("framework", "\"" + framework_ + "\" expected (the --from option), found \"" + framework + "\"");
     }
+    const std::string model = String(root_, "model", "(top level)");
+    if (model != "PLE" && model != "MMOE") Fail("model", "\"PLE\" or \"MMOE\" expected");
+    config->source_framework = framework_;
+    config->name = model;
+    return model == "PLE";
   }
 
  private:
@@ -213,15 +220,9 @@ std::string RechubMlp(const std::string& prefix, const NativeName& n) {
 
 FrameworkModel ImportTorchRechub(const json& root) {
   Reader reader("torch-rechub", root);
-  if (!root.is_object()) reader.Fail("(top level)", "an object expected");
-  reader.CheckFramework("torch-rechub");
-  const std::string model_type = reader.String(root, "model", "(top level)");
-  if (model_type != "PLE" && model_type != "MMOE") reader.Fail("model", "\"PLE\" or \"MMOE\" expected");
-  const bool ple = model_type == "PLE";
   FrameworkModel out;
   ModelConfig& config = out.config;
-  config.source_framework = "torch-rechub";
-  config.name = model_type;
+  const bool ple = reader.StartModel(&config);
 
   // Features: sparse and sequence embeddings in list order, then dense values in list order.
   const json& features = reader.Get(root, "features", "(top level)");
@@ -422,15 +423,9 @@ bool StartsWith(const std::string& text, const std::string& prefix) { return tex
 
 FrameworkModel ImportDeepCtrTorch(const json& root) {
   Reader reader("deepctr-torch", root);
-  if (!root.is_object()) reader.Fail("(top level)", "an object expected");
-  reader.CheckFramework("deepctr-torch");
-  const std::string model_type = reader.String(root, "model", "(top level)");
-  if (model_type != "PLE" && model_type != "MMOE") reader.Fail("model", "\"PLE\" or \"MMOE\" expected");
-  const bool ple = model_type == "PLE";
   FrameworkModel out;
   ModelConfig& config = out.config;
-  config.source_framework = "deepctr-torch";
-  config.name = model_type;
+  const bool ple = reader.StartModel(&config);
 
   // Features: SparseFeat embeddings, then VarLenSparseFeat poolings, then DenseFeat values,
   // each group in list order (BaseModel.input_from_feature_columns, combined_dnn_input).
