@@ -232,7 +232,7 @@ BundleReport RunBundle(const std::string& directory, ple_kernel_path kernel_path
   // The request: request-scope features from row 0 (all rows of a bundle share them).
   ple::Request request(model);
   const std::vector<ple_feature_values> request_values = tools::RequestValues(columns);
-  ple::Check(ple_request_set(const_cast<ple_request*>(request.get()), request_values.data(), request_values.size()));
+  request.Set(request_values.data(), request_values.size());
   const std::vector<ple_feature_values> candidates = tools::CandidateValues(columns, 0, n);
   const convert::SafeTensor* expected_scores_tensor = data.Find("expected.scores");
   std::vector<float> outputs(n * tasks), scores(n);

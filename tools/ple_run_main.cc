@@ -24,7 +24,7 @@ void Score(ple::Session& session, const ple::Model& model, const RequestBatch& b
   for (const auto& c : batch.columns) has_request = has_request || c.request;
   if (has_request) {
     const auto values = ple::tools::RequestValues(batch.columns);
-    ple::Check(ple_request_set(const_cast<ple_request*>(request.get()), values.data(), values.size()));
+    request.Set(values.data(), values.size());
   }
   for (size_t first = 0; first < batch.candidates; first += max_batch) {
     const size_t count = std::min<size_t>(max_batch, batch.candidates - first);

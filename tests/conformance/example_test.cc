@@ -19,7 +19,7 @@ struct Scored {
 Scored ScoreBatch(ple::Session& session, const ple::Model& model, const ple::tools::RequestBatch& batch) {
   ple::Request request(model);
   const auto request_values = ple::tools::RequestValues(batch.columns);
-  ple::Check(ple_request_set(const_cast<ple_request*>(request.get()), request_values.data(), request_values.size()));
+  request.Set(request_values.data(), request_values.size());
   const auto candidates = ple::tools::CandidateValues(batch.columns, 0, batch.candidates);
   Scored s;
   s.outputs.resize(batch.candidates * model.tasks().size());

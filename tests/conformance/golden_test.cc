@@ -53,8 +53,7 @@ TEST_CASE("golden model files of every schema version load and compute their out
         REQUIRE(batches.size() == 1);
         ple::Request request(model);
         const auto request_values = ple::tools::RequestValues(batches[0].columns);
-        ple::Check(ple_request_set(const_cast<ple_request*>(request.get()), request_values.data(),
-                                   request_values.size()));
+        request.Set(request_values.data(), request_values.size());
         const auto candidates = ple::tools::CandidateValues(batches[0].columns, 0, batches[0].candidates);
         outputs.resize(batches[0].candidates * tasks);
         scores.resize(batches[0].candidates);

@@ -185,8 +185,9 @@ class Request {
 
   void Set(const std::vector<FeatureValues>& features) {
     const auto c = detail::ToC(features);
-    Check(ple_request_set(request_, c.data(), c.size()));
+    Set(c.data(), c.size());
   }
+  void Set(const ple_feature_values* values, size_t count) { Check(ple_request_set(request_, values, count)); }
   const ple_request* get() const { return request_; }
 
  private:
