@@ -1,7 +1,26 @@
 # Finds what the project needs, all from Debian packages (docs/architecture.md lists them).
 
-# FlatBuffers: the runtime uses the headers only; flatc generates them at build time.
-find_path(FLATBUFFERS_INCLUDE_DIR flatbuffers/flatbuffers.h REQUIRED)
+# Cross builds take the header-only libraries (FlatBuffers, nlohmann-json, Catch2) from the
+# build machine's Debian packages: they are the same for every target. Only those directories
+# are exposed (a staging folder of links), never the build machine's /usr/include as a whole,
+# which holds its own C library's headers.
+if(CMAKE_CROSSCOMPILING)
+  set(PLE_HOST_HEADERS ${CMAKE_BINARY_DIR}/host-headers)
+  file(MAKE_DIRECTORY ${PLE_HOST_HEADERS})
+  foreach(dir flatbuffers nlohmann catch2)
+    if(EXISTS /usr/include/${dir} AND NOT EXISTS ${PLE_HOST_HEADERS}/${dir})
+      file(CREATE_LINK /usr/include/${dir} ${PLE_HOST_HEADERS}/${dir} SYMBOLIC)
+    endif()
+  endforeach()
+  set(FLATBUFFERS_INCLUDE_DIR ${PLE_HOST_HEADERS})
+  if(NOT EXISTS ${PLE_HOST_HEADERS}/flatbuffers/flatbuffers.h)
+    message(FATAL_ERROR "FlatBuffers headers not found (apt-get install libflatbuffers-dev)")
+  endif()
+else()
+  # FlatBuffers: the runtime uses the headers only.
+  find_path(FLATBUFFERS_INCLUDE_DIR flatbuffers/flatbuffers.h REQUIRED)
+endif()
+# flatc generates the schema's header at build time, on the build machine.
 find_program(FLATC_EXECUTABLE flatc REQUIRED)
 
 # XNNPACK ships no CMake config and no .pc file (Debian's 2022-02 snapshot).
@@ -23,10 +42,30 @@ if(NOT PLE_XNNPACK STREQUAL "OFF")
 endif()
 message(STATUS "PLE: XNNPACK kernel path: ${PLE_HAVE_XNNPACK}")
 
-if(PLE_BUILD_TOOLS OR PLE_BUILD_TESTS)
-  find_package(nlohmann_json 3 CONFIG REQUIRED)
-  find_package(CLI11 CONFIG REQUIRED)
-endif()
-if(PLE_BUILD_TESTS)
-  find_package(Catch2 2 CONFIG REQUIRED)
+if(CMAKE_CROSSCOMPILING)
+  if(PLE_BUILD_TOOLS)
+    message(FATAL_ERROR "Cross builds compile the runtime and the tests only: configure with -DPLE_BUILD_TOOLS=OFF")
+  endif()
+  if(PLE_BUILD_TESTS)
+    add_library(nlohmann_json::nlohmann_json INTERFACE IMPORTED)
+    set_target_properties(nlohmann_json::nlohmann_json PROPERTIES INTERFACE_INCLUDE_DIRECTORIES ${PLE_HOST_HEADERS})
+    add_library(Catch2::Catch2 INTERFACE IMPORTED)
+    set_target_properties(Catch2::Catch2 PROPERTIES INTERFACE_INCLUDE_DIRECTORIES ${PLE_HOST_HEADERS})
+    find_file(PLE_CATCH_MODULE Catch.cmake PATHS /usr/lib/cmake/Catch2 /usr/share/cmake/Catch2 NO_CMAKE_FIND_ROOT_PATH)
+    if(NOT PLE_CATCH_MODULE OR NOT EXISTS ${PLE_HOST_HEADERS}/nlohmann/json.hpp)
+      message(FATAL_ERROR "Catch2 and nlohmann-json are needed for the tests (apt-get install catch2 nlohmann-json3-dev)")
+    endif()
+    get_filename_component(catch_module_dir ${PLE_CATCH_MODULE} DIRECTORY)
+    list(APPEND CMAKE_MODULE_PATH ${catch_module_dir})
+  endif()
+else()
+  if(PLE_BUILD_TOOLS OR PLE_BUILD_TESTS)
+    find_package(nlohmann_json 3 CONFIG REQUIRED)
+  endif()
+  if(PLE_BUILD_TOOLS)
+    find_package(CLI11 CONFIG REQUIRED)
+  endif()
+  if(PLE_BUILD_TESTS)
+    find_package(Catch2 2 CONFIG REQUIRED)
+  endif()
 endif()

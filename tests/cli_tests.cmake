@@ -88,3 +88,6 @@ ple_cli_failure_test("conformance on a directory that is not a bundle" "error: c
 ple_cli_test("the C example ranks with the golden v2 model"
              COMMAND $<TARGET_FILE:rank_feed_example> ${PROJECT_SOURCE_DIR}/tests/golden/v2-feed-ranker.ple
              REGEX "rank 1: video 5 score [0-9.]+ \\(click 0\\.[0-9]+, share 0\\.[0-9]+, comment 0\\.[0-9]+\\)\nrank 2: video 233")
+ple_cli_test("ple-conformance converts and checks every bundle"
+             COMMAND $<TARGET_FILE:ple-conformance> --quiet ${PLE_BUNDLES}
+             REGEX "ple-conformance: [0-9]+ passed, 0 failed, 0 errors")

@@ -194,7 +194,7 @@ std::vector<tools::FeatureColumn> ReadInputs(const ple::Model& model, const conv
 }  // namespace
 
 BundleReport RunBundle(const std::string& directory, ple_kernel_path kernel_path,
-                       const convert::ImportOptions& options) {
+                       const convert::ImportOptions& options, const std::string& model_path) {
   const json manifest = ReadJson(directory + "/bundle.json");
   const std::string where = "bundle '" + directory + "'";
   if (manifest.value("format_version", 0) != 1) throw std::runtime_error(where + ": format_version 1 expected");
@@ -206,11 +206,18 @@ BundleReport RunBundle(const std::string& directory, ple_kernel_path kernel_path
   const std::string config_path = directory + "/" + manifest.value("config", "config.json");
   const std::string weights_path = directory + "/" + manifest.value("weights", "weights.safetensors");
   const std::string data_path = directory + "/" + manifest.value("data", "data.safetensors");
-  const convert::Source source = convert::ParseSource(manifest.value("importer", "native"));
-  const convert::ConvertedModel converted = convert::Convert(source, config_path, weights_path, options);
+  std::vector<uint8_t> model_bytes;
+  if (model_path.empty()) {
+    const convert::Source source = convert::ParseSource(manifest.value("importer", "native"));
+    model_bytes = convert::Convert(source, config_path, weights_path, options).bytes;
+  } else {
+    std::ifstream in(model_path, std::ios::binary);
+    if (!in) throw std::runtime_error("cannot open model file '" + model_path + "'");
+    model_bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
 
   // Through the public API, as an app would; the session is reached inside only to record gates.
-  ple::Model model = ple::Model::OpenBuffer(converted.bytes.data(), converted.bytes.size());
+  ple::Model model = ple::Model::OpenBuffer(model_bytes.data(), model_bytes.size());
   const convert::SafeTensorsFile data = convert::SafeTensorsFile::Read(data_path);
   const convert::SafeTensor* expected_tensor = data.Find("expected.outputs");
   if (expected_tensor == nullptr || expected_tensor->shape.size() != 2) {
@@ -298,6 +305,8 @@ BundleReport RunBundle(const std::string& directory, ple_kernel_path kernel_path
     report.per_row_checked = true;
     report.per_row_identical = std::memcmp(per_row.data(), outputs.data(), outputs.size() * sizeof(float)) == 0;
   }
+  report.output_values = std::move(outputs);
+  if (expected_scores_tensor != nullptr) report.score_values = std::move(scores);
   return report;
 }
 

@@ -43,14 +43,17 @@ struct BundleReport {
   // (ple_session_run): the outputs must equal the request-context run's bit for bit.
   bool per_row_checked = false;
   bool per_row_identical = true;
+  std::vector<float> output_values;  // the run's outputs, candidates x tasks
+  std::vector<float> score_values;   // and scores, when the bundle has expected scores
   bool passed() const;
 };
 
 // Loads the bundle in `directory`, converts it (with a deliberate bug when `options` asks for
-// one: the mutation test), runs it on `kernel_path` and compares. Throws std::runtime_error
-// for an unreadable or malformed bundle or a failed conversion or run.
+// one: the mutation test) or reads `model_path` when given (a model file converted elsewhere,
+// e.g. by a native build for an emulated one), runs it on `kernel_path` and compares. Throws
+// std::runtime_error for an unreadable or malformed bundle or a failed conversion or run.
 BundleReport RunBundle(const std::string& directory, ple_kernel_path kernel_path,
-                       const convert::ImportOptions& options = {});
+                       const convert::ImportOptions& options = {}, const std::string& model_path = "");
 
 // Human-readable report lines.
 std::string FormatReport(const BundleReport& report);

@@ -1,0 +1,94 @@
+// bundle_check BUNDLE_DIR MODEL.ple [--record FILE | --compare FILE]
+// Runs a conformance bundle on a model file converted beforehand (by the native build's
+// ple-convert, so emulated and cross builds read files written on the build machine), on every
+// kernel path built here, and prints the report. --record writes the reference path's outputs
+// and scores (raw float32); --compare checks this platform's against such a recording within
+// the bundle's tolerance: float32 results agree across platforms. Exit 0 when all pass.
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <fstream>
+#include <iterator>
+#include <string>
+
+#include "conformance.h"
+#include "dense_kernel.h"
+
+namespace {
+
+std::vector<float> Values(const ple::conformance::BundleReport& report) {
+  std::vector<float> values = report.output_values;
+  values.insert(values.end(), report.score_values.begin(), report.score_values.end());
+  return values;
+}
+
+// 0: agrees with the recording; 1: does not; 2: cannot read it.
+int Compare(const std::string& path, const std::vector<float>& values, const std::string& bundle) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    std::fprintf(stderr, "bundle_check: cannot read the recording '%s'\n", path.c_str());
+    return 2;
+  }
+  const std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (bytes.size() != values.size() * sizeof(float)) {
+    std::fprintf(stderr, "bundle_check: '%s' holds %zu values, this run gave %zu\n", path.c_str(),
+                 bytes.size() / sizeof(float), values.size());
+    return 1;
+  }
+  std::vector<float> recorded(values.size());
+  std::memcpy(recorded.data(), bytes.data(), bytes.size());
+  ple::conformance::Tolerance tolerance;  // the bundles' tolerance (rtol 1e-5, atol 1e-6)
+  size_t differing = 0, identical = 0;
+  double worst = 0.0;
+  for (size_t i = 0; i < values.size(); ++i) {
+    identical += std::memcmp(&values[i], &recorded[i], sizeof(float)) == 0;
+    worst = std::max(worst, std::fabs(static_cast<double>(values[i]) - recorded[i]));
+    differing += tolerance.Accepts(values[i], recorded[i]) ? 0 : 1;
+  }
+  std::printf("%s: against the build machine's outputs: %zu of %zu values bit-identical, max abs difference %.3e, %s\n",
+              bundle.c_str(), identical, values.size(), worst, differing ? "FAIL" : "within the tolerance");
+  return differing ? 1 : 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 3 && argc != 5) {
+    std::fprintf(stderr, "usage: %s BUNDLE_DIR MODEL.ple [--record FILE | --compare FILE]\n", argv[0]);
+    return 2;
+  }
+  const std::string mode = argc == 5 ? argv[3] : "", recording = argc == 5 ? argv[4] : "";
+  if (!mode.empty() && mode != "--record" && mode != "--compare") {
+    std::fprintf(stderr, "bundle_check: unknown option '%s'\n", mode.c_str());
+    return 2;
+  }
+  int failed = 0;
+  for (ple_kernel_path path : {PLE_KERNELS_REFERENCE, PLE_KERNELS_XNNPACK}) {
+    if (!ple::rt::KernelPathAvailable(path)) continue;
+    try {
+      const auto report = ple::conformance::RunBundle(argv[1], path, {}, argv[2]);
+      std::fputs(ple::conformance::FormatReport(report).c_str(), stdout);
+      failed += report.passed() ? 0 : 1;
+      if (path != PLE_KERNELS_REFERENCE || mode.empty()) continue;
+      const std::vector<float> values = Values(report);
+      if (mode == "--record") {
+        std::ofstream out(recording, std::ios::binary);
+        out.write(reinterpret_cast<const char*>(values.data()), static_cast<std::streamsize>(values.size() * sizeof(float)));
+        if (!out) {
+          std::fprintf(stderr, "bundle_check: cannot write '%s'\n", recording.c_str());
+          return 2;
+        }
+      } else {
+        const int compared = Compare(recording, values, report.bundle);
+        if (compared == 2) return 2;
+        failed += compared;
+      }
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "bundle_check: %s [%s]: error: %s\n", argv[1], ple::conformance::KernelPathName(path),
+                   e.what());
+      return 2;
+    }
+  }
+  return failed ? 1 : 0;
+}

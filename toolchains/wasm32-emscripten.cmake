@@ -1,0 +1,15 @@
+# WebAssembly with Debian's emscripten (apt-get install emscripten), SIMD128 enabled.
+#   cmake -S . -B build-wasm -DCMAKE_TOOLCHAIN_FILE=toolchains/wasm32-emscripten.cmake \
+#         -DPLE_BUILD_TOOLS=OFF -DPLE_XNNPACK=OFF -DPLE_CONVERTED_MODELS=$PWD/build/tests/converted
+# Test executables read the host's files through NODERAWFS and run under node; an app links the
+# static library into its own module and opens models from memory (ple_model_open_buffer).
+if(DEFINED ENV{EMSCRIPTEN})
+  set(PLE_EMSCRIPTEN_ROOT $ENV{EMSCRIPTEN})
+else()
+  set(PLE_EMSCRIPTEN_ROOT /usr/share/emscripten)
+endif()
+include("${PLE_EMSCRIPTEN_ROOT}/cmake/Modules/Platform/Emscripten.cmake")
+set(CMAKE_C_FLAGS_INIT "-msimd128")
+set(CMAKE_CXX_FLAGS_INIT "-msimd128 -fexceptions")
+set(CMAKE_EXE_LINKER_FLAGS_INIT "-fexceptions -sALLOW_MEMORY_GROWTH=1 -sNODERAWFS=1 -sEXIT_RUNTIME=1")
+set(CMAKE_CROSSCOMPILING_EMULATOR node)
