@@ -12,4 +12,8 @@ include("${PLE_EMSCRIPTEN_ROOT}/cmake/Modules/Platform/Emscripten.cmake")
 set(CMAKE_C_FLAGS_INIT "-msimd128")
 set(CMAKE_CXX_FLAGS_INIT "-msimd128 -fexceptions")
 set(CMAKE_EXE_LINKER_FLAGS_INIT "-fexceptions -sALLOW_MEMORY_GROWTH=1 -sNODERAWFS=1 -sEXIT_RUNTIME=1")
-set(CMAKE_CROSSCOMPILING_EMULATOR node)
+# Debian's emscripten runs its JavaScript optimizer with node, which finds acorn here.
+set(CMAKE_C_LINKER_LAUNCHER env NODE_PATH=/usr/share/nodejs)
+set(CMAKE_CXX_LINKER_LAUNCHER env NODE_PATH=/usr/share/nodejs)
+# emscripten 3.1.6's output trips on node 18's experimental fetch.
+set(CMAKE_CROSSCOMPILING_EMULATOR /usr/bin/node --no-experimental-fetch)

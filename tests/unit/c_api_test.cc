@@ -184,6 +184,7 @@ TEST_CASE("c++ wrapper: RAII handles, queries and errors as exceptions", "[c_api
   CHECK(ple::Session::MemoryBytes(moved) > 0);
 }
 
+#ifndef __EMSCRIPTEN__  // WebAssembly builds have no threads
 TEST_CASE("c api: one model shared by sessions on several threads gives the single-thread results", "[c_api]") {
   ple_model* model = nullptr;
   REQUIRE(ple_model_open_file(GoldenPath().c_str(), &model) == PLE_OK);
@@ -217,3 +218,4 @@ TEST_CASE("c api: one model shared by sessions on several threads gives the sing
   }
   ple_model_close(&model);
 }
+#endif  // __EMSCRIPTEN__
