@@ -226,6 +226,28 @@ ple_status ple_model_open_buffer(const void* data, size_t size_bytes, ple_model*
   });
 }
 
+ple_status ple_model_open_buffer_copy(const void* data, size_t size_bytes, ple_model** out_model) {
+  if (out_model == nullptr) return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "out_model is NULL");
+  *out_model = nullptr;
+  return Guard([&] {
+    std::unique_ptr<ple::rt::ModelBytes> bytes;
+    ple::rt::Status status = ple::rt::ModelBytes::FromBuffer(data, size_bytes, &bytes, /*always_copy=*/true);
+    if (!status.ok()) return Fail(status);
+    return OpenModel(std::move(bytes), out_model);
+  });
+}
+
+ple_status ple_model_open_fd(int fd, uint64_t offset, uint64_t length, ple_model** out_model) {
+  if (out_model == nullptr) return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "out_model is NULL");
+  *out_model = nullptr;
+  return Guard([&] {
+    std::unique_ptr<ple::rt::ModelBytes> bytes;
+    ple::rt::Status status = ple::rt::ModelBytes::MapFd(fd, offset, length, &bytes);
+    if (!status.ok()) return Fail(status);
+    return OpenModel(std::move(bytes), out_model);
+  });
+}
+
 void ple_model_close(ple_model** model) {
   if (model == nullptr) return;
   delete *model;

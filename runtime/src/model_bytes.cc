@@ -37,14 +37,47 @@ Status ModelBytes::MapFile(const char* path, std::unique_ptr<ModelBytes>* out) {
   if (mapped == MAP_FAILED) {
     return MakeError(PLE_ERROR_IO, "cannot map model file '%s': %s", path, std::strerror(map_errno));
   }
-  out->reset(new ModelBytes(Kind::kMapped, static_cast<const uint8_t*>(mapped), size));
+  auto bytes = std::unique_ptr<ModelBytes>(new ModelBytes(Kind::kMapped, static_cast<const uint8_t*>(mapped), size));
+  bytes->mapping_ = mapped;
+  bytes->mapping_size_ = size;
+  *out = std::move(bytes);
   return Status::Ok();
 }
 
-Status ModelBytes::FromBuffer(const void* data, size_t size, std::unique_ptr<ModelBytes>* out) {
+Status ModelBytes::MapFd(int fd, uint64_t offset, uint64_t length, std::unique_ptr<ModelBytes>* out) {
+  if (fd < 0) return MakeError(PLE_ERROR_INVALID_ARGUMENT, "file descriptor %d is not valid", fd);
+  if (length == 0) return MakeError(PLE_ERROR_INVALID_MODEL, "model length is 0");
+  struct stat st;
+  if (::fstat(fd, &st) != 0) return MakeError(PLE_ERROR_IO, "cannot stat file descriptor %d: %s", fd, std::strerror(errno));
+  if (offset > static_cast<uint64_t>(st.st_size) || length > static_cast<uint64_t>(st.st_size) - offset) {
+    return MakeError(PLE_ERROR_IO, "bytes [%llu, %llu) are outside the %lld-byte file",
+                     static_cast<unsigned long long>(offset), static_cast<unsigned long long>(offset + length),
+                     static_cast<long long>(st.st_size));
+  }
+  const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  const uint64_t map_offset = offset / page * page;
+  const size_t map_size = static_cast<size_t>(offset - map_offset + length);
+  void* mapped = ::mmap(nullptr, map_size, PROT_READ, MAP_PRIVATE, fd, static_cast<off_t>(map_offset));
+  if (mapped == MAP_FAILED) {
+    return MakeError(PLE_ERROR_IO, "cannot map file descriptor %d: %s", fd, std::strerror(errno));
+  }
+  const uint8_t* data = static_cast<const uint8_t*>(mapped) + (offset - map_offset);
+  if (reinterpret_cast<uintptr_t>(data) % kWeightAlignmentBytes != 0) {
+    Status status = FromBuffer(data, static_cast<size_t>(length), out, /*always_copy=*/true);
+    ::munmap(mapped, map_size);
+    return status;
+  }
+  auto bytes = std::unique_ptr<ModelBytes>(new ModelBytes(Kind::kMapped, data, static_cast<size_t>(length)));
+  bytes->mapping_ = mapped;
+  bytes->mapping_size_ = map_size;
+  *out = std::move(bytes);
+  return Status::Ok();
+}
+
+Status ModelBytes::FromBuffer(const void* data, size_t size, std::unique_ptr<ModelBytes>* out, bool always_copy) {
   if (data == nullptr) return MakeError(PLE_ERROR_INVALID_ARGUMENT, "model buffer is NULL");
   if (size == 0) return MakeError(PLE_ERROR_INVALID_MODEL, "model buffer is empty");
-  if (reinterpret_cast<uintptr_t>(data) % kWeightAlignmentBytes == 0) {
+  if (!always_copy && reinterpret_cast<uintptr_t>(data) % kWeightAlignmentBytes == 0) {
     out->reset(new ModelBytes(Kind::kBorrowed, static_cast<const uint8_t*>(data), size));
     return Status::Ok();
   }
@@ -63,7 +96,7 @@ Status ModelBytes::FromBuffer(const void* data, size_t size, std::unique_ptr<Mod
 ModelBytes::~ModelBytes() {
   switch (kind_) {
     case Kind::kMapped:
-      ::munmap(const_cast<uint8_t*>(data_), size_);
+      ::munmap(mapping_, mapping_size_);
       break;
     case Kind::kCopied:
       std::free(owned_copy_);

@@ -19,8 +19,10 @@ class ModelBytes {
  public:
   // Maps `path` read-only (MAP_PRIVATE). Empty files are rejected.
   static Status MapFile(const char* path, std::unique_ptr<ModelBytes>* out);
-  // Uses `data` in place when it is 64-byte aligned, otherwise copies it once.
-  static Status FromBuffer(const void* data, size_t size, std::unique_ptr<ModelBytes>* out);
+  // Uses `data` in place when it is 64-byte aligned (unless `always_copy`), otherwise copies it once.
+  static Status FromBuffer(const void* data, size_t size, std::unique_ptr<ModelBytes>* out, bool always_copy = false);
+  // Maps [offset, offset + length) of an open file; copies when offset is not 64-byte aligned.
+  static Status MapFd(int fd, uint64_t offset, uint64_t length, std::unique_ptr<ModelBytes>* out);
 
   ~ModelBytes();
   ModelBytes(const ModelBytes&) = delete;
@@ -37,7 +39,9 @@ class ModelBytes {
   Kind kind_;
   const uint8_t* data_;
   size_t size_;
-  void* owned_copy_ = nullptr;  // kCopied: freed with std::free
+  void* owned_copy_ = nullptr;   // kCopied: freed with std::free
+  void* mapping_ = nullptr;      // kMapped: the page-aligned mapping (data_ may start inside it)
+  size_t mapping_size_ = 0;
 };
 
 }  // namespace ple::rt

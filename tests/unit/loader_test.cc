@@ -1,6 +1,10 @@
 // The loader verifies before it reads: every malformed file gives an error status and a
 // message, never a crash or an out-of-bounds read (run this under ASan to see the latter).
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
+#include <cstring>
 #include <cmath>
 
 #include "model_writer.h"
@@ -75,6 +79,53 @@ TEST_CASE("loader: an unaligned buffer is copied once; the caller may free it at
     ple_session_close(&session);
     ple_model_close(&model);
   }
+}
+
+TEST_CASE("loader: a model inside a larger file opens from its descriptor, offset and length", "[loader]") {
+  const auto bytes = ple::test::ConvertBundle("mmoe").bytes;
+  const std::string path = ple::test::MakeTempDir() + "/container.bin";
+  for (uint64_t offset : {uint64_t{0}, uint64_t{64}, uint64_t{4096}, uint64_t{4100}, uint64_t{100}}) {
+    INFO("offset " << offset);
+    std::vector<uint8_t> container(offset, 0xAB);
+    container.insert(container.end(), bytes.begin(), bytes.end());
+    container.resize(container.size() + 17, 0xCD);  // trailing bytes of other assets
+    ple::test::WriteFileBytes(path, container);
+    const int fd = ::open(path.c_str(), O_RDONLY);
+    REQUIRE(fd >= 0);
+    ple_model* model = nullptr;
+    REQUIRE(ple_model_open_fd(fd, offset, bytes.size(), &model) == PLE_OK);
+    ::close(fd);  // the mapping outlives the descriptor
+    CHECK(ple_model_is_copy(model) == (offset % 64 == 0 ? 0 : 1));
+    ple_session* session = nullptr;
+    REQUIRE(ple_session_create(model, nullptr, &session) == PLE_OK);
+    std::vector<float> in(ple_model_row_width(model), 0.5f), out(2);
+    CHECK(ple_session_run(session, in.data(), in.size(), 1, out.data(), 2) == PLE_OK);
+    ple_session_close(&session);
+    ple_model_close(&model);
+  }
+  const int fd = ::open(path.c_str(), O_RDONLY);
+  ple_model* model = nullptr;
+  CHECK(ple_model_open_fd(fd, 100, bytes.size() + 1000, &model) == PLE_ERROR_IO);
+  CHECK_THAT(ple_last_error(), Catch::Contains("outside the"));
+  CHECK(ple_model_open_fd(fd, 0, 0, &model) == PLE_ERROR_INVALID_MODEL);
+  CHECK(ple_model_open_fd(-1, 0, 10, &model) == PLE_ERROR_INVALID_ARGUMENT);
+  CHECK(ple_model_open_fd(fd, 5, 100, &model) == PLE_ERROR_INVALID_MODEL);  // not a model there
+  ::close(fd);
+}
+
+TEST_CASE("loader: open_buffer_copy always copies, whatever the alignment", "[loader]") {
+  const auto bytes = ple::test::ConvertBundle("mmoe").bytes;
+  ple_model* model = nullptr;
+  {
+    AlignedBuffer aligned(bytes);
+    REQUIRE(ple_model_open_buffer_copy(aligned.data(), aligned.size(), &model) == PLE_OK);
+    CHECK(ple_model_is_copy(model) == 1);
+    std::memset(aligned.data(), 0, aligned.size());  // the model does not read the caller's bytes
+  }
+  ple_session* session = nullptr;
+  REQUIRE(ple_session_create(model, nullptr, &session) == PLE_OK);
+  ple_session_close(&session);
+  ple_model_close(&model);
 }
 
 TEST_CASE("loader: files that are empty, missing, not ours or truncated are rejected", "[loader]") {

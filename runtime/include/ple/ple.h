@@ -99,6 +99,16 @@ PLE_API ple_status ple_model_open_file(const char* path, ple_model** out_model);
  * may free `data` as soon as this returns. */
 PLE_API ple_status ple_model_open_buffer(const void* data, size_t size_bytes, ple_model** out_model);
 
+/* Copies `data` into the model (one 64-byte aligned copy, ple_model_is_copy() reports 1)
+ * whatever its alignment: for bindings whose buffers move or die after the call. */
+PLE_API ple_status ple_model_open_buffer_copy(const void* data, size_t size_bytes, ple_model** out_model);
+
+/* Maps `length` bytes starting at `offset` of the open file `fd` read-only (an Android APK
+ * asset opened as an AssetFileDescriptor: its file descriptor, start offset and length). The
+ * caller may close `fd` after the call. Weights are used in place when offset is 64-byte
+ * aligned; otherwise the model makes one aligned copy (ple_model_is_copy() reports 1). */
+PLE_API ple_status ple_model_open_fd(int fd, uint64_t offset, uint64_t length, ple_model** out_model);
+
 /* Releases the caller's reference; sessions keep the model alive until they are closed. */
 PLE_API void ple_model_close(ple_model** model);
 

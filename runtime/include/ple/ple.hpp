@@ -108,6 +108,18 @@ class Model {
     return Model(model);
   }
 
+  static Model OpenBufferCopy(const void* data, size_t size_bytes) {
+    ple_model* model = nullptr;
+    Check(ple_model_open_buffer_copy(data, size_bytes, &model));
+    return Model(model);
+  }
+  // A part of an open file (an APK asset's descriptor, offset and length); fd may be closed after.
+  static Model OpenFd(int fd, uint64_t offset, uint64_t length) {
+    ple_model* model = nullptr;
+    Check(ple_model_open_fd(fd, offset, length, &model));
+    return Model(model);
+  }
+
   Model(Model&& other) noexcept : model_(std::exchange(other.model_, nullptr)) {}
   Model& operator=(Model&& other) noexcept {
     if (this != &other) {
