@@ -1,0 +1,65 @@
+package dev.ple;
+
+import java.nio.FloatBuffer;
+
+/** A model prepared for a maximum batch. Used by one thread at a time. */
+public final class Session implements AutoCloseable {
+  private long handle;
+  private final int tasks;
+
+  /** Kernel path 0 = auto, 1 = reference, 2 = XNNPACK (docs/c-api.md). */
+  public Session(Model model, int maxBatch, int kernelPath) {
+    handle = nativeCreate(model.handle(), maxBatch, kernelPath);
+    tasks = model.taskNames().length;
+  }
+
+  public Session(Model model, int maxBatch) {
+    this(model, maxBatch, 0);
+  }
+
+  /** Scores candidates; returns numCandidates x tasks outputs, row-major. */
+  public float[] run(Request request, FeatureValues[] candidates, int numCandidates) {
+    final float[] outputs = new float[numCandidates * tasks];
+    run(request, candidates, numCandidates, outputs, null);
+    return outputs;
+  }
+
+  /** Scores candidates into arrays; {@code scores} may be null (else numCandidates long). */
+  public void run(Request request, FeatureValues[] candidates, int numCandidates, float[] outputs, float[] scores) {
+    nativeRun(handle(), request == null ? 0 : request.handle(), candidates, numCandidates, outputs, null, scores, null);
+  }
+
+  /** Scores candidates into direct buffers (no copy); {@code scores} may be null. */
+  public void run(Request request, FeatureValues[] candidates, int numCandidates, FloatBuffer outputs,
+      FloatBuffer scores) {
+    if (!outputs.isDirect() || (scores != null && !scores.isDirect())) {
+      throw new IllegalArgumentException("direct buffers are needed (or use the array form)");
+    }
+    nativeRun(handle(), request == null ? 0 : request.handle(), candidates, numCandidates, null, outputs, null, scores);
+  }
+
+  /** Indices of the best k scores, best first; ties keep the lower index first; NaN ranks last. */
+  public static int[] topK(float[] scores, int k) {
+    NativeLibrary.load();
+    return nativeTopK(scores, k);
+  }
+
+  @Override
+  public synchronized void close() {
+    if (handle != 0) {
+      nativeClose(handle);
+      handle = 0;
+    }
+  }
+
+  synchronized long handle() {
+    if (handle == 0) throw new IllegalStateException("the session is closed");
+    return handle;
+  }
+
+  private static native long nativeCreate(long model, int maxBatch, int kernelPath);
+  private static native void nativeRun(long handle, long request, FeatureValues[] candidates, int numCandidates,
+      float[] outputs, FloatBuffer outputBuffer, float[] scores, FloatBuffer scoreBuffer);
+  private static native int[] nativeTopK(float[] scores, int k);
+  private static native void nativeClose(long handle);
+}
