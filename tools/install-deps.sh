@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages the project needs (compiler included), only those missing.
-#   tools/install-deps.sh            build + test dependencies
-#   tools/install-deps.sh --sanitize also clang and its sanitizer runtime
+#   tools/install-deps.sh [GROUP...]
+# Groups: (none) build and test; sanitize (clang and its sanitizer runtime); cross (aarch64 and
+# armv7 cross compilers, qemu-user); wasm (emscripten); jni (OpenJDK 17, JUnit 4).
 # Runs apt-get as root, or through sudo when not root.
 set -euo pipefail
 
@@ -9,9 +10,15 @@ packages=(g++ cmake ninja-build pkg-config
           libflatbuffers-dev flatbuffers-compiler
           libxnnpack-dev libpthreadpool-dev libcpuinfo-dev
           nlohmann-json3-dev libcli11-dev catch2)
-if [[ "${1:-}" == "--sanitize" ]]; then
-  packages+=(clang libclang-rt-14-dev)
-fi
+for group in "$@"; do
+  case "$group" in
+    sanitize) packages+=(clang libclang-rt-14-dev) ;;
+    cross) packages+=(g++-aarch64-linux-gnu g++-arm-linux-gnueabihf qemu-user) ;;
+    wasm) packages+=(emscripten) ;;
+    jni) packages+=(openjdk-17-jdk-headless junit4) ;;
+    *) echo "install-deps: unknown group '$group' (sanitize, cross, wasm, jni)" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for package in "${packages[@]}"; do

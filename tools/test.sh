@@ -1,20 +1,100 @@
 #!/usr/bin/env bash
-# Builds and runs the whole test suite (ctest), installing what is missing first.
-#   tools/test.sh             native build (gcc, XNNPACK required), every test
-#   tools/test.sh --sanitize  clang build with AddressSanitizer + UndefinedBehaviorSanitizer
+# Builds and runs the test suite, installing what is missing first.
+#   tools/test.sh              the native build (gcc, XNNPACK required): every test
+#   tools/test.sh CONFIG       one more configuration (CI runs them all, .ci/run):
+#     --sanitize  clang with AddressSanitizer + UndefinedBehaviorSanitizer
+#     --jni       the Java API on the host JVM (added to the native build)
+#     --haswell   the native build's tests once more under qemu-x86_64 -cpu Haswell (AVX2, no AVX-512)
+#     --aarch64   cross build, tests under qemu-aarch64 -cpu cortex-a53 (no dot-product) and -cpu max
+#     --armv7     cross build (NEON), tests under qemu-arm
+#     --wasm      emscripten build, tests under node
+#     --size      the runtime's stripped size per target, against its budget
+# Cross, wasm and Haswell runs use the model files the native build converted.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
-if [[ "${1:-}" == "--sanitize" ]]; then
-  tools/install-deps.sh --sanitize
-  CC=clang CXX=clang++ cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DPLE_XNNPACK=REQUIRED -DPLE_WERROR=ON -DPLE_SANITIZE=address,undefined
-  cmake --build build-asan -j "$jobs"
-  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    ctest --test-dir build-asan --output-on-failure -j "$jobs"
-else
-  tools/install-deps.sh
-  cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DPLE_XNNPACK=REQUIRED -DPLE_WERROR=ON
-  cmake --build build -j "$jobs"
-  ctest --test-dir build --output-on-failure -j "$jobs"
-fi
+native_configure() {
+  cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DPLE_XNNPACK=REQUIRED -DPLE_WERROR=ON "$@"
+}
+need_native_build() {  # the cross configurations read build/tests/converted
+  if [[ ! -d build/tests/converted ]]; then
+    tools/install-deps.sh
+    native_configure
+    cmake --build build -j "$jobs"
+  fi
+}
+cross() {  # name, toolchain file, extra cmake arguments...
+  local name=$1 toolchain=$2
+  shift 2
+  cmake -S . -B "build-$name" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_TOOLCHAIN_FILE="$toolchain" \
+    -DPLE_BUILD_TOOLS=OFF -DPLE_XNNPACK=OFF -DPLE_WERROR=ON -DPLE_CONVERTED_MODELS="$PWD/build/tests/converted" "$@"
+  cmake --build "build-$name" -j "$jobs"
+}
+
+case "${1:-}" in
+  "")
+    tools/install-deps.sh
+    native_configure
+    cmake --build build -j "$jobs"
+    ctest --test-dir build --output-on-failure -j "$jobs"
+    ;;
+  --sanitize)
+    tools/install-deps.sh sanitize
+    CC=clang CXX=clang++ cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+      -DPLE_XNNPACK=REQUIRED -DPLE_WERROR=ON -DPLE_SANITIZE=address,undefined
+    cmake --build build-asan -j "$jobs"
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+      ctest --test-dir build-asan --output-on-failure -j "$jobs"
+    ;;
+  --jni)
+    tools/install-deps.sh jni
+    native_configure -DPLE_BUILD_JNI=ON
+    cmake --build build -j "$jobs"
+    ctest --test-dir build --output-on-failure -R "jni:"
+    ;;
+  --haswell)
+    tools/install-deps.sh cross
+    need_native_build
+    qemu=(qemu-x86_64 -cpu Haswell)
+    for test in unit_tests kernel_tests conformance_tests no_alloc_test; do
+      echo "--- $test under ${qemu[*]}"
+      "${qemu[@]}" "build/tests/$test" 2>/dev/null | tail -n 2
+    done
+    for bundle in tests/bundles/*/; do
+      name=$(basename "$bundle")
+      "${qemu[@]}" build/tests/bundle_check "$bundle" "build/tests/converted/$name.ple" \
+        --compare "build/tests/converted/$name.native-outputs" 2>/dev/null | grep -E "PASS|FAIL|against" || exit 1
+    done
+    ;;
+  --aarch64)
+    tools/install-deps.sh cross
+    need_native_build
+    cross aarch64 toolchains/aarch64-linux-gnu.cmake
+    for cpu in cortex-a53 max; do
+      echo "--- qemu-aarch64 -cpu $cpu"
+      QEMU_CPU=$cpu ctest --test-dir build-aarch64 --output-on-failure -j "$jobs"
+    done
+    ;;
+  --armv7)
+    tools/install-deps.sh cross
+    need_native_build
+    cross armv7 toolchains/armv7-linux-gnueabihf.cmake
+    ctest --test-dir build-armv7 --output-on-failure -j "$jobs"
+    ;;
+  --wasm)
+    tools/install-deps.sh wasm
+    need_native_build
+    cross wasm toolchains/wasm32-emscripten.cmake
+    ctest --test-dir build-wasm --output-on-failure -j "$jobs"
+    ;;
+  --size)
+    tools/install-deps.sh
+    cmake -S . -B build-size -G Ninja -DCMAKE_BUILD_TYPE=Release -DPLE_XNNPACK=OFF -DPLE_BUILD_TOOLS=OFF -DPLE_BUILD_TESTS=OFF
+    cmake --build build-size -j "$jobs"
+    tools/size_report.sh build build-size build-aarch64 build-armv7 build-wasm
+    ;;
+  *)
+    echo "usage: tools/test.sh [--sanitize|--jni|--haswell|--aarch64|--armv7|--wasm|--size]" >&2
+    exit 2
+    ;;
+esac
