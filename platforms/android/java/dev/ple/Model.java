@@ -4,16 +4,15 @@ import java.io.FileDescriptor;
 import java.nio.ByteBuffer;
 
 /**
- * A loaded, verified model. Immutable and shareable across threads; sessions and requests keep it
- * alive after {@link #close()}. A direct buffer given to {@link #fromByteBuffer} is used in place
- * when 64-byte aligned and referenced by this object for as long as it lives.
+ * A loaded, verified model, immutable and shareable across threads. {@link #close()} releases this
+ * reference; sessions and requests made from the model keep it (and a direct buffer it reads in
+ * place, see {@link #fromByteBuffer}) alive.
  */
-public final class Model implements AutoCloseable {
-  private long handle;
+public final class Model extends NativeHandle {
   private final ByteBuffer keepAlive;  // a direct buffer the native model reads in place
 
   private Model(long handle, ByteBuffer keepAlive) {
-    this.handle = handle;
+    super(handle, "model");
     this.keepAlive = keepAlive;
   }
 
@@ -63,18 +62,9 @@ public final class Model implements AutoCloseable {
     return nativeFeatureNames(handle());
   }
 
-  /** Releases this reference; sessions and requests made from the model keep it alive. */
   @Override
-  public synchronized void close() {
-    if (handle != 0) {
-      nativeClose(handle);
-      handle = 0;
-    }
-  }
-
-  synchronized long handle() {
-    if (handle == 0) throw new IllegalStateException("the model is closed");
-    return handle;
+  void release(long handle) {
+    nativeClose(handle);
   }
 
   private static native long nativeOpenFile(String path);

@@ -4,11 +4,12 @@ package dev.ple;
  * A request context: the request-scope features (user, context) of one request, set once; the
  * request's part of the computation is then reused by every run against it. One thread at a time.
  */
-public final class Request implements AutoCloseable {
-  private long handle;
+public final class Request extends NativeHandle {
+  private final Model model;  // keeps the model's Java side (and a buffer it reads in place) reachable
 
   public Request(Model model) {
-    handle = nativeCreate(model.handle());
+    super(nativeCreate(model.handle()), "request");
+    this.model = model;
   }
 
   /** Gives every request-scope feature, for one row. */
@@ -17,16 +18,8 @@ public final class Request implements AutoCloseable {
   }
 
   @Override
-  public synchronized void close() {
-    if (handle != 0) {
-      nativeClose(handle);
-      handle = 0;
-    }
-  }
-
-  synchronized long handle() {
-    if (handle == 0) throw new IllegalStateException("the request is closed");
-    return handle;
+  void release(long handle) {
+    nativeClose(handle);
   }
 
   private static native long nativeCreate(long model);

@@ -3,13 +3,14 @@ package dev.ple;
 import java.nio.FloatBuffer;
 
 /** A model prepared for a maximum batch. Used by one thread at a time. */
-public final class Session implements AutoCloseable {
-  private long handle;
+public final class Session extends NativeHandle {
+  private final Model model;  // keeps the model's Java side (and a buffer it reads in place) reachable
   private final int tasks;
 
   /** Kernel path 0 = auto, 1 = reference, 2 = XNNPACK (docs/c-api.md). */
   public Session(Model model, int maxBatch, int kernelPath) {
-    handle = nativeCreate(model.handle(), maxBatch, kernelPath);
+    super(nativeCreate(model.handle(), maxBatch, kernelPath), "session");
+    this.model = model;
     tasks = model.taskNames().length;
   }
 
@@ -45,16 +46,8 @@ public final class Session implements AutoCloseable {
   }
 
   @Override
-  public synchronized void close() {
-    if (handle != 0) {
-      nativeClose(handle);
-      handle = 0;
-    }
-  }
-
-  synchronized long handle() {
-    if (handle == 0) throw new IllegalStateException("the session is closed");
-    return handle;
+  void release(long handle) {
+    nativeClose(handle);
   }
 
   private static native long nativeCreate(long model, int maxBatch, int kernelPath);
