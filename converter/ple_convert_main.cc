@@ -12,7 +12,7 @@ int main(int argc, char** argv) {
       "native naming of docs/config-format.md) into one model file for the PLE runtime.\n"
       "BatchNorm is folded into the preceding Linear; every tensor is validated; the output is written\n"
       "to a temporary file and renamed, so a failure never leaves a partial file."};
-  std::string config_path, weights_path, output_path, source = "native", layout = "out_in";
+  std::string config_path, weights_path, output_path, source = "native", layout = "out_in", precision = "f32";
   bool quiet = false;
   app.add_option("--config,-c", config_path, "model config (JSON)")->required()->check(CLI::ExistingFile);
   app.add_option("--weights,-w", weights_path, "weights (safetensors)")->required()->check(CLI::ExistingFile);
@@ -24,14 +24,19 @@ int main(int argc, char** argv) {
   app.add_option("--weights-layout", layout,
                  "Linear kernels are out_in (PyTorch, default) or in_out (TensorFlow/Keras, Paddle: transposed)")
       ->check(CLI::IsMember({"out_in", "in_out"}));
+  app.add_option("--precision,-p", precision,
+                 "how weights are stored: f32 (default), f16, or int8 (the default mix of docs/quantization.md); "
+                 "per layer class overrides follow, e.g. int8,gates=int8,towers=f16 "
+                 "(classes: embeddings, experts, gates, towers, heads)");
   app.add_flag("--quiet,-q", quiet, "print nothing on success");
   CLI11_PARSE(app, argc, argv);
 
   try {
     ple::convert::ImportOptions options;
     options.naming.transpose_linear = layout == "in_out";
+    const ple::convert::PrecisionPlan precision_plan = ple::convert::PrecisionPlan::Parse(precision);
     const ple::convert::ConvertedModel model =
-        ple::convert::Convert(ple::convert::ParseSource(source), config_path, weights_path, options);
+        ple::convert::Convert(ple::convert::ParseSource(source), config_path, weights_path, options, precision_plan);
     ple::convert::WriteFileAtomically(output_path, model.bytes);
     if (!quiet) {
       size_t experts = 0;

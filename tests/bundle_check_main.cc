@@ -64,10 +64,12 @@ int main(int argc, char** argv) {
     return 2;
   }
   int failed = 0;
+  ple::conformance::BundleRunOptions options;
+  options.model_path = argv[2];
   for (ple_kernel_path path : {PLE_KERNELS_REFERENCE, PLE_KERNELS_XNNPACK}) {
     if (!ple::rt::KernelPathAvailable(path)) continue;
     try {
-      const auto report = ple::conformance::RunBundle(argv[1], path, {}, argv[2]);
+      const auto report = ple::conformance::RunBundle(argv[1], path, options);
       std::fputs(ple::conformance::FormatReport(report).c_str(), stdout);
       failed += report.passed() ? 0 : 1;
       if (path != PLE_KERNELS_REFERENCE || mode.empty()) continue;

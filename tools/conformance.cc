@@ -77,6 +77,7 @@ Comparison Compare(const std::string& name, const Tolerance& tolerance, const fl
       const double abs_error = std::isfinite(g) ? std::fabs(g - e) : INFINITY;
       const double rel_error = e != 0.0 ? abs_error / std::fabs(e) : abs_error;
       c.max_abs_error = std::max(c.max_abs_error, abs_error);
+      c.mean_abs_error += abs_error;
       c.max_rel_error = std::max(c.max_rel_error, rel_error);
       c.tolerance_used =
           std::max(c.tolerance_used, abs_error / std::max(tolerance.atol, tolerance.rtol * std::fabs(e)));
@@ -90,10 +91,27 @@ Comparison Compare(const std::string& name, const Tolerance& tolerance, const fl
       ++c.values;
     }
   }
+  if (c.values > 0) c.mean_abs_error /= static_cast<double>(c.values);
+  c.mean_failed = !(c.mean_abs_error <= tolerance.mean_atol);
   return c;
 }
 
 }  // namespace
+
+Tolerance QuantizedProbabilityTolerance(bool int8) {
+  Tolerance t;
+  t.rtol = 0.0;
+  t.atol = int8 ? 1e-2 : 1e-3;
+  t.mean_atol = int8 ? 2e-3 : INFINITY;
+  return t;
+}
+
+Tolerance QuantizedValueTolerance(bool int8) {
+  Tolerance t;
+  t.rtol = int8 ? 1e-2 : 1e-3;
+  t.atol = t.rtol;
+  return t;
+}
 
 bool Tolerance::Accepts(double got, double expected) const {
   if (!std::isfinite(got)) return false;
@@ -193,8 +211,8 @@ std::vector<tools::FeatureColumn> ReadInputs(const ple::Model& model, const conv
 
 }  // namespace
 
-BundleReport RunBundle(const std::string& directory, ple_kernel_path kernel_path,
-                       const convert::ImportOptions& options, const std::string& model_path) {
+BundleReport RunBundle(const std::string& directory, ple_kernel_path kernel_path, const BundleRunOptions& options) {
+  const std::string& model_path = options.model_path;
   const json manifest = ReadJson(directory + "/bundle.json");
   const std::string where = "bundle '" + directory + "'";
   if (manifest.value("format_version", 0) != 1) throw std::runtime_error(where + ": format_version 1 expected");
@@ -209,7 +227,7 @@ BundleReport RunBundle(const std::string& directory, ple_kernel_path kernel_path
   std::vector<uint8_t> model_bytes;
   if (model_path.empty()) {
     const convert::Source source = convert::ParseSource(manifest.value("importer", "native"));
-    model_bytes = convert::Convert(source, config_path, weights_path, options).bytes;
+    model_bytes = convert::Convert(source, config_path, weights_path, options.import, options.precision).bytes;
   } else {
     std::ifstream in(model_path, std::ios::binary);
     if (!in) throw std::runtime_error("cannot open model file '" + model_path + "'");
@@ -234,6 +252,18 @@ BundleReport RunBundle(const std::string& directory, ple_kernel_path kernel_path
   session_options.kernel_path = kernel_path;
   ple::Session session(model, session_options);
   rt::Session& internal = *rt::InternalSession(session.get());
+  // A quantized model is held to the quantized accuracy bar instead of the bundle's tolerance.
+  std::string precision = "f32";
+  for (const rt::PackedGroup& g : internal.model().packed_groups()) {
+    if (g.type == rt::WeightType::kI8) precision = "int8";
+    if (g.type == rt::WeightType::kF16 && precision == "f32") precision = "f16";
+  }
+  for (const rt::TableInfo& table : internal.model().tables()) {
+    if (table.int8) precision = "int8";
+  }
+  const bool quantized = precision != "f32";
+  const Tolerance probability_tolerance = quantized ? QuantizedProbabilityTolerance(precision == "int8") : tolerance;
+  const Tolerance value_tolerance = quantized ? QuantizedValueTolerance(precision == "int8") : tolerance;
   internal.EnableGateRecording();
 
   // The request: request-scope features from row 0 (all rows of a bundle share them).
@@ -250,15 +280,18 @@ BundleReport RunBundle(const std::string& directory, ple_kernel_path kernel_path
   BundleReport report;
   report.bundle = manifest.value("name", directory);
   report.kernel_path = KernelPathName(internal.kernel_path());
+  report.precision = precision;
   report.candidates = n;
   for (size_t t = 0; t < tasks; ++t) {
-    report.tasks.push_back(Compare("task " + model.tasks()[t].name, tolerance, outputs.data() + t, tasks,
+    const bool binary = model.tasks()[t].type == PLE_TASK_BINARY;
+    report.tasks.push_back(Compare("task " + model.tasks()[t].name, binary ? probability_tolerance : value_tolerance,
+                                   outputs.data() + t, tasks,
                                    expected.data() + t, tasks, n, 1));
   }
   if (expected_scores_tensor != nullptr) {
     const std::vector<double> expected_scores =
         ReadDoubles(Require(data, "expected.scores", {n}, where), "expected.scores");
-    report.scores.push_back(Compare("score", tolerance, scores.data(), 1, expected_scores.data(), 1, n, 1));
+    report.scores.push_back(Compare("score", value_tolerance, scores.data(), 1, expected_scores.data(), 1, n, 1));
   }
   // Gate intermediates: the native converter writes task gates to streams 0..T-1 and the
   // shared gate to stream T, which names them as the bundle does.
@@ -279,7 +312,7 @@ BundleReport RunBundle(const std::string& directory, ple_kernel_path kernel_path
       continue;
     }
     const std::vector<double> gate_expected = ReadDoubles(Require(data, name, {n, record->width}, where), name);
-    report.gates.push_back(Compare(gate_name, tolerance, record->weights.data(), record->width, gate_expected.data(),
+    report.gates.push_back(Compare(gate_name, probability_tolerance, record->weights.data(), record->width, gate_expected.data(),
                                    record->width, n, record->width));
   }
 
@@ -313,13 +346,16 @@ BundleReport RunBundle(const std::string& directory, ple_kernel_path kernel_path
 std::string FormatReport(const BundleReport& report) {
   std::ostringstream out;
   char line[512];
-  std::snprintf(line, sizeof(line), "%s [%s] %zu candidates: %s\n", report.bundle.c_str(), report.kernel_path.c_str(),
-                report.candidates, report.passed() ? "PASS" : "FAIL");
+  std::snprintf(line, sizeof(line), "%s [%s, %s] %zu candidates: %s\n", report.bundle.c_str(),
+                report.kernel_path.c_str(), report.precision.c_str(), report.candidates,
+                report.passed() ? "PASS" : "FAIL");
   out << line;
   auto print = [&](const Comparison& c) {
-    std::snprintf(line, sizeof(line), "  %-28s max_abs %.3e  max_rel %.3e  tolerance used %5.1f%%  %s", c.name.c_str(),
-                  c.max_abs_error, c.max_rel_error, 100.0 * c.tolerance_used, c.passed() ? "ok" : "FAIL");
+    std::snprintf(line, sizeof(line), "  %-28s max_abs %.3e  mean_abs %.3e  max_rel %.3e  tolerance used %5.1f%%  %s",
+                  c.name.c_str(), c.max_abs_error, c.mean_abs_error, c.max_rel_error, 100.0 * c.tolerance_used,
+                  c.passed() ? "ok" : "FAIL");
     out << line;
+    if (c.mean_failed) out << " (mean above the bar)";
     if (!c.passed()) out << " (" << c.failures << " of " << c.values << " values, worst at " << c.worst_index << ")";
     out << "\n";
   };

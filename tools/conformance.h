@@ -3,10 +3,12 @@
 #ifndef PLE_TOOLS_CONFORMANCE_H_
 #define PLE_TOOLS_CONFORMANCE_H_
 
+#include <cmath>
 #include <string>
 #include <vector>
 
 #include "native_importer.h"
+#include "quantize.h"
 #include "ple/ple.h"
 
 namespace ple {
@@ -15,9 +17,18 @@ namespace conformance {
 struct Tolerance {
   double rtol = 1e-5;
   double atol = 1e-6;
+  // Quantized runs also bound the mean absolute error of a compared quantity (infinity: not checked).
+  double mean_atol = INFINITY;
   // |got - expected| <= atol or |got - expected| <= rtol * |expected|.
   bool Accepts(double got, double expected) const;
 };
+
+// The accuracy bar of quantized models (docs/quantization.md), against the bundle's float64
+// reference: probabilities (binary tasks, gate weights) within `atol` (int8: 1e-2, mean
+// 2e-3; float16: 1e-3), regression outputs and scores within the same bound relative to
+// their magnitude.
+Tolerance QuantizedProbabilityTolerance(bool int8);
+Tolerance QuantizedValueTolerance(bool int8);
 
 // One compared quantity: a task's outputs or one gate's weights.
 struct Comparison {
@@ -25,15 +36,18 @@ struct Comparison {
   size_t values = 0;       // values compared
   double max_abs_error = 0.0;
   double max_rel_error = 0.0;  // |got - expected| / |expected| (expected 0: the absolute error)
+  double mean_abs_error = 0.0;
+  bool mean_failed = false;    // mean_abs_error above the tolerance's mean_atol
   double tolerance_used = 0.0; // max of |got - expected| / max(atol, rtol * |expected|); > 1 fails
   size_t failures = 0;     // values outside the tolerance
   size_t worst_index = 0;  // flat index of the largest violation (or largest error)
-  bool passed() const { return failures == 0; }
+  bool passed() const { return failures == 0 && !mean_failed; }
 };
 
 struct BundleReport {
   std::string bundle;               // bundle name
   std::string kernel_path;          // "reference", "xnnpack"
+  std::string precision = "f32";    // "f32", or "int8" / "f16" when the model holds quantized weights
   size_t candidates = 0;
   std::vector<Comparison> tasks;
   std::vector<Comparison> scores;   // one entry when the bundle has expected scores
@@ -48,12 +62,19 @@ struct BundleReport {
   bool passed() const;
 };
 
-// Loads the bundle in `directory`, converts it (with a deliberate bug when `options` asks for
-// one: the mutation test) or reads `model_path` when given (a model file converted elsewhere,
-// e.g. by a native build for an emulated one), runs it on `kernel_path` and compares. Throws
-// std::runtime_error for an unreadable or malformed bundle or a failed conversion or run.
+struct BundleRunOptions {
+  convert::ImportOptions import;      // a deliberate bug, for the mutation test
+  convert::PrecisionPlan precision;   // how the bundle is converted (float32 by default)
+  std::string model_path;             // read this model file instead of converting (e.g. one a
+                                      // native build converted, for an emulated run)
+};
+
+// Loads the bundle in `directory`, converts it (or reads options.model_path), runs it on
+// `kernel_path` and compares: float32 models with the bundle's tolerance, quantized ones with
+// the quantized accuracy bar. Throws std::runtime_error for an unreadable or malformed bundle
+// or a failed conversion or run.
 BundleReport RunBundle(const std::string& directory, ple_kernel_path kernel_path,
-                       const convert::ImportOptions& options = {}, const std::string& model_path = "");
+                       const BundleRunOptions& options = {});
 
 // Human-readable report lines.
 std::string FormatReport(const BundleReport& report);

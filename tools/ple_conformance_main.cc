@@ -13,13 +13,25 @@ int main(int argc, char** argv) {
       "outputs (and gate weights, when the bundle has them). Exit status: 0 all passed, 1 a\n"
       "comparison failed, 2 a bundle could not be read, converted or run."};
   std::vector<std::string> bundles;
-  std::string kernels = "all";
+  std::string kernels = "all", precision = "f32";
   bool quiet = false;
   app.add_option("bundles", bundles, "bundle directories")->required()->check(CLI::ExistingDirectory);
   app.add_option("--kernels,-k", kernels, "kernel paths: all (every path available here), reference or xnnpack")
       ->check(CLI::IsMember({"all", "reference", "xnnpack"}));
+  app.add_option("--precision,-p", precision,
+                 "convert each bundle as f32 (default, held to the bundle's tolerance), f16 or int8 (the default "
+                 "int8 mix of docs/quantization.md), held to the quantized accuracy bar; per-class overrides "
+                 "follow, e.g. int8,towers=f16 (classes: embeddings, experts, gates, towers, heads)")
+      ;
   app.add_flag("--quiet,-q", quiet, "print failures and the summary only");
   CLI11_PARSE(app, argc, argv);
+  ple::convert::PrecisionPlan precision_plan;
+  try {
+    precision_plan = ple::convert::PrecisionPlan::Parse(precision);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "ple-conformance: error: %s\n", e.what());
+    return 2;
+  }
 
   std::vector<ple_kernel_path> paths;
   if (kernels == "all" || kernels == "reference") paths.push_back(PLE_KERNELS_REFERENCE);
@@ -30,7 +42,9 @@ int main(int argc, char** argv) {
   for (const std::string& bundle : bundles) {
     for (ple_kernel_path path : paths) {
       try {
-        const auto report = ple::conformance::RunBundle(bundle, path);
+        ple::conformance::BundleRunOptions options;
+        options.precision = precision_plan;
+        const auto report = ple::conformance::RunBundle(bundle, path, options);
         if (!quiet || !report.passed()) std::fputs(ple::conformance::FormatReport(report).c_str(), stdout);
         (report.passed() ? passed : failed) += 1;
       } catch (const std::exception& e) {

@@ -22,7 +22,7 @@ Source ParseSource(const std::string& name) {
 }
 
 ConvertedModel Convert(Source source, const std::string& config_path, const std::string& weights_path,
-                       ImportOptions options) {
+                       ImportOptions options, const PrecisionPlan& precision) {
   ModelConfig config;
   if (source == Source::kNative) {
     config = ReadModelConfig(config_path);
@@ -45,6 +45,7 @@ ConvertedModel Convert(Source source, const std::string& config_path, const std:
   const SafeTensorsFile weights = SafeTensorsFile::Read(weights_path);
   ConvertedModel result;
   result.ir = ImportNative(config, weights, options);
+  AssignPrecisions(precision, &result.ir);
   result.bytes = SerializeModel(result.ir, ConverterProducer());
   return result;
 }

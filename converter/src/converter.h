@@ -8,6 +8,7 @@
 
 #include "model_ir.h"
 #include "native_importer.h"
+#include "quantize.h"
 
 namespace ple {
 namespace convert {
@@ -26,12 +27,13 @@ Source ParseSource(const std::string& name);
 
 // Reads, validates and converts; throws ConvertError with a message naming the problem.
 // `options.naming` is filled by the framework importers (its transpose_linear is kept).
+// `precision` says how each layer class is stored (float32 everywhere by default).
 ConvertedModel Convert(Source source, const std::string& config_path, const std::string& weights_path,
-                       ImportOptions options = {});
+                       ImportOptions options = {}, const PrecisionPlan& precision = {});
 
 inline ConvertedModel ConvertNative(const std::string& config_path, const std::string& weights_path,
-                                    const ImportOptions& options = {}) {
-  return Convert(Source::kNative, config_path, weights_path, options);
+                                    const ImportOptions& options = {}, const PrecisionPlan& precision = {}) {
+  return Convert(Source::kNative, config_path, weights_path, options, precision);
 }
 
 // "ple-convert 0.1.0": stored as the file's producer.

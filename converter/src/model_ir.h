@@ -12,6 +12,9 @@
 namespace ple {
 namespace convert {
 
+// How weights are stored in the model file (quantize.h decides per layer class).
+enum class Precision : uint8_t { kF32, kF16, kI8 };
+
 struct IrDense {
   uint32_t in = 0, out = 0;
   std::vector<float> weight;        // [out, in]
@@ -21,6 +24,7 @@ struct IrDense {
   std::vector<float> prelu_slope;   // [1] or [out] for PRelu
   float dice_alpha = 0.0f;          // Dice
   float dice_epsilon = 1e-3f;
+  Precision precision = Precision::kF32;
 };
 
 struct IrMlp {
@@ -53,6 +57,7 @@ struct IrTower {
 struct IrTable {
   TableConfig config;
   std::vector<float> rows;          // [vocabulary, dim]; rounded to float16 when config.f16
+  bool int8 = false;                // stored as int8 with a float16 scale per row (quantize.h)
 };
 
 struct IrModel {

@@ -4,11 +4,14 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <map>
 
 #include "convert_error.h"
+#include "quantize.h"
 #include "ple_schema_version.h"
 
 namespace ple {
@@ -34,20 +37,175 @@ Offset<fb::Tensor> WriteTensor(FlatBufferBuilder& builder, const std::vector<uin
                     values.size() * sizeof(float));
 }
 
-// IEEE float16 bits of a value already rounded to float16 (RoundToHalf in the importer).
-uint16_t HalfBits(float value) {
-  uint32_t bits;
-  std::memcpy(&bits, &value, 4);
-  const uint16_t sign = static_cast<uint16_t>((bits >> 16) & 0x8000u);
-  const float magnitude = std::fabs(value);
-  if (magnitude == 0.0f) return sign;
-  if (magnitude < 6.103515625e-05f) return sign | static_cast<uint16_t>(magnitude * 16777216.0f);  // subnormal
-  const int exponent = static_cast<int>((bits >> 23) & 0xffu) - 127 + 15;
-  return sign | static_cast<uint16_t>(exponent << 10) | static_cast<uint16_t>((bits >> 13) & 0x3ffu);
-}
+// Where each quantized layer's weights go: its group and first column there.
+struct Placement {
+  uint32_t group = 0;   // 1 + index into the packed groups; 0: plain float32 weights
+  uint32_t column = 0;
+};
+
+constexpr uint32_t kTile = 16;      // output channels per tile
+constexpr uint32_t kKBlock = 4;     // int8: input values per block
+
+uint32_t RoundUp(uint32_t value, uint32_t multiple) { return (value + multiple - 1) / multiple * multiple; }
+
+// The packed groups of a model: the quantized first layers of a level that read the same
+// stream with the same precision form one group; every other quantized layer its own.
+class Packer {
+ public:
+  Packer(const IrModel& model) : model_(model) {
+    uint32_t request = 0;
+    for (const auto& f : model.features) request += f.scope == fb::Scope::Request ? f.width : 0;
+    const uint32_t row = model.row_width();
+    request_columns_ = request > 0 && request < row ? request : 0;
+    for (size_t l = 0; l < model.levels.size(); ++l) {
+      const IrLevel& level = model.levels[l];
+      // Every stream of the first level is the input row: one group reads it for all streams.
+      uint32_t streams = 1;
+      if (l > 0) {
+        for (const IrExpert& e : level.experts) streams = std::max(streams, e.input_stream + 1);
+        for (const IrGate& g : level.gates) streams = std::max(streams, g.input_stream + 1);
+      }
+      for (uint32_t stream = 0; stream < streams; ++stream) {
+        auto reads = [&](uint32_t input_stream) { return l == 0 || input_stream == stream; };
+        for (Precision precision : {Precision::kF16, Precision::kI8}) {
+          std::vector<const IrDense*> members;
+          for (const IrExpert& e : level.experts) {
+            if (reads(e.input_stream) && e.mlp.layers[0].precision == precision) members.push_back(&e.mlp.layers[0]);
+          }
+          for (const IrGate& g : level.gates) {
+            if (reads(g.input_stream) && !g.mlp.layers.empty() && g.mlp.layers[0].precision == precision) {
+              members.push_back(&g.mlp.layers[0]);
+            }
+          }
+          if (!members.empty()) AddGroup(members, l == 0 ? request_columns_ : 0);
+        }
+      }
+    }
+    auto add_rest = [&](const IrMlp& mlp) {
+      for (const IrDense& layer : mlp.layers) {
+        if (layer.precision != Precision::kF32 && placement_.count(&layer) == 0) AddGroup({&layer}, 0);
+      }
+    };
+    for (const IrLevel& level : model.levels) {
+      for (const IrExpert& e : level.experts) add_rest(e.mlp);
+      for (const IrGate& g : level.gates) add_rest(g.mlp);
+    }
+    for (const IrTower& t : model.towers) add_rest(t.mlp);
+  }
+
+  Placement Find(const IrDense& layer) const {
+    auto it = placement_.find(&layer);
+    return it == placement_.end() ? Placement{} : it->second;
+  }
+  bool empty() const { return groups_.empty(); }
+
+  Offset<flatbuffers::Vector<Offset<fb::PackedGroup>>> Write(FlatBufferBuilder& builder) const {
+    std::vector<Offset<fb::PackedGroup>> out;
+    for (const Group& g : groups_) out.push_back(g.int8 ? WriteInt8(builder, g) : WriteHalf(builder, g));
+    return builder.CreateVector(out);
+  }
+
+ private:
+  struct Group {
+    std::vector<const IrDense*> members;
+    bool int8 = false;
+    uint32_t in = 0, request_columns = 0, columns = 0;
+  };
+
+  void AddGroup(const std::vector<const IrDense*>& members, uint32_t request_columns) {
+    Group g;
+    g.members = members;
+    g.int8 = members[0]->precision == Precision::kI8;
+    g.in = members[0]->in;
+    g.request_columns = request_columns;
+    for (const IrDense* m : members) {
+      placement_[m] = Placement{static_cast<uint32_t>(groups_.size() + 1), g.columns};
+      g.columns += RoundUp(m->out, kTile);
+    }
+    groups_.push_back(g);
+  }
+
+  // The member and its output channel of a group's padded channel n, or null for padding.
+  static const IrDense* Channel(const Group& g, uint32_t n, uint32_t* channel) {
+    uint32_t start = 0;
+    for (const IrDense* m : g.members) {
+      const uint32_t padded = RoundUp(m->out, kTile);
+      if (n < start + padded) {
+        *channel = n - start;
+        return *channel < m->out ? m : nullptr;
+      }
+      start += padded;
+    }
+    return nullptr;
+  }
+
+  Offset<fb::PackedGroup> WriteInt8(FlatBufferBuilder& builder, const Group& g) const {
+    const uint32_t request = g.request_columns, candidate = g.in - request;
+    const uint32_t request_blocks = RoundUp(request, kKBlock) / kKBlock;
+    const uint32_t blocks = request_blocks + RoundUp(candidate, kKBlock) / kKBlock;
+    std::vector<int8_t> packed(size_t{g.columns} * blocks * kKBlock, 0);
+    std::vector<float> scales(g.columns, 1.0f);
+    std::vector<int32_t> request_sums(g.columns, 0), candidate_sums(g.columns, 0);
+    for (uint32_t n = 0; n < g.columns; ++n) {
+      uint32_t channel = 0;
+      const IrDense* m = Channel(g, n, &channel);
+      if (m == nullptr) continue;
+      const ChannelQuantization q = QuantizeChannel(m->weight.data() + size_t{channel} * g.in, g.in);
+      scales[n] = q.scale;
+      const uint32_t tile = n / kTile, lane = n % kTile;
+      for (uint32_t k = 0; k < g.in; ++k) {
+        const bool in_request = k < request;
+        const uint32_t block = in_request ? k / kKBlock : request_blocks + (k - request) / kKBlock;
+        const uint32_t within = in_request ? k % kKBlock : (k - request) % kKBlock;
+        packed[((size_t{tile} * blocks + block) * kTile + lane) * kKBlock + within] = q.values[k];
+        (in_request ? request_sums : candidate_sums)[n] += q.values[k];
+      }
+    }
+    builder.ForceVectorAlignment(packed.size(), 1, kWeightAlignment);
+    const auto weights = builder.CreateVector(reinterpret_cast<const uint8_t*>(packed.data()), packed.size());
+    const auto scale_offset = builder.CreateVector(scales);
+    const auto request_offset = builder.CreateVector(request_sums);
+    const auto candidate_offset = builder.CreateVector(candidate_sums);
+    return fb::CreatePackedGroup(builder, fb::DType::I8, g.in, request, g.columns, weights, scale_offset,
+                                 request_offset, candidate_offset);
+  }
+
+  Offset<fb::PackedGroup> WriteHalf(FlatBufferBuilder& builder, const Group& g) const {
+    std::vector<uint16_t> packed(size_t{g.columns} * g.in, 0);
+    for (uint32_t n = 0; n < g.columns; ++n) {
+      uint32_t channel = 0;
+      const IrDense* m = Channel(g, n, &channel);
+      if (m == nullptr) continue;
+      const uint32_t tile = n / kTile, lane = n % kTile;
+      for (uint32_t k = 0; k < g.in; ++k) {
+        const float half = RoundToHalf(m->weight[size_t{channel} * g.in + k]);
+        if (!std::isfinite(half)) throw ConvertError("a weight does not fit in float16: convert those layers as f32 or int8");
+        packed[(size_t{tile} * g.in + k) * kTile + lane] = HalfBits(half);
+      }
+    }
+    const size_t bytes = packed.size() * sizeof(uint16_t);
+    builder.ForceVectorAlignment(bytes, 1, kWeightAlignment);
+    const auto weights = builder.CreateVector(reinterpret_cast<const uint8_t*>(packed.data()), bytes);
+    return fb::CreatePackedGroup(builder, fb::DType::F16, g.in, g.request_columns, g.columns, weights);
+  }
+
+  const IrModel& model_;
+  uint32_t request_columns_ = 0;
+  std::vector<Group> groups_;
+  std::map<const IrDense*, Placement> placement_;
+};
 
 Offset<fb::Tensor> WriteTable(FlatBufferBuilder& builder, const IrTable& table) {
   const std::vector<uint32_t> shape = {table.config.vocabulary, table.config.dim};
+  if (table.int8) {
+    std::vector<int8_t> values;
+    values.reserve(table.rows.size());
+    for (uint32_t r = 0; r < table.config.vocabulary; ++r) {
+      const RowQuantization q = QuantizeRow(table.rows.data() + size_t{r} * table.config.dim, table.config.dim);
+      values.insert(values.end(), q.values.begin(), q.values.end());
+    }
+    return WriteBytes(builder, fb::DType::I8, shape, reinterpret_cast<const uint8_t*>(values.data()), values.size());
+  }
   if (!table.config.f16) return WriteTensor(builder, shape, table.rows);
   std::vector<uint16_t> half(table.rows.size());
   for (size_t i = 0; i < half.size(); ++i) half[i] = HalfBits(table.rows[i]);
@@ -55,17 +213,32 @@ Offset<fb::Tensor> WriteTable(FlatBufferBuilder& builder, const IrTable& table) 
                     half.size() * sizeof(uint16_t));
 }
 
-Offset<fb::Mlp> WriteMlp(FlatBufferBuilder& builder, const IrMlp& mlp) {
+std::vector<uint16_t> RowScales(const IrTable& table) {
+  std::vector<uint16_t> scales;
+  for (uint32_t r = 0; r < table.config.vocabulary; ++r) {
+    scales.push_back(QuantizeRow(table.rows.data() + size_t{r} * table.config.dim, table.config.dim).scale_bits);
+  }
+  return scales;
+}
+
+Offset<fb::Mlp> WriteMlp(FlatBufferBuilder& builder, const IrMlp& mlp, const Packer& packer) {
   std::vector<Offset<fb::DenseLayer>> layers;
   for (const IrDense& layer : mlp.layers) {
-    auto weight = WriteTensor(builder, {layer.out, layer.in}, layer.weight);
+    const Placement placement = packer.Find(layer);
+    Offset<fb::Tensor> weight;
+    if (placement.group == 0) {
+      weight = WriteTensor(builder, {layer.out, layer.in}, layer.weight);
+    } else {  // the data is in the packed group; the tensor describes the shape and dtype
+      weight = fb::CreateTensor(builder, layer.precision == Precision::kI8 ? fb::DType::I8 : fb::DType::F16,
+                                builder.CreateVector(std::vector<uint32_t>{layer.out, layer.in}));
+    }
     Offset<fb::Tensor> bias = 0, slope = 0;
     if (!layer.bias.empty()) bias = WriteTensor(builder, {layer.out}, layer.bias);
     if (!layer.prelu_slope.empty()) {
       slope = WriteTensor(builder, {static_cast<uint32_t>(layer.prelu_slope.size())}, layer.prelu_slope);
     }
     layers.push_back(fb::CreateDenseLayer(builder, weight, bias, layer.activation, layer.negative_slope, slope,
-                                          layer.dice_alpha, layer.dice_epsilon));
+                                          layer.dice_alpha, layer.dice_epsilon, placement.group, placement.column));
   }
   return fb::CreateMlp(builder, builder.CreateVector(layers));
 }
@@ -74,15 +247,16 @@ Offset<fb::Mlp> WriteMlp(FlatBufferBuilder& builder, const IrMlp& mlp) {
 
 std::vector<uint8_t> SerializeModel(const IrModel& model, const std::string& producer) {
   FlatBufferBuilder builder(1 << 16);
+  const Packer packer(model);
   std::vector<Offset<fb::Level>> levels;
   for (const IrLevel& level : model.levels) {
     std::vector<Offset<fb::Expert>> experts;
     for (const IrExpert& expert : level.experts) {
-      experts.push_back(fb::CreateExpert(builder, expert.input_stream, WriteMlp(builder, expert.mlp)));
+      experts.push_back(fb::CreateExpert(builder, expert.input_stream, WriteMlp(builder, expert.mlp, packer)));
     }
     std::vector<Offset<fb::Gate>> gates;
     for (const IrGate& gate : level.gates) {
-      Offset<fb::Mlp> mlp = gate.mlp.layers.empty() ? 0 : WriteMlp(builder, gate.mlp);
+      Offset<fb::Mlp> mlp = gate.mlp.layers.empty() ? 0 : WriteMlp(builder, gate.mlp, packer);
       gates.push_back(fb::CreateGate(builder, gate.input_stream, mlp, builder.CreateVector(gate.experts),
                                      gate.output_stream));
     }
@@ -90,7 +264,7 @@ std::vector<uint8_t> SerializeModel(const IrModel& model, const std::string& pro
   }
   std::vector<Offset<fb::Tower>> towers;
   for (const IrTower& tower : model.towers) {
-    towers.push_back(fb::CreateTower(builder, tower.input_stream, WriteMlp(builder, tower.mlp)));
+    towers.push_back(fb::CreateTower(builder, tower.input_stream, WriteMlp(builder, tower.mlp, packer)));
   }
   std::vector<Offset<fb::Task>> tasks;
   for (const TaskConfig& task : model.tasks) {
@@ -106,8 +280,13 @@ std::vector<uint8_t> SerializeModel(const IrModel& model, const std::string& pro
   Offset<flatbuffers::Vector<Offset<fb::EmbeddingTable>>> tables_offset = 0;
   Offset<flatbuffers::Vector<Offset<flatbuffers::String>>> extras_offset = 0;
   Offset<fb::Score> score_offset = 0;
+  bool int8_tables = false;
+  for (const IrTable& table : model.tables) int8_tables = int8_tables || table.int8;
+  const bool quantized = !packer.empty() || int8_tables;
+  Offset<flatbuffers::Vector<Offset<fb::PackedGroup>>> packed_offset = 0;
+  if (!packer.empty()) packed_offset = packer.Write(builder);
   uint32_t min_reader_version = kMinReaderVersionDenseOnly;
-  if (!model.needs_features_schema) {
+  if (!model.needs_features_schema && !quantized) {
     // Plain dense inputs: the revision-1 `inputs` table, readable by older runtimes.
     std::vector<Offset<fb::Input>> inputs;
     for (const FeatureConfig& f : model.features) {
@@ -115,11 +294,14 @@ std::vector<uint8_t> SerializeModel(const IrModel& model, const std::string& pro
     }
     inputs_offset = builder.CreateVector(inputs);
   } else {
-    min_reader_version = kMinReaderVersionFeatures;
+    min_reader_version = quantized ? kMinReaderVersionQuantized : kMinReaderVersionFeatures;
     std::vector<Offset<fb::EmbeddingTable>> tables;
     for (const IrTable& table : model.tables) {
       const auto rows = WriteTable(builder, table);
-      tables.push_back(fb::CreateEmbeddingTable(builder, builder.CreateString(table.config.name), rows));
+      const auto name = builder.CreateString(table.config.name);
+      Offset<flatbuffers::Vector<uint16_t>> scales = 0;
+      if (table.int8) scales = builder.CreateVector(RowScales(table));
+      tables.push_back(fb::CreateEmbeddingTable(builder, name, rows, scales));
     }
     tables_offset = builder.CreateVector(tables);
     std::vector<Offset<fb::Feature>> features;
@@ -174,6 +356,7 @@ std::vector<uint8_t> SerializeModel(const IrModel& model, const std::string& pro
   if (!tables_offset.IsNull()) root.add_tables(tables_offset);
   if (!extras_offset.IsNull()) root.add_extras(extras_offset);
   if (!score_offset.IsNull()) root.add_score(score_offset);
+  if (!packed_offset.IsNull()) root.add_packed_groups(packed_offset);
   fb::FinishModelBuffer(builder, root.Finish());
   return std::vector<uint8_t>(builder.GetBufferPointer(), builder.GetBufferPointer() + builder.GetSize());
 }

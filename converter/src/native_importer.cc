@@ -5,6 +5,7 @@
 #include <set>
 
 #include "convert_error.h"
+#include "quantize.h"
 
 namespace ple {
 namespace convert {
@@ -14,31 +15,6 @@ std::string ShapeString(const std::vector<uint64_t>& shape) {
   std::string s = "[";
   for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
   return s + "]";
-}
-
-// Rounds to the nearest float16 value (ties to even), returned as float; values beyond the
-// float16 range are an error for the caller to report (returns infinity).
-float RoundToHalf(float value) {
-  uint32_t bits;
-  std::memcpy(&bits, &value, 4);
-  const uint32_t sign = bits & 0x80000000u;
-  const float magnitude = std::fabs(value);
-  if (magnitude >= 65520.0f) return sign ? -INFINITY : INFINITY;
-  if (magnitude < 6.103515625e-05f) {  // subnormal half: a multiple of 2^-24
-    const float scaled = std::nearbyint(magnitude * 16777216.0f);  // default rounding: to even
-    const float rounded = scaled / 16777216.0f;
-    return sign ? -rounded : rounded;
-  }
-  // Normal half: keep 10 mantissa bits of the float's 23, rounding to nearest even.
-  uint32_t m = bits & 0x7fffffffu;
-  const uint32_t lsb = (m >> 13) & 1u;
-  m += 0x0fffu + lsb;
-  m &= ~0x1fffu;
-  m |= sign;
-  float out;
-  std::memcpy(&out, &m, 4);
-  if (std::fabs(out) > 65504.0f) return sign ? -INFINITY : INFINITY;  // rounded past the largest half
-  return out;
 }
 
 // The weights file, with a record of which tensors the import consumed.

@@ -39,6 +39,15 @@ ple_status OovError(const FeatureInfo& feature, const TableInfo& table, int64_t 
 
 // out[c] = table row `row` (dim values), or out[c] += it when `accumulate`.
 void ReadRow(const TableInfo& table, uint32_t row, float* out, bool accumulate) {
+  if (table.int8) {
+    const float scale = kernels::f16_to_f32(table.row_scales[row]);
+    const int8_t* values = static_cast<const int8_t*>(table.data) + size_t{row} * table.dim;
+    for (uint32_t c = 0; c < table.dim; ++c) {
+      const float v = scale * static_cast<float>(values[c]);
+      out[c] = accumulate ? out[c] + v : v;
+    }
+    return;
+  }
   if (!table.f16) {
     const float* values = static_cast<const float*>(table.data) + size_t{row} * table.dim;
     if (accumulate) {

@@ -21,9 +21,29 @@ namespace ple::rt {
 
 enum class Activation : uint8_t { kIdentity, kRelu, kLeakyRelu, kPRelu, kSigmoid, kTanh, kSilu, kDice };
 
-// y[out] = activation(W[out, in] x[in] + bias[out]); float32, W row-major [out, in].
+enum class WeightType : uint8_t { kF32, kF16, kI8 };
+
+// Quantized or half-precision weights of one or more layers that read the same input, in the
+// tiled layout the kernels read in place (schema: PackedGroup; docs/architecture.md).
+struct PackedGroup {
+  WeightType type = WeightType::kI8;
+  uint32_t in = 0;                     // K
+  uint32_t request_columns = 0;        // split point of K (0: not split)
+  uint32_t columns = 0;                // N, a multiple of 16
+  uint32_t request_blocks = 0;         // I8: 4-value blocks of the request columns
+  uint32_t blocks = 0;                 // I8: all 4-value blocks (request, then the others)
+  const void* weights = nullptr;       // I8: [columns/16][blocks][16][4]; F16: [columns/16][in][16]
+  const float* scales = nullptr;       // I8: per column
+  const int32_t* request_sums = nullptr;    // I8: per column, over the request columns
+  const int32_t* candidate_sums = nullptr;  // I8: per column, over the other columns
+};
+
+// y[out] = activation(W[out, in] x[in] + bias[out]); W row-major [out, in] float32, or the
+// member of a packed group starting at `packed_column`.
 struct DenseLayer {
-  const float* weight = nullptr;       // out * in floats, 64-byte aligned
+  const float* weight = nullptr;       // out * in floats, 64-byte aligned; nullptr when packed
+  const PackedGroup* packed = nullptr;
+  uint32_t packed_column = 0;
   const float* bias = nullptr;         // out floats or nullptr (zeros)
   uint32_t in = 0;
   uint32_t out = 0;
@@ -77,6 +97,8 @@ struct TableInfo {
   std::string name;
   const void* data = nullptr;
   bool f16 = false;
+  bool int8 = false;                   // int8 rows, real = f16 row_scales[row] * q
+  const uint16_t* row_scales = nullptr;
   uint32_t rows = 0;
   uint32_t dim = 0;
 };
@@ -124,6 +146,7 @@ class Model {
 
   const std::vector<FeatureInfo>& features() const { return features_; }
   const std::vector<TableInfo>& tables() const { return tables_; }
+  const std::vector<PackedGroup>& packed_groups() const { return packed_groups_; }
   const std::vector<std::string>& extras() const { return extras_; }
   const ScoreInfo& score() const { return score_; }
   const std::vector<TaskInfo>& tasks() const { return tasks_; }
@@ -153,6 +176,7 @@ class Model {
   std::unique_ptr<ModelBytes> bytes_;
   std::vector<FeatureInfo> features_;
   std::vector<TableInfo> tables_;
+  std::vector<PackedGroup> packed_groups_;  // DenseLayer::packed points here: never resized after reading
   std::vector<std::string> extras_;
   ScoreInfo score_;
   std::vector<TaskInfo> tasks_;

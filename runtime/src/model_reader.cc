@@ -39,6 +39,8 @@ class ModelReader {
   Status ReadMlp(const fb::Mlp* mlp, const std::string& what, uint32_t in_width, Mlp* out);
   Status ReadDense(const fb::DenseLayer& layer, const std::string& what, uint32_t in_width, DenseLayer* out);
   Status ReadFeatureLayer(const fb::Model& root);
+  Status ReadPackedGroups(const fb::Model& root);
+  Status CheckPackedGroups() const;
   Status ReadFeature(const fb::Feature& feature, FeatureInfo* info);
   Status ReadScore(const fb::Model& root);
 
@@ -97,8 +99,27 @@ Status ModelReader::ReadDense(const fb::DenseLayer& layer, const std::string& wh
   }
   out->in = in_width;
   out->out = out_width;
-  Status status = ReadTensor(layer.weight(), what + ".weight", {out_width, in_width}, &out->weight);
-  if (!status.ok()) return status;
+  Status status;
+  if (layer.packed_group() == 0) {
+    status = ReadTensor(layer.weight(), what + ".weight", {out_width, in_width}, &out->weight);
+    if (!status.ok()) return status;
+  } else {
+    const auto& groups = model_->packed_groups_;
+    if (layer.packed_group() > groups.size()) {
+      return MakeError(PLE_ERROR_INVALID_MODEL, "%s: packed group %u out of range [1, %zu]", what.c_str(),
+                       layer.packed_group(), groups.size());
+    }
+    const PackedGroup& group = groups[layer.packed_group() - 1];
+    if (group.in != in_width || layer.packed_column() % 16 != 0 ||
+        uint64_t{layer.packed_column()} + out_width > group.columns) {
+      return MakeError(PLE_ERROR_INVALID_MODEL,
+                       "%s: columns [%u, %u) of packed group %u (%u inputs, %u columns) do not fit a [%u -> %u] layer",
+                       what.c_str(), layer.packed_column(), layer.packed_column() + out_width, layer.packed_group(),
+                       group.in, group.columns, in_width, out_width);
+    }
+    out->packed = &group;
+    out->packed_column = layer.packed_column();
+  }
   if (layer.bias() != nullptr) {
     status = ReadTensor(layer.bias(), what + ".bias", {out_width}, &out->bias);
     if (!status.ok()) return status;
@@ -178,6 +199,8 @@ Status ModelReader::Read(const fb::Model& root) {
   }
 
   Status status = ReadFeatureLayer(root);
+  if (!status.ok()) return status;
+  status = ReadPackedGroups(root);
   if (!status.ok()) return status;
 
   // Tasks.
@@ -322,7 +345,71 @@ Status ModelReader::Read(const fb::Model& root) {
     }
     m.towers_.push_back(std::move(tower));
   }
+  Status status_groups = CheckPackedGroups();
+  if (!status_groups.ok()) return status_groups;
   return ReadScore(root);
+}
+
+// The packed groups' members must be what the planner runs as one step: layers that read the
+// same value (the first layers of one level reading one stream; any stream in the first level,
+// whose streams are all the input row), in disjoint columns; a group is split at the request
+// columns exactly when it reads the model's input row and that row lists its request-scope
+// features first.
+Status ModelReader::CheckPackedGroups() const {
+  const Model& m = *model_;
+  const bool split = m.request_first_ && m.request_width_ > 0 && m.request_width_ < m.row_width_;
+  // What each group's members read: a level's stream, or one particular layer's predecessor.
+  std::vector<std::string> group_input(m.packed_groups_.size());
+  std::vector<std::vector<bool>> used(m.packed_groups_.size());
+  auto check = [&](const Mlp& mlp, const std::string& owner, const std::string& first_input,
+                   bool reads_input_row) -> Status {
+    for (size_t i = 0; i < mlp.layers.size(); ++i) {
+      const DenseLayer& layer = mlp.layers[i];
+      const PackedGroup* group = layer.packed;
+      if (group == nullptr) continue;
+      const size_t index = static_cast<size_t>(group - m.packed_groups_.data());
+      const std::string input = i == 0 ? first_input : owner + " layer " + std::to_string(i - 1);
+      if (group_input[index].empty()) {
+        group_input[index] = input;
+        used[index].assign(group->columns, false);
+      } else if (group_input[index] != input) {
+        return MakeError(PLE_ERROR_INVALID_MODEL, "packed group %zu holds layers that read different inputs", index + 1);
+      }
+      for (uint32_t c = layer.packed_column; c < layer.packed_column + layer.out; ++c) {
+        if (used[index][c]) {
+          return MakeError(PLE_ERROR_INVALID_MODEL, "packed group %zu: two layers share column %u", index + 1, c);
+        }
+        used[index][c] = true;
+      }
+      const uint32_t expected = reads_input_row && i == 0 && split ? m.request_width_ : 0;
+      if (group->request_columns != expected) {
+        return MakeError(PLE_ERROR_INVALID_MODEL, "a packed group is split at %u input columns where %u is expected",
+                         group->request_columns, expected);
+      }
+    }
+    return Status::Ok();
+  };
+  for (size_t l = 0; l < m.levels_.size(); ++l) {
+    auto stream_name = [&](uint32_t stream) {
+      return l == 0 ? std::string("input row") : "level " + std::to_string(l) + " stream " + std::to_string(stream);
+    };
+    const Level& level = m.levels_[l];
+    for (size_t e = 0; e < level.experts.size(); ++e) {
+      Status status = check(level.experts[e].mlp, "level " + std::to_string(l) + " expert " + std::to_string(e),
+                            stream_name(level.experts[e].input_stream), l == 0);
+      if (!status.ok()) return status;
+    }
+    for (size_t g = 0; g < level.gates.size(); ++g) {
+      Status status = check(level.gates[g].mlp, "level " + std::to_string(l) + " gate " + std::to_string(g),
+                            stream_name(level.gates[g].input_stream), l == 0);
+      if (!status.ok()) return status;
+    }
+  }
+  for (size_t t = 0; t < m.towers_.size(); ++t) {
+    Status status = check(m.towers_[t].mlp, "tower " + std::to_string(t), "tower " + std::to_string(t), false);
+    if (!status.ok()) return status;
+  }
+  return Status::Ok();
 }
 
 Status ModelReader::ReadFeatureLayer(const fb::Model& root) {
@@ -346,7 +433,18 @@ Status ModelReader::ReadFeatureLayer(const fb::Model& root) {
       }
       info.rows = shape->Get(0);
       info.dim = shape->Get(1);
-      if (rows->dtype() == fb::DType::F16) {
+      if (rows->dtype() == fb::DType::I8) {
+        const uint64_t bytes = uint64_t{info.rows} * info.dim;
+        const auto* scales = table->row_scales();
+        if (rows->data() == nullptr || rows->data()->size() != bytes || scales == nullptr ||
+            scales->size() != info.rows) {
+          return MakeError(PLE_ERROR_INVALID_MODEL, "%s: %llu int8 bytes and %u row scales expected", what.c_str(),
+                           static_cast<unsigned long long>(bytes), info.rows);
+        }
+        info.data = rows->data()->data();
+        info.int8 = true;
+        info.row_scales = scales->data();
+      } else if (rows->dtype() == fb::DType::F16) {
         const uint64_t bytes = uint64_t{info.rows} * info.dim * 2;
         if (rows->data() == nullptr || rows->data()->size() != bytes) {
           return MakeError(PLE_ERROR_INVALID_MODEL, "%s: %llu data bytes expected for float16", what.c_str(),
@@ -420,6 +518,71 @@ Status ModelReader::ReadFeatureLayer(const fb::Model& root) {
       }
       m.extras_.push_back(name);
     }
+  }
+  return Status::Ok();
+}
+
+Status ModelReader::ReadPackedGroups(const fb::Model& root) {
+  const auto* groups = root.packed_groups();
+  if (groups == nullptr) return Status::Ok();
+  auto& out = model_->packed_groups_;
+  out.reserve(groups->size());  // layers point into it
+  for (uint32_t i = 0; i < groups->size(); ++i) {
+    const fb::PackedGroup* g = groups->Get(i);
+    const std::string what = "packed group " + std::to_string(i + 1);
+    PackedGroup group;
+    group.in = g->in();
+    group.request_columns = g->request_columns();
+    group.columns = g->columns();
+    if (group.in == 0 || group.in > kMaxWidth || group.columns == 0 || group.columns % 16 != 0 ||
+        group.columns > kMaxWidth || group.request_columns >= group.in) {
+      return MakeError(PLE_ERROR_INVALID_MODEL, "%s: %u inputs (split at %u), %u columns: not a valid shape",
+                       what.c_str(), group.in, group.request_columns, group.columns);
+    }
+    const auto* weights = g->weights();
+    uint64_t expected = 0;
+    switch (g->dtype()) {
+      case fb::DType::I8: {
+        group.type = WeightType::kI8;
+        group.request_blocks = (group.request_columns + 3) / 4;
+        group.blocks = group.request_blocks + (group.in - group.request_columns + 3) / 4;
+        expected = uint64_t{group.columns} * group.blocks * 4;
+        const auto* scales = g->scales();
+        const auto* request_sums = g->request_sums();
+        const auto* candidate_sums = g->candidate_sums();
+        if (scales == nullptr || scales->size() != group.columns || request_sums == nullptr ||
+            request_sums->size() != group.columns || candidate_sums == nullptr ||
+            candidate_sums->size() != group.columns) {
+          return MakeError(PLE_ERROR_INVALID_MODEL, "%s: int8 weights need %u scales and channel sums", what.c_str(),
+                           group.columns);
+        }
+        for (uint32_t n = 0; n < group.columns; ++n) {
+          if (!std::isfinite(scales->Get(n))) return MakeError(PLE_ERROR_INVALID_MODEL, "%s: scale %u is not finite", what.c_str(), n);
+        }
+        group.scales = scales->data();
+        group.request_sums = request_sums->data();
+        group.candidate_sums = candidate_sums->data();
+        break;
+      }
+      case fb::DType::F16:
+        group.type = WeightType::kF16;
+        expected = uint64_t{group.columns} * group.in * 2;
+        break;
+      default:
+        return MakeError(PLE_ERROR_UNSUPPORTED, "%s: dtype %s is not supported for packed weights", what.c_str(),
+                         DTypeName(g->dtype()));
+    }
+    if (weights == nullptr || weights->size() != expected) {
+      return MakeError(PLE_ERROR_INVALID_MODEL, "%s: %llu weight bytes expected, found %llu", what.c_str(),
+                       static_cast<unsigned long long>(expected),
+                       static_cast<unsigned long long>(weights ? weights->size() : 0));
+    }
+    if (reinterpret_cast<uintptr_t>(weights->data()) % kWeightAlignmentBytes != 0) {
+      return MakeError(PLE_ERROR_INVALID_MODEL, "%s: weights are not %zu-byte aligned", what.c_str(),
+                       kWeightAlignmentBytes);
+    }
+    group.weights = weights->data();
+    out.push_back(group);
   }
   return Status::Ok();
 }

@@ -1,6 +1,7 @@
 #include "plan.h"
 
 #include <algorithm>
+#include <map>
 
 namespace ple::rt {
 namespace {
@@ -15,9 +16,44 @@ uint32_t AddValue(Plan* plan, uint32_t width) {
   return static_cast<uint32_t>(plan->values.size() - 1);
 }
 
-uint32_t AddMlp(Plan* plan, const Mlp& mlp, uint32_t input) {
+// Building state: the members of every packed group, and the value each packed layer's
+// group step gives it.
+struct Builder {
+  Plan* plan;
+  std::map<const PackedGroup*, std::vector<const DenseLayer*>> members;
+  std::map<const DenseLayer*, uint32_t> packed_value;
+};
+
+uint32_t AddMlp(Builder* b, const Mlp& mlp, uint32_t input) {
+  Plan* plan = b->plan;
   uint32_t current = input;
   for (const DenseLayer& layer : mlp.layers) {
+    if (layer.packed != nullptr) {
+      auto done = b->packed_value.find(&layer);
+      if (done == b->packed_value.end()) {  // the group's first member met: one step for all
+        PlanStep step;
+        step.kind = StepKind::kGroup;
+        step.input = current;
+        step.group = layer.packed;
+        step.members_begin = static_cast<uint32_t>(plan->group_members.size());
+        for (const DenseLayer* member : b->members[layer.packed]) {
+          const uint32_t value = AddValue(plan, member->out);
+          plan->group_members.push_back({member, value});
+          b->packed_value[member] = value;
+        }
+        step.members_count = static_cast<uint32_t>(plan->group_members.size()) - step.members_begin;
+        if (plan->split && current == kInputValue) {
+          step.split = static_cast<int32_t>(plan->split_outputs.size());
+          plan->split_outputs.push_back(layer.packed->columns);
+        }
+        plan->max_group_columns = std::max(plan->max_group_columns, layer.packed->columns);
+        plan->max_group_blocks = std::max(plan->max_group_blocks, layer.packed->blocks);
+        plan->steps.push_back(step);
+        done = b->packed_value.find(&layer);
+      }
+      current = done->second;
+      continue;
+    }
     PlanStep step;
     step.kind = StepKind::kDense;
     step.input = current;
@@ -38,8 +74,8 @@ uint32_t AddMlp(Plan* plan, const Mlp& mlp, uint32_t input) {
 void StepInputs(const Plan& plan, const PlanStep& step, std::vector<uint32_t>* inputs) {
   inputs->clear();
   inputs->push_back(step.input);
-  if (step.split >= 0) {
-    inputs->push_back(kRequestRowsValue);
+  if (step.split >= 0) inputs->push_back(kRequestRowsValue);
+  if (step.split >= 0 && step.kind == StepKind::kDense) {
     inputs->push_back(step.partial);  // written and read by the step itself
   }
   if (step.kind == StepKind::kGateSum) {
@@ -47,21 +83,32 @@ void StepInputs(const Plan& plan, const PlanStep& step, std::vector<uint32_t>* i
   }
 }
 
-bool WritesValue(const PlanStep& step) { return step.kind == StepKind::kDense || step.kind == StepKind::kGateSum; }
+// Values a step writes.
+void StepOutputs(const Plan& plan, const PlanStep& step, std::vector<uint32_t>* outputs) {
+  outputs->clear();
+  if (step.kind == StepKind::kDense || step.kind == StepKind::kGateSum) outputs->push_back(step.output);
+  if (step.kind == StepKind::kDense && step.split >= 0) outputs->push_back(step.partial);
+  if (step.kind == StepKind::kGroup) {
+    for (uint32_t i = 0; i < step.members_count; ++i) outputs->push_back(plan.group_members[step.members_begin + i].value);
+  }
+}
 
 // Drops steps whose results no task output depends on (e.g. a shared gate whose output the
 // next level never reads).
 void DropDeadSteps(Plan* plan) {
   std::vector<bool> live_value(plan->values.size(), false);
   std::vector<bool> live_step(plan->steps.size(), false);
-  std::vector<uint32_t> inputs;
+  std::vector<uint32_t> inputs, outputs;
   for (size_t i = plan->steps.size(); i-- > 0;) {
     const PlanStep& step = plan->steps[i];
     bool live = false;
     switch (step.kind) {
       case StepKind::kTaskOutput: live = true; break;
       case StepKind::kSoftmax: live = live_value[step.input]; break;
-      default: live = live_value[step.output]; break;
+      default:
+        StepOutputs(*plan, step, &outputs);
+        for (uint32_t v : outputs) live = live || live_value[v];
+        break;
     }
     if (!live) continue;
     live_step[i] = true;
@@ -73,14 +120,14 @@ void DropDeadSteps(Plan* plan) {
     if (live_step[i]) kept.push_back(plan->steps[i]);
   }
   plan->steps = std::move(kept);
-  // Renumber the split layers that remain.
-  std::vector<uint32_t> outputs;
+  // Renumber the split steps that remain.
+  std::vector<uint32_t> split_outputs;
   for (PlanStep& step : plan->steps) {
     if (step.split < 0) continue;
-    step.split = static_cast<int32_t>(outputs.size());
-    outputs.push_back(step.dense->out);
+    split_outputs.push_back(plan->split_outputs[step.split]);
+    step.split = static_cast<int32_t>(split_outputs.size() - 1);
   }
-  plan->split_outputs = std::move(outputs);
+  plan->split_outputs = std::move(split_outputs);
 }
 
 // Places every arena value: two values may share bytes only when their lifetimes (from the
@@ -92,14 +139,16 @@ void PlaceValues(Plan* plan) {
   // The input row (and the per-row request columns) are written before the first step.
   first[kInputValue] = 0;
   if (plan->split) first[kRequestRowsValue] = 0;
-  std::vector<uint32_t> inputs;
+  std::vector<uint32_t> inputs, outputs;
   for (size_t i = 0; i < plan->steps.size(); ++i) {
     const PlanStep& step = plan->steps[i];
-    if (WritesValue(step) && first[step.output] < 0) first[step.output] = static_cast<int>(i);
-    if (step.split >= 0 && first[step.partial] < 0) first[step.partial] = static_cast<int>(i);
+    StepOutputs(*plan, step, &outputs);
+    for (uint32_t v : outputs) {
+      if (first[v] < 0) first[v] = static_cast<int>(i);
+      last[v] = std::max(last[v], static_cast<int>(i));
+    }
     StepInputs(*plan, step, &inputs);
-    for (uint32_t v : inputs) last[v] = static_cast<int>(i);
-    if (WritesValue(step)) last[step.output] = std::max(last[step.output], static_cast<int>(i));
+    for (uint32_t v : inputs) last[v] = std::max(last[v], static_cast<int>(i));
   }
   std::vector<uint32_t> order;
   for (uint32_t v = 0; v < count; ++v) {
@@ -136,6 +185,17 @@ void PlaceValues(Plan* plan) {
 
 Plan BuildPlan(const Model& model) {
   Plan plan;
+  Builder builder{&plan, {}, {}};
+  auto collect = [&](const Mlp& mlp) {
+    for (const DenseLayer& layer : mlp.layers) {
+      if (layer.packed != nullptr) builder.members[layer.packed].push_back(&layer);
+    }
+  };
+  for (const Level& level : model.levels()) {
+    for (const Expert& expert : level.experts) collect(expert.mlp);
+    for (const Gate& gate : level.gates) collect(gate.mlp);
+  }
+  for (const Tower& tower : model.towers()) collect(tower.mlp);
   plan.split = model.request_first() && model.request_width() > 0 && model.request_width() < model.row_width();
   plan.request_width = plan.split ? model.request_width() : 0;
   plan.input_width = model.row_width() - plan.request_width;
@@ -146,7 +206,7 @@ Plan BuildPlan(const Model& model) {
     const Level& level = model.levels()[l];
     std::vector<uint32_t> expert_values;
     for (const Expert& expert : level.experts) {
-      expert_values.push_back(AddMlp(&plan, expert.mlp, streams[expert.input_stream]));
+      expert_values.push_back(AddMlp(&builder, expert.mlp, streams[expert.input_stream]));
     }
     std::vector<uint32_t> next(model.stream_count(), kInputValue);
     for (uint32_t g = 0; g < level.gates.size(); ++g) {
@@ -159,7 +219,7 @@ Plan BuildPlan(const Model& model) {
       softmax.kind = StepKind::kSoftmax;
       softmax.level = l;
       softmax.gate = g;
-      softmax.input = AddMlp(&plan, gate.mlp, streams[gate.input_stream]);
+      softmax.input = AddMlp(&builder, gate.mlp, streams[gate.input_stream]);
       plan.steps.push_back(softmax);
 
       PlanStep sum;
@@ -179,7 +239,7 @@ Plan BuildPlan(const Model& model) {
     const Tower& tower = model.towers()[t];
     PlanStep output;
     output.kind = StepKind::kTaskOutput;
-    output.input = AddMlp(&plan, tower.mlp, streams[tower.input_stream]);
+    output.input = AddMlp(&builder, tower.mlp, streams[tower.input_stream]);
     output.task = static_cast<uint32_t>(t);
     plan.steps.push_back(output);
   }

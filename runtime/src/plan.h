@@ -36,6 +36,13 @@ enum class StepKind : uint8_t {
   kSoftmax,     // input = softmax(input), in place
   kGateSum,     // output = sum_i input[:, i] * experts[i]
   kTaskOutput,  // outputs[:, task] = transform(input[:, 0])
+  kGroup,       // every member of a packed group, on one input: one GEMM (int8 or float16 weights)
+};
+
+// A member of a packed group step: a layer and the value it writes.
+struct GroupMember {
+  const DenseLayer* layer = nullptr;
+  uint32_t value = 0;
 };
 
 struct PlanStep {
@@ -43,7 +50,10 @@ struct PlanStep {
   uint32_t input = 0;             // value id
   uint32_t output = 0;            // value id (kDense, kGateSum)
   const DenseLayer* dense = nullptr;  // kDense: points into the Model
-  int32_t split = -1;             // kDense reading the split input row: index of the split layer, else -1
+  const PackedGroup* group = nullptr; // kGroup: points into the Model
+  uint32_t members_begin = 0;     // kGroup: range in Plan::group_members
+  uint32_t members_count = 0;
+  int32_t split = -1;             // kDense or kGroup reading the split input row: its index among the split steps, else -1
   uint32_t partial = 0;           // split kDense: value holding the request part per row (per-row mode)
   uint32_t experts_begin = 0;     // kGateSum: range in Plan::gate_experts
   uint32_t experts_count = 0;
@@ -56,13 +66,16 @@ struct Plan {
   std::vector<PlanValue> values;
   std::vector<PlanStep> steps;
   std::vector<uint32_t> gate_experts;   // value ids of the experts each kGateSum combines
+  std::vector<GroupMember> group_members;  // the members of each kGroup
   size_t arena_floats_per_row = 0;      // arena bytes = this * tile_rows * sizeof(float)
   uint32_t max_gate_experts = 0;        // longest expert list of one gate
   size_t dense_steps = 0;
   bool split = false;                   // the first layers' input is split (see above)
   uint32_t request_width = 0;           // split: request columns
   uint32_t input_width = 0;             // width of value 0
-  std::vector<uint32_t> split_outputs;  // split layer k: its output width
+  std::vector<uint32_t> split_outputs;  // split step k: floats of its request part (a layer's outputs, a group's columns)
+  uint32_t max_group_columns = 0;       // widest kGroup
+  uint32_t max_group_blocks = 0;        // most int8 4-value blocks of a kGroup's input
 };
 
 // Flattens the model (steps whose result nothing reads are dropped) and places every value.

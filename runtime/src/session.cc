@@ -32,6 +32,26 @@ size_t ArenaBytes(const Plan& plan, uint32_t tile_rows) {
   return plan.arena_floats_per_row * tile_rows * sizeof(float);
 }
 
+// Scratch of the packed-group steps: a tile of quantized rows (int8), their scales and zero
+// points, one 16-channel tile of accumulators, and a tile of per-row request parts.
+struct GroupScratchSizes {
+  size_t quantized = 0, rows = 0, tile = 0, request_rows = 0;
+  size_t bytes() const {
+    return quantized + rows * (sizeof(float) + sizeof(int32_t)) + tile * (sizeof(int32_t) + sizeof(float)) +
+           request_rows * sizeof(float);
+  }
+};
+
+GroupScratchSizes GroupScratch(const Plan& plan, uint32_t tile_rows) {
+  GroupScratchSizes sizes;
+  if (plan.max_group_columns == 0) return sizes;
+  sizes.quantized = size_t{tile_rows} * plan.max_group_blocks * 4;
+  sizes.rows = tile_rows;
+  sizes.tile = size_t{tile_rows} * 16;
+  sizes.request_rows = plan.split ? size_t{tile_rows} * plan.max_group_columns : 0;
+  return sizes;
+}
+
 // The kernels a dense step needs: the whole layer, or (split) its candidate columns without
 // bias and activation plus its request columns with the bias.
 DenseSpec CandidateSpec(const Plan& plan, const PlanStep& step) {
@@ -52,8 +72,12 @@ Status SessionMemoryBytes(const Model& model, const SessionConfig& config, size_
   Status status = CheckConfig(config, &path);
   if (!status.ok()) return status;
   const Plan plan = BuildPlan(model);
-  size_t total = ArenaBytes(plan, TileRows(config));
+  size_t total = ArenaBytes(plan, TileRows(config)) + GroupScratch(plan, TileRows(config)).bytes();
   for (const PlanStep& step : plan.steps) {
+    if (step.kind == StepKind::kGroup) {
+      total += step.group->columns * (sizeof(float) + sizeof(uint32_t));  // bias and tile members
+      if (step.split >= 0) total += step.group->columns * sizeof(float);   // request part
+    }
     if (step.kind != StepKind::kDense) continue;
     total += PackedWeightBytesBound(path, CandidateSpec(plan, step));
     if (step.split >= 0) total += PackedWeightBytesBound(path, RequestSpec(plan, step)) + step.dense->out * sizeof(float);
@@ -89,6 +113,28 @@ Status Session::Create(std::shared_ptr<const Model> model, const SessionConfig& 
   }
   session->request_partials_.assign(partials, 0.0f);
   session->request_kernels_.resize(plan.split_outputs.size());
+  const GroupScratchSizes scratch = GroupScratch(plan, session->tile_rows_);
+  session->quantized_.assign(scratch.quantized, 0);
+  session->row_scales_.assign(scratch.rows, 0.0f);
+  session->row_zero_points_.assign(scratch.rows, 0);
+  session->tile_acc_.assign(scratch.tile, 0);
+  session->tile_sums_.assign(scratch.tile, 0.0f);
+  session->request_part_rows_.assign(scratch.request_rows, 0.0f);
+  session->group_bias_.resize(plan.steps.size());
+  session->group_tile_member_.resize(plan.steps.size());
+  for (size_t i = 0; i < plan.steps.size(); ++i) {
+    const PlanStep& step = plan.steps[i];
+    if (step.kind != StepKind::kGroup) continue;
+    std::vector<float>& bias = session->group_bias_[i];
+    std::vector<uint32_t>& tile_member = session->group_tile_member_[i];
+    bias.assign(step.group->columns, 0.0f);
+    tile_member.assign(step.group->columns / 16, UINT32_MAX);
+    for (uint32_t m = 0; m < step.members_count; ++m) {
+      const DenseLayer& layer = *plan.group_members[step.members_begin + m].layer;
+      if (layer.bias != nullptr) std::copy(layer.bias, layer.bias + layer.out, bias.begin() + layer.packed_column);
+      for (uint32_t c = 0; c < layer.out; c += 16) tile_member[(layer.packed_column + c) / 16] = m;
+    }
+  }
   for (const PlanStep& step : plan.steps) {
     if (step.kind != StepKind::kDense) continue;
     std::unique_ptr<DenseKernel> kernel;
@@ -174,8 +220,13 @@ ple_status Session::UpdateRequestPartials(const RunInputs& inputs) {
   if (!plan_.split || inputs.request_values == nullptr || inputs.request_generation == partials_generation_) {
     return PLE_OK;
   }
-  for (size_t k = 0; k < request_kernels_.size(); ++k) {
-    if (!request_kernels_[k]->Run(1, inputs.request_values, request_partials_.data() + request_partial_offset_[k])) {
+  for (size_t i = 0; i < plan_.steps.size(); ++i) {
+    const PlanStep& step = plan_.steps[i];
+    if (step.split < 0) continue;
+    float* part = request_partials_.data() + request_partial_offset_[step.split];
+    if (step.kind == StepKind::kGroup) {
+      GroupRequestPart(i, step, 1, inputs.request_values, part);
+    } else if (!request_kernels_[step.split]->Run(1, inputs.request_values, part)) {
       partials_generation_ = 0;
       return SetLastError(PLE_ERROR_INTERNAL, "the kernel failed on a first layer's request columns");
     }
@@ -205,6 +256,87 @@ ple_status Session::RunSplitDense(const PlanStep& step, size_t rows, bool per_ro
   }
   kernels::f32_activation__scalar(*step.dense, rows, out, y, out);
   return PLE_OK;
+}
+
+void Session::GroupRequestPart(size_t step_index, const PlanStep& step, size_t rows, const float* request,
+                               float* part) {
+  const PackedGroup& g = *step.group;
+  const float* bias = group_bias_[step_index].data();
+  const size_t tiles = g.columns / 16;
+  if (g.type == WeightType::kI8) {
+    const size_t q_stride = size_t{g.request_blocks} * 4;
+    kernels::f32_qu8_quantize__scalar(rows, g.request_columns, request, plan_.request_width, quantized_.data(),
+                                      q_stride, q_stride, row_scales_.data(), row_zero_points_.data());
+    const int8_t* w = static_cast<const int8_t*>(g.weights);
+    for (size_t t = 0; t < tiles; ++t) {
+      kernels::qu8s8_gemm_tile__scalar(rows, g.request_blocks, quantized_.data(), q_stride,
+                                       w + t * size_t{g.blocks} * 64, tile_acc_.data());
+      kernels::qs8_dequantize_tile__scalar(rows, 16, tile_acc_.data(), row_scales_.data(), row_zero_points_.data(),
+                                           g.scales + 16 * t, g.request_sums + 16 * t, bias + 16 * t, 0,
+                                           part + 16 * t, g.columns);
+    }
+    return;
+  }
+  const uint16_t* w = static_cast<const uint16_t*>(g.weights);
+  for (size_t t = 0; t < tiles; ++t) {
+    kernels::f16_gemm_tile__scalar(rows, g.request_columns, request, plan_.request_width,
+                                   w + t * size_t{g.in} * 16, part + 16 * t, g.columns);
+  }
+  for (size_t r = 0; r < rows; ++r) {
+    for (size_t c = 0; c < g.columns; ++c) part[r * g.columns + c] += bias[c];
+  }
+}
+
+// Every member of a packed group: one pass over the group's tiles, each tile's result
+// dequantized (int8) and added to the bias or the request part straight into its member's
+// value; a member's activation runs once its last tile is written.
+void Session::RunGroup(size_t step_index, const PlanStep& step, size_t rows, bool per_row_request) {
+  const PackedGroup& g = *step.group;
+  const float* add = group_bias_[step_index].data();
+  size_t add_stride = 0;
+  if (step.split >= 0) {
+    if (per_row_request) {
+      GroupRequestPart(step_index, step, rows, ValuePointer(kRequestRowsValue), request_part_rows_.data());
+      add = request_part_rows_.data();
+      add_stride = g.columns;
+    } else {
+      add = request_partials_.data() + request_partial_offset_[step.split];
+    }
+  }
+  const float* x = ValuePointer(step.input);
+  const size_t x_stride = plan_.values[step.input].width;
+  const size_t k = g.in - g.request_columns;
+  const size_t candidate_blocks = g.blocks - g.request_blocks;
+  const size_t q_stride = candidate_blocks * 4;
+  if (g.type == WeightType::kI8) {
+    kernels::f32_qu8_quantize__scalar(rows, k, x, x_stride, quantized_.data(), q_stride, q_stride,
+                                      row_scales_.data(), row_zero_points_.data());
+  }
+  const std::vector<uint32_t>& tile_member = group_tile_member_[step_index];
+  const size_t tiles = g.columns / 16;
+  for (size_t t = 0; t < tiles; ++t) {
+    if (tile_member[t] == UINT32_MAX) continue;  // padding between members (never written by the converter)
+    const GroupMember& member = plan_.group_members[step.members_begin + tile_member[t]];
+    const DenseLayer& layer = *member.layer;
+    const size_t local = 16 * t - layer.packed_column;
+    const size_t columns = std::min<size_t>(16, layer.out - local);
+    float* out = ValuePointer(member.value) + local;
+    if (g.type == WeightType::kI8) {
+      const int8_t* w = static_cast<const int8_t*>(g.weights) + (t * g.blocks + g.request_blocks) * size_t{64};
+      kernels::qu8s8_gemm_tile__scalar(rows, candidate_blocks, quantized_.data(), q_stride, w, tile_acc_.data());
+      kernels::qs8_dequantize_tile__scalar(rows, columns, tile_acc_.data(), row_scales_.data(),
+                                           row_zero_points_.data(), g.scales + 16 * t, g.candidate_sums + 16 * t,
+                                           add + 16 * t, add_stride, out, layer.out);
+    } else {
+      const uint16_t* w = static_cast<const uint16_t*>(g.weights) + (t * g.in + g.request_columns) * size_t{16};
+      kernels::f16_gemm_tile__scalar(rows, k, x, x_stride, w, tile_sums_.data(), 16);
+      for (size_t r = 0; r < rows; ++r) {
+        const float* a = add + r * add_stride + 16 * t;
+        for (size_t c = 0; c < columns; ++c) out[r * layer.out + c] = tile_sums_[r * 16 + c] + a[c];
+      }
+    }
+    if (local + columns == layer.out) kernels::f32_activation__scalar(layer, rows, layer.out, out - local, layer.out);
+  }
 }
 
 ple_status Session::ComputeScores(const RunInputs& inputs, size_t first, size_t rows, const float* outputs,
@@ -297,6 +429,9 @@ ple_status Session::Run(RunInputs* inputs, size_t num_candidates, float* outputs
                                         out.width, ValuePointer(step.output), out.width);
           break;
         }
+        case StepKind::kGroup:
+          RunGroup(step_index, step, rows, per_row_request);
+          break;
         case StepKind::kTaskOutput: {
           const bool binary = model_->tasks()[step.task].type == PLE_TASK_BINARY;
           float* out = outputs + first * task_count + step.task;

@@ -99,6 +99,10 @@ class Session {
   ple_status AssembleInputs(RunInputs* inputs, size_t first, size_t rows);
   ple_status UpdateRequestPartials(const RunInputs& inputs);
   ple_status RunSplitDense(const PlanStep& step, size_t rows, bool per_row_request, float* y);
+  void RunGroup(size_t step_index, const PlanStep& step, size_t rows, bool per_row_request);
+  // The request part of a split group's columns (bias included) for `rows` rows of request
+  // columns: part[r][n], `columns` floats per row.
+  void GroupRequestPart(size_t step_index, const PlanStep& step, size_t rows, const float* request, float* part);
   ple_status ComputeScores(const RunInputs& inputs, size_t first, size_t rows, const float* outputs,
                            float* scores) const;
 
@@ -117,6 +121,16 @@ class Session {
   uint64_t partials_generation_ = 0;                           // the request they were computed for (0: none)
   size_t request_part_updates_ = 0;
   std::vector<const float*> gate_expert_pointers_;             // scratch, max_gate_experts
+  // Packed groups: per kGroup step, its columns' bias (0 for padding) and each tile's member.
+  std::vector<std::vector<float>> group_bias_;                 // indexed by step
+  std::vector<std::vector<uint32_t>> group_tile_member_;       // indexed by step: member index per tile
+  // Scratch of the group steps, sized for the widest group and a tile of rows.
+  std::vector<uint8_t> quantized_;                             // tile_rows x (max blocks * 4)
+  std::vector<float> row_scales_;
+  std::vector<int32_t> row_zero_points_;
+  std::vector<int32_t> tile_acc_;                              // tile_rows x 16
+  std::vector<float> tile_sums_;                               // tile_rows x 16
+  std::vector<float> request_part_rows_;                       // tile_rows x max columns
   ScoreParams score_;
   std::vector<GateRecord> gate_records_;
   std::vector<int> record_of_step_;                            // per step: index in gate_records_ or -1

@@ -31,8 +31,8 @@ TEST_CASE("mutation test: every deliberate bug fails at least one bundle", "[con
   for (const MutationCase& c : cases) {
     std::string caught_by, not_applicable;
     for (const auto& bundle : ple::test::BundleNames()) {
-      ple::convert::ImportOptions options;
-      options.mutation = c.mutation;
+      ple::conformance::BundleRunOptions options;
+      options.import.mutation = c.mutation;
       try {
         const auto report = ple::conformance::RunBundle(ple::test::BundlePath(bundle), PLE_KERNELS_REFERENCE, options);
         if (!report.passed()) caught_by += " " + bundle;

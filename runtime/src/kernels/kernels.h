@@ -31,6 +31,31 @@ void f32_softmax__scalar(size_t rows, size_t width, float* x, size_t x_stride);
 void f32_gate_sum__scalar(size_t rows, size_t count, size_t width, const float* weights, size_t weights_stride,
                           const float* const* experts, size_t expert_stride, float* out, size_t out_stride);
 
+// ---- int8 and float16 packed weights (docs/architecture.md, "Quantized execution") ----
+// A tile is 16 output channels. int8 tiles hold `blocks` 4-value blocks: w[b][c][j] is the
+// weight of channel c for input 4b + j. float16 tiles hold w[k][c].
+
+// Asymmetric uint8 quantization per row: with lo = min(0, min x) and hi = max(0, max x),
+// scale = (hi - lo) / 255 (1 when hi == lo), zero_point = clamp(round(-lo / scale), 0, 255),
+// q = clamp(round(x * (1 / scale)) + zero_point, 0, 255), rounding to nearest even. Inputs
+// [k, k_padded) of each row are set to 0 (their weights are 0).
+void f32_qu8_quantize__scalar(size_t rows, size_t k, const float* x, size_t x_stride, uint8_t* q, size_t q_stride,
+                              size_t k_padded, float* scales, int32_t* zero_points);
+
+// acc[r][c] = sum over b < blocks, j < 4 of a[r][4b + j] * w[b][c][j]   (exact int32)
+void qu8s8_gemm_tile__scalar(size_t rows, size_t blocks, const uint8_t* a, size_t a_stride, const int8_t* w,
+                             int32_t* acc);
+
+// out[r][c] = (scales[r] * weight_scales[c]) * float(acc[r][c] - zero_points[r] * sums[c]) + add[r * add_stride + c]
+// for c < columns (<= 16); acc rows are 16 wide.
+void qs8_dequantize_tile__scalar(size_t rows, size_t columns, const int32_t* acc, const float* scales,
+                                 const int32_t* zero_points, const float* weight_scales, const int32_t* sums,
+                                 const float* add, size_t add_stride, float* out, size_t out_stride);
+
+// out[r][c] = sum over k (ascending) of a[r][k] * half(w[k][c]), for the 16 channels of a tile.
+void f16_gemm_tile__scalar(size_t rows, size_t k, const float* a, size_t a_stride, const uint16_t* w, float* out,
+                           size_t out_stride);
+
 // The logistic function, 1 / (1 + exp(-x)).
 float sigmoid(float x);
 

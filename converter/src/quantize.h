@@ -1,0 +1,64 @@
+// Choosing each layer's storage precision, and the quantization arithmetic the converter uses
+// (docs/architecture.md, "Quantized execution"): int8 weights are symmetric per output
+// channel, int8 embedding rows symmetric per row with a float16 scale.
+#ifndef PLE_CONVERTER_QUANTIZE_H_
+#define PLE_CONVERTER_QUANTIZE_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "model_ir.h"
+
+namespace ple {
+namespace convert {
+
+// Precision per layer class. Heads are the towers' last layers (one output).
+struct PrecisionPlan {
+  Precision embeddings = Precision::kF32;
+  Precision experts = Precision::kF32;
+  Precision gates = Precision::kF32;
+  Precision towers = Precision::kF32;
+  Precision heads = Precision::kF32;
+
+  // The documented default for "int8" (docs/quantization.md) and the all-fp16 and all-f32 plans.
+  static PrecisionPlan ForName(const std::string& name);
+  // "int8", "f16", "f32", optionally followed by per-class overrides:
+  // "int8,towers=f16,gates=int8". Throws ConvertError naming what is wrong.
+  static PrecisionPlan Parse(const std::string& spec);
+  // The canonical spec: "embeddings=int8,experts=int8,gates=f32,towers=int8,heads=f32".
+  std::string ToString() const;
+  bool quantized() const;
+};
+
+// "f32", "f16", "int8"; throws ConvertError otherwise.
+Precision ParsePrecision(const std::string& name);
+const char* PrecisionName(Precision precision);
+
+// Sets every layer's and table's precision. Int8 tables need f32 values (not "f16" tables).
+void AssignPrecisions(const PrecisionPlan& plan, IrModel* model);
+
+// Symmetric int8 of one output channel: scale = max|w| / 127 (1 when all zero), q = round(w / scale).
+struct ChannelQuantization {
+  float scale = 1.0f;
+  std::vector<int8_t> values;
+};
+ChannelQuantization QuantizeChannel(const float* weights, size_t count);
+
+// An embedding row as int8 with a float16 scale (returned as float, exactly representable in
+// float16, and its bits).
+struct RowQuantization {
+  float scale = 0.0f;
+  uint16_t scale_bits = 0;
+  std::vector<int8_t> values;
+};
+RowQuantization QuantizeRow(const float* values, size_t count);
+
+// Float16 rounding (to nearest even) and bits, shared with the float16 tables.
+float RoundToHalf(float value);
+uint16_t HalfBits(float value);  // of a value already representable in float16
+
+}  // namespace convert
+}  // namespace ple
+
+#endif  // PLE_CONVERTER_QUANTIZE_H_
