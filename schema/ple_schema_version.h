@@ -11,13 +11,17 @@ namespace ple {
 constexpr uint32_t kSchemaVersion = 3;
 // This library's reader version: it loads every file whose min_reader_version <= this.
 constexpr uint32_t kReaderVersion = 3;
-// What the converter writes as min_reader_version: files that use only revision-1 fields
-// (dense inputs, no score) stay readable by revision-1 readers; a feature layer, Dice or a
-// score needs revision 2.
+// What converters wrote as min_reader_version: revision 1 (dense inputs, row-major float32
+// layers), revision 2 (a feature layer, Dice or a score). Readers still load both.
 constexpr uint32_t kMinReaderVersionDenseOnly = 1;
 constexpr uint32_t kMinReaderVersionFeatures = 2;
-// Quantized (int8 or float16) weights in packed groups, or int8 embedding tables.
-constexpr uint32_t kMinReaderVersionQuantized = 3;
+// What this converter writes: every layer's weights in packed groups (float32, float16 or
+// int8), the feature layer always in its revision-2 form, int8 embedding tables possible.
+constexpr uint32_t kMinReaderVersionPacked = 3;
+
+// An int8 packed group reads at most this many inputs, so that the int32 dot products with
+// their zero-point correction (|.| <= 2 * 255 * 127 * K) cannot overflow.
+constexpr uint32_t kMaxInt8Inputs = 16384;
 
 }  // namespace ple
 

@@ -13,7 +13,7 @@
 #include <string>
 
 #include "conformance.h"
-#include "dense_kernel.h"
+#include "kernels/kernel_set.h"
 
 namespace {
 
@@ -66,8 +66,7 @@ int main(int argc, char** argv) {
   int failed = 0;
   ple::conformance::BundleRunOptions options;
   options.model_path = argv[2];
-  for (ple_kernel_path path : {PLE_KERNELS_REFERENCE, PLE_KERNELS_XNNPACK}) {
-    if (!ple::rt::KernelPathAvailable(path)) continue;
+  for (ple_kernel_path path : ple::rt::AvailableKernelPaths()) {
     try {
       const auto report = ple::conformance::RunBundle(argv[1], path, options);
       std::fputs(ple::conformance::FormatReport(report).c_str(), stdout);

@@ -133,14 +133,7 @@ bool BundleReport::passed() const {
   return true;
 }
 
-const char* KernelPathName(ple_kernel_path path) {
-  switch (path) {
-    case PLE_KERNELS_AUTO: return "auto";
-    case PLE_KERNELS_REFERENCE: return "reference";
-    case PLE_KERNELS_XNNPACK: return "xnnpack";
-  }
-  return "unknown";
-}
+const char* KernelPathName(ple_kernel_path path) { return ple_kernel_path_name(path); }
 
 namespace {
 

@@ -4,7 +4,7 @@
 #include <cstdio>
 
 #include "conformance.h"
-#include "dense_kernel.h"
+#include "kernels/kernel_set.h"
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -16,8 +16,9 @@ int main(int argc, char** argv) {
   std::string kernels = "all", precision = "f32";
   bool quiet = false;
   app.add_option("bundles", bundles, "bundle directories")->required()->check(CLI::ExistingDirectory);
-  app.add_option("--kernels,-k", kernels, "kernel paths: all (every path available here), reference or xnnpack")
-      ->check(CLI::IsMember({"all", "reference", "xnnpack"}));
+  app.add_option("--kernels,-k", kernels,
+                 "kernel paths: all (every path available here, the default) or one path by name (reference, "
+                 "xnnpack, avx2, avx512, avx512vnni, avxvnni, neon, neondot)");
   app.add_option("--precision,-p", precision,
                  "convert each bundle as f32 (default, held to the bundle's tolerance), f16 or int8 (the default "
                  "int8 mix of docs/quantization.md), held to the quantized accuracy bar; per-class overrides "
@@ -34,9 +35,20 @@ int main(int argc, char** argv) {
   }
 
   std::vector<ple_kernel_path> paths;
-  if (kernels == "all" || kernels == "reference") paths.push_back(PLE_KERNELS_REFERENCE);
-  if (kernels == "xnnpack" || (kernels == "all" && ple::rt::KernelPathAvailable(PLE_KERNELS_XNNPACK))) {
-    paths.push_back(PLE_KERNELS_XNNPACK);
+  if (kernels == "all") {
+    paths = ple::rt::AvailableKernelPaths();
+  } else {
+    ple_kernel_path path;
+    if (ple_kernel_path_from_name(kernels.c_str(), &path) != PLE_OK || path == PLE_KERNELS_AUTO) {
+      std::fprintf(stderr, "ple-conformance: error: '%s' is not a kernel path\n", kernels.c_str());
+      return 2;
+    }
+    if (!ple_kernel_path_available(path)) {
+      std::fprintf(stderr, "ple-conformance: error: kernel path %s is not available in this build or on this CPU\n",
+                   kernels.c_str());
+      return 2;
+    }
+    paths.push_back(path);
   }
   int passed = 0, failed = 0, errors = 0;
   for (const std::string& bundle : bundles) {

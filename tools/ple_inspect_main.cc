@@ -15,14 +15,24 @@ struct Counts {
   std::map<std::string, std::pair<size_t, size_t>> by_dtype;  // dtype -> (elements, bytes)
   size_t parameters = 0;
 
+  // A tensor without data is a packed layer's shape: its values are in a packed group, one
+  // element size each (the group's padding and int8 scales are reported with the groups).
   void Add(const ple::fb::Tensor* tensor) {
-    if (tensor == nullptr || tensor->data() == nullptr) return;
+    if (tensor == nullptr) return;
     size_t elements = 1;
     for (uint32_t d : *tensor->shape()) elements *= d;
     auto& entry = by_dtype[ple::fb::EnumNameDType(tensor->dtype())];
     entry.first += elements;
-    entry.second += tensor->data()->size();
+    entry.second += tensor->data() ? tensor->data()->size() : elements * DTypeBytes(tensor->dtype());
     parameters += elements;
+  }
+
+  static size_t DTypeBytes(ple::fb::DType dtype) {
+    switch (dtype) {
+      case ple::fb::DType::I8: return 1;
+      case ple::fb::DType::F16: return 2;
+      default: return 4;
+    }
   }
 };
 
@@ -48,6 +58,9 @@ std::string DescribeMlp(const ple::fb::Mlp* mlp, Counts* counts) {
     const auto* layer = mlp->layers()->Get(i);
     if (i == 0) text += std::to_string(layer->weight()->shape()->Get(1));
     text += " -> " + std::to_string(layer->weight()->shape()->Get(0)) + ActivationName(layer->activation());
+    if (layer->weight()->dtype() != ple::fb::DType::F32) {
+      text += std::string(" ") + (layer->weight()->dtype() == ple::fb::DType::I8 ? "int8" : "f16");
+    }
     counts->Add(layer->weight());
     counts->Add(layer->bias());
     counts->Add(layer->prelu_slope());
@@ -187,6 +200,32 @@ int main(int argc, char** argv) {
                          std::to_string(score->transform_offset()) + ")").c_str()
                       : "",
                   score->regression_floor());
+    }
+    if (const auto* groups = model.packed_groups()) {
+      std::map<uint32_t, size_t> members;
+      auto count_members = [&](const ple::fb::Mlp* mlp) {
+        if (mlp == nullptr) return;
+        for (const auto* layer : *mlp->layers()) {
+          if (layer->packed_group() != 0) ++members[layer->packed_group() - 1];
+        }
+      };
+      for (const auto* level : *model.levels()) {
+        if (level->experts()) for (const auto* e : *level->experts()) count_members(e->mlp());
+        for (const auto* g : *level->gates()) count_members(g->mlp());
+      }
+      for (const auto* t : *model.towers()) count_members(t->mlp());
+      size_t fused = 0;
+      for (const auto& entry : members) fused += entry.second > 1;
+      std::printf("packed groups: %u (%zu run several layers as one GEMM)\n", groups->size(), fused);
+      for (uint32_t i = 0; i < groups->size(); ++i) {
+        const auto* g = groups->Get(i);
+        if (members[i] < 2) continue;  // list the fused ones; the others are single layers
+        std::printf("  group %-3u %-4s %u layers, %u inputs%s -> %u columns, %u bytes\n", i + 1,
+                    ple::fb::EnumNameDType(g->dtype()), static_cast<unsigned>(members[i]), g->in(),
+                    g->request_columns() ? (" (" + std::to_string(g->request_columns()) + " request-scope)").c_str()
+                                         : "",
+                    g->columns(), g->weights()->size());
+      }
     }
     std::printf("parameters: %zu\n", total.parameters);
     for (const auto& entry : total.by_dtype) {

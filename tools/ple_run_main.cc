@@ -59,8 +59,9 @@ int main(int argc, char** argv) {
   app.add_option("--top-k", top_k, "print the best K candidates of each request (default: all)");
   app.add_option("--exponent", exponents, "override a task's score exponent: TASK=W (repeatable)");
   app.add_flag("--evaluate", evaluate, "print per-task AUC (binary) or MSE (regression) over the candidates' labels");
-  app.add_option("--kernels,-k", kernels, "kernel path: auto, reference or xnnpack")
-      ->check(CLI::IsMember({"auto", "reference", "xnnpack"}));
+  app.add_option("--kernels,-k", kernels,
+                 "kernel path: auto (default; PLE_KERNELS when set, else the fastest here), reference, xnnpack, "
+                 "avx2, avx512, avx512vnni, avxvnni, neon or neondot (docs/kernels.md)");
   app.add_option("--max-batch", max_batch, "candidates per run (the session's prepared maximum)")
       ->check(CLI::Range(1u, 1u << 20));
   app.add_flag("--info", show_info, "print the session's kernel path and memory to standard error");
@@ -91,9 +92,11 @@ int main(int argc, char** argv) {
 
     ple::SessionOptions options;
     options.max_batch = static_cast<uint32_t>(std::min<size_t>(max_batch, total));
-    options.kernel_path = kernels == "reference" ? PLE_KERNELS_REFERENCE
-                          : kernels == "xnnpack" ? PLE_KERNELS_XNNPACK
-                                                 : PLE_KERNELS_AUTO;
+    ple_kernel_path path;
+    if (ple_kernel_path_from_name(kernels.c_str(), &path) != PLE_OK) {
+      throw std::runtime_error("--kernels: '" + kernels + "' is not a kernel path");
+    }
+    options.kernel_path = path;
     ple::Session session(model, options);
     bool ranked = model.has_score();
     if (!exponents.empty()) {  // override exponents, keeping the model's transform
@@ -126,7 +129,7 @@ int main(int argc, char** argv) {
       std::fprintf(stderr,
                    "ple-run: %zu requests, %zu candidates; session: kernel path %s, max_batch %u, tile_rows %u, "
                    "arena %zu bytes, packed weights %zu bytes (predicted total before creation: %zu bytes)\n",
-                   batches.size(), total, info.kernel_path == PLE_KERNELS_XNNPACK ? "xnnpack" : "reference",
+                   batches.size(), total, ple_kernel_path_name(info.kernel_path),
                    info.max_batch, info.tile_rows, info.arena_bytes, info.packed_weight_bytes,
                    ple::Session::MemoryBytes(model, options));
     }

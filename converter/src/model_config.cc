@@ -438,21 +438,6 @@ uint32_t ModelConfig::row_width() const {
   return width;
 }
 
-bool ModelConfig::needs_features_schema() const {
-  if (!tables.empty() || !extras.empty() || score.present) return true;
-  for (const auto& f : features) {
-    if (f.kind != fb::FeatureKind::Dense || !f.normalize_mean.empty() || f.nan_policy != fb::NanPolicy::Error) return true;
-  }
-  auto has_dice = [](const MlpConfig& mlp) { return mlp.activation.type == fb::Activation::Dice; };
-  for (const auto& level : levels) {
-    if (has_dice(level.expert) || has_dice(level.gate.hidden)) return true;
-  }
-  for (const auto& tower : towers) {
-    if (has_dice(tower.mlp)) return true;
-  }
-  return false;
-}
-
 void ValidateScore(const ModelConfig& config, const std::string& where) {
   const ScoreConfig& score = config.score;
   if (!score.present) return;

@@ -102,9 +102,6 @@ struct ModelConfig {
   bool last_level_shared_gate_present = false;  // "ignore": present in the weights, unused
 
   uint32_t row_width() const;
-  // True when the model needs schema-2 readers (a feature layer beyond plain dense inputs,
-  // Dice, or a score).
-  bool needs_features_schema() const;
 };
 
 // Checks a score against the tasks, features and extras; `where` prefixes messages.

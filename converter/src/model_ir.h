@@ -66,7 +66,6 @@ struct IrModel {
   std::vector<FeatureConfig> features;  // the input row, in order (request-scope first once reordered)
   std::vector<std::string> extras;
   ScoreConfig score;
-  bool needs_features_schema = false;   // written with `features` and min_reader_version 2
   std::vector<TaskConfig> tasks;
   std::vector<IrLevel> levels;
   std::vector<IrTower> towers;

@@ -67,7 +67,7 @@ class Packer {
       }
       for (uint32_t stream = 0; stream < streams; ++stream) {
         auto reads = [&](uint32_t input_stream) { return l == 0 || input_stream == stream; };
-        for (Precision precision : {Precision::kF16, Precision::kI8}) {
+        for (Precision precision : {Precision::kF32, Precision::kF16, Precision::kI8}) {
           std::vector<const IrDense*> members;
           for (const IrExpert& e : level.experts) {
             if (reads(e.input_stream) && e.mlp.layers[0].precision == precision) members.push_back(&e.mlp.layers[0]);
@@ -83,7 +83,7 @@ class Packer {
     }
     auto add_rest = [&](const IrMlp& mlp) {
       for (const IrDense& layer : mlp.layers) {
-        if (layer.precision != Precision::kF32 && placement_.count(&layer) == 0) AddGroup({&layer}, 0);
+        if (placement_.count(&layer) == 0) AddGroup({&layer}, 0);
       }
     };
     for (const IrLevel& level : model.levels) {
@@ -97,25 +97,31 @@ class Packer {
     auto it = placement_.find(&layer);
     return it == placement_.end() ? Placement{} : it->second;
   }
-  bool empty() const { return groups_.empty(); }
 
   Offset<flatbuffers::Vector<Offset<fb::PackedGroup>>> Write(FlatBufferBuilder& builder) const {
     std::vector<Offset<fb::PackedGroup>> out;
-    for (const Group& g : groups_) out.push_back(g.int8 ? WriteInt8(builder, g) : WriteHalf(builder, g));
+    for (const Group& g : groups_) {
+      out.push_back(g.precision == Precision::kI8 ? WriteInt8(builder, g) : WriteFloat(builder, g));
+    }
     return builder.CreateVector(out);
   }
 
  private:
   struct Group {
     std::vector<const IrDense*> members;
-    bool int8 = false;
+    Precision precision = Precision::kF32;
     uint32_t in = 0, request_columns = 0, columns = 0;
   };
 
   void AddGroup(const std::vector<const IrDense*>& members, uint32_t request_columns) {
     Group g;
     g.members = members;
-    g.int8 = members[0]->precision == Precision::kI8;
+    g.precision = members[0]->precision;
+    if (g.precision == Precision::kI8 && members[0]->in > kMaxInt8Inputs) {
+      throw ConvertError("a layer with " + std::to_string(members[0]->in) + " inputs cannot be int8 (at most " +
+                         std::to_string(kMaxInt8Inputs) + ", so that int32 sums cannot overflow): store its layer "
+                         "class as f16 or f32");
+    }
     g.in = members[0]->in;
     g.request_columns = request_columns;
     for (const IrDense* m : members) {
@@ -170,23 +176,38 @@ class Packer {
                                  request_offset, candidate_offset);
   }
 
-  Offset<fb::PackedGroup> WriteHalf(FlatBufferBuilder& builder, const Group& g) const {
-    std::vector<uint16_t> packed(size_t{g.columns} * g.in, 0);
+  // float32 or float16: [columns/16][in][16].
+  Offset<fb::PackedGroup> WriteFloat(FlatBufferBuilder& builder, const Group& g) const {
+    const bool half = g.precision == Precision::kF16;
+    std::vector<float> packed(size_t{g.columns} * g.in, 0.0f);
+    std::vector<uint16_t> packed_half(half ? packed.size() : 0, 0);
     for (uint32_t n = 0; n < g.columns; ++n) {
       uint32_t channel = 0;
       const IrDense* m = Channel(g, n, &channel);
       if (m == nullptr) continue;
       const uint32_t tile = n / kTile, lane = n % kTile;
       for (uint32_t k = 0; k < g.in; ++k) {
-        const float half = RoundToHalf(m->weight[size_t{channel} * g.in + k]);
-        if (!std::isfinite(half)) throw ConvertError("a weight does not fit in float16: convert those layers as f32 or int8");
-        packed[(size_t{tile} * g.in + k) * kTile + lane] = HalfBits(half);
+        const size_t at = (size_t{tile} * g.in + k) * kTile + lane;
+        const float value = m->weight[size_t{channel} * g.in + k];
+        if (!half) {
+          packed[at] = value;
+          continue;
+        }
+        const float rounded = RoundToHalf(value);
+        if (!std::isfinite(rounded)) {
+          throw ConvertError("a weight (" + std::to_string(value) +
+                             ") does not fit in float16: convert that layer class as f32 or int8");
+        }
+        packed_half[at] = HalfBits(rounded);
       }
     }
-    const size_t bytes = packed.size() * sizeof(uint16_t);
+    const uint8_t* data = half ? reinterpret_cast<const uint8_t*>(packed_half.data())
+                               : reinterpret_cast<const uint8_t*>(packed.data());
+    const size_t bytes = half ? packed_half.size() * sizeof(uint16_t) : packed.size() * sizeof(float);
     builder.ForceVectorAlignment(bytes, 1, kWeightAlignment);
-    const auto weights = builder.CreateVector(reinterpret_cast<const uint8_t*>(packed.data()), bytes);
-    return fb::CreatePackedGroup(builder, fb::DType::F16, g.in, g.request_columns, g.columns, weights);
+    const auto weights = builder.CreateVector(data, bytes);
+    return fb::CreatePackedGroup(builder, half ? fb::DType::F16 : fb::DType::F32, g.in, g.request_columns, g.columns,
+                                 weights);
   }
 
   const IrModel& model_;
@@ -225,13 +246,12 @@ Offset<fb::Mlp> WriteMlp(FlatBufferBuilder& builder, const IrMlp& mlp, const Pac
   std::vector<Offset<fb::DenseLayer>> layers;
   for (const IrDense& layer : mlp.layers) {
     const Placement placement = packer.Find(layer);
-    Offset<fb::Tensor> weight;
-    if (placement.group == 0) {
-      weight = WriteTensor(builder, {layer.out, layer.in}, layer.weight);
-    } else {  // the data is in the packed group; the tensor describes the shape and dtype
-      weight = fb::CreateTensor(builder, layer.precision == Precision::kI8 ? fb::DType::I8 : fb::DType::F16,
-                                builder.CreateVector(std::vector<uint32_t>{layer.out, layer.in}));
-    }
+    // The data is in the packed group; the tensor describes the shape and dtype.
+    const fb::DType dtype = layer.precision == Precision::kI8    ? fb::DType::I8
+                            : layer.precision == Precision::kF16 ? fb::DType::F16
+                                                                 : fb::DType::F32;
+    const Offset<fb::Tensor> weight =
+        fb::CreateTensor(builder, dtype, builder.CreateVector(std::vector<uint32_t>{layer.out, layer.in}));
     Offset<fb::Tensor> bias = 0, slope = 0;
     if (!layer.bias.empty()) bias = WriteTensor(builder, {layer.out}, layer.bias);
     if (!layer.prelu_slope.empty()) {
@@ -275,26 +295,12 @@ std::vector<uint8_t> SerializeModel(const IrModel& model, const std::string& pro
   const auto levels_offset = builder.CreateVector(levels);
   const auto towers_offset = builder.CreateVector(towers);
   const auto tasks_offset = builder.CreateVector(tasks);
-  Offset<flatbuffers::Vector<Offset<fb::Input>>> inputs_offset = 0;
   Offset<flatbuffers::Vector<Offset<fb::Feature>>> features_offset = 0;
   Offset<flatbuffers::Vector<Offset<fb::EmbeddingTable>>> tables_offset = 0;
   Offset<flatbuffers::Vector<Offset<flatbuffers::String>>> extras_offset = 0;
   Offset<fb::Score> score_offset = 0;
-  bool int8_tables = false;
-  for (const IrTable& table : model.tables) int8_tables = int8_tables || table.int8;
-  const bool quantized = !packer.empty() || int8_tables;
-  Offset<flatbuffers::Vector<Offset<fb::PackedGroup>>> packed_offset = 0;
-  if (!packer.empty()) packed_offset = packer.Write(builder);
-  uint32_t min_reader_version = kMinReaderVersionDenseOnly;
-  if (!model.needs_features_schema && !quantized) {
-    // Plain dense inputs: the revision-1 `inputs` table, readable by older runtimes.
-    std::vector<Offset<fb::Input>> inputs;
-    for (const FeatureConfig& f : model.features) {
-      inputs.push_back(fb::CreateInput(builder, builder.CreateString(f.name), f.width, f.scope));
-    }
-    inputs_offset = builder.CreateVector(inputs);
-  } else {
-    min_reader_version = quantized ? kMinReaderVersionQuantized : kMinReaderVersionFeatures;
+  const auto packed_offset = packer.Write(builder);
+  {
     std::vector<Offset<fb::EmbeddingTable>> tables;
     for (const IrTable& table : model.tables) {
       const auto rows = WriteTable(builder, table);
@@ -346,9 +352,8 @@ std::vector<uint8_t> SerializeModel(const IrModel& model, const std::string& pro
   }
   fb::ModelBuilder root(builder);
   root.add_schema_version(kSchemaVersion);
-  root.add_min_reader_version(min_reader_version);
+  root.add_min_reader_version(kMinReaderVersionPacked);
   root.add_metadata(metadata);
-  if (!inputs_offset.IsNull()) root.add_inputs(inputs_offset);
   root.add_tasks(tasks_offset);
   root.add_levels(levels_offset);
   root.add_towers(towers_offset);
@@ -356,7 +361,7 @@ std::vector<uint8_t> SerializeModel(const IrModel& model, const std::string& pro
   if (!tables_offset.IsNull()) root.add_tables(tables_offset);
   if (!extras_offset.IsNull()) root.add_extras(extras_offset);
   if (!score_offset.IsNull()) root.add_score(score_offset);
-  if (!packed_offset.IsNull()) root.add_packed_groups(packed_offset);
+  root.add_packed_groups(packed_offset);
   fb::FinishModelBuffer(builder, root.Finish());
   return std::vector<uint8_t>(builder.GetBufferPointer(), builder.GetBufferPointer() + builder.GetSize());
 }

@@ -194,7 +194,6 @@ IrModel Importer::Run() {
   model.features = config_.features;
   model.extras = config_.extras;
   model.score = config_.score;
-  model.needs_features_schema = config_.needs_features_schema();
   model.tasks = config_.tasks;
   for (const TableConfig& table : config_.tables) {
     IrTable ir_table;

@@ -10,6 +10,7 @@
 #include "model.h"
 #include "ple/ple.h"
 #include "c_api_internal.h"
+#include "kernels/kernel_set.h"
 #include "session.h"
 
 #ifndef PLE_VERSION
@@ -61,7 +62,7 @@ ple_status ReadOptions(const ple_session_options* options, ple::rt::SessionConfi
   int kernel_path = 0;
   static_assert(sizeof(kernel_path) == sizeof(options->kernel_path), "ple_kernel_path is int-sized");
   std::memcpy(&kernel_path, &options->kernel_path, sizeof(kernel_path));
-  if (kernel_path != PLE_KERNELS_AUTO && kernel_path != PLE_KERNELS_REFERENCE && kernel_path != PLE_KERNELS_XNNPACK) {
+  if (kernel_path < PLE_KERNELS_AUTO || kernel_path > PLE_KERNELS_ARM_NEON_DOT) {
     return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "unknown kernel path %d", kernel_path);
   }
   config->kernel_path = static_cast<ple_kernel_path>(kernel_path);
@@ -328,6 +329,22 @@ const char* ple_model_metadata(const ple_model* model, const char* key) {
   if (model == nullptr || key == nullptr) return nullptr;
   const std::string* value = model->model->metadata(key);
   return value ? value->c_str() : nullptr;
+}
+
+const char* ple_kernel_path_name(ple_kernel_path path) { return ple::rt::KernelPathName(path); }
+
+ple_status ple_kernel_path_from_name(const char* name, ple_kernel_path* out_path) {
+  if (name == nullptr || out_path == nullptr) {
+    return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "ple_kernel_path_from_name: null argument");
+  }
+  if (!ple::rt::KernelPathFromName(name, out_path)) {
+    return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "'%s' is not a kernel path name", name);
+  }
+  return PLE_OK;
+}
+
+int ple_kernel_path_available(ple_kernel_path path) {
+  return path == PLE_KERNELS_AUTO || ple::rt::FindKernelSet(path) != nullptr ? 1 : 0;
 }
 
 void ple_session_options_init(ple_session_options* options) {

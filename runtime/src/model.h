@@ -8,6 +8,8 @@
 #define PLE_RUNTIME_MODEL_H_
 
 #include <cstdint>
+#include <cstdlib>
+#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
@@ -23,27 +25,30 @@ enum class Activation : uint8_t { kIdentity, kRelu, kLeakyRelu, kPRelu, kSigmoid
 
 enum class WeightType : uint8_t { kF32, kF16, kI8 };
 
-// Quantized or half-precision weights of one or more layers that read the same input, in the
-// tiled layout the kernels read in place (schema: PackedGroup; docs/architecture.md).
+// The weights of one or more layers that read the same input, as one matrix of `columns`
+// output channels in the tiled layout every kernel path reads in place (schema: PackedGroup;
+// docs/architecture.md). Every layer of a loaded model is the member of one group: files of
+// schema 3 carry them; older files' row-major float32 layers are packed at load, each its own
+// group, into memory the Model owns.
 struct PackedGroup {
-  WeightType type = WeightType::kI8;
+  WeightType type = WeightType::kF32;
   uint32_t in = 0;                     // K
   uint32_t request_columns = 0;        // split point of K (0: not split)
   uint32_t columns = 0;                // N, a multiple of 16
   uint32_t request_blocks = 0;         // I8: 4-value blocks of the request columns
   uint32_t blocks = 0;                 // I8: all 4-value blocks (request, then the others)
-  const void* weights = nullptr;       // I8: [columns/16][blocks][16][4]; F16: [columns/16][in][16]
+  const void* weights = nullptr;       // I8: [columns/16][blocks][16][4]; F32, F16: [columns/16][in][16]
   const float* scales = nullptr;       // I8: per column
   const int32_t* request_sums = nullptr;    // I8: per column, over the request columns
   const int32_t* candidate_sums = nullptr;  // I8: per column, over the other columns
 };
 
-// y[out] = activation(W[out, in] x[in] + bias[out]); W row-major [out, in] float32, or the
-// member of a packed group starting at `packed_column`.
+// y[out] = activation(W[out, in] x[in] + bias[out]); W is columns [packed_column,
+// packed_column + out) of a packed group.
 struct DenseLayer {
-  const float* weight = nullptr;       // out * in floats, 64-byte aligned; nullptr when packed
-  const PackedGroup* packed = nullptr;
-  uint32_t packed_column = 0;
+  const PackedGroup* packed = nullptr; // never null once loaded
+  uint32_t packed_column = 0;          // a multiple of 16
+  const float* row_major = nullptr;    // files before schema 3: the [out, in] weights packed at load
   const float* bias = nullptr;         // out floats or nullptr (zeros)
   uint32_t in = 0;
   uint32_t out = 0;
@@ -146,7 +151,9 @@ class Model {
 
   const std::vector<FeatureInfo>& features() const { return features_; }
   const std::vector<TableInfo>& tables() const { return tables_; }
-  const std::vector<PackedGroup>& packed_groups() const { return packed_groups_; }
+  const std::deque<PackedGroup>& packed_groups() const { return packed_groups_; }
+  // Bytes of weights packed at load (files before schema 3), owned by the model.
+  size_t packed_at_load_bytes() const { return packed_at_load_bytes_; }
   const std::vector<std::string>& extras() const { return extras_; }
   const ScoreInfo& score() const { return score_; }
   const std::vector<TaskInfo>& tasks() const { return tasks_; }
@@ -176,7 +183,12 @@ class Model {
   std::unique_ptr<ModelBytes> bytes_;
   std::vector<FeatureInfo> features_;
   std::vector<TableInfo> tables_;
-  std::vector<PackedGroup> packed_groups_;  // DenseLayer::packed points here: never resized after reading
+  std::deque<PackedGroup> packed_groups_;   // DenseLayer::packed points here (a deque: stable addresses)
+  struct FreeDeleter {
+    void operator()(void* p) const { std::free(p); }
+  };
+  std::vector<std::unique_ptr<float, FreeDeleter>> packed_at_load_;  // 64-byte aligned
+  size_t packed_at_load_bytes_ = 0;
   std::vector<std::string> extras_;
   ScoreInfo score_;
   std::vector<TaskInfo> tasks_;

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstring>
 #include <set>
+#include <map>
+#include <string>
 
 #include "model.h"
 #include "ple_model_generated.h"
@@ -41,6 +43,7 @@ class ModelReader {
   Status ReadFeatureLayer(const fb::Model& root);
   Status ReadPackedGroups(const fb::Model& root);
   Status CheckPackedGroups() const;
+  Status PackRowMajorLayers();
   Status ReadFeature(const fb::Feature& feature, FeatureInfo* info);
   Status ReadScore(const fb::Model& root);
 
@@ -101,7 +104,7 @@ Status ModelReader::ReadDense(const fb::DenseLayer& layer, const std::string& wh
   out->out = out_width;
   Status status;
   if (layer.packed_group() == 0) {
-    status = ReadTensor(layer.weight(), what + ".weight", {out_width, in_width}, &out->weight);
+    status = ReadTensor(layer.weight(), what + ".weight", {out_width, in_width}, &out->row_major);
     if (!status.ok()) return status;
   } else {
     const auto& groups = model_->packed_groups_;
@@ -347,6 +350,8 @@ Status ModelReader::Read(const fb::Model& root) {
   }
   Status status_groups = CheckPackedGroups();
   if (!status_groups.ok()) return status_groups;
+  status_groups = PackRowMajorLayers();
+  if (!status_groups.ok()) return status_groups;
   return ReadScore(root);
 }
 
@@ -361,13 +366,15 @@ Status ModelReader::CheckPackedGroups() const {
   // What each group's members read: a level's stream, or one particular layer's predecessor.
   std::vector<std::string> group_input(m.packed_groups_.size());
   std::vector<std::vector<bool>> used(m.packed_groups_.size());
+  std::map<const PackedGroup*, size_t> index_of;
+  for (size_t i = 0; i < m.packed_groups_.size(); ++i) index_of[&m.packed_groups_[i]] = i;
   auto check = [&](const Mlp& mlp, const std::string& owner, const std::string& first_input,
                    bool reads_input_row) -> Status {
     for (size_t i = 0; i < mlp.layers.size(); ++i) {
       const DenseLayer& layer = mlp.layers[i];
       const PackedGroup* group = layer.packed;
       if (group == nullptr) continue;
-      const size_t index = static_cast<size_t>(group - m.packed_groups_.data());
+      const size_t index = index_of.at(group);
       const std::string input = i == 0 ? first_input : owner + " layer " + std::to_string(i - 1);
       if (group_input[index].empty()) {
         group_input[index] = input;
@@ -407,6 +414,59 @@ Status ModelReader::CheckPackedGroups() const {
   }
   for (size_t t = 0; t < m.towers_.size(); ++t) {
     Status status = check(m.towers_[t].mlp, "tower " + std::to_string(t), "tower " + std::to_string(t), false);
+    if (!status.ok()) return status;
+  }
+  return Status::Ok();
+}
+
+// Files before schema 3 hold row-major float32 layers: each becomes a float32 group of its own,
+// packed once here into memory the model owns (every session shares it). A first layer of the
+// first level is split at the request columns like the converter's groups.
+Status ModelReader::PackRowMajorLayers() {
+  Model& m = *model_;
+  const bool split = m.request_first_ && m.request_width_ > 0 && m.request_width_ < m.row_width_;
+  auto pack = [&](DenseLayer& layer, bool reads_input_row) -> Status {
+    if (layer.packed != nullptr) return Status::Ok();
+    PackedGroup group;
+    group.type = WeightType::kF32;
+    group.in = layer.in;
+    group.request_columns = reads_input_row && split ? m.request_width_ : 0;
+    group.columns = (layer.out + 15) / 16 * 16;
+    const size_t bytes = size_t{group.columns} * group.in * sizeof(float);
+    float* packed = static_cast<float*>(std::aligned_alloc(kWeightAlignmentBytes, (bytes + 63) / 64 * 64));
+    if (packed == nullptr) return MakeError(PLE_ERROR_OUT_OF_MEMORY, "cannot allocate %zu bytes to pack a layer", bytes);
+    m.packed_at_load_.emplace_back(packed);
+    m.packed_at_load_bytes_ += bytes;
+    for (uint32_t n = 0; n < group.columns; ++n) {
+      for (uint32_t k = 0; k < group.in; ++k) {
+        packed[(size_t{n / 16} * group.in + k) * 16 + n % 16] = n < layer.out ? layer.row_major[size_t{n} * layer.in + k] : 0.0f;
+      }
+    }
+    group.weights = packed;
+    m.packed_groups_.push_back(group);
+    layer.packed = &m.packed_groups_.back();
+    layer.packed_column = 0;
+    return Status::Ok();
+  };
+  auto pack_mlp = [&](Mlp& mlp, bool first_level) -> Status {
+    for (size_t i = 0; i < mlp.layers.size(); ++i) {
+      Status status = pack(mlp.layers[i], first_level && i == 0);
+      if (!status.ok()) return status;
+    }
+    return Status::Ok();
+  };
+  for (size_t l = 0; l < m.levels_.size(); ++l) {
+    for (Expert& e : m.levels_[l].experts) {
+      Status status = pack_mlp(e.mlp, l == 0);
+      if (!status.ok()) return status;
+    }
+    for (Gate& g : m.levels_[l].gates) {
+      Status status = pack_mlp(g.mlp, l == 0);
+      if (!status.ok()) return status;
+    }
+  }
+  for (Tower& t : m.towers_) {
+    Status status = pack_mlp(t.mlp, false);
     if (!status.ok()) return status;
   }
   return Status::Ok();
@@ -526,7 +586,6 @@ Status ModelReader::ReadPackedGroups(const fb::Model& root) {
   const auto* groups = root.packed_groups();
   if (groups == nullptr) return Status::Ok();
   auto& out = model_->packed_groups_;
-  out.reserve(groups->size());  // layers point into it
   for (uint32_t i = 0; i < groups->size(); ++i) {
     const fb::PackedGroup* g = groups->Get(i);
     const std::string what = "packed group " + std::to_string(i + 1);
@@ -544,6 +603,10 @@ Status ModelReader::ReadPackedGroups(const fb::Model& root) {
     switch (g->dtype()) {
       case fb::DType::I8: {
         group.type = WeightType::kI8;
+        if (group.in > kMaxInt8Inputs) {
+          return MakeError(PLE_ERROR_INVALID_MODEL, "%s: %u inputs, int8 groups read at most %u", what.c_str(),
+                           group.in, kMaxInt8Inputs);
+        }
         group.request_blocks = (group.request_columns + 3) / 4;
         group.blocks = group.request_blocks + (group.in - group.request_columns + 3) / 4;
         expected = uint64_t{group.columns} * group.blocks * 4;
@@ -567,6 +630,10 @@ Status ModelReader::ReadPackedGroups(const fb::Model& root) {
       case fb::DType::F16:
         group.type = WeightType::kF16;
         expected = uint64_t{group.columns} * group.in * 2;
+        break;
+      case fb::DType::F32:
+        group.type = WeightType::kF32;
+        expected = uint64_t{group.columns} * group.in * 4;
         break;
       default:
         return MakeError(PLE_ERROR_UNSUPPORTED, "%s: dtype %s is not supported for packed weights", what.c_str(),

@@ -28,44 +28,29 @@ uint32_t AddMlp(Builder* b, const Mlp& mlp, uint32_t input) {
   Plan* plan = b->plan;
   uint32_t current = input;
   for (const DenseLayer& layer : mlp.layers) {
-    if (layer.packed != nullptr) {
-      auto done = b->packed_value.find(&layer);
-      if (done == b->packed_value.end()) {  // the group's first member met: one step for all
-        PlanStep step;
-        step.kind = StepKind::kGroup;
-        step.input = current;
-        step.group = layer.packed;
-        step.members_begin = static_cast<uint32_t>(plan->group_members.size());
-        for (const DenseLayer* member : b->members[layer.packed]) {
-          const uint32_t value = AddValue(plan, member->out);
-          plan->group_members.push_back({member, value});
-          b->packed_value[member] = value;
-        }
-        step.members_count = static_cast<uint32_t>(plan->group_members.size()) - step.members_begin;
-        if (plan->split && current == kInputValue) {
-          step.split = static_cast<int32_t>(plan->split_outputs.size());
-          plan->split_outputs.push_back(layer.packed->columns);
-        }
-        plan->max_group_columns = std::max(plan->max_group_columns, layer.packed->columns);
-        plan->max_group_blocks = std::max(plan->max_group_blocks, layer.packed->blocks);
-        plan->steps.push_back(step);
-        done = b->packed_value.find(&layer);
+    auto done = b->packed_value.find(&layer);
+    if (done == b->packed_value.end()) {  // the group's first member met: one step for all
+      PlanStep step;
+      step.kind = StepKind::kGroup;
+      step.input = current;
+      step.group = layer.packed;
+      step.members_begin = static_cast<uint32_t>(plan->group_members.size());
+      for (const DenseLayer* member : b->members[layer.packed]) {
+        const uint32_t value = AddValue(plan, member->out);
+        plan->group_members.push_back({member, value});
+        b->packed_value[member] = value;
       }
-      current = done->second;
-      continue;
+      step.members_count = static_cast<uint32_t>(plan->group_members.size()) - step.members_begin;
+      if (plan->split && current == kInputValue) {
+        step.split = static_cast<int32_t>(plan->split_outputs.size());
+        plan->split_outputs.push_back(layer.packed->columns);
+      }
+      plan->max_group_columns = std::max(plan->max_group_columns, layer.packed->columns);
+      plan->max_group_blocks = std::max(plan->max_group_blocks, layer.packed->blocks);
+      plan->steps.push_back(step);
+      done = b->packed_value.find(&layer);
     }
-    PlanStep step;
-    step.kind = StepKind::kDense;
-    step.input = current;
-    step.output = AddValue(plan, layer.out);
-    step.dense = &layer;
-    if (plan->split && current == kInputValue) {
-      step.split = static_cast<int32_t>(plan->split_outputs.size());
-      plan->split_outputs.push_back(layer.out);
-      step.partial = AddValue(plan, layer.out);
-    }
-    plan->steps.push_back(step);
-    current = step.output;
+    current = done->second;
   }
   return current;
 }
@@ -75,10 +60,7 @@ void StepInputs(const Plan& plan, const PlanStep& step, std::vector<uint32_t>* i
   inputs->clear();
   inputs->push_back(step.input);
   if (step.split >= 0) inputs->push_back(kRequestRowsValue);
-  if (step.split >= 0 && step.kind == StepKind::kDense) {
-    inputs->push_back(step.partial);  // written and read by the step itself
-  }
-  if (step.kind == StepKind::kGateSum) {
+  if (step.kind == StepKind::kGate) {
     for (uint32_t i = 0; i < step.experts_count; ++i) inputs->push_back(plan.gate_experts[step.experts_begin + i]);
   }
 }
@@ -86,8 +68,7 @@ void StepInputs(const Plan& plan, const PlanStep& step, std::vector<uint32_t>* i
 // Values a step writes.
 void StepOutputs(const Plan& plan, const PlanStep& step, std::vector<uint32_t>* outputs) {
   outputs->clear();
-  if (step.kind == StepKind::kDense || step.kind == StepKind::kGateSum) outputs->push_back(step.output);
-  if (step.kind == StepKind::kDense && step.split >= 0) outputs->push_back(step.partial);
+  if (step.kind == StepKind::kGate) outputs->push_back(step.output);
   if (step.kind == StepKind::kGroup) {
     for (uint32_t i = 0; i < step.members_count; ++i) outputs->push_back(plan.group_members[step.members_begin + i].value);
   }
@@ -104,7 +85,6 @@ void DropDeadSteps(Plan* plan) {
     bool live = false;
     switch (step.kind) {
       case StepKind::kTaskOutput: live = true; break;
-      case StepKind::kSoftmax: live = live_value[step.input]; break;
       default:
         StepOutputs(*plan, step, &outputs);
         for (uint32_t v : outputs) live = live || live_value[v];
@@ -187,9 +167,7 @@ Plan BuildPlan(const Model& model) {
   Plan plan;
   Builder builder{&plan, {}, {}};
   auto collect = [&](const Mlp& mlp) {
-    for (const DenseLayer& layer : mlp.layers) {
-      if (layer.packed != nullptr) builder.members[layer.packed].push_back(&layer);
-    }
+    for (const DenseLayer& layer : mlp.layers) builder.members[layer.packed].push_back(&layer);
   };
   for (const Level& level : model.levels()) {
     for (const Expert& expert : level.experts) collect(expert.mlp);
@@ -215,16 +193,11 @@ Plan BuildPlan(const Model& model) {
         next[gate.output_stream] = expert_values[gate.experts[0]];
         continue;
       }
-      PlanStep softmax;
-      softmax.kind = StepKind::kSoftmax;
-      softmax.level = l;
-      softmax.gate = g;
-      softmax.input = AddMlp(&builder, gate.mlp, streams[gate.input_stream]);
-      plan.steps.push_back(softmax);
-
       PlanStep sum;
-      sum.kind = StepKind::kGateSum;
-      sum.input = softmax.input;
+      sum.kind = StepKind::kGate;
+      sum.level = l;
+      sum.gate = g;
+      sum.input = AddMlp(&builder, gate.mlp, streams[gate.input_stream]);
       sum.experts_begin = static_cast<uint32_t>(plan.gate_experts.size());
       sum.experts_count = static_cast<uint32_t>(gate.experts.size());
       for (uint32_t e : gate.experts) plan.gate_experts.push_back(expert_values[e]);
@@ -245,7 +218,6 @@ Plan BuildPlan(const Model& model) {
   }
   DropDeadSteps(&plan);
   PlaceValues(&plan);
-  for (const PlanStep& step : plan.steps) plan.dense_steps += step.kind == StepKind::kDense;
   return plan;
 }
 

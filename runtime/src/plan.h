@@ -7,7 +7,7 @@
 //
 // Value 0 is the input row the feature layer assembles. When the model lists its request-scope
 // features first (Model::request_first), value 0 holds only the candidate-scope columns and
-// each first layer is split: its request columns make a per-request partial result
+// each first-level group is split: its request columns make a per-request partial result
 // (computed once per request context, or per row from value 1 when each row brings its own
 // request values) that is added to the candidate columns' product. The same arithmetic runs
 // either way, so a candidate's outputs do not depend on which.
@@ -32,11 +32,10 @@ struct PlanValue {
 };
 
 enum class StepKind : uint8_t {
-  kDense,       // output = activation(dense(input))
-  kSoftmax,     // input = softmax(input), in place
-  kGateSum,     // output = sum_i input[:, i] * experts[i]
+  kGroup,       // every member of a packed group, on one input: one GEMM, each member's
+                // bias (or request part) and activation applied as its tiles are written
+  kGate,        // output = sum_e softmax(input)[e] * experts[e]
   kTaskOutput,  // outputs[:, task] = transform(input[:, 0])
-  kGroup,       // every member of a packed group, on one input: one GEMM (int8 or float16 weights)
 };
 
 // A member of a packed group step: a layer and the value it writes.
@@ -46,34 +45,31 @@ struct GroupMember {
 };
 
 struct PlanStep {
-  StepKind kind = StepKind::kDense;
+  StepKind kind = StepKind::kGroup;
   uint32_t input = 0;             // value id
-  uint32_t output = 0;            // value id (kDense, kGateSum)
-  const DenseLayer* dense = nullptr;  // kDense: points into the Model
+  uint32_t output = 0;            // value id (kGate)
   const PackedGroup* group = nullptr; // kGroup: points into the Model
   uint32_t members_begin = 0;     // kGroup: range in Plan::group_members
   uint32_t members_count = 0;
-  int32_t split = -1;             // kDense or kGroup reading the split input row: its index among the split steps, else -1
-  uint32_t partial = 0;           // split kDense: value holding the request part per row (per-row mode)
-  uint32_t experts_begin = 0;     // kGateSum: range in Plan::gate_experts
+  int32_t split = -1;             // kGroup reading the split input row: its index among the split steps, else -1
+  uint32_t experts_begin = 0;     // kGate: range in Plan::gate_experts
   uint32_t experts_count = 0;
   uint32_t task = 0;              // kTaskOutput
-  uint32_t level = 0;             // kSoftmax: the gate's level
-  uint32_t gate = 0;              // kSoftmax: the gate's index in Level::gates
+  uint32_t level = 0;             // kGate: the gate's level
+  uint32_t gate = 0;              // kGate: the gate's index in Level::gates
 };
 
 struct Plan {
   std::vector<PlanValue> values;
   std::vector<PlanStep> steps;
-  std::vector<uint32_t> gate_experts;   // value ids of the experts each kGateSum combines
+  std::vector<uint32_t> gate_experts;   // value ids of the experts each kGate combines
   std::vector<GroupMember> group_members;  // the members of each kGroup
   size_t arena_floats_per_row = 0;      // arena bytes = this * tile_rows * sizeof(float)
   uint32_t max_gate_experts = 0;        // longest expert list of one gate
-  size_t dense_steps = 0;
   bool split = false;                   // the first layers' input is split (see above)
   uint32_t request_width = 0;           // split: request columns
   uint32_t input_width = 0;             // width of value 0
-  std::vector<uint32_t> split_outputs;  // split step k: floats of its request part (a layer's outputs, a group's columns)
+  std::vector<uint32_t> split_outputs;  // split step k: floats of its request part (the group's columns)
   uint32_t max_group_columns = 0;       // widest kGroup
   uint32_t max_group_blocks = 0;        // most int8 4-value blocks of a kGroup's input
 };

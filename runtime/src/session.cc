@@ -12,16 +12,15 @@ namespace {
 
 constexpr size_t kArenaAlignmentBytes = 64;
 
-Status CheckConfig(const SessionConfig& config, ple_kernel_path* resolved) {
+Status CheckConfig(const SessionConfig& config, const KernelSet** kernels) {
   if (config.max_batch == 0) return MakeError(PLE_ERROR_INVALID_ARGUMENT, "max_batch must be at least 1");
-  if (config.kernel_path != PLE_KERNELS_AUTO && config.kernel_path != PLE_KERNELS_REFERENCE &&
-      config.kernel_path != PLE_KERNELS_XNNPACK) {
-    return MakeError(PLE_ERROR_INVALID_ARGUMENT, "unknown kernel path %d", static_cast<int>(config.kernel_path));
-  }
-  *resolved = ResolveKernelPath(config.kernel_path);
-  if (!KernelPathAvailable(*resolved)) {
+  ple_kernel_path path;
+  Status status = ResolveKernelPath(config.kernel_path, &path);
+  if (!status.ok()) return status;
+  *kernels = FindKernelSet(path);
+  if (*kernels == nullptr) {
     return MakeError(PLE_ERROR_UNSUPPORTED, "kernel path %s is not available in this build or on this CPU",
-                     *resolved == PLE_KERNELS_XNNPACK ? "xnnpack" : "reference");
+                     KernelPathName(path));
   }
   return Status::Ok();
 }
@@ -32,55 +31,58 @@ size_t ArenaBytes(const Plan& plan, uint32_t tile_rows) {
   return plan.arena_floats_per_row * tile_rows * sizeof(float);
 }
 
-// Scratch of the packed-group steps: a tile of quantized rows (int8), their scales and zero
-// points, one 16-channel tile of accumulators, and a tile of per-row request parts.
-struct GroupScratchSizes {
-  size_t quantized = 0, rows = 0, tile = 0, request_rows = 0;
+// The scratch a session allocates besides the arena (in elements of each vector).
+struct ScratchSizes {
+  size_t request_partials = 0, quantized = 0, rows = 0, request_part_rows = 0, gemm_out = 0, gate_weights = 0;
+  size_t bias_and_tiles = 0;  // bytes of the groups' bias vectors and tile tables
+
+  ScratchSizes(const Plan& plan, uint32_t tile_rows, bool xnnpack_f32) {
+    for (uint32_t width : plan.split_outputs) request_partials += width;
+    quantized = size_t{tile_rows} * plan.max_group_blocks * 4;
+    rows = tile_rows;
+    request_part_rows = plan.split ? size_t{tile_rows} * plan.max_group_columns : 0;
+    gate_weights = plan.max_gate_experts;
+    for (const PlanStep& step : plan.steps) {
+      if (step.kind != StepKind::kGroup) continue;
+      bias_and_tiles += step.group->columns * sizeof(float) + step.group->columns / 16 * sizeof(uint32_t);
+      if (xnnpack_f32 && step.group->type == WeightType::kF32) {
+        gemm_out = std::max<size_t>(gemm_out, size_t{tile_rows} * step.group->columns);
+      }
+    }
+  }
   size_t bytes() const {
-    return quantized + rows * (sizeof(float) + sizeof(int32_t)) + tile * (sizeof(int32_t) + sizeof(float)) +
-           request_rows * sizeof(float);
+    return (request_partials + request_part_rows + gemm_out + gate_weights) * sizeof(float) + quantized +
+           rows * (sizeof(float) + sizeof(int32_t)) + bias_and_tiles;
   }
 };
 
-GroupScratchSizes GroupScratch(const Plan& plan, uint32_t tile_rows) {
-  GroupScratchSizes sizes;
-  if (plan.max_group_columns == 0) return sizes;
-  sizes.quantized = size_t{tile_rows} * plan.max_group_blocks * 4;
-  sizes.rows = tile_rows;
-  sizes.tile = size_t{tile_rows} * 16;
-  sizes.request_rows = plan.split ? size_t{tile_rows} * plan.max_group_columns : 0;
-  return sizes;
-}
-
-// The kernels a dense step needs: the whole layer, or (split) its candidate columns without
-// bias and activation plus its request columns with the bias.
-DenseSpec CandidateSpec(const Plan& plan, const PlanStep& step) {
-  const uint32_t x_stride = plan.values[step.input].width;
-  const uint32_t y_stride = plan.values[step.output].width;
-  if (step.split < 0) return DenseSpec::Whole(*step.dense, x_stride, y_stride);
-  return DenseSpec{step.dense, plan.request_width, step.dense->in, false, false, x_stride, y_stride};
-}
-
-DenseSpec RequestSpec(const Plan& plan, const PlanStep& step) {
-  return DenseSpec{step.dense, 0, plan.request_width, true, false, plan.request_width, step.dense->out};
+// A float32 group's columns [k_begin, k_end) as the row-major [columns, k] matrix XNNPACK takes.
+std::vector<float> RowMajor(const PackedGroup& g, uint32_t k_begin, uint32_t k_end) {
+  const uint32_t k = k_end - k_begin;
+  std::vector<float> out(size_t{g.columns} * k);
+  const float* w = static_cast<const float*>(g.weights);
+  for (uint32_t n = 0; n < g.columns; ++n) {
+    for (uint32_t i = 0; i < k; ++i) out[size_t{n} * k + i] = w[(size_t{n / 16} * g.in + k_begin + i) * 16 + n % 16];
+  }
+  return out;
 }
 
 }  // namespace
 
 Status SessionMemoryBytes(const Model& model, const SessionConfig& config, size_t* bytes) {
-  ple_kernel_path path;
-  Status status = CheckConfig(config, &path);
+  const KernelSet* kernels = nullptr;
+  Status status = CheckConfig(config, &kernels);
   if (!status.ok()) return status;
   const Plan plan = BuildPlan(model);
-  size_t total = ArenaBytes(plan, TileRows(config)) + GroupScratch(plan, TileRows(config)).bytes();
-  for (const PlanStep& step : plan.steps) {
-    if (step.kind == StepKind::kGroup) {
-      total += step.group->columns * (sizeof(float) + sizeof(uint32_t));  // bias and tile members
-      if (step.split >= 0) total += step.group->columns * sizeof(float);   // request part
+  const uint32_t tile_rows = TileRows(config);
+  size_t total = ArenaBytes(plan, tile_rows) + ScratchSizes(plan, tile_rows, kernels->xnnpack_f32).bytes();
+  if (kernels->xnnpack_f32) {
+    for (const PlanStep& step : plan.steps) {
+      if (step.kind != StepKind::kGroup || step.group->type != WeightType::kF32) continue;
+      const PackedGroup& g = *step.group;
+      total += XnnpackGemmBytesBound(g.in - g.request_columns, g.columns);
+      if (g.request_columns > 0) total += XnnpackGemmBytesBound(g.request_columns, g.columns);
     }
-    if (step.kind != StepKind::kDense) continue;
-    total += PackedWeightBytesBound(path, CandidateSpec(plan, step));
-    if (step.split >= 0) total += PackedWeightBytesBound(path, RequestSpec(plan, step)) + step.dense->out * sizeof(float);
   }
   *bytes = total;
   return Status::Ok();
@@ -89,8 +91,9 @@ Status SessionMemoryBytes(const Model& model, const SessionConfig& config, size_
 Status Session::Create(std::shared_ptr<const Model> model, const SessionConfig& config,
                        std::unique_ptr<Session>* out) {
   std::unique_ptr<Session> session(new Session());
-  Status status = CheckConfig(config, &session->kernel_path_);
+  Status status = CheckConfig(config, &session->kernels_);
   if (!status.ok()) return status;
+  session->kernel_path_ = session->kernels_->path;
   session->model_ = std::move(model);
   session->max_batch_ = config.max_batch;
   session->tile_rows_ = TileRows(config);
@@ -104,50 +107,47 @@ Status Session::Create(std::shared_ptr<const Model> model, const SessionConfig& 
       return MakeError(PLE_ERROR_OUT_OF_MEMORY, "cannot allocate a %zu-byte arena", session->arena_bytes_);
     }
   }
-  session->gate_expert_pointers_.resize(plan.max_gate_experts);
-  session->dense_kernels_.reserve(plan.dense_steps);
+  const bool xnnpack_f32 = session->kernels_->xnnpack_f32;
+  const ScratchSizes scratch(plan, session->tile_rows_, xnnpack_f32);
+  session->scratch_bytes_ = scratch.bytes();
   size_t partials = 0;
   for (uint32_t width : plan.split_outputs) {
     session->request_partial_offset_.push_back(partials);
     partials += width;
   }
-  session->request_partials_.assign(partials, 0.0f);
-  session->request_kernels_.resize(plan.split_outputs.size());
-  const GroupScratchSizes scratch = GroupScratch(plan, session->tile_rows_);
+  session->request_partials_.assign(scratch.request_partials, 0.0f);
   session->quantized_.assign(scratch.quantized, 0);
   session->row_scales_.assign(scratch.rows, 0.0f);
   session->row_zero_points_.assign(scratch.rows, 0);
-  session->tile_acc_.assign(scratch.tile, 0);
-  session->tile_sums_.assign(scratch.tile, 0.0f);
-  session->request_part_rows_.assign(scratch.request_rows, 0.0f);
-  session->group_bias_.resize(plan.steps.size());
-  session->group_tile_member_.resize(plan.steps.size());
+  session->request_part_rows_.assign(scratch.request_part_rows, 0.0f);
+  session->gemm_out_.assign(scratch.gemm_out, 0.0f);
+  session->gate_weights_.assign(scratch.gate_weights, 0.0f);
+  session->gate_expert_pointers_.resize(plan.max_gate_experts);
+  session->groups_.resize(plan.steps.size());
   for (size_t i = 0; i < plan.steps.size(); ++i) {
     const PlanStep& step = plan.steps[i];
     if (step.kind != StepKind::kGroup) continue;
-    std::vector<float>& bias = session->group_bias_[i];
-    std::vector<uint32_t>& tile_member = session->group_tile_member_[i];
-    bias.assign(step.group->columns, 0.0f);
-    tile_member.assign(step.group->columns / 16, UINT32_MAX);
+    const PackedGroup& g = *step.group;
+    GroupState& state = session->groups_[i];
+    state.bias.assign(g.columns, 0.0f);
+    state.tile_member.assign(g.columns / 16, UINT32_MAX);
     for (uint32_t m = 0; m < step.members_count; ++m) {
       const DenseLayer& layer = *plan.group_members[step.members_begin + m].layer;
-      if (layer.bias != nullptr) std::copy(layer.bias, layer.bias + layer.out, bias.begin() + layer.packed_column);
-      for (uint32_t c = 0; c < layer.out; c += 16) tile_member[(layer.packed_column + c) / 16] = m;
+      if (layer.bias != nullptr) std::copy(layer.bias, layer.bias + layer.out, state.bias.begin() + layer.packed_column);
+      for (uint32_t c = 0; c < layer.out; c += 16) state.tile_member[(layer.packed_column + c) / 16] = m;
     }
-  }
-  for (const PlanStep& step : plan.steps) {
-    if (step.kind != StepKind::kDense) continue;
-    std::unique_ptr<DenseKernel> kernel;
-    size_t packed = 0;
-    status = CreateDenseKernel(session->kernel_path_, CandidateSpec(plan, step), &kernel, &packed);
-    if (!status.ok()) return status;
-    session->packed_weight_bytes_ += packed;
-    session->dense_kernels_.push_back(std::move(kernel));
-    if (step.split >= 0) {
-      status = CreateDenseKernel(session->kernel_path_, RequestSpec(plan, step), &session->request_kernels_[step.split],
-                                 &packed);
+    if (xnnpack_f32 && g.type == WeightType::kF32) {
+      size_t packed = 0;
+      status = CreateXnnpackGemm(g.in - g.request_columns, g.columns, plan.values[step.input].width, g.columns,
+                                 RowMajor(g, g.request_columns, g.in).data(), &state.xnnpack_candidate, &packed);
       if (!status.ok()) return status;
       session->packed_weight_bytes_ += packed;
+      if (step.split >= 0) {
+        status = CreateXnnpackGemm(g.request_columns, g.columns, plan.request_width, g.columns,
+                                   RowMajor(g, 0, g.request_columns).data(), &state.xnnpack_request, &packed);
+        if (!status.ok()) return status;
+        session->packed_weight_bytes_ += packed;
+      }
     }
   }
   const ScoreInfo& score = session->model_->score();
@@ -170,11 +170,11 @@ void Session::EnableGateRecording() {
   record_of_step_.assign(plan_.steps.size(), -1);
   for (size_t i = 0; i < plan_.steps.size(); ++i) {
     const PlanStep& step = plan_.steps[i];
-    if (step.kind != StepKind::kSoftmax) continue;
+    if (step.kind != StepKind::kGate) continue;
     GateRecord record;
     record.level = step.level;
     record.gate = step.gate;
-    record.width = plan_.values[step.input].width;
+    record.width = step.experts_count;
     record.weights.assign(size_t{max_batch_} * record.width, 0.0f);
     record_of_step_[i] = static_cast<int>(gate_records_.size());
     gate_records_.push_back(std::move(record));
@@ -215,7 +215,7 @@ ple_status Session::AssembleInputs(RunInputs* inputs, size_t first, size_t rows)
   return PLE_OK;
 }
 
-// With a request context: the request part of every split layer, once per request.
+// With a request context: the request part of every split group, once per request.
 ple_status Session::UpdateRequestPartials(const RunInputs& inputs) {
   if (!plan_.split || inputs.request_values == nullptr || inputs.request_generation == partials_generation_) {
     return PLE_OK;
@@ -223,12 +223,11 @@ ple_status Session::UpdateRequestPartials(const RunInputs& inputs) {
   for (size_t i = 0; i < plan_.steps.size(); ++i) {
     const PlanStep& step = plan_.steps[i];
     if (step.split < 0) continue;
-    float* part = request_partials_.data() + request_partial_offset_[step.split];
-    if (step.kind == StepKind::kGroup) {
-      GroupRequestPart(i, step, 1, inputs.request_values, part);
-    } else if (!request_kernels_[step.split]->Run(1, inputs.request_values, part)) {
+    const ple_status status = GroupRequestPart(i, step, 1, inputs.request_values,
+                                               request_partials_.data() + request_partial_offset_[step.split]);
+    if (status != PLE_OK) {
       partials_generation_ = 0;
-      return SetLastError(PLE_ERROR_INTERNAL, "the kernel failed on a first layer's request columns");
+      return status;
     }
   }
   partials_generation_ = inputs.request_generation;
@@ -236,67 +235,67 @@ ple_status Session::UpdateRequestPartials(const RunInputs& inputs) {
   return PLE_OK;
 }
 
-// y = activation(W_candidate x + (W_request x_request + b)), the request part per row or shared.
-ple_status Session::RunSplitDense(const PlanStep& step, size_t rows, bool per_row_request, float* y) {
-  const uint32_t out = step.dense->out;
-  const float* partial = request_partials_.data() + request_partial_offset_[step.split];
-  size_t partial_stride = 0;
-  if (per_row_request) {
-    float* per_row = ValuePointer(step.partial);
-    if (!request_kernels_[step.split]->Run(rows, ValuePointer(kRequestRowsValue), per_row)) {
-      return SetLastError(PLE_ERROR_INTERNAL, "the kernel failed on a first layer's request columns");
+ple_status Session::GroupRequestPart(size_t step_index, const PlanStep& step, size_t rows, const float* request,
+                                     float* part) {
+  const PackedGroup& g = *step.group;
+  const GroupState& state = groups_[step_index];
+  const float* bias = state.bias.data();
+  const size_t tiles = g.columns / 16, request_stride = plan_.request_width;
+  switch (g.type) {
+    case WeightType::kI8: {
+      const size_t q_stride = size_t{g.request_blocks} * 4;
+      kernels_->f32_qu8_quantize(rows, g.request_columns, request, request_stride, quantized_.data(), q_stride,
+                                 q_stride, row_scales_.data(), row_zero_points_.data());
+      const int8_t* w = static_cast<const int8_t*>(g.weights);
+      for (size_t t = 0; t < tiles; ++t) {
+        kernels_->qu8s8_gemm_tile(rows, g.request_blocks, quantized_.data(), q_stride, w + t * size_t{g.blocks} * 64,
+                                  row_scales_.data(), row_zero_points_.data(), g.scales + 16 * t,
+                                  g.request_sums + 16 * t, bias + 16 * t, 0, part + 16 * t, g.columns, 16);
+      }
+      break;
     }
-    partial = per_row;
-    partial_stride = out;
+    case WeightType::kF16: {
+      const uint16_t* w = static_cast<const uint16_t*>(g.weights);
+      for (size_t t = 0; t < tiles; ++t) {
+        kernels_->f16_gemm_tile(rows, g.request_columns, request, request_stride, w + t * size_t{g.in} * 16,
+                                bias + 16 * t, 0, part + 16 * t, g.columns, 16);
+      }
+      break;
+    }
+    case WeightType::kF32: {
+      if (state.xnnpack_request != nullptr) {
+        if (!state.xnnpack_request->Run(rows, request, part)) {
+          return SetLastError(PLE_ERROR_INTERNAL, "XNNPACK failed on a first layer's request columns");
+        }
+        for (size_t r = 0; r < rows; ++r) {
+          for (size_t c = 0; c < g.columns; ++c) part[r * g.columns + c] += bias[c];
+        }
+        break;
+      }
+      const float* w = static_cast<const float*>(g.weights);
+      for (size_t t = 0; t < tiles; ++t) {
+        kernels_->f32_gemm_tile(rows, g.request_columns, request, request_stride, w + t * size_t{g.in} * 16,
+                                bias + 16 * t, 0, part + 16 * t, g.columns, 16);
+      }
+      break;
+    }
   }
-  for (size_t r = 0; r < rows; ++r) {
-    float* row = y + r * out;
-    const float* p = partial + r * partial_stride;
-    for (uint32_t o = 0; o < out; ++o) row[o] += p[o];
-  }
-  kernels::f32_activation__scalar(*step.dense, rows, out, y, out);
   return PLE_OK;
 }
 
-void Session::GroupRequestPart(size_t step_index, const PlanStep& step, size_t rows, const float* request,
-                               float* part) {
+// Every member of a packed group: one pass over the group's tiles, each tile's result (int8:
+// dequantized) added to the bias or the request part straight into its member's value; a
+// member's activation runs once its last tile is written.
+ple_status Session::RunGroup(size_t step_index, const PlanStep& step, size_t rows, bool per_row_request) {
   const PackedGroup& g = *step.group;
-  const float* bias = group_bias_[step_index].data();
-  const size_t tiles = g.columns / 16;
-  if (g.type == WeightType::kI8) {
-    const size_t q_stride = size_t{g.request_blocks} * 4;
-    kernels::f32_qu8_quantize__scalar(rows, g.request_columns, request, plan_.request_width, quantized_.data(),
-                                      q_stride, q_stride, row_scales_.data(), row_zero_points_.data());
-    const int8_t* w = static_cast<const int8_t*>(g.weights);
-    for (size_t t = 0; t < tiles; ++t) {
-      kernels::qu8s8_gemm_tile__scalar(rows, g.request_blocks, quantized_.data(), q_stride,
-                                       w + t * size_t{g.blocks} * 64, tile_acc_.data());
-      kernels::qs8_dequantize_tile__scalar(rows, 16, tile_acc_.data(), row_scales_.data(), row_zero_points_.data(),
-                                           g.scales + 16 * t, g.request_sums + 16 * t, bias + 16 * t, 0,
-                                           part + 16 * t, g.columns);
-    }
-    return;
-  }
-  const uint16_t* w = static_cast<const uint16_t*>(g.weights);
-  for (size_t t = 0; t < tiles; ++t) {
-    kernels::f16_gemm_tile__scalar(rows, g.request_columns, request, plan_.request_width,
-                                   w + t * size_t{g.in} * 16, part + 16 * t, g.columns);
-  }
-  for (size_t r = 0; r < rows; ++r) {
-    for (size_t c = 0; c < g.columns; ++c) part[r * g.columns + c] += bias[c];
-  }
-}
-
-// Every member of a packed group: one pass over the group's tiles, each tile's result
-// dequantized (int8) and added to the bias or the request part straight into its member's
-// value; a member's activation runs once its last tile is written.
-void Session::RunGroup(size_t step_index, const PlanStep& step, size_t rows, bool per_row_request) {
-  const PackedGroup& g = *step.group;
-  const float* add = group_bias_[step_index].data();
+  const GroupState& state = groups_[step_index];
+  const float* add = state.bias.data();
   size_t add_stride = 0;
   if (step.split >= 0) {
     if (per_row_request) {
-      GroupRequestPart(step_index, step, rows, ValuePointer(kRequestRowsValue), request_part_rows_.data());
+      const ple_status status =
+          GroupRequestPart(step_index, step, rows, ValuePointer(kRequestRowsValue), request_part_rows_.data());
+      if (status != PLE_OK) return status;
       add = request_part_rows_.data();
       add_stride = g.columns;
     } else {
@@ -309,34 +308,69 @@ void Session::RunGroup(size_t step_index, const PlanStep& step, size_t rows, boo
   const size_t candidate_blocks = g.blocks - g.request_blocks;
   const size_t q_stride = candidate_blocks * 4;
   if (g.type == WeightType::kI8) {
-    kernels::f32_qu8_quantize__scalar(rows, k, x, x_stride, quantized_.data(), q_stride, q_stride,
-                                      row_scales_.data(), row_zero_points_.data());
+    kernels_->f32_qu8_quantize(rows, k, x, x_stride, quantized_.data(), q_stride, q_stride, row_scales_.data(),
+                               row_zero_points_.data());
+  } else if (state.xnnpack_candidate != nullptr && !state.xnnpack_candidate->Run(rows, x, gemm_out_.data())) {
+    return SetLastError(PLE_ERROR_INTERNAL, "XNNPACK failed on a [%u -> %u] group", g.in, g.columns);
   }
-  const std::vector<uint32_t>& tile_member = group_tile_member_[step_index];
   const size_t tiles = g.columns / 16;
   for (size_t t = 0; t < tiles; ++t) {
-    if (tile_member[t] == UINT32_MAX) continue;  // padding between members (never written by the converter)
-    const GroupMember& member = plan_.group_members[step.members_begin + tile_member[t]];
+    if (state.tile_member[t] == UINT32_MAX) continue;  // padding between members (never written by the converter)
+    const GroupMember& member = plan_.group_members[step.members_begin + state.tile_member[t]];
     const DenseLayer& layer = *member.layer;
     const size_t local = 16 * t - layer.packed_column;
     const size_t columns = std::min<size_t>(16, layer.out - local);
     float* out = ValuePointer(member.value) + local;
-    if (g.type == WeightType::kI8) {
-      const int8_t* w = static_cast<const int8_t*>(g.weights) + (t * g.blocks + g.request_blocks) * size_t{64};
-      kernels::qu8s8_gemm_tile__scalar(rows, candidate_blocks, quantized_.data(), q_stride, w, tile_acc_.data());
-      kernels::qs8_dequantize_tile__scalar(rows, columns, tile_acc_.data(), row_scales_.data(),
-                                           row_zero_points_.data(), g.scales + 16 * t, g.candidate_sums + 16 * t,
-                                           add + 16 * t, add_stride, out, layer.out);
-    } else {
-      const uint16_t* w = static_cast<const uint16_t*>(g.weights) + (t * g.in + g.request_columns) * size_t{16};
-      kernels::f16_gemm_tile__scalar(rows, k, x, x_stride, w, tile_sums_.data(), 16);
-      for (size_t r = 0; r < rows; ++r) {
-        const float* a = add + r * add_stride + 16 * t;
-        for (size_t c = 0; c < columns; ++c) out[r * layer.out + c] = tile_sums_[r * 16 + c] + a[c];
+    const float* tile_add = add + 16 * t;
+    switch (g.type) {
+      case WeightType::kI8: {
+        const int8_t* w = static_cast<const int8_t*>(g.weights) + (t * g.blocks + g.request_blocks) * size_t{64};
+        kernels_->qu8s8_gemm_tile(rows, candidate_blocks, quantized_.data(), q_stride, w, row_scales_.data(),
+                                  row_zero_points_.data(), g.scales + 16 * t, g.candidate_sums + 16 * t, tile_add,
+                                  add_stride, out, layer.out, columns);
+        break;
+      }
+      case WeightType::kF16: {
+        const uint16_t* w = static_cast<const uint16_t*>(g.weights) + (t * g.in + g.request_columns) * size_t{16};
+        kernels_->f16_gemm_tile(rows, k, x, x_stride, w, tile_add, add_stride, out, layer.out, columns);
+        break;
+      }
+      case WeightType::kF32: {
+        if (state.xnnpack_candidate != nullptr) {
+          for (size_t r = 0; r < rows; ++r) {
+            const float* product = gemm_out_.data() + r * g.columns + 16 * t;
+            const float* a = tile_add + r * add_stride;
+            for (size_t c = 0; c < columns; ++c) out[r * layer.out + c] = product[c] + a[c];
+          }
+          break;
+        }
+        const float* w = static_cast<const float*>(g.weights) + (t * g.in + g.request_columns) * size_t{16};
+        kernels_->f32_gemm_tile(rows, k, x, x_stride, w, tile_add, add_stride, out, layer.out, columns);
+        break;
       }
     }
     if (local + columns == layer.out) kernels::f32_activation__scalar(layer, rows, layer.out, out - local, layer.out);
   }
+  return PLE_OK;
+}
+
+// softmax(logits) weighs the experts' values, fused: the weights go to a scratch row (or to
+// the gate's record when recording).
+void Session::RunGate(size_t step_index, const PlanStep& step, size_t first, size_t rows) {
+  for (uint32_t i = 0; i < step.experts_count; ++i) {
+    gate_expert_pointers_[i] = ValuePointer(plan_.gate_experts[step.experts_begin + i]);
+  }
+  float* weights = gate_weights_.data();
+  size_t weights_stride = 0;
+  if (!record_of_step_.empty() && record_of_step_[step_index] >= 0) {
+    GateRecord& record = gate_records_[record_of_step_[step_index]];
+    weights = record.weights.data() + first * record.width;
+    weights_stride = record.width;
+  }
+  const PlanValue& out = plan_.values[step.output];
+  kernels::f32_gate_softmax_sum__scalar(rows, step.experts_count, out.width, ValuePointer(step.input),
+                                        plan_.values[step.input].width, gate_expert_pointers_.data(), out.width,
+                                        weights, weights_stride, ValuePointer(step.output), out.width);
 }
 
 ple_status Session::ComputeScores(const RunInputs& inputs, size_t first, size_t rows, const float* outputs,
@@ -394,43 +428,17 @@ ple_status Session::Run(RunInputs* inputs, size_t num_candidates, float* outputs
     const size_t rows = std::min<size_t>(tile_rows_, num_candidates - first);
     status = AssembleInputs(inputs, first, rows);
     if (status != PLE_OK) return status;
-    size_t dense_index = 0;
     for (size_t step_index = 0; step_index < plan_.steps.size(); ++step_index) {
       const PlanStep& step = plan_.steps[step_index];
       float* x = ValuePointer(step.input);
       const size_t x_stride = plan_.values[step.input].width;
       switch (step.kind) {
-        case StepKind::kDense: {
-          float* y = ValuePointer(step.output);
-          if (!dense_kernels_[dense_index++]->Run(rows, x, y)) {
-            return SetLastError(PLE_ERROR_INTERNAL, "the %s kernel failed on a [%u -> %u] layer",
-                                kernel_path_ == PLE_KERNELS_XNNPACK ? "xnnpack" : "reference", step.dense->in,
-                                step.dense->out);
-          }
-          if (step.split >= 0) {
-            status = RunSplitDense(step, rows, per_row_request, y);
-            if (status != PLE_OK) return status;
-          }
-          break;
-        }
-        case StepKind::kSoftmax:
-          kernels::f32_softmax__scalar(rows, x_stride, x, x_stride);
-          if (!record_of_step_.empty() && record_of_step_[step_index] >= 0) {
-            GateRecord& record = gate_records_[record_of_step_[step_index]];
-            std::copy(x, x + rows * x_stride, record.weights.begin() + first * record.width);
-          }
-          break;
-        case StepKind::kGateSum: {
-          for (uint32_t i = 0; i < step.experts_count; ++i) {
-            gate_expert_pointers_[i] = ValuePointer(plan_.gate_experts[step.experts_begin + i]);
-          }
-          const PlanValue& out = plan_.values[step.output];
-          kernels::f32_gate_sum__scalar(rows, step.experts_count, out.width, x, x_stride, gate_expert_pointers_.data(),
-                                        out.width, ValuePointer(step.output), out.width);
-          break;
-        }
         case StepKind::kGroup:
-          RunGroup(step_index, step, rows, per_row_request);
+          status = RunGroup(step_index, step, rows, per_row_request);
+          if (status != PLE_OK) return status;
+          break;
+        case StepKind::kGate:
+          RunGate(step_index, step, first, rows);
           break;
         case StepKind::kTaskOutput: {
           const bool binary = model_->tasks()[step.task].type == PLE_TASK_BINARY;

@@ -8,11 +8,12 @@
 #include <memory>
 #include <vector>
 
-#include "dense_kernel.h"
 #include "feature_layer.h"
+#include "kernels/kernel_set.h"
 #include "model.h"
 #include "plan.h"
 #include "status.h"
+#include "xnnpack_gemm.h"
 
 namespace ple::rt {
 
@@ -89,48 +90,57 @@ class Session {
   ple_kernel_path kernel_path() const { return kernel_path_; }
   uint32_t max_batch() const { return max_batch_; }
   uint32_t tile_rows() const { return tile_rows_; }
-  // Scratch allocated once: the arena plus the per-request results of the split first layers.
-  size_t arena_bytes() const { return arena_bytes_ + request_partials_.size() * sizeof(float); }
+  // Scratch allocated once: the arena, the per-request results of the split first layers and
+  // the group steps' scratch.
+  size_t arena_bytes() const { return arena_bytes_ + scratch_bytes_; }
   size_t packed_weight_bytes() const { return packed_weight_bytes_; }
 
  private:
+  // What one packed-group step needs beyond the model: its columns' bias (0 in padding), the
+  // member each 16-channel tile belongs to, and on the XNNPACK path its float32 operators.
+  struct GroupState {
+    std::vector<float> bias;
+    std::vector<uint32_t> tile_member;               // UINT32_MAX: padding between members
+    std::unique_ptr<XnnpackGemm> xnnpack_candidate;  // the candidate (or all) columns
+    std::unique_ptr<XnnpackGemm> xnnpack_request;    // split: the request columns
+  };
+
   Session() = default;
   float* ValuePointer(uint32_t value) const;
   ple_status AssembleInputs(RunInputs* inputs, size_t first, size_t rows);
   ple_status UpdateRequestPartials(const RunInputs& inputs);
-  ple_status RunSplitDense(const PlanStep& step, size_t rows, bool per_row_request, float* y);
-  void RunGroup(size_t step_index, const PlanStep& step, size_t rows, bool per_row_request);
-  // The request part of a split group's columns (bias included) for `rows` rows of request
-  // columns: part[r][n], `columns` floats per row.
-  void GroupRequestPart(size_t step_index, const PlanStep& step, size_t rows, const float* request, float* part);
+  ple_status RunGroup(size_t step_index, const PlanStep& step, size_t rows, bool per_row_request);
+  // The request part of a split group's columns, bias included, for `rows` rows of request
+  // columns (Model::request_width floats each): part[r][n], `columns` floats per row.
+  ple_status GroupRequestPart(size_t step_index, const PlanStep& step, size_t rows, const float* request,
+                              float* part);
+  void RunGate(size_t step_index, const PlanStep& step, size_t first, size_t rows);
   ple_status ComputeScores(const RunInputs& inputs, size_t first, size_t rows, const float* outputs,
                            float* scores) const;
 
   std::shared_ptr<const Model> model_;
   Plan plan_;
+  const KernelSet* kernels_ = nullptr;
   ple_kernel_path kernel_path_ = PLE_KERNELS_REFERENCE;
   uint32_t max_batch_ = 0;
   uint32_t tile_rows_ = 0;
   float* arena_ = nullptr;     // 64-byte aligned, arena_bytes_
   size_t arena_bytes_ = 0;
+  size_t scratch_bytes_ = 0;   // the vectors below
   size_t packed_weight_bytes_ = 0;
-  std::vector<std::unique_ptr<DenseKernel>> dense_kernels_;    // per kDense step: the whole layer or its candidate columns
-  std::vector<std::unique_ptr<DenseKernel>> request_kernels_;  // per split layer: its request columns (+ bias)
-  std::vector<size_t> request_partial_offset_;                 // per split layer: offset in request_partials_
-  std::vector<float> request_partials_;                        // request part of each split layer, for one request
+  std::vector<GroupState> groups_;                             // indexed by step (empty for other steps)
+  std::vector<size_t> request_partial_offset_;                 // per split step: offset in request_partials_
+  std::vector<float> request_partials_;                        // request part of each split step, for one request
   uint64_t partials_generation_ = 0;                           // the request they were computed for (0: none)
   size_t request_part_updates_ = 0;
-  std::vector<const float*> gate_expert_pointers_;             // scratch, max_gate_experts
-  // Packed groups: per kGroup step, its columns' bias (0 for padding) and each tile's member.
-  std::vector<std::vector<float>> group_bias_;                 // indexed by step
-  std::vector<std::vector<uint32_t>> group_tile_member_;       // indexed by step: member index per tile
-  // Scratch of the group steps, sized for the widest group and a tile of rows.
-  std::vector<uint8_t> quantized_;                             // tile_rows x (max blocks * 4)
+  // Scratch, sized for the widest group and a tile of rows.
+  std::vector<uint8_t> quantized_;                             // int8 groups: quantized rows
   std::vector<float> row_scales_;
   std::vector<int32_t> row_zero_points_;
-  std::vector<int32_t> tile_acc_;                              // tile_rows x 16
-  std::vector<float> tile_sums_;                               // tile_rows x 16
-  std::vector<float> request_part_rows_;                       // tile_rows x max columns
+  std::vector<float> request_part_rows_;                       // split, per-row request values: their parts
+  std::vector<float> gemm_out_;                                // XNNPACK: a group's raw product
+  std::vector<float> gate_weights_;                            // one row's softmax weights
+  std::vector<const float*> gate_expert_pointers_;
   ScoreParams score_;
   std::vector<GateRecord> gate_records_;
   std::vector<int> record_of_step_;                            // per step: index in gate_records_ or -1

@@ -19,11 +19,8 @@ std::shared_ptr<const ple::rt::Model> LoadBundle(const std::string& name) {
 
 std::vector<uint32_t> Reads(const ple::rt::Plan& plan, const ple::rt::PlanStep& step) {
   std::vector<uint32_t> reads = {step.input};
-  if (step.split >= 0) {  // a split first layer also reads the per-row request columns and its partial
-    reads.push_back(ple::rt::kRequestRowsValue);
-    reads.push_back(step.partial);
-  }
-  if (step.kind == ple::rt::StepKind::kGateSum) {
+  if (step.split >= 0) reads.push_back(ple::rt::kRequestRowsValue);  // a split group: the per-row request columns
+  if (step.kind == ple::rt::StepKind::kGate) {
     for (uint32_t i = 0; i < step.experts_count; ++i) reads.push_back(plan.gate_experts[step.experts_begin + i]);
   }
   return reads;
@@ -42,11 +39,15 @@ TEST_CASE("plan: values alive at the same time never overlap in the arena", "[pl
     if (plan.split) first[ple::rt::kRequestRowsValue] = 0;
     for (size_t i = 0; i < plan.steps.size(); ++i) {
       const auto& step = plan.steps[i];
-      if (step.kind == ple::rt::StepKind::kDense || step.kind == ple::rt::StepKind::kGateSum) {
-        if (first[step.output] < 0) first[step.output] = static_cast<int>(i);
-        last[step.output] = std::max(last[step.output], static_cast<int>(i));
+      std::vector<uint32_t> writes;
+      if (step.kind == ple::rt::StepKind::kGate) writes.push_back(step.output);
+      if (step.kind == ple::rt::StepKind::kGroup) {
+        for (uint32_t m = 0; m < step.members_count; ++m) writes.push_back(plan.group_members[step.members_begin + m].value);
       }
-      if (step.split >= 0 && first[step.partial] < 0) first[step.partial] = static_cast<int>(i);
+      for (uint32_t v : writes) {
+        if (first[v] < 0) first[v] = static_cast<int>(i);
+        last[v] = std::max(last[v], static_cast<int>(i));
+      }
       for (uint32_t v : Reads(plan, step)) {
         REQUIRE(first[v] >= 0);  // read after written
         last[v] = static_cast<int>(i);
@@ -81,7 +82,9 @@ TEST_CASE("plan: request-scope columns are not part of the per-candidate input r
   CHECK(plan.split);
   CHECK(plan.request_width == 6);
   CHECK(plan.input_width == 10);
-  CHECK(plan.split_outputs.size() == 3 + 2);  // 3 experts' and 2 gates' first layers
+  // The 3 experts' and 2 gates' first layers are one packed group: one split step.
+  CHECK(plan.split_outputs.size() == 1);
+  CHECK(plan.split_outputs[0] == 5 * 16);
   // cgc_bn's config interleaves scopes; the converter moved request inputs first.
   CHECK(ple::rt::BuildPlan(*LoadBundle("cgc_bn")).split);
 }
@@ -90,12 +93,12 @@ TEST_CASE("plan: work no output depends on is dropped", "[plan]") {
   // ple3_noshared_last: level 1's shared gate feeds level 2's shared experts, and there are none.
   const auto model = LoadBundle("ple3_noshared_last");
   const ple::rt::Plan plan = ple::rt::BuildPlan(*model);
-  size_t softmax_steps = 0, gate_count = 0;
-  for (const auto& step : plan.steps) softmax_steps += step.kind == ple::rt::StepKind::kSoftmax;
+  size_t gate_steps = 0, gate_count = 0;
+  for (const auto& step : plan.steps) gate_steps += step.kind == ple::rt::StepKind::kGate;
   for (const auto& level : model->levels()) gate_count += level.gates.size();
   CHECK(gate_count == 3 + 1 + 3 + 1 + 3);
-  CHECK(softmax_steps == gate_count - 1);
+  CHECK(gate_steps == gate_count - 1);
   for (const auto& step : plan.steps) {
-    if (step.kind == ple::rt::StepKind::kSoftmax) CHECK_FALSE((step.level == 1 && step.gate == 3));
+    if (step.kind == ple::rt::StepKind::kGate) CHECK_FALSE((step.level == 1 && step.gate == 3));
   }
 }

@@ -66,11 +66,28 @@ typedef enum ple_score_transform {
   PLE_SCORE_SIGMOID = 3    /* f = 1 / (1 + exp(-(scale x + offset))) */
 } ple_score_transform;
 
+/* The kernels a session runs (docs/kernels.md). AUTO takes the environment variable
+ * PLE_KERNELS (a name below) when set, else the fastest path built and supported by this CPU.
+ * Every int8 path gives results bit-identical to REFERENCE; float paths agree within float
+ * rounding. Each path is deterministic: a candidate's outputs do not depend on its batch. */
 typedef enum ple_kernel_path {
-  PLE_KERNELS_AUTO = 0,      /* the fastest path built and supported by this CPU */
-  PLE_KERNELS_REFERENCE = 1, /* plain scalar loops: the oracle every other path is tested against */
-  PLE_KERNELS_XNNPACK = 2    /* XNNPACK f32 fully connected operators */
+  PLE_KERNELS_AUTO = 0,            /* "auto" */
+  PLE_KERNELS_REFERENCE = 1,       /* "reference": plain scalar loops, the oracle of every other path */
+  PLE_KERNELS_XNNPACK = 2,         /* "xnnpack": float32 layers through XNNPACK, the others as AUTO */
+  PLE_KERNELS_X86_AVX2 = 3,        /* "avx2": AVX2 + FMA + F16C */
+  PLE_KERNELS_X86_AVX512 = 4,      /* "avx512": AVX-512 F/BW/VL (int8 without VNNI) */
+  PLE_KERNELS_X86_AVX512_VNNI = 5, /* "avx512vnni": AVX-512 with VNNI int8 dot products */
+  PLE_KERNELS_X86_AVX_VNNI = 6,    /* "avxvnni": AVX2 with the 256-bit AVX-VNNI dot products */
+  PLE_KERNELS_ARM_NEON = 7,        /* "neon": ARM NEON (armv7 with VFPv4, aarch64) */
+  PLE_KERNELS_ARM_NEON_DOT = 8     /* "neondot": aarch64 NEON with the SDOT dot product */
 } ple_kernel_path;
+
+/* The path's name above ("unknown" for other values). */
+PLE_API const char* ple_kernel_path_name(ple_kernel_path path);
+/* PLE_OK and *out_path for a name above; PLE_ERROR_INVALID_ARGUMENT otherwise. */
+PLE_API ple_status ple_kernel_path_from_name(const char* name, ple_kernel_path* out_path);
+/* 1 when `path` is built into this library and this CPU runs it (AUTO: always), else 0. */
+PLE_API int ple_kernel_path_available(ple_kernel_path path);
 
 typedef struct ple_model ple_model;
 typedef struct ple_session ple_session;

@@ -6,8 +6,7 @@
 #include <limits>
 #include <mutex>
 
-#include "kernels/kernels.h"
-#include "xnnpack_dense.h"
+#include "xnnpack_gemm.h"
 
 namespace ple::rt {
 namespace {
@@ -41,25 +40,18 @@ void AlignedDeallocate(void*, void* pointer) { std::free(pointer); }
 const xnn_allocator kCountingAllocator = {nullptr, Allocate, Reallocate, Deallocate, AlignedAllocate,
                                           AlignedDeallocate};
 
-class XnnpackDenseKernel final : public DenseKernel {
+class XnnpackGemmOperator final : public XnnpackGemm {
  public:
-  XnnpackDenseKernel(const DenseSpec& spec, xnn_operator_t op) : spec_(spec), op_(op) {}
-  ~XnnpackDenseKernel() override { xnn_delete_operator(op_); }
+  explicit XnnpackGemmOperator(xnn_operator_t op) : op_(op) {}
+  ~XnnpackGemmOperator() override { xnn_delete_operator(op_); }
 
-  bool Run(size_t rows, const float* x, float* y) override {
+  bool Run(size_t rows, const float* a, float* c) override {
     // Setup records pointers and the tiling for `rows`; it does not allocate.
-    if (xnn_setup_fully_connected_nc_f32(op_, rows, x, y, /*threadpool=*/nullptr) != xnn_status_success ||
-        xnn_run_operator(op_, /*threadpool=*/nullptr) != xnn_status_success) {
-      return false;
-    }
-    if (spec_.with_activation && spec_.layer->activation != Activation::kRelu) {  // ReLU is fused as a clamp
-      kernels::f32_activation__scalar(*spec_.layer, rows, spec_.layer->out, y, spec_.y_stride);
-    }
-    return true;
+    return xnn_setup_fully_connected_nc_f32(op_, rows, a, c, /*threadpool=*/nullptr) == xnn_status_success &&
+           xnn_run_operator(op_, /*threadpool=*/nullptr) == xnn_status_success;
   }
 
  private:
-  DenseSpec spec_;
   xnn_operator_t op_;
 };
 
@@ -72,51 +64,35 @@ bool XnnpackAvailable() {
   return available;
 }
 
-Status CreateXnnpackDenseKernel(const DenseSpec& spec, std::unique_ptr<DenseKernel>* out, size_t* packed_bytes) {
-  if (!XnnpackAvailable()) {
-    return MakeError(PLE_ERROR_UNSUPPORTED, "XNNPACK is not available on this CPU");
-  }
-  const DenseLayer& layer = *spec.layer;
-  const bool fuse_relu = spec.with_activation && layer.activation == Activation::kRelu;
-  const float output_min = fuse_relu ? 0.0f : -std::numeric_limits<float>::infinity();
-  const float output_max = std::numeric_limits<float>::infinity();
-  // XNNPACK wants a contiguous [out, columns] kernel: a block of columns is copied for the
-  // moment it takes to pack it.
-  std::vector<float> block;
-  const float* kernel = layer.weight;
-  if (spec.columns() != layer.in) {
-    block.resize(size_t{layer.out} * spec.columns());
-    for (uint32_t o = 0; o < layer.out; ++o) {
-      std::copy(layer.weight + size_t{o} * layer.in + spec.col_begin, layer.weight + size_t{o} * layer.in + spec.col_end,
-                block.begin() + size_t{o} * spec.columns());
-    }
-    kernel = block.data();
-  }
+Status CreateXnnpackGemm(size_t k, size_t n, size_t a_stride, size_t c_stride, const float* weights,
+                         std::unique_ptr<XnnpackGemm>* out, size_t* packed_bytes) {
+  *packed_bytes = 0;
+  if (!XnnpackAvailable()) return MakeError(PLE_ERROR_UNSUPPORTED, "XNNPACK is not available on this CPU");
   size_t counted = 0;
   g_allocation_counter = &counted;
   xnn_operator_t op = nullptr;
   const xnn_status status = xnn_create_fully_connected_nc_f32(
-      spec.columns(), layer.out, spec.x_stride, spec.y_stride, kernel, spec.with_bias ? layer.bias : nullptr,
-      output_min, output_max, /*flags=*/0, &op);
+      k, n, a_stride, c_stride, weights, /*bias=*/nullptr, -std::numeric_limits<float>::infinity(),
+      std::numeric_limits<float>::infinity(), /*flags=*/0, &op);
   g_allocation_counter = nullptr;
   if (status != xnn_status_success) {
     return MakeError(status == xnn_status_out_of_memory ? PLE_ERROR_OUT_OF_MEMORY : PLE_ERROR_INTERNAL,
-                     "XNNPACK could not create a fully connected operator [%u -> %u] (xnn_status %d)", spec.columns(),
-                     layer.out, static_cast<int>(status));
+                     "XNNPACK could not create a fully connected operator [%zu -> %zu] (xnn_status %d)", k, n,
+                     static_cast<int>(status));
   }
-  out->reset(new XnnpackDenseKernel(spec, op));
+  out->reset(new XnnpackGemmOperator(op));
   *packed_bytes = counted;
   return Status::Ok();
 }
 
-size_t XnnpackPackedBytesBound(const DenseSpec& spec) {
+size_t XnnpackGemmBytesBound(size_t k, size_t n) {
   // Packed f32 GEMM weights: output channels rounded up to the widest tile (nr <= 16 on the
   // x86 and ARM kernels of this XNNPACK), input channels rounded up to 4 (kr * sr <= 4),
   // plus one bias per output channel, plus the operator object itself.
   constexpr size_t kMaxNr = 16, kMaxKr = 4, kOperatorBytes = 4096, kAlignBytes = 64;
-  const size_t n = (spec.layer->out + kMaxNr - 1) / kMaxNr * kMaxNr;
-  const size_t k = (spec.columns() + kMaxKr - 1) / kMaxKr * kMaxKr;
-  return n * (k + 1) * sizeof(float) + kAlignBytes + kOperatorBytes;
+  const size_t padded_n = (n + kMaxNr - 1) / kMaxNr * kMaxNr;
+  const size_t padded_k = (k + kMaxKr - 1) / kMaxKr * kMaxKr;
+  return padded_n * (padded_k + 1) * sizeof(float) + kAlignBytes + kOperatorBytes;
 }
 
 }  // namespace ple::rt

@@ -1,0 +1,39 @@
+// The kernels of one kernel path, chosen once when a session is created (docs/kernels.md).
+#ifndef PLE_RUNTIME_KERNELS_KERNEL_SET_H_
+#define PLE_RUNTIME_KERNELS_KERNEL_SET_H_
+
+#include <vector>
+
+#include "kernels/kernels.h"
+#include "ple/ple.h"
+#include "status.h"
+
+namespace ple::rt {
+
+struct KernelSet {
+  ple_kernel_path path = PLE_KERNELS_REFERENCE;
+  const char* name = "reference";
+  decltype(&kernels::f32_gemm_tile__scalar) f32_gemm_tile = nullptr;
+  decltype(&kernels::f16_gemm_tile__scalar) f16_gemm_tile = nullptr;
+  decltype(&kernels::f32_qu8_quantize__scalar) f32_qu8_quantize = nullptr;
+  decltype(&kernels::qu8s8_gemm_tile__scalar) qu8s8_gemm_tile = nullptr;
+  bool xnnpack_f32 = false;  // float32 groups go through XNNPACK instead of f32_gemm_tile
+};
+
+// The kernels of `path` (not AUTO), or nullptr when the path is not built into this library or
+// this CPU lacks its instructions (or, for XNNPACK, XNNPACK cannot run here).
+const KernelSet* FindKernelSet(ple_kernel_path path);
+
+// The path AUTO means: PLE_KERNELS from the environment when set, else the fastest path built
+// and supported here. Errors name a bad or unavailable PLE_KERNELS value.
+Status ResolveKernelPath(ple_kernel_path requested, ple_kernel_path* resolved);
+
+// Every path usable here (REFERENCE first), for tests and tools that run them all.
+std::vector<ple_kernel_path> AvailableKernelPaths();
+
+const char* KernelPathName(ple_kernel_path path);
+bool KernelPathFromName(const char* name, ple_kernel_path* path);
+
+}  // namespace ple::rt
+
+#endif  // PLE_RUNTIME_KERNELS_KERNEL_SET_H_

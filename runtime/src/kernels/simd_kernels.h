@@ -1,0 +1,54 @@
+// The instruction-set kernels: the same contracts as their scalar references in kernels.h.
+// Each instruction set's kernels are one translation unit, `<isa>.cc`, compiled with its own
+// flags (runtime/CMakeLists.txt); only kernel_set.cc calls them, after checking the CPU.
+#ifndef PLE_RUNTIME_KERNELS_SIMD_KERNELS_H_
+#define PLE_RUNTIME_KERNELS_SIMD_KERNELS_H_
+
+#include "kernels/kernels.h"
+
+#define PLE_F32_GEMM_TILE(isa)                                                                                  \
+  void f32_gemm_tile__##isa(size_t rows, size_t k, const float* a, size_t a_stride, const float* w,            \
+                            const float* add, size_t add_stride, float* out, size_t out_stride, size_t columns)
+#define PLE_F16_GEMM_TILE(isa)                                                                                  \
+  void f16_gemm_tile__##isa(size_t rows, size_t k, const float* a, size_t a_stride, const uint16_t* w,         \
+                            const float* add, size_t add_stride, float* out, size_t out_stride, size_t columns)
+#define PLE_F32_QU8_QUANTIZE(isa)                                                                               \
+  void f32_qu8_quantize__##isa(size_t rows, size_t k, const float* x, size_t x_stride, uint8_t* q,             \
+                               size_t q_stride, size_t k_padded, float* scales, int32_t* zero_points)
+#define PLE_QU8S8_GEMM_TILE(isa)                                                                                \
+  void qu8s8_gemm_tile__##isa(size_t rows, size_t blocks, const uint8_t* a, size_t a_stride, const int8_t* w,  \
+                              const float* scales, const int32_t* zero_points, const float* w_scales,          \
+                              const int32_t* w_sums, const float* add, size_t add_stride, float* out,          \
+                              size_t out_stride, size_t columns)
+
+namespace ple::rt {
+namespace kernels {
+
+#if PLE_HAVE_X86_KERNELS
+PLE_F32_GEMM_TILE(avx2);
+PLE_F16_GEMM_TILE(avx2);
+PLE_F32_QU8_QUANTIZE(avx2);
+PLE_QU8S8_GEMM_TILE(avx2);
+PLE_F32_GEMM_TILE(avx512);
+PLE_F16_GEMM_TILE(avx512);
+PLE_F32_QU8_QUANTIZE(avx512);
+PLE_QU8S8_GEMM_TILE(avx512);
+PLE_QU8S8_GEMM_TILE(avx512vnni);
+#endif
+#if PLE_HAVE_X86_AVX_VNNI_KERNELS
+PLE_QU8S8_GEMM_TILE(avxvnni);
+#endif
+#if PLE_HAVE_ARM_NEON_KERNELS
+PLE_F32_GEMM_TILE(neon);
+PLE_F16_GEMM_TILE(neon);
+PLE_F32_QU8_QUANTIZE(neon);
+PLE_QU8S8_GEMM_TILE(neon);
+#endif
+#if PLE_HAVE_ARM_NEON_DOT_KERNELS
+PLE_QU8S8_GEMM_TILE(neondot);
+#endif
+
+}  // namespace kernels
+}  // namespace ple::rt
+
+#endif  // PLE_RUNTIME_KERNELS_SIMD_KERNELS_H_
