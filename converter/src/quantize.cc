@@ -110,11 +110,7 @@ void AssignPrecisions(const PrecisionPlan& plan, IrModel* model) {
           }
         }
         break;
-      case Precision::kI8:
-        if (table.config.f16) {
-          throw ConvertError("table '" + table.config.name +
-                             "' is declared f16 in the config: give it as f32 to store it as int8");
-        }
+      case Precision::kI8:  // from the table's values (already float16-rounded when declared f16)
         table.int8 = true;
         break;
     }

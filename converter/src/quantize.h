@@ -35,7 +35,7 @@ struct PrecisionPlan {
 Precision ParsePrecision(const std::string& name);
 const char* PrecisionName(Precision precision);
 
-// Sets every layer's and table's precision. Int8 tables need f32 values (not "f16" tables).
+// Sets every layer's and table's precision.
 void AssignPrecisions(const PrecisionPlan& plan, IrModel* model);
 
 // Symmetric int8 of one output channel: scale = max|w| / 127 (1 when all zero), q = round(w / scale).

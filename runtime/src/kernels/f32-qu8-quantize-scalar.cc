@@ -1,7 +1,5 @@
-#include <algorithm>
-#include <cmath>
-
 #include "kernels/kernels.h"
+#include "kernels/quantize-params.h"
 
 namespace ple::rt {
 namespace kernels {
@@ -16,16 +14,11 @@ void f32_qu8_quantize__scalar(size_t rows, size_t k, const float* x, size_t x_st
       lo = std::min(lo, row[i]);
       hi = std::max(hi, row[i]);
     }
-    const float scale = hi > lo ? (hi - lo) / 255.0f : 1.0f;
-    const float inverse = 1.0f / scale;
-    const int32_t zero_point = static_cast<int32_t>(std::clamp(std::nearbyint(-lo / scale), 0.0f, 255.0f));
-    for (size_t i = 0; i < k; ++i) {
-      const int32_t v = static_cast<int32_t>(std::nearbyint(row[i] * inverse)) + zero_point;
-      out[i] = static_cast<uint8_t>(std::clamp(v, 0, 255));
-    }
+    const RowQuantization p = RowQuantizationFor(lo, hi);
+    for (size_t i = 0; i < k; ++i) out[i] = QuantizeValue(row[i], p);
     for (size_t i = k; i < k_padded; ++i) out[i] = 0;
-    scales[r] = scale;
-    zero_points[r] = zero_point;
+    scales[r] = p.scale;
+    zero_points[r] = p.zero_point;
   }
 }
 

@@ -1,0 +1,41 @@
+// The per-row parameters of asymmetric uint8 quantization (kernels.h, f32_qu8_quantize), one
+// definition for every kernel path so their bits agree. Internal linkage on purpose: each
+// instruction-set translation unit gets its own copy compiled with its own flags, so no copy
+// can be chosen by the linker for code that runs on a CPU without those instructions.
+#ifndef PLE_RUNTIME_KERNELS_QUANTIZE_PARAMS_H_
+#define PLE_RUNTIME_KERNELS_QUANTIZE_PARAMS_H_
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+
+namespace ple::rt {
+namespace kernels {
+namespace {
+
+struct RowQuantization {
+  float scale;
+  float inverse;       // 1 / scale
+  int32_t zero_point;
+};
+
+// lo = min(0, min x), hi = max(0, max x).
+inline RowQuantization RowQuantizationFor(float lo, float hi) {
+  RowQuantization p;
+  p.scale = hi > lo ? (hi - lo) / 255.0f : 1.0f;
+  p.inverse = 1.0f / p.scale;
+  p.zero_point = static_cast<int32_t>(std::clamp(std::nearbyint(-lo / p.scale), 0.0f, 255.0f));
+  return p;
+}
+
+// One value: round to nearest even (the default rounding mode), shift, clamp.
+inline uint8_t QuantizeValue(float x, const RowQuantization& p) {
+  const int32_t v = static_cast<int32_t>(std::nearbyint(x * p.inverse)) + p.zero_point;
+  return static_cast<uint8_t>(std::clamp(v, 0, 255));
+}
+
+}  // namespace
+}  // namespace kernels
+}  // namespace ple::rt
+
+#endif  // PLE_RUNTIME_KERNELS_QUANTIZE_PARAMS_H_

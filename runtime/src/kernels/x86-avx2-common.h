@@ -1,0 +1,90 @@
+// Building blocks of the AVX2 and AVX-VNNI kernels (both translation units are compiled with
+// at least AVX2 + FMA + F16C). Internal linkage: see quantize-params.h.
+#ifndef PLE_RUNTIME_KERNELS_X86_AVX2_COMMON_H_
+#define PLE_RUNTIME_KERNELS_X86_AVX2_COMMON_H_
+
+#include <immintrin.h>
+
+#include <cstddef>
+#include <cstdint>
+
+#include "kernels/quantize-params.h"
+
+namespace ple::rt {
+namespace kernels {
+namespace {
+
+// out[0..columns) = v[0..columns) + add[0..columns) for a 16-wide result in two registers.
+inline void StoreAdd16(__m256 lo, __m256 hi, const float* add, float* out, size_t columns) {
+  if (columns == 16) {
+    _mm256_storeu_ps(out, _mm256_add_ps(lo, _mm256_loadu_ps(add)));
+    _mm256_storeu_ps(out + 8, _mm256_add_ps(hi, _mm256_loadu_ps(add + 8)));
+    return;
+  }
+  alignas(32) float v[16];
+  _mm256_store_ps(v, lo);
+  _mm256_store_ps(v + 8, hi);
+  for (size_t c = 0; c < columns; ++c) out[c] = v[c] + add[c];
+}
+
+// The int8 epilogue for one row: (scale * w_scales) * float(acc - zero_point * w_sums) + add.
+inline void DequantizeStore16(__m256i acc_lo, __m256i acc_hi, float scale, int32_t zero_point, const float* w_scales,
+                              const int32_t* w_sums, const float* add, float* out, size_t columns) {
+  const __m256i zp = _mm256_set1_epi32(zero_point);
+  const __m256 s = _mm256_set1_ps(scale);
+  const __m256i lo = _mm256_sub_epi32(acc_lo, _mm256_mullo_epi32(zp, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w_sums))));
+  const __m256i hi =
+      _mm256_sub_epi32(acc_hi, _mm256_mullo_epi32(zp, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w_sums + 8))));
+  const __m256 y_lo = _mm256_mul_ps(_mm256_mul_ps(s, _mm256_loadu_ps(w_scales)), _mm256_cvtepi32_ps(lo));
+  const __m256 y_hi = _mm256_mul_ps(_mm256_mul_ps(s, _mm256_loadu_ps(w_scales + 8)), _mm256_cvtepi32_ps(hi));
+  StoreAdd16(y_lo, y_hi, add, out, columns);
+}
+
+// Per-row uint8 quantization (f32_qu8_quantize's contract) with AVX2.
+inline void QuantizeRowsAvx2(size_t rows, size_t k, const float* x, size_t x_stride, uint8_t* q, size_t q_stride,
+                             size_t k_padded, float* scales, int32_t* zero_points) {
+  for (size_t r = 0; r < rows; ++r) {
+    const float* row = x + r * x_stride;
+    uint8_t* out = q + r * q_stride;
+    __m256 vlo = _mm256_setzero_ps(), vhi = _mm256_setzero_ps();
+    size_t i = 0;
+    for (; i + 8 <= k; i += 8) {
+      const __m256 v = _mm256_loadu_ps(row + i);
+      vlo = _mm256_min_ps(vlo, v);
+      vhi = _mm256_max_ps(vhi, v);
+    }
+    alignas(32) float lanes_lo[8], lanes_hi[8];
+    _mm256_store_ps(lanes_lo, vlo);
+    _mm256_store_ps(lanes_hi, vhi);
+    float lo = 0.0f, hi = 0.0f;
+    for (int l = 0; l < 8; ++l) {
+      lo = std::min(lo, lanes_lo[l]);
+      hi = std::max(hi, lanes_hi[l]);
+    }
+    for (; i < k; ++i) {
+      lo = std::min(lo, row[i]);
+      hi = std::max(hi, row[i]);
+    }
+    const RowQuantization p = RowQuantizationFor(lo, hi);
+    const __m256 inverse = _mm256_set1_ps(p.inverse);
+    const __m128i zp = _mm_set1_epi32(p.zero_point);
+    i = 0;
+    for (; i + 8 <= k; i += 8) {
+      const __m256i v = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(row + i), inverse));  // nearest even
+      const __m128i a = _mm_add_epi32(_mm256_castsi256_si128(v), zp);
+      const __m128i b = _mm_add_epi32(_mm256_extracti128_si256(v, 1), zp);
+      const __m128i packed = _mm_packus_epi16(_mm_packs_epi32(a, b), _mm_setzero_si128());  // clamps to [0, 255]
+      _mm_storel_epi64(reinterpret_cast<__m128i*>(out + i), packed);
+    }
+    for (; i < k; ++i) out[i] = QuantizeValue(row[i], p);
+    for (; i < k_padded; ++i) out[i] = 0;
+    scales[r] = p.scale;
+    zero_points[r] = p.zero_point;
+  }
+}
+
+}  // namespace
+}  // namespace kernels
+}  // namespace ple::rt
+
+#endif  // PLE_RUNTIME_KERNELS_X86_AVX2_COMMON_H_
