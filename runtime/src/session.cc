@@ -33,7 +33,8 @@ size_t ArenaBytes(const Plan& plan, uint32_t tile_rows) {
 
 // The scratch a session allocates besides the arena (in elements of each vector).
 struct ScratchSizes {
-  size_t request_partials = 0, quantized = 0, rows = 0, request_part_rows = 0, gemm_out = 0, gate_weights = 0;
+  size_t request_partials = 0, quantized = 0, rows = 0, request_part_rows = 0, gemm_out = 0, gate_weights = 0,
+         tile_outputs = 0;
   size_t bias_and_tiles = 0;  // bytes of the groups' bias vectors and tile tables
 
   ScratchSizes(const Plan& plan, uint32_t tile_rows, bool xnnpack_f32) {
@@ -42,6 +43,7 @@ struct ScratchSizes {
     rows = tile_rows;
     request_part_rows = plan.split ? size_t{tile_rows} * plan.max_group_columns : 0;
     gate_weights = plan.max_gate_experts;
+    tile_outputs = plan.max_group_columns / 16;
     for (const PlanStep& step : plan.steps) {
       if (step.kind != StepKind::kGroup) continue;
       bias_and_tiles += step.group->columns * sizeof(float) + step.group->columns / 16 * sizeof(uint32_t);
@@ -52,7 +54,7 @@ struct ScratchSizes {
   }
   size_t bytes() const {
     return (request_partials + request_part_rows + gemm_out + gate_weights) * sizeof(float) + quantized +
-           rows * (sizeof(float) + sizeof(int32_t)) + bias_and_tiles;
+           rows * (sizeof(float) + sizeof(int32_t)) + bias_and_tiles + tile_outputs * sizeof(kernels::TileOutput);
   }
 };
 
@@ -123,6 +125,7 @@ Status Session::Create(std::shared_ptr<const Model> model, const SessionConfig& 
   session->gemm_out_.assign(scratch.gemm_out, 0.0f);
   session->gate_weights_.assign(scratch.gate_weights, 0.0f);
   session->gate_expert_pointers_.resize(plan.max_gate_experts);
+  session->tile_outputs_.resize(plan.max_group_columns / 16);
   session->groups_.resize(plan.steps.size());
   for (size_t i = 0; i < plan.steps.size(); ++i) {
     const PlanStep& step = plan.steps[i];
@@ -239,53 +242,60 @@ ple_status Session::GroupRequestPart(size_t step_index, const PlanStep& step, si
                                      float* part) {
   const PackedGroup& g = *step.group;
   const GroupState& state = groups_[step_index];
-  const float* bias = state.bias.data();
   const size_t tiles = g.columns / 16, request_stride = plan_.request_width;
+  for (size_t t = 0; t < tiles; ++t) {  // all columns, the bias included, no activation
+    tile_outputs_[t] = kernels::TileOutput{part + 16 * t, state.bias.data() + 16 * t, g.columns, 16, 0, 0};
+  }
   switch (g.type) {
     case WeightType::kI8: {
       const size_t q_stride = size_t{g.request_blocks} * 4;
       kernels_->f32_qu8_quantize(rows, g.request_columns, request, request_stride, quantized_.data(), q_stride,
                                  q_stride, row_scales_.data(), row_zero_points_.data());
-      const int8_t* w = static_cast<const int8_t*>(g.weights);
-      for (size_t t = 0; t < tiles; ++t) {
-        kernels_->qu8s8_gemm_tile(rows, g.request_blocks, quantized_.data(), q_stride, w + t * size_t{g.blocks} * 64,
-                                  row_scales_.data(), row_zero_points_.data(), g.scales + 16 * t,
-                                  g.request_sums + 16 * t, bias + 16 * t, 0, part + 16 * t, g.columns, 16);
-      }
+      kernels_->qu8s8_gemm(rows, g.request_blocks, quantized_.data(), q_stride, static_cast<const int8_t*>(g.weights),
+                           size_t{g.blocks} * 64, tiles, row_scales_.data(), row_zero_points_.data(), g.scales,
+                           g.request_sums, tile_outputs_.data(), 0);
       break;
     }
-    case WeightType::kF16: {
-      const uint16_t* w = static_cast<const uint16_t*>(g.weights);
-      for (size_t t = 0; t < tiles; ++t) {
-        kernels_->f16_gemm_tile(rows, g.request_columns, request, request_stride, w + t * size_t{g.in} * 16,
-                                bias + 16 * t, 0, part + 16 * t, g.columns, 16);
-      }
+    case WeightType::kF16:
+      kernels_->f16_gemm(rows, g.request_columns, request, request_stride, static_cast<const uint16_t*>(g.weights),
+                         size_t{g.in} * 16, tiles, tile_outputs_.data(), 0);
       break;
-    }
-    case WeightType::kF32: {
+    case WeightType::kF32:
       if (state.xnnpack_request != nullptr) {
-        if (!state.xnnpack_request->Run(rows, request, part)) {
+        if (!state.xnnpack_request->Run(rows, request, gemm_out_.data())) {
           return SetLastError(PLE_ERROR_INTERNAL, "XNNPACK failed on a first layer's request columns");
         }
-        for (size_t r = 0; r < rows; ++r) {
-          for (size_t c = 0; c < g.columns; ++c) part[r * g.columns + c] += bias[c];
-        }
+        AddAndStore(rows, tiles, g.columns, 0);
         break;
       }
-      const float* w = static_cast<const float*>(g.weights);
-      for (size_t t = 0; t < tiles; ++t) {
-        kernels_->f32_gemm_tile(rows, g.request_columns, request, request_stride, w + t * size_t{g.in} * 16,
-                                bias + 16 * t, 0, part + 16 * t, g.columns, 16);
-      }
+      kernels_->f32_gemm(rows, g.request_columns, request, request_stride, static_cast<const float*>(g.weights),
+                         size_t{g.in} * 16, tiles, tile_outputs_.data(), 0);
       break;
-    }
   }
   return PLE_OK;
 }
 
-// Every member of a packed group: one pass over the group's tiles, each tile's result (int8:
-// dequantized) added to the bias or the request part straight into its member's value; a
-// member's activation runs once its last tile is written.
+// The XNNPACK path's epilogue: its raw product (gemm_out_, `columns` floats per row) plus each
+// tile's addend, ReLU where fused, into the tile outputs.
+void Session::AddAndStore(size_t rows, size_t tiles, size_t columns, size_t add_stride) {
+  for (size_t t = 0; t < tiles; ++t) {
+    const kernels::TileOutput& o = tile_outputs_[t];
+    if (o.out == nullptr) continue;
+    for (size_t r = 0; r < rows; ++r) {
+      const float* product = gemm_out_.data() + r * columns + 16 * t;
+      const float* add = o.add + r * add_stride;
+      float* out = o.out + r * o.out_stride;
+      for (size_t c = 0; c < o.columns; ++c) {
+        const float y = product[c] + add[c];
+        out[c] = o.relu && !(y > 0.0f) ? 0.0f : y;
+      }
+    }
+  }
+}
+
+// Every member of a packed group in one GEMM call over the group's tiles: each tile's result
+// (int8: dequantized) plus the bias or the request part, ReLU fused, straight into its
+// member's value; other activations run on each member afterwards.
 ple_status Session::RunGroup(size_t step_index, const PlanStep& step, size_t rows, bool per_row_request) {
   const PackedGroup& g = *step.group;
   const GroupState& state = groups_[step_index];
@@ -302,54 +312,55 @@ ple_status Session::RunGroup(size_t step_index, const PlanStep& step, size_t row
       add = request_partials_.data() + request_partial_offset_[step.split];
     }
   }
+  const size_t tiles = g.columns / 16;
+  for (size_t t = 0; t < tiles; ++t) {
+    kernels::TileOutput& o = tile_outputs_[t];
+    if (state.tile_member[t] == UINT32_MAX) {  // padding between members (never written by the converter)
+      o = kernels::TileOutput{};
+      continue;
+    }
+    const GroupMember& member = plan_.group_members[step.members_begin + state.tile_member[t]];
+    const DenseLayer& layer = *member.layer;
+    const uint32_t local = static_cast<uint32_t>(16 * t) - layer.packed_column;
+    o = kernels::TileOutput{ValuePointer(member.value) + local, add + 16 * t, layer.out,
+                            std::min<uint32_t>(16, layer.out - local), layer.activation == Activation::kRelu, 0};
+  }
   const float* x = ValuePointer(step.input);
   const size_t x_stride = plan_.values[step.input].width;
   const size_t k = g.in - g.request_columns;
-  const size_t candidate_blocks = g.blocks - g.request_blocks;
-  const size_t q_stride = candidate_blocks * 4;
-  if (g.type == WeightType::kI8) {
-    kernels_->f32_qu8_quantize(rows, k, x, x_stride, quantized_.data(), q_stride, q_stride, row_scales_.data(),
-                               row_zero_points_.data());
-  } else if (state.xnnpack_candidate != nullptr && !state.xnnpack_candidate->Run(rows, x, gemm_out_.data())) {
-    return SetLastError(PLE_ERROR_INTERNAL, "XNNPACK failed on a [%u -> %u] group", g.in, g.columns);
-  }
-  const size_t tiles = g.columns / 16;
-  for (size_t t = 0; t < tiles; ++t) {
-    if (state.tile_member[t] == UINT32_MAX) continue;  // padding between members (never written by the converter)
-    const GroupMember& member = plan_.group_members[step.members_begin + state.tile_member[t]];
-    const DenseLayer& layer = *member.layer;
-    const size_t local = 16 * t - layer.packed_column;
-    const size_t columns = std::min<size_t>(16, layer.out - local);
-    float* out = ValuePointer(member.value) + local;
-    const float* tile_add = add + 16 * t;
-    switch (g.type) {
-      case WeightType::kI8: {
-        const int8_t* w = static_cast<const int8_t*>(g.weights) + (t * g.blocks + g.request_blocks) * size_t{64};
-        kernels_->qu8s8_gemm_tile(rows, candidate_blocks, quantized_.data(), q_stride, w, row_scales_.data(),
-                                  row_zero_points_.data(), g.scales + 16 * t, g.candidate_sums + 16 * t, tile_add,
-                                  add_stride, out, layer.out, columns);
-        break;
-      }
-      case WeightType::kF16: {
-        const uint16_t* w = static_cast<const uint16_t*>(g.weights) + (t * g.in + g.request_columns) * size_t{16};
-        kernels_->f16_gemm_tile(rows, k, x, x_stride, w, tile_add, add_stride, out, layer.out, columns);
-        break;
-      }
-      case WeightType::kF32: {
-        if (state.xnnpack_candidate != nullptr) {
-          for (size_t r = 0; r < rows; ++r) {
-            const float* product = gemm_out_.data() + r * g.columns + 16 * t;
-            const float* a = tile_add + r * add_stride;
-            for (size_t c = 0; c < columns; ++c) out[r * layer.out + c] = product[c] + a[c];
-          }
-          break;
-        }
-        const float* w = static_cast<const float*>(g.weights) + (t * g.in + g.request_columns) * size_t{16};
-        kernels_->f32_gemm_tile(rows, k, x, x_stride, w, tile_add, add_stride, out, layer.out, columns);
-        break;
-      }
+  switch (g.type) {
+    case WeightType::kI8: {
+      const size_t candidate_blocks = g.blocks - g.request_blocks, q_stride = candidate_blocks * 4;
+      kernels_->f32_qu8_quantize(rows, k, x, x_stride, quantized_.data(), q_stride, q_stride, row_scales_.data(),
+                                 row_zero_points_.data());
+      kernels_->qu8s8_gemm(rows, candidate_blocks, quantized_.data(), q_stride,
+                           static_cast<const int8_t*>(g.weights) + size_t{g.request_blocks} * 64, size_t{g.blocks} * 64,
+                           tiles, row_scales_.data(), row_zero_points_.data(), g.scales, g.candidate_sums,
+                           tile_outputs_.data(), add_stride);
+      break;
     }
-    if (local + columns == layer.out) kernels::f32_activation__scalar(layer, rows, layer.out, out - local, layer.out);
+    case WeightType::kF16:
+      kernels_->f16_gemm(rows, k, x, x_stride, static_cast<const uint16_t*>(g.weights) + size_t{g.request_columns} * 16,
+                         size_t{g.in} * 16, tiles, tile_outputs_.data(), add_stride);
+      break;
+    case WeightType::kF32:
+      if (state.xnnpack_candidate != nullptr) {
+        if (!state.xnnpack_candidate->Run(rows, x, gemm_out_.data())) {
+          return SetLastError(PLE_ERROR_INTERNAL, "XNNPACK failed on a [%u -> %u] group", g.in, g.columns);
+        }
+        AddAndStore(rows, tiles, g.columns, add_stride);
+        break;
+      }
+      kernels_->f32_gemm(rows, k, x, x_stride, static_cast<const float*>(g.weights) + size_t{g.request_columns} * 16,
+                         size_t{g.in} * 16, tiles, tile_outputs_.data(), add_stride);
+      break;
+  }
+  for (uint32_t m = 0; m < step.members_count; ++m) {
+    const GroupMember& member = plan_.group_members[step.members_begin + m];
+    const Activation activation = member.layer->activation;
+    if (activation == Activation::kIdentity || activation == Activation::kRelu) continue;
+    kernels::f32_activation__scalar(*member.layer, rows, member.layer->out, ValuePointer(member.value),
+                                    member.layer->out);
   }
   return PLE_OK;
 }
@@ -368,7 +379,7 @@ void Session::RunGate(size_t step_index, const PlanStep& step, size_t first, siz
     weights_stride = record.width;
   }
   const PlanValue& out = plan_.values[step.output];
-  kernels::f32_gate_softmax_sum__scalar(rows, step.experts_count, out.width, ValuePointer(step.input),
+  kernels_->f32_gate_softmax_sum(rows, step.experts_count, out.width, ValuePointer(step.input),
                                         plan_.values[step.input].width, gate_expert_pointers_.data(), out.width,
                                         weights, weights_stride, ValuePointer(step.output), out.width);
 }

@@ -114,6 +114,7 @@ class Session {
   // columns (Model::request_width floats each): part[r][n], `columns` floats per row.
   ple_status GroupRequestPart(size_t step_index, const PlanStep& step, size_t rows, const float* request,
                               float* part);
+  void AddAndStore(size_t rows, size_t tiles, size_t columns, size_t add_stride);
   void RunGate(size_t step_index, const PlanStep& step, size_t first, size_t rows);
   ple_status ComputeScores(const RunInputs& inputs, size_t first, size_t rows, const float* outputs,
                            float* scores) const;
@@ -140,6 +141,7 @@ class Session {
   std::vector<float> request_part_rows_;                       // split, per-row request values: their parts
   std::vector<float> gemm_out_;                                // XNNPACK: a group's raw product
   std::vector<float> gate_weights_;                            // one row's softmax weights
+  std::vector<kernels::TileOutput> tile_outputs_;              // one per tile of the widest group
   std::vector<const float*> gate_expert_pointers_;
   ScoreParams score_;
   std::vector<GateRecord> gate_records_;

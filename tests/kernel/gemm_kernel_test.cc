@@ -1,9 +1,10 @@
-// GEMM tile kernels on packed weights: the scalar reference against float64 (float32 and
-// float16 weights) or exact integer arithmetic (int8), then every kernel path built and
-// supported here against the scalar reference over edge shapes: rows below, at and above every
-// row block, k = 1 and odd k, columns < 16, strided inputs and outputs, a shared or per-row
-// addend. int8 paths must match bit for bit; float paths within float32 rounding. A row's
-// result must not depend on the other rows of the call (the determinism promise).
+// GEMM kernels on packed weights: the scalar reference against float64 (float32 and float16
+// weights) or exact integer arithmetic (int8), then every kernel path built and supported here
+// against the scalar reference over edge shapes: rows below, at and above every row block, k = 1
+// and odd k, 1 to 5 tiles (pairs and a single one, a padding tile), 1 to 16 stored columns,
+// ReLU fused or not, strided inputs and outputs, a shared or per-row addend. int8 paths must
+// match bit for bit; float paths within float32 rounding. A row's result must not depend on
+// the other rows of the call (the determinism promise); nothing outside the outputs is written.
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstring>
@@ -15,20 +16,27 @@
 namespace {
 
 using ple::rt::KernelSet;
+using ple::rt::kernels::TileOutput;
 
 struct Shape {
-  size_t rows, k, columns, a_stride, out_stride;
+  size_t rows, k, tiles, a_stride;
   bool per_row_add;
+  uint32_t seed;
+  // Tile t stores 1 + (seed + 7 t) % 16 columns, ReLU on odd tiles; with 5 tiles, tile 2 is
+  // padding (no output).
+  size_t columns(size_t t) const { return 1 + (seed + 7 * t) % 16; }
+  bool relu(size_t t) const { return t % 2 == 1; }
+  bool padding(size_t t) const { return tiles == 5 && t == 2; }
+  size_t out_stride(size_t t) const { return columns(t) + 3; }
 };
 
 std::vector<Shape> EdgeShapes() {
   std::vector<Shape> shapes;
-  size_t i = 0;
-  for (size_t rows : {1, 2, 3, 5, 7, 8, 13, 16, 17, 31, 128}) {
+  uint32_t i = 0;
+  for (size_t rows : {1, 2, 3, 5, 7, 8, 12, 13, 16, 17, 25, 31, 128}) {
     for (size_t k : {1, 2, 3, 4, 5, 17, 64, 129, 384}) {
-      const size_t columns = 1 + (i * 7) % 16;
-      const bool strided = i % 3 == 0;
-      shapes.push_back({rows, k, columns, strided ? k + 5 : k, strided ? columns + 3 : columns, i % 2 == 0});
+      const size_t tiles = std::vector<size_t>{1, 2, 3, 5}[i % 4];
+      shapes.push_back({rows, k, tiles, i % 3 == 0 ? k + 5 : k, i % 2 == 0, i});
       ++i;
     }
   }
@@ -36,74 +44,89 @@ std::vector<Shape> EdgeShapes() {
 }
 
 std::string Describe(const Shape& s) {
-  return "rows=" + std::to_string(s.rows) + " k=" + std::to_string(s.k) + " columns=" + std::to_string(s.columns) +
-         " a_stride=" + std::to_string(s.a_stride) + " out_stride=" + std::to_string(s.out_stride) +
-         (s.per_row_add ? " per-row add" : " shared add");
+  return "rows=" + std::to_string(s.rows) + " k=" + std::to_string(s.k) + " tiles=" + std::to_string(s.tiles) +
+         " a_stride=" + std::to_string(s.a_stride) + (s.per_row_add ? " per-row add" : " shared add") +
+         " seed=" + std::to_string(s.seed);
 }
 
-// Random inputs for one shape; `add` has 16 floats per row (or one row when shared).
+// The nearest float16 (normal range; smaller magnitudes become 0).
+uint16_t HalfBits(float value) {
+  const uint16_t sign = value < 0 ? 0x8000 : 0;
+  const float magnitude = std::fabs(value);
+  if (magnitude < std::ldexp(1.0f, -14)) return sign;
+  int exponent = std::ilogb(magnitude);
+  int mantissa = static_cast<int>(std::nearbyint(std::ldexp(magnitude, 10 - exponent)));
+  if (mantissa == 2048) {
+    mantissa = 1024;
+    ++exponent;
+  }
+  return static_cast<uint16_t>(sign | ((exponent + 15) << 10) | (mantissa - 1024));
+}
+
+// Inputs of one shape; every weight is a float16 value, so float16 and float32 tiles agree.
 struct Data {
-  std::vector<float> a, w, add;
+  std::vector<float> a, w, add;  // add: per tile 16 floats per row (one row when shared)
   std::vector<uint16_t> w_half;
-  Data(const Shape& s, uint32_t seed) {
-    std::mt19937 rng(seed);
+  Data(const Shape& s) {
+    std::mt19937 rng(s.seed);
     std::normal_distribution<float> normal(0.0f, 1.0f);
     a.resize(s.rows * s.a_stride);
     for (float& v : a) v = normal(rng);
-    w.resize(s.k * 16);
-    for (float& v : w) v = normal(rng) / std::sqrt(static_cast<float>(s.k));
+    w.resize(s.tiles * s.k * 16);
     w_half.resize(w.size());
-    for (size_t i = 0; i < w.size(); ++i) {  // make every weight a float16 value
-      w_half[i] = HalfBits(w[i]);
+    for (size_t i = 0; i < w.size(); ++i) {
+      w_half[i] = HalfBits(normal(rng) / std::sqrt(static_cast<float>(s.k)));
       w[i] = ple::rt::kernels::f16_to_f32(w_half[i]);
     }
-    add.resize((s.per_row_add ? s.rows : 1) * 16);
+    add.resize(s.tiles * (s.per_row_add ? s.rows : 1) * 16);
     for (float& v : add) v = normal(rng);
   }
-  // The nearest float16 (normal range; smaller magnitudes become 0).
-  static uint16_t HalfBits(float value) {
-    const uint16_t sign = value < 0 ? 0x8000 : 0;
-    const float magnitude = std::fabs(value);
-    if (magnitude < std::ldexp(1.0f, -14)) return sign;
-    int exponent = std::ilogb(magnitude);
-    int mantissa = static_cast<int>(std::nearbyint(std::ldexp(magnitude, 10 - exponent)));
-    if (mantissa == 2048) {
-      mantissa = 1024;
-      ++exponent;
+  size_t add_stride(const Shape& s) const { return s.per_row_add ? 16 * s.tiles : 0; }
+};
+
+// One output buffer per tile (rows x out_stride, -777 where nothing may be written).
+struct Outputs {
+  std::vector<std::vector<float>> tiles;
+  std::vector<TileOutput> table;
+  Outputs(const Shape& s, const Data& d, size_t first_row) : tiles(s.tiles) {
+    for (size_t t = 0; t < s.tiles; ++t) {
+      tiles[t].assign(s.rows * s.out_stride(t), -777.0f);
+      TileOutput o;
+      if (!s.padding(t)) o.out = tiles[t].data() + first_row * s.out_stride(t);
+      o.add = d.add.data() + 16 * t + first_row * d.add_stride(s);
+      o.out_stride = static_cast<uint32_t>(s.out_stride(t));
+      o.columns = static_cast<uint32_t>(s.columns(t));
+      o.relu = s.relu(t);
+      table.push_back(o);
     }
-    return static_cast<uint16_t>(sign | ((exponent + 15) << 10) | (mantissa - 1024));
   }
 };
 
-std::vector<float> RunF32(decltype(&ple::rt::kernels::f32_gemm_tile__scalar) kernel, const Shape& s, const Data& d,
-                          size_t first_row, size_t rows) {
-  std::vector<float> out(s.rows * s.out_stride, -777.0f);
-  const size_t add_stride = s.per_row_add ? 16 : 0;
-  kernel(rows, s.k, d.a.data() + first_row * s.a_stride, s.a_stride, d.w.data(), d.add.data() + first_row * add_stride,
-         add_stride, out.data() + first_row * s.out_stride, s.out_stride, s.columns);
-  return out;
+Outputs RunF32(decltype(&ple::rt::kernels::f32_gemm__scalar) kernel, const Shape& s, const Data& d, size_t first_row,
+               size_t rows) {
+  Outputs o(s, d, first_row);
+  kernel(rows, s.k, d.a.data() + first_row * s.a_stride, s.a_stride, d.w.data(), s.k * 16, s.tiles, o.table.data(),
+         d.add_stride(s));
+  return o;
 }
 
-std::vector<float> RunF16(decltype(&ple::rt::kernels::f16_gemm_tile__scalar) kernel, const Shape& s, const Data& d,
-                          size_t first_row, size_t rows) {
-  std::vector<float> out(s.rows * s.out_stride, -777.0f);
-  const size_t add_stride = s.per_row_add ? 16 : 0;
-  kernel(rows, s.k, d.a.data() + first_row * s.a_stride, s.a_stride, d.w_half.data(),
-         d.add.data() + first_row * add_stride, add_stride, out.data() + first_row * s.out_stride, s.out_stride,
-         s.columns);
-  return out;
+Outputs RunF16(decltype(&ple::rt::kernels::f16_gemm__scalar) kernel, const Shape& s, const Data& d, size_t first_row,
+               size_t rows) {
+  Outputs o(s, d, first_row);
+  kernel(rows, s.k, d.a.data() + first_row * s.a_stride, s.a_stride, d.w_half.data(), s.k * 16, s.tiles,
+         o.table.data(), d.add_stride(s));
+  return o;
 }
 
-// The exact value and the sum of |terms| of one output.
-void Exact(const Shape& s, const Data& d, size_t r, size_t c, double* value, double* magnitude) {
-  const size_t add_stride = s.per_row_add ? 16 : 0;
+// The exact value (before ReLU) and the sum of |terms| of one output.
+void Exact(const Shape& s, const Data& d, size_t r, size_t t, size_t c, double* value, double* magnitude) {
   double acc = 0.0, mag = 0.0;
   for (size_t i = 0; i < s.k; ++i) {
-    const double term = static_cast<double>(d.a[r * s.a_stride + i]) * d.w[i * 16 + c];
+    const double term = static_cast<double>(d.a[r * s.a_stride + i]) * d.w[(t * s.k + i) * 16 + c];
     acc += term;
     mag += std::fabs(term);
   }
-  const double add = d.add[r * add_stride + c];
+  const double add = d.add[r * d.add_stride(s) + 16 * t + c];
   *value = acc + add;
   *magnitude = mag + std::fabs(add) + std::fabs(acc);
 }
@@ -120,62 +143,76 @@ std::vector<const KernelSet*> OtherPaths() {
 
 bool SameBits(float a, float b) { return std::memcmp(&a, &b, sizeof(float)) == 0; }
 
-}  // namespace
-
-TEST_CASE("kernels: scalar float32 and float16 tiles match float64", "[kernel]") {
-  uint32_t seed = 1;
-  for (const Shape& s : EdgeShapes()) {
-    INFO(Describe(s));
-    const Data d(s, seed++);
-    const std::vector<float> f32 = RunF32(ple::rt::kernels::f32_gemm_tile__scalar, s, d, 0, s.rows);
-    const std::vector<float> f16 = RunF16(ple::rt::kernels::f16_gemm_tile__scalar, s, d, 0, s.rows);
+// Checks the parts of the output buffers no kernel may write: past `columns`, padding tiles,
+// and rows outside [first, first + rows).
+void CheckUntouched(const Shape& s, const Outputs& o, size_t first, size_t rows) {
+  for (size_t t = 0; t < s.tiles; ++t) {
     for (size_t r = 0; r < s.rows; ++r) {
-      for (size_t c = 0; c < s.out_stride; ++c) {
-        const size_t at = r * s.out_stride + c;
-        if (c >= s.columns) {  // never written
-          REQUIRE(f32[at] == -777.0f);
-          REQUIRE(f16[at] == -777.0f);
-          continue;
-        }
-        double value, magnitude;
-        Exact(s, d, r, c, &value, &magnitude);
-        const double bound = (s.k + 2) * 6e-8 * magnitude;  // float32 accumulation of k terms
-        INFO("row " << r << " column " << c);
-        REQUIRE(std::fabs(f32[at] - value) <= bound);
-        REQUIRE(SameBits(f16[at], f32[at]));  // the weights are float16 values: widening is exact
+      for (size_t c = 0; c < s.out_stride(t); ++c) {
+        const bool written = !s.padding(t) && c < s.columns(t) && r >= first && r < first + rows;
+        if (!written) REQUIRE(o.tiles[t][r * s.out_stride(t) + c] == -777.0f);
       }
     }
   }
 }
 
-TEST_CASE("kernels: every path's float tiles match the scalar reference, rows independent", "[kernel]") {
+}  // namespace
+
+TEST_CASE("kernels: scalar float32 and float16 GEMMs match float64", "[kernel]") {
+  for (const Shape& s : EdgeShapes()) {
+    INFO(Describe(s));
+    const Data d(s);
+    const Outputs f32 = RunF32(ple::rt::kernels::f32_gemm__scalar, s, d, 0, s.rows);
+    const Outputs f16 = RunF16(ple::rt::kernels::f16_gemm__scalar, s, d, 0, s.rows);
+    CheckUntouched(s, f32, 0, s.rows);
+    CheckUntouched(s, f16, 0, s.rows);
+    for (size_t t = 0; t < s.tiles; ++t) {
+      if (s.padding(t)) continue;
+      for (size_t r = 0; r < s.rows; ++r) {
+        for (size_t c = 0; c < s.columns(t); ++c) {
+          double value, magnitude;
+          Exact(s, d, r, t, c, &value, &magnitude);
+          if (s.relu(t)) value = std::max(value, 0.0);
+          const float got = f32.tiles[t][r * s.out_stride(t) + c];
+          INFO("tile " << t << " row " << r << " column " << c);
+          REQUIRE(std::fabs(got - value) <= (s.k + 2) * 6e-8 * magnitude);  // float32 accumulation of k terms
+          REQUIRE(SameBits(f16.tiles[t][r * s.out_stride(t) + c], got));     // widening float16 is exact
+          if (s.relu(t)) REQUIRE_FALSE(std::signbit(got));
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("kernels: every path's float GEMMs match the scalar reference, rows independent", "[kernel]") {
   for (const KernelSet* set : OtherPaths()) {
-    uint32_t seed = 100;
     for (const Shape& s : EdgeShapes()) {
       INFO("kernel path " << set->name << ", " << Describe(s));
-      const Data d(s, seed++);
-      const std::vector<float> expected = RunF32(ple::rt::kernels::f32_gemm_tile__scalar, s, d, 0, s.rows);
-      const std::vector<float> got = RunF32(set->f32_gemm_tile, s, d, 0, s.rows);
-      const std::vector<float> got_half = RunF16(set->f16_gemm_tile, s, d, 0, s.rows);
-      for (size_t r = 0; r < s.rows; ++r) {
-        // The same row alone, and inside a call starting at it: the same bits.
-        const std::vector<float> alone = RunF32(set->f32_gemm_tile, s, d, r, 1);
-        const std::vector<float> tail = RunF32(set->f32_gemm_tile, s, d, r, s.rows - r);
-        for (size_t c = 0; c < s.out_stride; ++c) {
-          const size_t at = r * s.out_stride + c;
-          INFO("row " << r << " column " << c);
-          if (c >= s.columns) {
-            REQUIRE(got[at] == -777.0f);
-            REQUIRE(got_half[at] == -777.0f);
-            continue;
+      const Data d(s);
+      const Outputs expected = RunF32(ple::rt::kernels::f32_gemm__scalar, s, d, 0, s.rows);
+      const Outputs got = RunF32(set->f32_gemm, s, d, 0, s.rows);
+      const Outputs got_half = RunF16(set->f16_gemm, s, d, 0, s.rows);
+      CheckUntouched(s, got, 0, s.rows);
+      CheckUntouched(s, got_half, 0, s.rows);
+      // One row alone and the call starting at it: the same bits as inside the whole call.
+      const size_t r0 = s.rows / 2;
+      const Outputs alone = RunF32(set->f32_gemm, s, d, r0, 1);
+      const Outputs tail = RunF32(set->f32_gemm, s, d, r0, s.rows - r0);
+      CheckUntouched(s, alone, r0, 1);
+      for (size_t t = 0; t < s.tiles; ++t) {
+        if (s.padding(t)) continue;
+        for (size_t r = 0; r < s.rows; ++r) {
+          for (size_t c = 0; c < s.columns(t); ++c) {
+            const size_t at = r * s.out_stride(t) + c;
+            double value, magnitude;
+            Exact(s, d, r, t, c, &value, &magnitude);
+            INFO("tile " << t << " row " << r << " column " << c);
+            // Both within k * 2^-24 * sum |terms| of the exact value (fused multiply-adds round less).
+            REQUIRE(std::fabs(got.tiles[t][at] - expected.tiles[t][at]) <= 2 * (s.k + 2) * 6e-8 * magnitude);
+            REQUIRE(SameBits(got_half.tiles[t][at], got.tiles[t][at]));
+            if (r == r0) REQUIRE(SameBits(alone.tiles[t][at], got.tiles[t][at]));
+            if (r >= r0) REQUIRE(SameBits(tail.tiles[t][at], got.tiles[t][at]));
           }
-          double value, magnitude;
-          Exact(s, d, r, c, &value, &magnitude);
-          // Both within k * 2^-24 * sum |terms| of the exact value (fused multiply-adds round less).
-          REQUIRE(std::fabs(got[at] - expected[at]) <= 2 * (s.k + 2) * 6e-8 * magnitude);
-          REQUIRE(SameBits(got_half[at], got[at]));
-          REQUIRE(SameBits(alone[at], got[at]));
-          REQUIRE(SameBits(tail[at], got[at]));
         }
       }
     }
@@ -256,83 +293,102 @@ TEST_CASE("kernels: per-row uint8 quantization follows its definition; every pat
 
 namespace {
 
-struct Int8Case {
+struct Int8Data {
   std::vector<uint8_t> a;
   std::vector<int8_t> w;
   std::vector<float> scales, w_scales, add;
   std::vector<int32_t> zero_points, w_sums;
+  size_t blocks, a_stride;
+
+  Int8Data(const Shape& s, bool extremes) {
+    blocks = (s.k + 3) / 4;
+    a_stride = blocks * 4 + (s.a_stride - s.k);  // uint8 rows hold whole blocks
+    std::mt19937 rng(s.seed);
+    a.resize(s.rows * a_stride);
+    for (auto& v : a) v = extremes ? 255 : static_cast<uint8_t>(rng() % 256);
+    w.resize(s.tiles * blocks * 64);
+    for (auto& v : w) {
+      v = extremes ? (rng() % 2 ? 127 : -127) : static_cast<int8_t>(static_cast<int>(rng() % 255) - 127);
+    }
+    std::uniform_real_distribution<float> unit(0.001f, 0.05f);
+    for (size_t r = 0; r < s.rows; ++r) {
+      scales.push_back(unit(rng));
+      zero_points.push_back(static_cast<int32_t>(rng() % 256));
+    }
+    w_sums.assign(16 * s.tiles, 0);
+    for (size_t t = 0; t < s.tiles; ++t) {
+      for (size_t b = 0; b < blocks; ++b) {
+        for (size_t c = 0; c < 16; ++c) {
+          for (size_t j = 0; j < 4; ++j) w_sums[16 * t + c] += w[(t * blocks + b) * 64 + c * 4 + j];
+        }
+      }
+    }
+    for (size_t n = 0; n < 16 * s.tiles; ++n) w_scales.push_back(unit(rng));
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    add.resize(s.tiles * (s.per_row_add ? s.rows : 1) * 16);
+    for (auto& v : add) v = normal(rng);
+  }
 };
 
-Int8Case MakeInt8Case(const Shape& s, size_t blocks, uint32_t seed, bool extremes) {
-  std::mt19937 rng(seed);
-  Int8Case c;
-  c.a.resize(s.rows * s.a_stride);
-  for (auto& v : c.a) v = extremes ? 255 : static_cast<uint8_t>(rng() % 256);
-  c.w.resize(blocks * 64);
-  for (auto& v : c.w) v = extremes ? (rng() % 2 ? 127 : -127) : static_cast<int8_t>(static_cast<int>(rng() % 255) - 127);
-  std::uniform_real_distribution<float> unit(0.001f, 0.05f);
-  for (size_t r = 0; r < s.rows; ++r) {
-    c.scales.push_back(unit(rng));
-    c.zero_points.push_back(static_cast<int32_t>(rng() % 256));
-  }
-  c.w_sums.assign(16, 0);
-  for (size_t b = 0; b < blocks; ++b) {
-    for (size_t col = 0; col < 16; ++col) {
-      for (size_t j = 0; j < 4; ++j) c.w_sums[col] += c.w[b * 64 + col * 4 + j];
-    }
-  }
-  for (size_t col = 0; col < 16; ++col) c.w_scales.push_back(unit(rng));
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  c.add.resize((s.per_row_add ? s.rows : 1) * 16);
-  for (auto& v : c.add) v = normal(rng);
-  return c;
-}
-
-std::vector<float> RunInt8(decltype(&ple::rt::kernels::qu8s8_gemm_tile__scalar) kernel, const Shape& s,
-                           size_t blocks, const Int8Case& c, size_t first_row, size_t rows) {
-  std::vector<float> out(s.rows * s.out_stride, -777.0f);
-  const size_t add_stride = s.per_row_add ? 16 : 0;
-  kernel(rows, blocks, c.a.data() + first_row * s.a_stride, s.a_stride, c.w.data(), c.scales.data() + first_row,
-         c.zero_points.data() + first_row, c.w_scales.data(), c.w_sums.data(), c.add.data() + first_row * add_stride,
-         add_stride, out.data() + first_row * s.out_stride, s.out_stride, s.columns);
-  return out;
+Outputs RunInt8(decltype(&ple::rt::kernels::qu8s8_gemm__scalar) kernel, const Shape& s, const Int8Data& c,
+                size_t first_row, size_t rows) {
+  Data shape_only = Data(Shape{1, 1, s.tiles, 1, s.per_row_add, s.seed});
+  shape_only.add = c.add;
+  Outputs o(s, shape_only, first_row);
+  for (size_t t = 0; t < s.tiles; ++t) o.table[t].add = c.add.data() + 16 * t + first_row * (s.per_row_add ? 16 * s.tiles : 0);
+  kernel(rows, c.blocks, c.a.data() + first_row * c.a_stride, c.a_stride, c.w.data(), c.blocks * 64, s.tiles,
+         c.scales.data() + first_row, c.zero_points.data() + first_row, c.w_scales.data(), c.w_sums.data(),
+         o.table.data(), s.per_row_add ? 16 * s.tiles : 0);
+  return o;
 }
 
 }  // namespace
 
-TEST_CASE("kernels: int8 tiles compute exact integers and one epilogue; every path bit-exact", "[kernel]") {
-  uint32_t seed = 7;
+TEST_CASE("kernels: int8 GEMMs compute exact integers and one epilogue; every path bit-exact", "[kernel]") {
   for (bool extremes : {false, true}) {  // extremes: 255 x +-127 everywhere, the int16 saturation trap
-    for (const Shape& shape : EdgeShapes()) {
-      const size_t blocks = (shape.k + 3) / 4;
-      Shape s = shape;
-      s.a_stride = blocks * 4 + (shape.a_stride - shape.k);  // uint8 rows hold whole blocks
-      INFO(Describe(s) << " blocks " << blocks << (extremes ? " extreme values" : ""));
-      const Int8Case c = MakeInt8Case(s, blocks, seed++, extremes);
-      const std::vector<float> ref = RunInt8(ple::rt::kernels::qu8s8_gemm_tile__scalar, s, blocks, c, 0, s.rows);
-      const size_t add_stride = s.per_row_add ? 16 : 0;
-      for (size_t r = 0; r < s.rows; ++r) {
-        for (size_t col = 0; col < s.columns; ++col) {
-          int64_t acc = 0;
-          for (size_t b = 0; b < blocks; ++b) {
-            for (size_t j = 0; j < 4; ++j) acc += int64_t{c.a[r * s.a_stride + 4 * b + j]} * c.w[b * 64 + col * 4 + j];
+    for (const Shape& s : EdgeShapes()) {
+      INFO(Describe(s) << (extremes ? " extreme values" : ""));
+      const Int8Data c(s, extremes);
+      const Outputs ref = RunInt8(ple::rt::kernels::qu8s8_gemm__scalar, s, c, 0, s.rows);
+      CheckUntouched(s, ref, 0, s.rows);
+      const size_t add_stride = s.per_row_add ? 16 * s.tiles : 0;
+      for (size_t t = 0; t < s.tiles; ++t) {
+        if (s.padding(t)) continue;
+        for (size_t r = 0; r < s.rows; ++r) {
+          for (size_t col = 0; col < s.columns(t); ++col) {
+            int64_t acc = 0;
+            for (size_t b = 0; b < c.blocks; ++b) {
+              for (size_t j = 0; j < 4; ++j) {
+                acc += int64_t{c.a[r * c.a_stride + 4 * b + j]} * c.w[(t * c.blocks + b) * 64 + col * 4 + j];
+              }
+            }
+            const size_t n = 16 * t + col;
+            const float combined = c.scales[r] * c.w_scales[n];
+            float expected = combined * static_cast<float>(acc - int64_t{c.zero_points[r]} * c.w_sums[n]) +
+                             c.add[r * add_stride + 16 * t + col];
+            if (s.relu(t) && !(expected > 0.0f)) expected = 0.0f;
+            REQUIRE(SameBits(ref.tiles[t][r * s.out_stride(t) + col], expected));
           }
-          const float combined = c.scales[r] * c.w_scales[col];
-          const float expected =
-              combined * static_cast<float>(acc - int64_t{c.zero_points[r]} * c.w_sums[col]) + c.add[r * add_stride + col];
-          REQUIRE(SameBits(ref[r * s.out_stride + col], expected));
         }
       }
       for (const KernelSet* set : OtherPaths()) {
         INFO("kernel path " << set->name);
-        const std::vector<float> got = RunInt8(set->qu8s8_gemm_tile, s, blocks, c, 0, s.rows);
-        REQUIRE(std::memcmp(got.data(), ref.data(), got.size() * sizeof(float)) == 0);
-        const size_t r = s.rows / 2;  // one row alone, and the call starting at it
-        const std::vector<float> alone = RunInt8(set->qu8s8_gemm_tile, s, blocks, c, r, 1);
-        const std::vector<float> tail = RunInt8(set->qu8s8_gemm_tile, s, blocks, c, r, s.rows - r);
-        for (size_t col = 0; col < s.columns; ++col) {
-          REQUIRE(SameBits(alone[r * s.out_stride + col], ref[r * s.out_stride + col]));
-          REQUIRE(SameBits(tail[r * s.out_stride + col], ref[r * s.out_stride + col]));
+        const Outputs got = RunInt8(set->qu8s8_gemm, s, c, 0, s.rows);
+        for (size_t t = 0; t < s.tiles; ++t) REQUIRE(got.tiles[t] == ref.tiles[t]);
+        const size_t r0 = s.rows / 2;  // one row alone, and the call starting at it
+        const Outputs alone = RunInt8(set->qu8s8_gemm, s, c, r0, 1);
+        const Outputs tail = RunInt8(set->qu8s8_gemm, s, c, r0, s.rows - r0);
+        CheckUntouched(s, alone, r0, 1);
+        for (size_t t = 0; t < s.tiles; ++t) {
+          for (size_t col = 0; col < s.columns(t) && !s.padding(t); ++col) {
+            const size_t at = r0 * s.out_stride(t) + col;
+            REQUIRE(SameBits(alone.tiles[t][at], ref.tiles[t][at]));
+          }
+          for (size_t r = r0; r < s.rows && !s.padding(t); ++r) {
+            for (size_t col = 0; col < s.columns(t); ++col) {
+              REQUIRE(SameBits(tail.tiles[t][r * s.out_stride(t) + col], ref.tiles[t][r * s.out_stride(t) + col]));
+            }
+          }
         }
       }
     }
@@ -367,4 +423,33 @@ TEST_CASE("kernels: fused gate softmax and weighted expert sum", "[kernel]") {
   std::vector<float> scratch(3), out2(2 * 3);
   ple::rt::kernels::f32_gate_softmax_sum__scalar(2, 3, 3, logits.data(), 4, experts, 3, scratch.data(), 0, out2.data(), 3);
   CHECK(out2 == out);
+}
+
+TEST_CASE("kernels: every path's fused gate gives the scalar reference's bits", "[kernel]") {
+  std::mt19937 rng(11);
+  std::normal_distribution<float> normal(0.0f, 2.0f);
+  for (size_t count : {1, 2, 3, 6, 16}) {
+    for (size_t width : {1, 7, 8, 15, 16, 17, 64, 256, 257}) {
+      const size_t rows = 9, stride = width + 3;
+      std::vector<float> logits(rows * 17), weights(rows * count);
+      for (float& v : logits) v = normal(rng);
+      std::vector<std::vector<float>> experts(count, std::vector<float>(rows * stride));
+      std::vector<const float*> pointers;
+      for (auto& e : experts) {
+        for (float& v : e) v = normal(rng);
+        pointers.push_back(e.data());
+      }
+      std::vector<float> ref(rows * stride, -777.0f), ref_weights(rows * count);
+      ple::rt::kernels::f32_gate_softmax_sum__scalar(rows, count, width, logits.data(), 17, pointers.data(), stride,
+                                                     ref_weights.data(), count, ref.data(), stride);
+      for (const KernelSet* set : OtherPaths()) {
+        INFO("kernel path " << set->name << " count " << count << " width " << width);
+        std::vector<float> got(rows * stride, -777.0f), got_weights(rows * count);
+        set->f32_gate_softmax_sum(rows, count, width, logits.data(), 17, pointers.data(), stride, got_weights.data(),
+                                  count, got.data(), stride);
+        REQUIRE(std::memcmp(got.data(), ref.data(), got.size() * sizeof(float)) == 0);
+        REQUIRE(std::memcmp(got_weights.data(), ref_weights.data(), got_weights.size() * sizeof(float)) == 0);
+      }
+    }
+  }
 }

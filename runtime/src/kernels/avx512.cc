@@ -1,19 +1,23 @@
 // AVX-512 kernels (compiled with -mavx512f -mavx512bw -mavx512vl -mavx512dq -mfma -mf16c; run
-// only when the CPU and OS support them). float32/float16: one 16-float register per row and
-// tile, MR = 8 rows, k ascending with one fused multiply-add per product. int8 without VNNI:
-// weights and activations widened to int16, vpmaddwd sums pairs into int32 exactly.
+// only when the CPU and OS support them). float32/float16: tiles in pairs, one 16-float
+// register per row and tile, MR = 12 rows (24 accumulators), k ascending with one fused
+// multiply-add per product. int8 without VNNI: weights and activations widened to int16,
+// vpmaddwd sums pairs into int32 exactly.
 // First: it silences a compiler-header warning before <immintrin.h> is read.
 #include "kernels/x86-avx512-common.h"
+
+#include <algorithm>
 
 #include "kernels/quantize-params.h"
 #include "kernels/row-blocks.h"
 #include "kernels/simd_kernels.h"
+#include "kernels/softmax-weights.h"
 
 namespace ple::rt {
 namespace kernels {
 namespace {
 
-constexpr int kFloatRows = 8;
+constexpr int kFloatRows = 12;
 constexpr int kInt8Rows = 8;
 
 struct LoadF32 {
@@ -28,56 +32,113 @@ struct LoadF16 {
   }
 };
 
-template <typename Weights>
-void FloatTile(size_t rows, size_t k, const float* a, size_t a_stride, Weights weights, const float* add,
-               size_t add_stride, float* out, size_t out_stride, size_t columns) {
-  const __mmask16 mask = ColumnMask(columns);
+// Tiles t and t + 1 (`pair`) or t alone, all rows. While its first row block runs, the next
+// pair's weights are prefetched into L2: a group's weights stream from L3 once per call.
+template <bool kPair, typename Weight, typename Loader>
+void FloatTiles(size_t rows, size_t k, const float* a, size_t a_stride, const Weight* w, size_t w_tile_stride,
+                size_t t, size_t tiles, const TileOutput* outputs, size_t add_stride) {
+  const Loader w0{w + t * w_tile_stride}, w1{w + (kPair ? t + 1 : t) * w_tile_stride};
+  const TileOutput& o0 = outputs[t];
+  const TileOutput& o1 = outputs[kPair ? t + 1 : t];
+  const char* next = t + 2 < tiles ? reinterpret_cast<const char*>(w + (t + 2) * w_tile_stride) : nullptr;
+  const size_t next_bytes = (std::min<size_t>(tiles, t + 4) - std::min<size_t>(tiles, t + 2)) * w_tile_stride *
+                            sizeof(Weight);
   ForRowBlocks<kFloatRows>(rows, [&](auto block_rows, size_t first) {
     constexpr int R = decltype(block_rows)::value;
-    __m512 acc[R];
-    for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
+    __m512 acc0[R], acc1[R];
+    #pragma GCC unroll 16
+    for (int r = 0; r < R; ++r) acc0[r] = acc1[r] = _mm512_setzero_ps();
     const float* row = a + first * a_stride;
+    const bool prefetch = first == 0 && next != nullptr;
     for (size_t i = 0; i < k; ++i) {
-      const __m512 wi = weights(i);
-      for (int r = 0; r < R; ++r) acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(row[r * a_stride + i]), wi, acc[r]);
+      if (prefetch) {  // two 64-byte lines per step: the next pair's weights within k steps
+        const size_t offset = 128 * i;
+        if (offset < next_bytes) _mm_prefetch(next + offset, _MM_HINT_T1);
+        if (offset + 64 < next_bytes) _mm_prefetch(next + offset + 64, _MM_HINT_T1);
+      }
+      const __m512 wa = w0(i);
+      const __m512 wb = kPair ? w1(i) : wa;
+      #pragma GCC unroll 16
+      for (int r = 0; r < R; ++r) {
+        const __m512 x = _mm512_set1_ps(row[r * a_stride + i]);
+        acc0[r] = _mm512_fmadd_ps(x, wa, acc0[r]);
+        if (kPair) acc1[r] = _mm512_fmadd_ps(x, wb, acc1[r]);
+      }
     }
-    for (int r = 0; r < R; ++r) StoreAdd16(acc[r], add + (first + r) * add_stride, out + (first + r) * out_stride, mask);
+    #pragma GCC unroll 16
+    for (int r = 0; r < R; ++r) {
+      if (o0.out != nullptr) StoreTileRow(acc0[r], o0, first + r, add_stride);
+      if (kPair && o1.out != nullptr) StoreTileRow(acc1[r], o1, first + r, add_stride);
+    }
   });
+}
+
+template <typename Weight, typename Loader>
+void FloatGemm(size_t rows, size_t k, const float* a, size_t a_stride, const Weight* w, size_t w_tile_stride,
+               size_t tiles, const TileOutput* outputs, size_t add_stride) {
+  size_t t = 0;
+  for (; t + 2 <= tiles; t += 2) {
+    if (outputs[t].out == nullptr && outputs[t + 1].out == nullptr) continue;
+    FloatTiles<true, Weight, Loader>(rows, k, a, a_stride, w, w_tile_stride, t, tiles, outputs, add_stride);
+  }
+  if (t < tiles && outputs[t].out != nullptr) {
+    FloatTiles<false, Weight, Loader>(rows, k, a, a_stride, w, w_tile_stride, t, tiles, outputs, add_stride);
+  }
 }
 
 }  // namespace
 
-PLE_F32_GEMM_TILE(avx512) {
-  FloatTile(rows, k, a, a_stride, LoadF32{w}, add, add_stride, out, out_stride, columns);
-}
+PLE_F32_GEMM(avx512) { FloatGemm<float, LoadF32>(rows, k, a, a_stride, w, w_tile_stride, tiles, outputs, add_stride); }
 
-PLE_F16_GEMM_TILE(avx512) {
-  FloatTile(rows, k, a, a_stride, LoadF16{w}, add, add_stride, out, out_stride, columns);
+PLE_F16_GEMM(avx512) {
+  FloatGemm<uint16_t, LoadF16>(rows, k, a, a_stride, w, w_tile_stride, tiles, outputs, add_stride);
 }
 
 PLE_F32_QU8_QUANTIZE(avx512) {
+  // After packs_epi32 + packus_epi16 of four 16-value registers, 32-bit group 4l + j holds
+  // values 4l..4l+3 of register j: this permutation puts them back in order.
+  const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
   for (size_t r = 0; r < rows; ++r) {
     const float* row = x + r * x_stride;
     uint8_t* out = q + r * q_stride;
-    __m512 vlo = _mm512_setzero_ps(), vhi = _mm512_setzero_ps();
+    __m512 lo0 = _mm512_setzero_ps(), hi0 = _mm512_setzero_ps(), lo1 = lo0, hi1 = hi0;
     size_t i = 0;
-    for (; i + 16 <= k; i += 16) {
-      const __m512 v = _mm512_loadu_ps(row + i);
-      vlo = _mm512_min_ps(vlo, v);
-      vhi = _mm512_max_ps(vhi, v);
+    for (; i + 32 <= k; i += 32) {
+      const __m512 v0 = _mm512_loadu_ps(row + i), v1 = _mm512_loadu_ps(row + i + 16);
+      lo0 = _mm512_min_ps(lo0, v0);
+      hi0 = _mm512_max_ps(hi0, v0);
+      lo1 = _mm512_min_ps(lo1, v1);
+      hi1 = _mm512_max_ps(hi1, v1);
     }
-    if (i < k) {  // the tail, masked: absent lanes read as 0, inside [lo, hi] already
-      const __m512 v = _mm512_maskz_loadu_ps(ColumnMask(k - i), row + i);
-      vlo = _mm512_min_ps(vlo, v);
-      vhi = _mm512_max_ps(vhi, v);
+    for (; i < k; i += 16) {  // masked: absent lanes read as 0, inside [lo, hi] already
+      const __m512 v = _mm512_maskz_loadu_ps(k - i >= 16 ? static_cast<__mmask16>(0xffff) : ColumnMask(k - i), row + i);
+      lo0 = _mm512_min_ps(lo0, v);
+      hi0 = _mm512_max_ps(hi0, v);
     }
-    const RowQuantization p = RowQuantizationFor(_mm512_reduce_min_ps(vlo), _mm512_reduce_max_ps(vhi));
+    alignas(64) float lanes_lo[16], lanes_hi[16];
+    _mm512_store_ps(lanes_lo, _mm512_min_ps(lo0, lo1));
+    _mm512_store_ps(lanes_hi, _mm512_max_ps(hi0, hi1));
+    float lo = 0.0f, hi = 0.0f;
+    for (int l = 0; l < 16; ++l) {
+      lo = std::min(lo, lanes_lo[l]);
+      hi = std::max(hi, lanes_hi[l]);
+    }
+    const RowQuantization p = RowQuantizationFor(lo, hi);
     const __m512 inverse = _mm512_set1_ps(p.inverse);
-    const __m512i zp = _mm512_set1_epi32(p.zero_point), zero = _mm512_setzero_si512(), top = _mm512_set1_epi32(255);
-    for (i = 0; i < k; i += 16) {
+    const __m512i zp = _mm512_set1_epi32(p.zero_point);
+    // round to nearest even, add the zero point, saturate to [0, 255] while packing.
+    auto quantize16 = [&](__m512 v) { return _mm512_add_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(v, inverse)), zp); };
+    i = 0;
+    for (; i + 64 <= k; i += 64) {
+      const __m512i a0 = quantize16(_mm512_loadu_ps(row + i)), a1 = quantize16(_mm512_loadu_ps(row + i + 16));
+      const __m512i a2 = quantize16(_mm512_loadu_ps(row + i + 32)), a3 = quantize16(_mm512_loadu_ps(row + i + 48));
+      const __m512i bytes = _mm512_packus_epi16(_mm512_packs_epi32(a0, a1), _mm512_packs_epi32(a2, a3));
+      _mm512_storeu_si512(out + i, _mm512_permutexvar_epi32(order, bytes));
+    }
+    const __m512i zero = _mm512_setzero_si512(), top = _mm512_set1_epi32(255);
+    for (; i < k; i += 16) {
       const __mmask16 mask = k - i >= 16 ? static_cast<__mmask16>(0xffff) : ColumnMask(k - i);
-      const __m512i v = _mm512_add_epi32(
-          _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_maskz_loadu_ps(mask, row + i), inverse)), zp);  // nearest even
+      const __m512i v = quantize16(_mm512_maskz_loadu_ps(mask, row + i));
       _mm_mask_storeu_epi8(out + i, mask, _mm512_cvtepi32_epi8(_mm512_min_epi32(_mm512_max_epi32(v, zero), top)));
     }
     for (i = k; i < k_padded; ++i) out[i] = 0;
@@ -86,35 +147,60 @@ PLE_F32_QU8_QUANTIZE(avx512) {
   }
 }
 
-PLE_QU8S8_GEMM_TILE(avx512) {
-  const __mmask16 mask = ColumnMask(columns);
-  const __m512 ws = _mm512_loadu_ps(w_scales);
-  const __m512i sums = _mm512_loadu_si512(w_sums);
+PLE_QU8S8_GEMM(avx512) {
   const __m512i evens = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
   const __m512i odds = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-  ForRowBlocks<kInt8Rows>(rows, [&](auto block_rows, size_t first) {
-    constexpr int R = decltype(block_rows)::value;
-    __m512i lo[R], hi[R];  // pairs of products of columns 0-7 and 8-15: [c0 (k0,k1), c0 (k2,k3), c1 ...]
-    for (int r = 0; r < R; ++r) lo[r] = hi[r] = _mm512_setzero_si512();
-    const uint8_t* row = a + first * a_stride;
-    for (size_t b = 0; b < blocks; ++b) {
-      const __m512i w_lo = _mm512_cvtepi8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + b * 64)));
-      const __m512i w_hi = _mm512_cvtepi8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + b * 64 + 32)));
-      for (int r = 0; r < R; ++r) {
-        int32_t four;
-        __builtin_memcpy(&four, row + r * a_stride + 4 * b, 4);
-        const __m512i x = _mm512_cvtepu8_epi16(_mm256_set1_epi32(four));  // [a0 a1 a2 a3] x 8, int16
-        lo[r] = _mm512_add_epi32(lo[r], _mm512_madd_epi16(x, w_lo));
-        hi[r] = _mm512_add_epi32(hi[r], _mm512_madd_epi16(x, w_hi));
+  for (size_t t = 0; t < tiles; ++t) {
+    const TileOutput& o = outputs[t];
+    if (o.out == nullptr) continue;
+    const int8_t* tile = w + t * w_tile_stride;
+    const __m512 ws = _mm512_loadu_ps(w_scales + 16 * t);
+    const __m512i sums = _mm512_loadu_si512(w_sums + 16 * t);
+    ForRowBlocks<kInt8Rows>(rows, [&](auto block_rows, size_t first) {
+      constexpr int R = decltype(block_rows)::value;
+      __m512i lo[R], hi[R];  // pairs of products of columns 0-7 and 8-15: [c0 (k0,k1), c0 (k2,k3), c1 ...]
+      #pragma GCC unroll 16
+      for (int r = 0; r < R; ++r) lo[r] = hi[r] = _mm512_setzero_si512();
+      const uint8_t* row = a + first * a_stride;
+      for (size_t b = 0; b < blocks; ++b) {
+        const __m512i w_lo = _mm512_cvtepi8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + b * 64)));
+        const __m512i w_hi =
+            _mm512_cvtepi8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + b * 64 + 32)));
+        #pragma GCC unroll 16
+        for (int r = 0; r < R; ++r) {
+          int32_t four;
+          __builtin_memcpy(&four, row + r * a_stride + 4 * b, 4);
+          const __m512i x = _mm512_cvtepu8_epi16(_mm256_set1_epi32(four));  // [a0 a1 a2 a3] x 8, int16
+          lo[r] = _mm512_add_epi32(lo[r], _mm512_madd_epi16(x, w_lo));
+          hi[r] = _mm512_add_epi32(hi[r], _mm512_madd_epi16(x, w_hi));
+        }
       }
+      #pragma GCC unroll 16
+      for (int r = 0; r < R; ++r) {
+        const __m512i acc = _mm512_add_epi32(_mm512_permutex2var_epi32(lo[r], evens, hi[r]),
+                                             _mm512_permutex2var_epi32(lo[r], odds, hi[r]));
+        const size_t at = first + r;
+        DequantizeTileRow(acc, scales[at], zero_points[at], ws, sums, o, at, add_stride);
+      }
+    });
+  }
+}
+
+PLE_F32_GATE_SOFTMAX_SUM(avx512) {
+  for (size_t r = 0; r < rows; ++r) {
+    float* p = weights + r * weights_stride;
+    SoftmaxWeights(count, logits + r * logits_stride, p);
+    float* o = out + r * out_stride;
+    for (size_t c = 0; c < width; c += 16) {  // products then sums, as the scalar reference
+      const __mmask16 mask = width - c >= 16 ? static_cast<__mmask16>(0xffff) : ColumnMask(width - c);
+      __m512 sum = _mm512_mul_ps(_mm512_set1_ps(p[0]), _mm512_maskz_loadu_ps(mask, experts[0] + r * expert_stride + c));
+      for (size_t e = 1; e < count; ++e) {
+        const __m512 v = _mm512_maskz_loadu_ps(mask, experts[e] + r * expert_stride + c);
+        sum = _mm512_add_ps(sum, _mm512_mul_ps(_mm512_set1_ps(p[e]), v));
+      }
+      _mm512_mask_storeu_ps(o + c, mask, sum);
     }
-    for (int r = 0; r < R; ++r) {
-      const __m512i acc = _mm512_add_epi32(_mm512_permutex2var_epi32(lo[r], evens, hi[r]),
-                                           _mm512_permutex2var_epi32(lo[r], odds, hi[r]));
-      const size_t at = first + r;
-      DequantizeStore16(acc, scales[at], zero_points[at], ws, sums, add + at * add_stride, out + at * out_stride, mask);
-    }
-  });
+  }
 }
 
 }  // namespace kernels

@@ -1,6 +1,5 @@
-#include <cmath>
-
 #include "kernels/kernels.h"
+#include "kernels/softmax-weights.h"
 
 namespace ple::rt {
 namespace kernels {
@@ -9,16 +8,8 @@ void f32_gate_softmax_sum__scalar(size_t rows, size_t count, size_t width, const
                                   const float* const* experts, size_t expert_stride, float* weights,
                                   size_t weights_stride, float* out, size_t out_stride) {
   for (size_t r = 0; r < rows; ++r) {
-    const float* z = logits + r * logits_stride;
     float* p = weights + r * weights_stride;
-    float max_value = z[0];
-    for (size_t e = 1; e < count; ++e) max_value = z[e] > max_value ? z[e] : max_value;
-    float sum = 0.0f;
-    for (size_t e = 0; e < count; ++e) {
-      p[e] = std::exp(z[e] - max_value);
-      sum += p[e];
-    }
-    for (size_t e = 0; e < count; ++e) p[e] /= sum;
+    SoftmaxWeights(count, logits + r * logits_stride, p);
     float* o = out + r * out_stride;
     const float* first = experts[0] + r * expert_stride;
     for (size_t c = 0; c < width; ++c) o[c] = p[0] * first[c];

@@ -13,11 +13,12 @@ namespace ple::rt {
 struct KernelSet {
   ple_kernel_path path = PLE_KERNELS_REFERENCE;
   const char* name = "reference";
-  decltype(&kernels::f32_gemm_tile__scalar) f32_gemm_tile = nullptr;
-  decltype(&kernels::f16_gemm_tile__scalar) f16_gemm_tile = nullptr;
+  decltype(&kernels::f32_gemm__scalar) f32_gemm = nullptr;
+  decltype(&kernels::f16_gemm__scalar) f16_gemm = nullptr;
   decltype(&kernels::f32_qu8_quantize__scalar) f32_qu8_quantize = nullptr;
-  decltype(&kernels::qu8s8_gemm_tile__scalar) qu8s8_gemm_tile = nullptr;
-  bool xnnpack_f32 = false;  // float32 groups go through XNNPACK instead of f32_gemm_tile
+  decltype(&kernels::qu8s8_gemm__scalar) qu8s8_gemm = nullptr;
+  decltype(&kernels::f32_gate_softmax_sum__scalar) f32_gate_softmax_sum = nullptr;
+  bool xnnpack_f32 = false;  // float32 groups go through XNNPACK instead of f32_gemm
 };
 
 // The kernels of `path` (not AUTO), or nullptr when the path is not built into this library or

@@ -22,25 +22,38 @@ void f32_activation__scalar(const DenseLayer& layer, size_t rows, size_t width, 
 // Per row: p = softmax(logits[0..count)) (p[e] = exp(z[e] - max z) / sum, e ascending) into
 // weights[r * weights_stride] (stride 0: a scratch of `count` floats reused per row), then
 // out[r][c] = sum_e p[e] * experts[e][r][c], e ascending. `experts` holds `count` pointers to
-// [rows, width] blocks with stride `expert_stride`.
+// [rows, width] blocks with stride `expert_stride`. Products then sums, in that order (no fused
+// multiply-add): every path gives the same bits.
 void f32_gate_softmax_sum__scalar(size_t rows, size_t count, size_t width, const float* logits, size_t logits_stride,
                                   const float* const* experts, size_t expert_stride, float* weights,
                                   size_t weights_stride, float* out, size_t out_stride);
 
 // ---- GEMM on packed weights (docs/architecture.md, "Quantized execution") ----
-// A tile is 16 output channels of a packed group. float32 and float16 tiles hold w[i][c] (the
-// weight of channel c for input i); int8 tiles hold `blocks` 4-value blocks, w[b][c][j] the
-// weight of channel c for input 4b + j. Every tile kernel computes all 16 channels and stores
-// the first `columns` (<= 16) of each row: out[r][c] = dot(r, c) + add[r * add_stride + c]
-// (add_stride 0: one vector for every row, e.g. the bias). Rows are independent: a row's
-// result does not depend on `rows` or on the other rows.
+// A packed group is `tiles` tiles of 16 output channels, `w_tile_stride` elements apart.
+// float32 and float16 tiles hold w[i][c] (the weight of channel c for input i); int8 tiles
+// hold `blocks` 4-value blocks, w[b][c][j] the weight of channel c for input 4b + j. A GEMM
+// kernel computes every tile for `rows` rows and hands each tile's 16 results per row to its
+// TileOutput: y[c] = dot(r, c) + add[r * add_stride + c], then max(y, 0) when `relu`, stored
+// for c < columns. Rows are independent: a row's result does not depend on `rows` or on the
+// other rows, on every path.
+
+// Where one tile's results go (the session fills one per tile of a group).
+struct TileOutput {
+  float* out = nullptr;        // row 0, the tile's first channel in its layer's value; null: padding, not stored
+  const float* add = nullptr;  // row 0's addends for the tile's 16 channels
+  uint32_t out_stride = 0;     // floats per row of `out`
+  uint32_t columns = 0;        // channels stored, 1..16
+  uint32_t relu = 0;           // 1: the layer's activation is ReLU, applied here
+  uint32_t reserved = 0;
+};
+static_assert(sizeof(TileOutput) == 2 * sizeof(void*) + 16, "TileOutput is read by every kernel path");
 
 // dot = sum over i < k (ascending, one accumulator) of a[r][i] * w[i][c].
-void f32_gemm_tile__scalar(size_t rows, size_t k, const float* a, size_t a_stride, const float* w, const float* add,
-                           size_t add_stride, float* out, size_t out_stride, size_t columns);
+void f32_gemm__scalar(size_t rows, size_t k, const float* a, size_t a_stride, const float* w, size_t w_tile_stride,
+                      size_t tiles, const TileOutput* outputs, size_t add_stride);
 // The same with float16 weights, widened exactly.
-void f16_gemm_tile__scalar(size_t rows, size_t k, const float* a, size_t a_stride, const uint16_t* w, const float* add,
-                           size_t add_stride, float* out, size_t out_stride, size_t columns);
+void f16_gemm__scalar(size_t rows, size_t k, const float* a, size_t a_stride, const uint16_t* w, size_t w_tile_stride,
+                      size_t tiles, const TileOutput* outputs, size_t add_stride);
 
 // Asymmetric uint8 quantization per row: with lo = min(0, min x) and hi = max(0, max x),
 // scale = (hi - lo) / 255 (1 when hi == lo), zero_point = clamp(round(-lo / scale), 0, 255),
@@ -50,14 +63,13 @@ void f32_qu8_quantize__scalar(size_t rows, size_t k, const float* x, size_t x_st
                               size_t k_padded, float* scales, int32_t* zero_points);
 
 // acc[r][c] = sum over b < blocks, j < 4 of a[r][4b + j] * w[b][c][j], exact in int32 (for
-// 4 * blocks <= ple::kMaxInt8Inputs + 3), then the dequantizing epilogue, in this order:
-// dot = (scales[r] * w_scales[c]) * float(acc[r][c] - zero_points[r] * w_sums[c]).
+// 4 * blocks <= ple::kMaxInt8Inputs + 3), then, in this order, with channel n = 16 t + c of the
+// group: dot = (scales[r] * w_scales[n]) * float(acc[r][c] - zero_points[r] * w_sums[n]).
 // Every int8 path computes the same integers and the same float operations: results are
 // bit-identical to this one.
-void qu8s8_gemm_tile__scalar(size_t rows, size_t blocks, const uint8_t* a, size_t a_stride, const int8_t* w,
-                             const float* scales, const int32_t* zero_points, const float* w_scales,
-                             const int32_t* w_sums, const float* add, size_t add_stride, float* out, size_t out_stride,
-                             size_t columns);
+void qu8s8_gemm__scalar(size_t rows, size_t blocks, const uint8_t* a, size_t a_stride, const int8_t* w,
+                        size_t w_tile_stride, size_t tiles, const float* scales, const int32_t* zero_points,
+                        const float* w_scales, const int32_t* w_sums, const TileOutput* outputs, size_t add_stride);
 
 // The logistic function, 1 / (1 + exp(-x)).
 float sigmoid(float x);

@@ -8,36 +8,48 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "kernels/kernels.h"
 #include "kernels/quantize-params.h"
 
 namespace ple::rt {
 namespace kernels {
 namespace {
 
-// out[0..columns) = v[0..columns) + add[0..columns) for a 16-wide result in two registers.
-inline void StoreAdd16(__m256 lo, __m256 hi, const float* add, float* out, size_t columns) {
-  if (columns == 16) {
-    _mm256_storeu_ps(out, _mm256_add_ps(lo, _mm256_loadu_ps(add)));
-    _mm256_storeu_ps(out + 8, _mm256_add_ps(hi, _mm256_loadu_ps(add + 8)));
+// One row of a tile: y = v + add, max(y, 0) when the tile's layer is ReLU, stored for its
+// columns.
+inline void StoreTileRow(__m256 lo, __m256 hi, const TileOutput& o, size_t r, size_t add_stride) {
+  const float* add = o.add + r * add_stride;
+  float* out = o.out + r * o.out_stride;
+  lo = _mm256_add_ps(lo, _mm256_loadu_ps(add));
+  hi = _mm256_add_ps(hi, _mm256_loadu_ps(add + 8));
+  if (o.relu) {  // max(y, +0) gives +0 for -0 and NaN, as the scalar reference does
+    lo = _mm256_max_ps(lo, _mm256_setzero_ps());
+    hi = _mm256_max_ps(hi, _mm256_setzero_ps());
+  }
+  if (o.columns == 16) {
+    _mm256_storeu_ps(out, lo);
+    _mm256_storeu_ps(out + 8, hi);
     return;
   }
   alignas(32) float v[16];
   _mm256_store_ps(v, lo);
   _mm256_store_ps(v + 8, hi);
-  for (size_t c = 0; c < columns; ++c) out[c] = v[c] + add[c];
+  for (size_t c = 0; c < o.columns; ++c) out[c] = v[c];
 }
 
-// The int8 epilogue for one row: (scale * w_scales) * float(acc - zero_point * w_sums) + add.
-inline void DequantizeStore16(__m256i acc_lo, __m256i acc_hi, float scale, int32_t zero_point, const float* w_scales,
-                              const int32_t* w_sums, const float* add, float* out, size_t columns) {
+// The int8 epilogue for one row of tile t: (scale * w_scales) * float(acc - zero_point * w_sums),
+// then StoreTileRow. `w_scales` and `w_sums` point at the tile's 16 channels.
+inline void DequantizeTileRow(__m256i acc_lo, __m256i acc_hi, float scale, int32_t zero_point, const float* w_scales,
+                              const int32_t* w_sums, const TileOutput& o, size_t r, size_t add_stride) {
   const __m256i zp = _mm256_set1_epi32(zero_point);
   const __m256 s = _mm256_set1_ps(scale);
-  const __m256i lo = _mm256_sub_epi32(acc_lo, _mm256_mullo_epi32(zp, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w_sums))));
+  const __m256i lo =
+      _mm256_sub_epi32(acc_lo, _mm256_mullo_epi32(zp, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w_sums))));
   const __m256i hi =
       _mm256_sub_epi32(acc_hi, _mm256_mullo_epi32(zp, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w_sums + 8))));
-  const __m256 y_lo = _mm256_mul_ps(_mm256_mul_ps(s, _mm256_loadu_ps(w_scales)), _mm256_cvtepi32_ps(lo));
-  const __m256 y_hi = _mm256_mul_ps(_mm256_mul_ps(s, _mm256_loadu_ps(w_scales + 8)), _mm256_cvtepi32_ps(hi));
-  StoreAdd16(y_lo, y_hi, add, out, columns);
+  StoreTileRow(_mm256_mul_ps(_mm256_mul_ps(s, _mm256_loadu_ps(w_scales)), _mm256_cvtepi32_ps(lo)),
+               _mm256_mul_ps(_mm256_mul_ps(s, _mm256_loadu_ps(w_scales + 8)), _mm256_cvtepi32_ps(hi)), o, r,
+               add_stride);
 }
 
 // Per-row uint8 quantization (f32_qu8_quantize's contract) with AVX2.

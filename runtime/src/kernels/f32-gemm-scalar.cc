@@ -1,0 +1,29 @@
+#include "kernels/kernels.h"
+
+namespace ple::rt {
+namespace kernels {
+
+void f32_gemm__scalar(size_t rows, size_t k, const float* a, size_t a_stride, const float* w, size_t w_tile_stride,
+                      size_t tiles, const TileOutput* outputs, size_t add_stride) {
+  for (size_t t = 0; t < tiles; ++t) {
+    const TileOutput& o = outputs[t];
+    if (o.out == nullptr) continue;
+    const float* tile = w + t * w_tile_stride;
+    for (size_t r = 0; r < rows; ++r) {
+      const float* row = a + r * a_stride;
+      float acc[16] = {};
+      for (size_t i = 0; i < k; ++i) {
+        for (size_t c = 0; c < 16; ++c) acc[c] += row[i] * tile[i * 16 + c];
+      }
+      const float* add = o.add + r * add_stride;
+      float* out = o.out + r * o.out_stride;
+      for (size_t c = 0; c < o.columns; ++c) {
+        const float y = acc[c] + add[c];
+        out[c] = o.relu && !(y > 0.0f) ? 0.0f : y;
+      }
+    }
+  }
+}
+
+}  // namespace kernels
+}  // namespace ple::rt

@@ -1,0 +1,30 @@
+// A gate's softmax over its experts' logits, one definition for every kernel path (the
+// weighted sum that follows is elementwise, so paths that share these weights give the same
+// bits). Internal linkage: see quantize-params.h.
+#ifndef PLE_RUNTIME_KERNELS_SOFTMAX_WEIGHTS_H_
+#define PLE_RUNTIME_KERNELS_SOFTMAX_WEIGHTS_H_
+
+#include <cmath>
+#include <cstddef>
+
+namespace ple::rt {
+namespace kernels {
+namespace {
+
+// p[e] = exp(z[e] - max z) / sum, e ascending.
+inline void SoftmaxWeights(size_t count, const float* z, float* p) {
+  float max_value = z[0];
+  for (size_t e = 1; e < count; ++e) max_value = z[e] > max_value ? z[e] : max_value;
+  float sum = 0.0f;
+  for (size_t e = 0; e < count; ++e) {
+    p[e] = std::exp(z[e] - max_value);
+    sum += p[e];
+  }
+  for (size_t e = 0; e < count; ++e) p[e] /= sum;
+}
+
+}  // namespace
+}  // namespace kernels
+}  // namespace ple::rt
+
+#endif  // PLE_RUNTIME_KERNELS_SOFTMAX_WEIGHTS_H_
