@@ -73,6 +73,18 @@ ple_status AssembleFeature(const Model& model, const FeatureInfo& feature, Featu
       for (size_t r = 0; r < rows; ++r) {
         const float* in = source->dense + (first_row + r) * source->dense_stride;
         float* dst = out + r * out_stride + column;
+        // Fast path (vectorized by the compiler): every value finite, copied or normalized with
+        // the same operations as below. x * 0 is NaN exactly for NaN and infinities.
+        bool finite = true;
+        for (uint32_t c = 0; c < feature.width; ++c) finite &= in[c] * 0.0f == 0.0f;
+        if (finite) {
+          if (feature.normalize_mean == nullptr) {
+            std::memcpy(dst, in, feature.width * sizeof(float));
+          } else {
+            for (uint32_t c = 0; c < feature.width; ++c) dst[c] = (in[c] - feature.normalize_mean[c]) / feature.normalize_std[c];
+          }
+          continue;
+        }
         for (uint32_t c = 0; c < feature.width; ++c) {
           float v = in[c];
           if (!std::isfinite(v)) {

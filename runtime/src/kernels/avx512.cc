@@ -18,6 +18,21 @@ namespace kernels {
 namespace {
 
 constexpr int kFloatRows = 12;
+
+// Horizontal min and max (exact in any order).
+inline float ReduceMin(__m512 v) {
+  const __m256 a = _mm256_min_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
+  __m128 b = _mm_min_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+  b = _mm_min_ps(b, _mm_movehl_ps(b, b));
+  return _mm_cvtss_f32(_mm_min_ss(b, _mm_movehdup_ps(b)));
+}
+
+inline float ReduceMax(__m512 v) {
+  const __m256 a = _mm256_max_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
+  __m128 b = _mm_max_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+  b = _mm_max_ps(b, _mm_movehl_ps(b, b));
+  return _mm_cvtss_f32(_mm_max_ss(b, _mm_movehdup_ps(b)));
+}
 constexpr int kInt8Rows = 8;
 
 struct LoadF32 {
@@ -115,15 +130,7 @@ PLE_F32_QU8_QUANTIZE(avx512) {
       lo0 = _mm512_min_ps(lo0, v);
       hi0 = _mm512_max_ps(hi0, v);
     }
-    alignas(64) float lanes_lo[16], lanes_hi[16];
-    _mm512_store_ps(lanes_lo, _mm512_min_ps(lo0, lo1));
-    _mm512_store_ps(lanes_hi, _mm512_max_ps(hi0, hi1));
-    float lo = 0.0f, hi = 0.0f;
-    for (int l = 0; l < 16; ++l) {
-      lo = std::min(lo, lanes_lo[l]);
-      hi = std::max(hi, lanes_hi[l]);
-    }
-    const RowQuantization p = RowQuantizationFor(lo, hi);
+    const RowQuantization p = RowQuantizationFor(ReduceMin(_mm512_min_ps(lo0, lo1)), ReduceMax(_mm512_max_ps(hi0, hi1)));
     const __m512 inverse = _mm512_set1_ps(p.inverse);
     const __m512i zp = _mm512_set1_epi32(p.zero_point);
     // round to nearest even, add the zero point, saturate to [0, 255] while packing.

@@ -24,7 +24,7 @@ inline RowQuantization RowQuantizationFor(float lo, float hi) {
   RowQuantization p;
   p.scale = hi > lo ? (hi - lo) / 255.0f : 1.0f;
   p.inverse = 1.0f / p.scale;
-  p.zero_point = static_cast<int32_t>(std::clamp(std::nearbyint(-lo / p.scale), 0.0f, 255.0f));
+  p.zero_point = static_cast<int32_t>(std::clamp(std::nearbyint(-lo * p.inverse), 0.0f, 255.0f));
   return p;
 }
 
