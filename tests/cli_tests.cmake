@@ -91,3 +91,11 @@ ple_cli_test("the C example ranks with the golden v2 model"
 ple_cli_test("ple-conformance converts and checks every bundle"
              COMMAND $<TARGET_FILE:ple-conformance> --quiet ${PLE_BUNDLES}
              REGEX "ple-conformance: [0-9]+ passed, 0 failed, 0 errors")
+# Quantized conversions of every bundle on every kernel path built here, held to the measured
+# accuracy bars (tools/conformance.h, docs/quantization.md); dense bundles also check that the
+# request-level broadcast changes no bit.
+foreach(precision f16 int8)
+  ple_cli_test("ple-conformance checks every bundle converted as ${precision}"
+               COMMAND $<TARGET_FILE:ple-conformance> --quiet --precision ${precision} ${PLE_BUNDLES}
+               REGEX "ple-conformance: [0-9]+ passed, 0 failed, 0 errors")
+endforeach()

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "converter.h"
+#include "kernels/kernel_set.h"
 
 namespace ple {
 namespace test {
@@ -72,10 +73,17 @@ class AlignedBuffer {
   size_t size_;
 };
 
-inline convert::ConvertedModel ConvertBundle(const std::string& name, const convert::ImportOptions& options = {}) {
+inline convert::ConvertedModel ConvertBundle(const std::string& name, const convert::ImportOptions& options = {},
+                                             const convert::PrecisionPlan& precision = {}) {
   return convert::ConvertNative(BundlePath(name) + "/config.json", BundlePath(name) + "/weights.safetensors",
-                                options);
+                                options, precision);
 }
+
+// Every kernel path built into this library and supported by this CPU, the reference first.
+inline std::vector<ple_kernel_path> KernelPaths() { return rt::AvailableKernelPaths(); }
+
+// The precisions every quantization-aware test covers.
+inline std::vector<std::string> Precisions() { return {"f32", "f16", "int8"}; }
 
 }  // namespace test
 }  // namespace ple

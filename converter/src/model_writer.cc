@@ -170,7 +170,7 @@ class Packer {
     builder.ForceVectorAlignment(packed.size(), 1, kWeightAlignment);
     const auto weights = builder.CreateVector(reinterpret_cast<const uint8_t*>(packed.data()), packed.size());
     const auto scale_offset = builder.CreateVector(scales);
-    const auto request_offset = builder.CreateVector(request_sums);
+    const auto request_offset = request > 0 ? builder.CreateVector(request_sums) : 0;  // unsplit: none
     const auto candidate_offset = builder.CreateVector(candidate_sums);
     return fb::CreatePackedGroup(builder, fb::DType::I8, g.in, request, g.columns, weights, scale_offset,
                                  request_offset, candidate_offset);

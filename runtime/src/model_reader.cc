@@ -613,17 +613,20 @@ Status ModelReader::ReadPackedGroups(const fb::Model& root) {
         const auto* scales = g->scales();
         const auto* request_sums = g->request_sums();
         const auto* candidate_sums = g->candidate_sums();
-        if (scales == nullptr || scales->size() != group.columns || request_sums == nullptr ||
-            request_sums->size() != group.columns || candidate_sums == nullptr ||
+        const bool request_sums_ok = group.request_columns == 0
+                                         ? request_sums == nullptr
+                                         : request_sums != nullptr && request_sums->size() == group.columns;
+        if (scales == nullptr || scales->size() != group.columns || !request_sums_ok || candidate_sums == nullptr ||
             candidate_sums->size() != group.columns) {
-          return MakeError(PLE_ERROR_INVALID_MODEL, "%s: int8 weights need %u scales and channel sums", what.c_str(),
-                           group.columns);
+          return MakeError(PLE_ERROR_INVALID_MODEL,
+                           "%s: int8 weights need %u scales and channel sums (request sums exactly when split)",
+                           what.c_str(), group.columns);
         }
         for (uint32_t n = 0; n < group.columns; ++n) {
           if (!std::isfinite(scales->Get(n))) return MakeError(PLE_ERROR_INVALID_MODEL, "%s: scale %u is not finite", what.c_str(), n);
         }
         group.scales = scales->data();
-        group.request_sums = request_sums->data();
+        group.request_sums = request_sums != nullptr ? request_sums->data() : nullptr;
         group.candidate_sums = candidate_sums->data();
         break;
       }

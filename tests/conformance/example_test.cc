@@ -79,3 +79,78 @@ TEST_CASE("example: outputs, scores, ranking and held-out AUC match the referenc
     CHECK(std::fabs(auc - expected["heldout"]["tasks"][tasks[t].name]["auc"].get<double>()) < 1e-9);
   }
 }
+
+namespace {
+
+// Every held-out candidate's outputs (candidates x tasks) and the per-task labels.
+struct HeldOut {
+  std::vector<float> outputs;
+  std::vector<std::vector<double>> predictions, labels;  // per task, labelled candidates only
+};
+
+HeldOut ScoreHeldOut(const std::vector<uint8_t>& bytes, ple_kernel_path path) {
+  const std::string dir = ple::test::SourcePath("examples/feed");
+  ple::Model model = ple::Model::OpenBuffer(bytes.data(), bytes.size());
+  ple::SessionOptions options;
+  options.kernel_path = path;
+  ple::Session session(model, options);
+  std::ifstream heldout_file(dir + "/heldout.jsonl");
+  const auto heldout = ple::tools::ReadJsonLines(heldout_file, model);
+  const size_t tasks = model.tasks().size();
+  HeldOut h;
+  h.predictions.resize(tasks);
+  h.labels.resize(tasks);
+  for (const auto& batch : heldout) {
+    const Scored s = ScoreBatch(session, model, batch);
+    h.outputs.insert(h.outputs.end(), s.outputs.begin(), s.outputs.end());
+    for (size_t c = 0; c < batch.candidates; ++c) {
+      for (size_t t = 0; t < tasks; ++t) {
+        if (!batch.labels[c][t]) continue;
+        h.predictions[t].push_back(s.outputs[c * tasks + t]);
+        h.labels[t].push_back(*batch.labels[c][t]);
+      }
+    }
+  }
+  return h;
+}
+
+}  // namespace
+
+TEST_CASE("example: int8 keeps every held-out AUC within 0.001 and float16 every probability within 1e-3",
+          "[conformance][example]") {
+  const std::string dir = ple::test::SourcePath("examples/feed");
+  auto convert = [&](const char* precision) {
+    return ple::convert::ConvertNative(dir + "/config.json", dir + "/weights.safetensors", {},
+                                       ple::convert::PrecisionPlan::ForName(precision))
+        .bytes;
+  };
+  const auto f32 = convert("f32"), f16 = convert("f16"), int8 = convert("int8");
+  CHECK(int8.size() < f32.size() / 2);
+  for (ple_kernel_path path : ple::test::KernelPaths()) {
+    INFO("kernel path " << ple_kernel_path_name(path));
+    const HeldOut reference = ScoreHeldOut(f32, path);
+    const HeldOut half = ScoreHeldOut(f16, path);
+    const HeldOut quantized = ScoreHeldOut(int8, path);
+    double half_max = 0.0, int8_max = 0.0, int8_mean = 0.0;
+    for (size_t i = 0; i < reference.outputs.size(); ++i) {  // every task is binary: probabilities
+      half_max = std::max(half_max, std::fabs(double{half.outputs[i]} - reference.outputs[i]));
+      const double e = std::fabs(double{quantized.outputs[i]} - reference.outputs[i]);
+      int8_max = std::max(int8_max, e);
+      int8_mean += e / static_cast<double>(reference.outputs.size());
+    }
+    INFO("float16 max " << half_max << "; int8 max " << int8_max << ", mean " << int8_mean);
+    CHECK(half_max <= 1e-3);
+    // Measured (docs/quantization.md): max 5.6e-2 on one request whose user_activity is 9
+    // standard deviations out, mean 2.4e-3; the bars guard against regressions.
+    CHECK(int8_max <= 8e-2);
+    CHECK(int8_mean <= 3e-3);
+    for (size_t t = 0; t < reference.predictions.size(); ++t) {
+      const double auc32 = ple::tools::Auc(reference.predictions[t], reference.labels[t]);
+      const double auc8 = ple::tools::Auc(quantized.predictions[t], quantized.labels[t]);
+      const double auc16 = ple::tools::Auc(half.predictions[t], half.labels[t]);
+      INFO("task " << t << ": AUC float32 " << auc32 << ", int8 " << auc8 << ", float16 " << auc16);
+      CHECK(std::fabs(auc8 - auc32) <= 0.001);
+      CHECK(std::fabs(auc16 - auc32) <= 0.001);
+    }
+  }
+}

@@ -30,9 +30,8 @@ TEST_CASE("golden model files of every schema version load and compute their out
     REQUIRE(in);
     const nlohmann::json expected = nlohmann::json::parse(in);
     const double rtol = expected["tolerance"]["rtol"], atol = expected["tolerance"]["atol"];
-    for (ple_kernel_path path : {PLE_KERNELS_REFERENCE, PLE_KERNELS_XNNPACK}) {
-      if (path == PLE_KERNELS_XNNPACK && !PLE_TEST_HAVE_XNNPACK) continue;
-      INFO("kernel path " << path);
+    for (ple_kernel_path path : ple::test::KernelPaths()) {
+      INFO("kernel path " << ple_kernel_path_name(path));
       ple::Model model = ple::Model::OpenFile(entry.path().string());
       ple::SessionOptions options;
       options.kernel_path = path;

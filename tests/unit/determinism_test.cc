@@ -1,6 +1,6 @@
 // A candidate's outputs do not depend on the batch it is scored in: scored alone, in chunks
 // of odd sizes or in one batch of 1000 (crossing tile boundaries), the bytes are identical,
-// on every kernel path. (Thread counts and cross-platform identity come with later work.)
+// on every kernel path, in float32, float16 and int8 (per-row activation quantization). (Thread counts and cross-platform identity come with later work.)
 #include <catch2/catch.hpp>
 #include <cstring>
 
@@ -9,7 +9,8 @@
 #include "test_util.h"
 
 TEST_CASE("determinism: outputs are bit-identical whatever the batch", "[determinism]") {
-  const auto bytes = ple::test::ConvertBundle("six_tasks").bytes;
+  for (const std::string& precision : ple::test::Precisions()) {
+  const auto bytes = ple::test::ConvertBundle("six_tasks", {}, ple::convert::PrecisionPlan::ForName(precision)).bytes;
   ple::test::AlignedBuffer buffer(bytes);
   ple::Model model = ple::Model::OpenBuffer(buffer.data(), buffer.size());
   const auto data = ple::convert::SafeTensorsFile::Read(ple::test::BundlePath("six_tasks") + "/data.safetensors");
@@ -17,10 +18,8 @@ TEST_CASE("determinism: outputs are bit-identical whatever the batch", "[determi
   const size_t width = model.row_width(), tasks = model.tasks().size(), n = inputs.size() / width;
   REQUIRE(n == 1000);
 
-  std::vector<ple_kernel_path> paths = {PLE_KERNELS_REFERENCE};
-  if (PLE_TEST_HAVE_XNNPACK) paths.push_back(PLE_KERNELS_XNNPACK);
-  for (ple_kernel_path path : paths) {
-    INFO("kernel path " << path);
+  for (ple_kernel_path path : ple::test::KernelPaths()) {
+    INFO("precision " << precision << ", kernel path " << ple_kernel_path_name(path));
     ple::SessionOptions options;
     options.max_batch = 1000;
     options.kernel_path = path;
@@ -36,5 +35,6 @@ TEST_CASE("determinism: outputs are bit-identical whatever the batch", "[determi
       INFO("chunks of " << chunk);
       CHECK(std::memcmp(pieces.data(), whole.data(), whole.size() * sizeof(float)) == 0);
     }
+  }
   }
 }

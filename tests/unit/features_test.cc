@@ -120,9 +120,8 @@ TEST_CASE("features: a request's part is computed once and reused until the requ
 
 TEST_CASE("features: a candidate's outputs and score do not depend on its batch", "[features]") {
   Fixture f;
-  for (ple_kernel_path path : {PLE_KERNELS_REFERENCE, PLE_KERNELS_XNNPACK}) {
-    if (path == PLE_KERNELS_XNNPACK && !PLE_TEST_HAVE_XNNPACK) continue;
-    INFO("kernel path " << path);
+  for (ple_kernel_path path : ple::test::KernelPaths()) {
+    INFO("kernel path " << ple_kernel_path_name(path));
     ple::SessionOptions options;
     options.kernel_path = path;
     ple::Session session(f.model, options);

@@ -115,13 +115,18 @@ TEST_CASE("the hooks see allocations (the test can fail)", "[no_alloc]") {
 }
 
 TEST_CASE("Run allocates nothing, for every batch size up to the maximum, on every kernel path", "[no_alloc]") {
-  std::vector<ple_kernel_path> paths = {PLE_KERNELS_REFERENCE};
-  if (PLE_TEST_HAVE_XNNPACK) paths.push_back(PLE_KERNELS_XNNPACK);
+  const std::vector<ple_kernel_path> paths = ple::test::KernelPaths();
   std::vector<std::string> models = {ple::test::SourcePath("tests/golden/v1-feed-ranker.ple")};
   const std::string dir = ple::test::MakeTempDir();
   for (const char* name : {"ple3_noshared_last", "shared_bottom", "activations"}) {
     models.push_back(dir + "/" + std::string(name) + ".ple");
     ple::test::WriteFileBytes(models.back(), ple::test::ConvertBundle(name).bytes);
+  }
+  for (const char* precision : {"f16", "int8"}) {  // the quantized groups' scratch too
+    models.push_back(dir + "/ple3_noshared_last-" + precision + ".ple");
+    ple::test::WriteFileBytes(models.back(), ple::test::ConvertBundle("ple3_noshared_last", {},
+                                                                      ple::convert::PrecisionPlan::ForName(precision))
+                                                 .bytes);
   }
   constexpr uint32_t kMaxBatch = 300;  // crosses two tile boundaries (tiles of 128)
   for (const std::string& path : models) {
@@ -158,8 +163,7 @@ TEST_CASE("Run allocates nothing, for every batch size up to the maximum, on eve
 }
 
 TEST_CASE("Setting a request, scoring features, the ranking score and top-K allocate nothing", "[no_alloc]") {
-  std::vector<ple_kernel_path> paths = {PLE_KERNELS_REFERENCE};
-  if (PLE_TEST_HAVE_XNNPACK) paths.push_back(PLE_KERNELS_XNNPACK);
+  const std::vector<ple_kernel_path> paths = ple::test::KernelPaths();
   const std::string path = ple::test::SourcePath("tests/golden/v2-feed-ranker.ple");  // the example feed model
   constexpr uint32_t kMaxBatch = 300;
   // Request values.
