@@ -5,6 +5,7 @@
 #include "converter.h"
 #include "convert_error.h"
 #include "model_writer.h"
+#include "quantization_report.h"
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -12,7 +13,8 @@ int main(int argc, char** argv) {
       "native naming of docs/config-format.md) into one model file for the PLE runtime.\n"
       "BatchNorm is folded into the preceding Linear; every tensor is validated; the output is written\n"
       "to a temporary file and renamed, so a failure never leaves a partial file."};
-  std::string config_path, weights_path, output_path, source = "native", layout = "out_in", precision = "f32";
+  std::string config_path, weights_path, output_path, source = "native", layout = "out_in", precision = "f32",
+                                                       report_data;
   bool quiet = false;
   app.add_option("--config,-c", config_path, "model config (JSON)")->required()->check(CLI::ExistingFile);
   app.add_option("--weights,-w", weights_path, "weights (safetensors)")->required()->check(CLI::ExistingFile);
@@ -28,6 +30,10 @@ int main(int argc, char** argv) {
                  "how weights are stored: f32 (default), f16, or int8 (the default mix of docs/quantization.md); "
                  "per layer class overrides follow, e.g. int8,gates=int8,towers=f16 "
                  "(classes: embeddings, experts, gates, towers, heads)");
+  app.add_option("--report-data", report_data,
+                 "with a quantized precision: also convert to float32 and report, per task, the max and mean "
+                 "absolute output difference and (binary tasks with labels) the AUC difference on this data: a "
+                 "conformance bundle directory or ple-run's JSON lines (docs/quantization.md)");
   app.add_flag("--quiet,-q", quiet, "print nothing on success");
   CLI11_PARSE(app, argc, argv);
 
@@ -37,6 +43,9 @@ int main(int argc, char** argv) {
     const ple::convert::PrecisionPlan precision_plan = ple::convert::PrecisionPlan::Parse(precision);
     const ple::convert::ConvertedModel model =
         ple::convert::Convert(ple::convert::ParseSource(source), config_path, weights_path, options, precision_plan);
+    if (!report_data.empty() && !precision_plan.quantized()) {
+      throw ple::convert::ConvertError("--report-data compares a quantized conversion with float32: give --precision");
+    }
     ple::convert::WriteFileAtomically(output_path, model.bytes);
     if (!quiet) {
       size_t experts = 0;
@@ -46,8 +55,21 @@ int main(int argc, char** argv) {
                   output_path.c_str(), model.bytes.size(), model.ir.tasks.size(), model.ir.features.size(),
                   model.ir.row_width(), model.ir.tables.size(), model.ir.levels.size(), experts,
                   model.ir.layer_count(), model.ir.parameter_count());
+      std::printf("ple-convert: precision %s\n", precision_plan.ToString().c_str());
+    }
+    if (!report_data.empty()) {
+      std::fflush(stdout);
+      std::fprintf(stderr, "ple-convert: converting to float32 and scoring %s for the report\n", report_data.c_str());
+      const ple::convert::ConvertedModel reference =
+          ple::convert::Convert(ple::convert::ParseSource(source), config_path, weights_path, options);
+      const ple::tools::QuantizationReport report =
+          ple::tools::CompareOnData(reference.bytes, model.bytes, report_data);
+      std::fputs(ple::tools::FormatQuantizationReport(report, precision).c_str(), stdout);
     }
   } catch (const ple::convert::ConvertError& e) {
+    std::fprintf(stderr, "ple-convert: error: %s\n", e.what());
+    return 1;
+  } catch (const std::runtime_error& e) {  // the report's data
     std::fprintf(stderr, "ple-convert: error: %s\n", e.what());
     return 1;
   } catch (const std::exception& e) {

@@ -99,3 +99,13 @@ foreach(precision f16 int8)
                COMMAND $<TARGET_FILE:ple-conformance> --quiet --precision ${precision} ${PLE_BUNDLES}
                REGEX "ple-conformance: [0-9]+ passed, 0 failed, 0 errors")
 endforeach()
+ple_cli_test("convert the example to int8 with a quantization report on its held-out data"
+             COMMAND $<TARGET_FILE:ple-convert> --config ${EXAMPLE}/config.json --weights ${EXAMPLE}/weights.safetensors
+                     --output feed-int8.ple --precision int8 --report-data ${EXAMPLE}/heldout.jsonl
+             REGEX "precision embeddings=int8,experts=int8,gates=int8,towers=int8,heads=f16.*quantization report: int8 against float32 on 1000 candidates.*click +binary +[0-9.e+-]+ +[0-9.e+-]+ +0\\.78[0-9]+ +0\\.78[0-9]+ +[+-]0\\.000")
+ple_cli_failure_test("convert with a report but no quantization" "give --precision"
+                     $<TARGET_FILE:ple-convert> --config ${EXAMPLE}/config.json --weights ${EXAMPLE}/weights.safetensors
+                     --output out.ple --report-data ${EXAMPLE}/heldout.jsonl)
+ple_cli_failure_test("convert with an unknown layer class" "unknown layer class 'experts2'"
+                     $<TARGET_FILE:ple-convert> --config ${EXAMPLE}/config.json --weights ${EXAMPLE}/weights.safetensors
+                     --output out.ple --precision int8,experts2=f16)

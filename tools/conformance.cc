@@ -214,6 +214,22 @@ std::vector<tools::FeatureColumn> ReadInputs(const ple::Model& model, const conv
 
 }  // namespace
 
+BundleInputs ReadBundleInputs(const std::string& directory, const ple::Model& model) {
+  const json manifest = ReadJson(directory + "/bundle.json");
+  const std::string where = "bundle '" + directory + "'";
+  const std::string config_path = directory + "/" + manifest.value("config", "config.json");
+  const convert::SafeTensorsFile data =
+      convert::SafeTensorsFile::Read(directory + "/" + manifest.value("data", "data.safetensors"));
+  const convert::SafeTensor* expected = data.Find("expected.outputs");
+  if (expected == nullptr || expected->shape.size() != 2) {
+    throw std::runtime_error(where + ": data has no 2-d 'expected.outputs' tensor");
+  }
+  BundleInputs inputs;
+  inputs.candidates = expected->shape[0];
+  inputs.columns = ReadInputs(model, data, ReadJson(config_path), inputs.candidates, where);
+  return inputs;
+}
+
 BundleReport RunBundle(const std::string& directory, ple_kernel_path kernel_path, const BundleRunOptions& options) {
   const std::string& model_path = options.model_path;
   const json manifest = ReadJson(directory + "/bundle.json");

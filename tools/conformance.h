@@ -7,9 +7,10 @@
 #include <string>
 #include <vector>
 
+#include "feature_columns.h"
 #include "native_importer.h"
 #include "quantize.h"
-#include "ple/ple.h"
+#include "ple/ple.hpp"
 
 namespace ple {
 namespace conformance {
@@ -81,6 +82,14 @@ struct BundleRunOptions {
 // or a failed conversion or run.
 BundleReport RunBundle(const std::string& directory, ple_kernel_path kernel_path,
                        const BundleRunOptions& options = {});
+
+// A bundle's inputs as columns of `model` (docs/bundle-format.md): every candidate shares row
+// 0's request-scope values. Throws std::runtime_error for a malformed bundle.
+struct BundleInputs {
+  std::vector<tools::FeatureColumn> columns;
+  size_t candidates = 0;
+};
+BundleInputs ReadBundleInputs(const std::string& directory, const ple::Model& model);
 
 // Human-readable report lines.
 std::string FormatReport(const BundleReport& report);

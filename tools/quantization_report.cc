@@ -1,0 +1,121 @@
+#include "quantization_report.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#include "conformance.h"
+#include "ple/ple.hpp"
+#include "request_io.h"
+
+namespace ple {
+namespace tools {
+namespace {
+
+bool IsDirectory(const std::string& path) {
+  struct stat info;
+  return ::stat(path.c_str(), &info) == 0 && S_ISDIR(info.st_mode);
+}
+
+// Outputs (candidates x tasks) of every batch, in order.
+std::vector<float> Score(const ple::Model& model, const std::vector<RequestBatch>& batches) {
+  size_t largest = 1;
+  for (const RequestBatch& b : batches) largest = std::max(largest, b.candidates);
+  ple::SessionOptions options;
+  options.max_batch = static_cast<uint32_t>(largest);
+  ple::Session session(model, options);
+  const size_t tasks = model.tasks().size();
+  std::vector<float> outputs;
+  for (const RequestBatch& batch : batches) {
+    ple::Request request(model);
+    const auto request_values = RequestValues(batch.columns);
+    request.Set(request_values.data(), request_values.size());
+    const auto candidates = CandidateValues(batch.columns, 0, batch.candidates);
+    std::vector<float> out(batch.candidates * tasks);
+    ple::Check(ple_session_run_features(session.get(), request.get(), candidates.data(), candidates.size(),
+                                        batch.candidates, out.data(), out.size(), nullptr, 0));
+    outputs.insert(outputs.end(), out.begin(), out.end());
+  }
+  return outputs;
+}
+
+}  // namespace
+
+QuantizationReport CompareOnData(const std::vector<uint8_t>& float32_model, const std::vector<uint8_t>& quantized_model,
+                                 const std::string& data) {
+  ple::Model reference = ple::Model::OpenBuffer(float32_model.data(), float32_model.size());
+  ple::Model quantized = ple::Model::OpenBuffer(quantized_model.data(), quantized_model.size());
+  std::vector<RequestBatch> batches;
+  if (IsDirectory(data)) {
+    conformance::BundleInputs inputs = conformance::ReadBundleInputs(data, reference);
+    RequestBatch batch;
+    batch.columns = std::move(inputs.columns);
+    batch.candidates = inputs.candidates;
+    batches.push_back(std::move(batch));
+  } else {
+    std::ifstream in(data);
+    if (!in) throw std::runtime_error("cannot open '" + data + "'");
+    batches = ReadJsonLines(in, reference);
+  }
+  QuantizationReport report;
+  report.data = data;
+  report.requests = batches.size();
+  for (const RequestBatch& b : batches) report.candidates += b.candidates;
+  if (report.candidates == 0) throw std::runtime_error("'" + data + "' has no candidates");
+  const std::vector<float> a = Score(reference, batches), b = Score(quantized, batches);
+  const auto tasks = reference.tasks();
+  for (size_t t = 0; t < tasks.size(); ++t) {
+    TaskQuantizationReport task;
+    task.name = tasks[t].name;
+    task.binary = tasks[t].type == PLE_TASK_BINARY;
+    std::vector<double> labels, predictions_a, predictions_b;
+    size_t row = 0;
+    for (const RequestBatch& batch : batches) {
+      for (size_t c = 0; c < batch.candidates; ++c, ++row) {
+        const double x = a[row * tasks.size() + t], y = b[row * tasks.size() + t];
+        task.max_abs = std::max(task.max_abs, std::fabs(x - y));
+        task.mean_abs += std::fabs(x - y) / static_cast<double>(report.candidates);
+        if (batch.labels.empty() || !batch.labels[c][t]) continue;
+        labels.push_back(*batch.labels[c][t]);
+        predictions_a.push_back(x);
+        predictions_b.push_back(y);
+      }
+    }
+    task.labelled = labels.size();
+    task.auc_float32 = task.binary ? Auc(predictions_a, labels) : NAN;
+    task.auc_quantized = task.binary ? Auc(predictions_b, labels) : NAN;
+    report.tasks.push_back(task);
+  }
+  return report;
+}
+
+std::string FormatQuantizationReport(const QuantizationReport& report, const std::string& precision) {
+  std::ostringstream out;
+  char line[256];
+  std::snprintf(line, sizeof(line), "quantization report: %s against float32 on %zu candidates (%zu requests) of %s\n",
+                precision.c_str(), report.candidates, report.requests, report.data.c_str());
+  out << line;
+  std::snprintf(line, sizeof(line), "  %-20s %-10s %10s %10s %10s %10s %10s\n", "task", "type", "max_abs", "mean_abs",
+                "AUC f32", "AUC quant", "AUC diff");
+  out << line;
+  for (const TaskQuantizationReport& t : report.tasks) {
+    if (std::isnan(t.auc_float32) || std::isnan(t.auc_quantized)) {
+      std::snprintf(line, sizeof(line), "  %-20s %-10s %10.2e %10.2e %10s %10s %10s\n", t.name.c_str(),
+                    t.binary ? "binary" : "regression", t.max_abs, t.mean_abs, "-", "-",
+                    t.binary ? (t.labelled ? "(one class)" : "(no labels)") : "");
+    } else {
+      std::snprintf(line, sizeof(line), "  %-20s %-10s %10.2e %10.2e %10.4f %10.4f %+10.4f\n", t.name.c_str(),
+                    "binary", t.max_abs, t.mean_abs, t.auc_float32, t.auc_quantized, t.auc_quantized - t.auc_float32);
+    }
+    out << line;
+  }
+  return out.str();
+}
+
+}  // namespace tools
+}  // namespace ple
