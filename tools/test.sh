@@ -65,6 +65,10 @@ case "${1:-}" in
       name=$(basename "$bundle")
       "${qemu[@]}" build/tests/bundle_check "$bundle" "build/tests/converted/$name.ple" \
         --compare "build/tests/converted/$name.native-outputs" 2>/dev/null | grep -E "PASS|FAIL|against" || exit 1
+      for precision in f16 int8; do
+        "${qemu[@]}" build/tests/bundle_check "$bundle" "build/tests/converted/$name-$precision.ple" 2>/dev/null |
+          grep -E "PASS|FAIL" || exit 1
+      done
     done
     ;;
   --aarch64)
