@@ -256,7 +256,7 @@ std::vector<float> QuantizeInput(size_t rows, size_t k, size_t stride, uint32_t 
 
 }  // namespace
 
-TEST_CASE("kernels: per-row uint8 quantization follows its definition; every path bit-exact", "[kernel]") {
+TEST_CASE("kernels: per-row uint8 quantization follows its definition, every path bit-exact", "[kernel]") {
   for (size_t rows : {1, 2, 5, 16, 33}) {
     for (size_t k : {1, 3, 4, 7, 16, 31, 64, 100, 385}) {
       const size_t k_padded = (k + 3) / 4 * 4, stride = k + 2;
@@ -344,7 +344,7 @@ Outputs RunInt8(decltype(&ple::rt::kernels::qu8s8_gemm__scalar) kernel, const Sh
 
 }  // namespace
 
-TEST_CASE("kernels: int8 GEMMs compute exact integers and one epilogue; every path bit-exact", "[kernel]") {
+TEST_CASE("kernels: int8 GEMMs compute exact integers and one epilogue, every path bit-exact", "[kernel]") {
   for (bool extremes : {false, true}) {  // extremes: 255 x +-127 everywhere, the int16 saturation trap
     for (const Shape& s : EdgeShapes()) {
       INFO(Describe(s) << (extremes ? " extreme values" : ""));

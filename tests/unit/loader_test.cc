@@ -62,7 +62,7 @@ TEST_CASE("loader: every bundle's model loads from an aligned buffer in place an
   }
 }
 
-TEST_CASE("loader: an unaligned buffer is copied once; the caller may free it at once", "[loader]") {
+TEST_CASE("loader: an unaligned buffer is copied once, the caller may free it at once", "[loader]") {
   const auto bytes = ple::test::ConvertBundle("mmoe").bytes;
   for (size_t misalignment : {1, 4, 8, 16, 32}) {
     ple_model* model = nullptr;
@@ -159,10 +159,10 @@ TEST_CASE("loader: files that are empty, missing, not ours or truncated are reje
   CHECK(checked > 1000);
 }
 
-TEST_CASE("loader: a file needing a newer reader is refused; older minimums are read", "[loader]") {
+TEST_CASE("loader: a file needing a newer reader is refused, older minimums are read", "[loader]") {
   auto bytes = ple::test::ConvertBundle("mmoe").bytes;
   auto* root = ple::fb::GetMutableModel(bytes.data());
-  REQUIRE(root->min_reader_version() == ple::kMinReaderVersionDenseOnly);  // mmoe: dense inputs only
+  REQUIRE(root->min_reader_version() == ple::kMinReaderVersionPacked);  // every file this converter writes
   REQUIRE(root->mutate_min_reader_version(ple::kReaderVersion + 1));
   LoadResult result = Load(bytes);
   CHECK(result.status == PLE_ERROR_UNSUPPORTED_VERSION);
