@@ -52,7 +52,7 @@ uint32_t RoundUp(uint32_t value, uint32_t multiple) { return (value + multiple -
 // stream with the same precision form one group; every other quantized layer its own.
 class Packer {
  public:
-  Packer(const IrModel& model) : model_(model) {
+  explicit Packer(const IrModel& model) {
     uint32_t request = 0;
     for (const auto& f : model.features) request += f.scope == fb::Scope::Request ? f.width : 0;
     const uint32_t row = model.row_width();
@@ -210,7 +210,6 @@ class Packer {
                                  weights);
   }
 
-  const IrModel& model_;
   uint32_t request_columns_ = 0;
   std::vector<Group> groups_;
   std::map<const IrDense*, Placement> placement_;
