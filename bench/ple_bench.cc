@@ -388,7 +388,8 @@ int main(int argc, char** argv) {
       c->name = name;
       c->precision = precision;
       if (ple_model_open_file(path.c_str(), &c->model) != PLE_OK) {
-        std::fprintf(stderr, "ple_bench: %s: not found (run bench/run.sh): skipped\n", path.c_str());
+        std::fprintf(stderr, "ple_bench: %s: %s (bench/run.sh makes the bench models): skipped\n", path.c_str(),
+                     ple_last_error());
         continue;
       }
       std::vector<ple_kernel_path> paths = {best};
