@@ -194,18 +194,39 @@ PLE_QU8S8_GEMM(avx512) {
 }
 
 PLE_F32_GATE_SOFTMAX_SUM(avx512) {
+  // Expert-major over blocks of up to 8 registers (128 columns): each expert's row is read
+  // once, linearly, into accumulators held in registers. Per element the operations and their
+  // order are the scalar reference's: p[0] * v[0], then + p[e] * v[e] for e ascending.
+  constexpr size_t kBlock = 8 * 16;
   for (size_t r = 0; r < rows; ++r) {
     float* p = weights + r * weights_stride;
     SoftmaxWeights(count, logits + r * logits_stride, p);
     float* o = out + r * out_stride;
-    for (size_t c = 0; c < width; c += 16) {  // products then sums, as the scalar reference
-      const __mmask16 mask = width - c >= 16 ? static_cast<__mmask16>(0xffff) : ColumnMask(width - c);
-      __m512 sum = _mm512_mul_ps(_mm512_set1_ps(p[0]), _mm512_maskz_loadu_ps(mask, experts[0] + r * expert_stride + c));
-      for (size_t e = 1; e < count; ++e) {
-        const __m512 v = _mm512_maskz_loadu_ps(mask, experts[e] + r * expert_stride + c);
-        sum = _mm512_add_ps(sum, _mm512_mul_ps(_mm512_set1_ps(p[e]), v));
+    for (size_t c0 = 0; c0 < width; c0 += kBlock) {
+      const size_t n = std::min(kBlock, width - c0);
+      const size_t vectors = (n + 15) / 16;
+      const __mmask16 last = n % 16 == 0 ? static_cast<__mmask16>(0xffff) : ColumnMask(n % 16);
+      __m512 sum[8];
+      const float* v0 = experts[0] + r * expert_stride + c0;
+      const __m512 p0 = _mm512_set1_ps(p[0]);
+      #pragma GCC unroll 8
+      for (size_t i = 0; i < 8; ++i) {
+        if (i < vectors) sum[i] = _mm512_mul_ps(p0, _mm512_maskz_loadu_ps(i + 1 < vectors ? 0xffff : last, v0 + 16 * i));
       }
-      _mm512_mask_storeu_ps(o + c, mask, sum);
+      for (size_t e = 1; e < count; ++e) {
+        const float* v = experts[e] + r * expert_stride + c0;
+        const __m512 pe = _mm512_set1_ps(p[e]);
+        #pragma GCC unroll 8
+        for (size_t i = 0; i < 8; ++i) {
+          if (i < vectors) {
+            sum[i] = _mm512_add_ps(sum[i], _mm512_mul_ps(pe, _mm512_maskz_loadu_ps(i + 1 < vectors ? 0xffff : last, v + 16 * i)));
+          }
+        }
+      }
+      #pragma GCC unroll 8
+      for (size_t i = 0; i < 8; ++i) {
+        if (i < vectors) _mm512_mask_storeu_ps(o + c0 + 16 * i, i + 1 < vectors ? 0xffff : last, sum[i]);
+      }
     }
   }
 }
