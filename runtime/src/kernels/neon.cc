@@ -210,11 +210,7 @@ PLE_F32_GATE_SOFTMAX_SUM(neon) {
       }
       vst1q_f32(o + c, sum);
     }
-    for (; c < width; ++c) {
-      float sum = p[0] * experts[0][r * expert_stride + c];
-      for (size_t e = 1; e < count; ++e) sum += p[e] * experts[e][r * expert_stride + c];
-      o[c] = sum;
-    }
+    WeightedSumColumns(count, p, experts, r * expert_stride, c, width, o);
   }
 }
 

@@ -23,6 +23,17 @@ inline void SoftmaxWeights(size_t count, const float* z, float* p) {
   for (size_t e = 0; e < count; ++e) p[e] /= sum;
 }
 
+// o[c] = sum_e p[e] * experts[e][offset + c] for c in [begin, end): the reference's operations
+// per element (products then sums, e ascending); the SIMD gate kernels' column tails.
+inline void WeightedSumColumns(size_t count, const float* p, const float* const* experts, size_t offset, size_t begin,
+                               size_t end, float* o) {
+  for (size_t c = begin; c < end; ++c) {
+    float sum = p[0] * experts[0][offset + c];
+    for (size_t e = 1; e < count; ++e) sum += p[e] * experts[e][offset + c];
+    o[c] = sum;
+  }
+}
+
 }  // namespace
 }  // namespace kernels
 }  // namespace ple::rt
