@@ -400,6 +400,21 @@ TEST_CASE("kernels: float16 conversion is exact", "[kernel]") {
   CHECK(ple::rt::kernels::f16_to_f32(0xC100) == -2.5f);
   CHECK(ple::rt::kernels::f16_to_f32(0x0001) == std::ldexp(1.0f, -24));  // smallest subnormal
   CHECK(ple::rt::kernels::f16_to_f32(0x7BFF) == 65504.0f);              // largest normal
+  // Every finite half against its definition, (-1)^s x 2^(e-15) x (1 + m/1024) or m x 2^-24.
+  for (uint32_t h = 0; h < 0x10000; ++h) {
+    const uint32_t s = h >> 15, e = (h >> 10) & 0x1f, m = h & 0x3ff;
+    if (e == 31) {
+      CHECK((m == 0 ? std::isinf(ple::rt::kernels::f16_to_f32(static_cast<uint16_t>(h)))
+                    : std::isnan(ple::rt::kernels::f16_to_f32(static_cast<uint16_t>(h)))));
+      continue;
+    }
+    const double magnitude = e == 0 ? std::ldexp(static_cast<double>(m), -24)
+                                    : std::ldexp(1.0 + m / 1024.0, static_cast<int>(e) - 15);
+    const float got = ple::rt::kernels::f16_to_f32(static_cast<uint16_t>(h));
+    if (got != static_cast<float>(s ? -magnitude : magnitude) || std::signbit(got) != (s == 1)) {
+      FAIL_CHECK("half " << h << " gave " << got);
+    }
+  }
   CHECK(std::isinf(ple::rt::kernels::f16_to_f32(0x7C00)));
   CHECK(std::isnan(ple::rt::kernels::f16_to_f32(0x7E00)));
   CHECK(std::signbit(ple::rt::kernels::f16_to_f32(0x8000)));
