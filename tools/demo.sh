@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job, on a fresh Debian 12 machine: install what is missing, build, convert the
 # bundled example model (examples/feed), rank a sample request with it, and print each task's
-# AUC on the example's held-out data.
+# AUC on the example's held-out data, then convert it to int8 with an accuracy report.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/install-deps.sh
@@ -15,3 +15,7 @@ build/tools/ple-run build/feed-ranker.ple --input examples/feed/request.jsonl
 echo
 echo "Per-task AUC on the held-out data (examples/feed/heldout.jsonl: 100 requests, 1000 candidates):"
 build/tools/ple-run build/feed-ranker.ple --input examples/feed/heldout.jsonl --evaluate
+echo
+echo "The same model converted to int8, and its accuracy against float32 on the held-out data:"
+build/converter/ple-convert --config examples/feed/config.json --weights examples/feed/weights.safetensors \
+  --output build/feed-ranker-int8.ple --precision int8 --report-data examples/feed/heldout.jsonl
