@@ -11,6 +11,7 @@
 #include <random>
 
 #include "kernels/kernel_set.h"
+#include "kernels/softmax-weights.h"
 #include "kernels/kernels.h"
 
 namespace {
@@ -418,6 +419,26 @@ TEST_CASE("kernels: float16 conversion is exact", "[kernel]") {
   CHECK(std::isinf(ple::rt::kernels::f16_to_f32(0x7C00)));
   CHECK(std::isnan(ple::rt::kernels::f16_to_f32(0x7E00)));
   CHECK(std::signbit(ple::rt::kernels::f16_to_f32(0x8000)));
+}
+
+TEST_CASE("kernels: the softmax's exp is within 2 ulp on [-87, 0], exact at 0, NaN kept, 0 below", "[kernel]") {
+  using ple::rt::kernels::ExpNonPositive;
+  CHECK(ExpNonPositive(0.0f) == 1.0f);
+  CHECK(ExpNonPositive(-0.0f) == 1.0f);
+  CHECK(std::isnan(ExpNonPositive(NAN)));
+  CHECK(ExpNonPositive(-INFINITY) == 0.0f);
+  CHECK(ExpNonPositive(-87.5f) == 0.0f);
+  double worst_ulps = 0.0;
+  // Every float in [-1, 0] with a 2^-16 step, then [-87, -1] with a 2^-10 step.
+  auto check = [&](float x) {
+    const double want = std::exp(static_cast<double>(x));
+    const double ulp = std::ldexp(1.0, std::ilogb(want) - 23);
+    worst_ulps = std::max(worst_ulps, std::fabs(ExpNonPositive(x) - want) / ulp);
+  };
+  for (int i = 0; i <= (1 << 16); ++i) check(-static_cast<float>(i) / 65536.0f);
+  for (int i = 1024; i <= 87 * 1024; ++i) check(-static_cast<float>(i) / 1024.0f);
+  INFO("worst error " << worst_ulps << " ulp");
+  CHECK(worst_ulps <= 2.0);
 }
 
 TEST_CASE("kernels: fused gate softmax and weighted expert sum", "[kernel]") {
