@@ -52,8 +52,9 @@ inline void SoftmaxWeights(size_t count, const float* z, float* p) {
   for (size_t e = 0; e < count; ++e) p[e] /= sum;
 }
 
-// o[c] = sum_e p[e] * experts[e][offset + c] for c in [begin, end): the reference's operations
-// per element (products then sums, e ascending); the SIMD gate kernels' column tails.
+// o[c] = sum_e p[e] * experts[e][offset + c] for c in [begin, end): products then sums, e
+// ascending. The scalar gate kernel is this over every column; the SIMD ones use it for the
+// columns after their last full vector.
 inline void WeightedSumColumns(size_t count, const float* p, const float* const* experts, size_t offset, size_t begin,
                                size_t end, float* o) {
   for (size_t c = begin; c < end; ++c) {
