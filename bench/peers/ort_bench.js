@@ -2,7 +2,8 @@
 // ONNX Runtime (onnxruntime-node) peer: latency, session cost, memory, outputs.
 //
 //   node ort_bench.js --model DIR/model-f32.onnx --inputs DIR --batches 1,50,200,1000 \
-//        --threads 1 --runs N --warmup M [--peer NAME] [--out FILE.json] [--optimized-out F]
+//        --threads 1 --runs N --warmup M [--max-seconds S] [--peer NAME] [--out FILE.json]
+//        [--optimized-out F]   (F: the graph after ORT's optimizations, to see its fusions)
 //   node ort_bench.js --overhead --model identity.onnx [--runs N --warmup M] [--out FILE.json]
 //   node ort_bench.js --score OUT.json --model X.onnx --inputs DIR [--alone K] [--threads 1]
 //
@@ -29,7 +30,8 @@ const HERE = __dirname;
 const REPO = path.resolve(HERE, '..', '..');
 
 function parseArgs(argv) {
-  const args = {batches: '1,50,200,1000', threads: '1', runs: '200', warmup: '20', alone: '50'};
+  const args = {batches: '1,50,200,1000', threads: '1', runs: '200', warmup: '20', alone: '50',
+    maxSeconds: '10'};
   for (let i = 0; i < argv.length; ++i) {
     const a = argv[i];
     if (!a.startsWith('--')) throw new Error(`ort_bench.js: unexpected argument ${a}`);
@@ -167,13 +169,21 @@ function feedsForRow(ort, arrays, inputNames, row) {
   return feeds;
 }
 
-async function timeRuns(session, feeds, runs, warmup) {
-  for (let i = 0; i < warmup; ++i) await session.run(feeds);
-  const times = new Array(runs);
-  for (let i = 0; i < runs; ++i) {
+// `warmup` untimed runs, then `runs` timed ones; both stop early once their time passes
+// maxSeconds (warmup: a fifth of it), keeping at least 5 timed runs, so batch 1000 of a large
+// model does not take minutes. The row's `runs` says how many were timed.
+async function timeRuns(session, feeds, runs, warmup, maxSeconds) {
+  const budgetNs = BigInt(Math.round(maxSeconds * 1e9));
+  let start = process.hrtime.bigint();
+  for (let i = 0; i < warmup && process.hrtime.bigint() - start < budgetNs / 5n; ++i) {
+    await session.run(feeds);
+  }
+  const times = [];
+  start = process.hrtime.bigint();
+  while (times.length < runs && (times.length < 5 || process.hrtime.bigint() - start < budgetNs)) {
     const t0 = process.hrtime.bigint();
     await session.run(feeds);
-    times[i] = Number(process.hrtime.bigint() - t0) / 1e3;
+    times.push(Number(process.hrtime.bigint() - t0) / 1e3);
   }
   return times;
 }
@@ -198,7 +208,8 @@ async function latencyMode(ort, args) {
   const allFeeds = batches.map((b) => feedsFor(ort, arrays, session.inputNames, b));
   const latency = [];
   for (let i = 0; i < batches.length; ++i) {
-    const times = await timeRuns(session, allFeeds[i], Number(args.runs), Number(args.warmup));
+    const times = await timeRuns(session, allFeeds[i], Number(args.runs), Number(args.warmup),
+        Number(args.maxSeconds));
     latency.push(Object.assign({peer, model: meta.model, batch: batches[i], threads},
         stats(times, batches[i])));
   }
@@ -221,7 +232,8 @@ async function latencyMode(ort, args) {
 async function overheadMode(ort, args) {
   const session = await ort.InferenceSession.create(args.model, sessionOptions(1));
   const feeds = {[session.inputNames[0]]: new ort.Tensor('float32', new Float32Array([1]), [1])};
-  const times = await timeRuns(session, feeds, Number(args.runs), Number(args.warmup));
+  const times = await timeRuns(session, feeds, Number(args.runs), Number(args.warmup),
+      Number(args.maxSeconds));
   await session.release();
   const s = stats(times, 1);
   return {overhead_us_p50: s.p50_us, overhead: s};
