@@ -13,6 +13,9 @@ in one batch of N:
   max_abs_vs_reference, mean_abs_vs_reference   against tests/reference's float64 forward
                                         (DIR/reference.npz, written by export.py)
   rel_vs_reference                      max_abs_vs_reference / max |reference| of the task
+  reference_std                         the task's spread over the candidates (float64): with
+                                        random weights outputs barely vary between candidates,
+                                        so read the errors against it
   batch_dependence_max_abs              candidates 0..K-1 (K = --alone) each scored alone
                                         (batch 1) against the same candidates inside the batch
                                         of N: max |difference|
@@ -32,8 +35,10 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
-# The float32 ONNX graph must equal the float64 reference within this, relative to the
-# largest |output| of each task (float32 accumulation over a few thousand terms).
+# The float32 ONNX graph must equal the float64 reference within this: max |error| over every
+# task and candidate, relative to the model's output scale (the largest |output| of any task).
+# Not per task: with random weights a regression output can sit near 0 (bench-l's r0: |y| <=
+# 0.002) while its error is float32 rounding of the ~0.1 values it is computed from.
 F32_REL_BAR = 1e-5
 
 
@@ -73,6 +78,7 @@ def rows_for(runtime, model, tasks, batch, alone, float_batch, reference):
                "max_abs_vs_reference": float(vs_ref.max()),
                "mean_abs_vs_reference": float(vs_ref.mean()),
                "rel_vs_reference": float(vs_ref.max() / max(np.abs(reference[:, t]).max(), 1e-30)),
+               "reference_std": float(reference[:, t].std()),
                "batch_dependence_max_abs": float(np.abs(alone[:, t] - batch[:k, t]).max()),
                "batch_dependence_candidates": k}
         if float_batch is not None:
@@ -122,9 +128,17 @@ def main(argv=None):
             float_batch = results.get(runtime.replace("-int8", "-f32"), (None, None))[0]
         rows += rows_for(runtime, name, tasks, batch, one, float_batch, reference)
 
-    ort_rel = max(r["rel_vs_reference"] for r in rows if r["runtime"] == "onnxruntime-f32")
-    checks = {"model": name, "onnxruntime_f32_rel_vs_reference": ort_rel,
-              "onnxruntime_f32_within_bar": ort_rel <= F32_REL_BAR, "bar": F32_REL_BAR}
+    scale = float(np.abs(reference).max())
+    checks = {"model": name, "bar": F32_REL_BAR, "output_scale": scale}
+    for runtime in ("onnxruntime-f32", "ple-f32"):
+        mine = [r for r in rows if r["runtime"] == runtime]
+        if mine:
+            key = runtime.replace("-", "_")
+            checks[f"{key}_max_abs_vs_reference"] = max(r["max_abs_vs_reference"] for r in mine)
+            checks[f"{key}_rel_vs_reference"] = checks[f"{key}_max_abs_vs_reference"] / scale
+            checks[f"{key}_worst_task_rel_vs_reference"] = max(r["rel_vs_reference"] for r in mine)
+    ort_rel = checks["onnxruntime_f32_rel_vs_reference"]
+    checks["onnxruntime_f32_within_bar"] = ort_rel <= F32_REL_BAR
     result = {"accuracy": rows, "checks": [checks]}
     text = json.dumps(result, indent=1)
     if args.out:
@@ -133,15 +147,18 @@ def main(argv=None):
     if args.json:
         print(text)
     else:
-        print(f"{name}: ONNX Runtime f32 vs float64 reference: {ort_rel:.2e} of the largest output "
-              f"({'within' if checks['onnxruntime_f32_within_bar'] else 'OUTSIDE'} {F32_REL_BAR:g})")
+        print(f"{name}: ONNX Runtime f32 vs float64 reference: max abs "
+              f"{checks['onnxruntime_f32_max_abs_vs_reference']:.2e} = {ort_rel:.2e} of the largest "
+              f"output ({'within' if checks['onnxruntime_f32_within_bar'] else 'OUTSIDE'} "
+              f"{F32_REL_BAR:g}); worst task relative to its own largest output "
+              f"{checks['onnxruntime_f32_worst_task_rel_vs_reference']:.2e}")
         print(f"{'runtime':18} {'task':10} {'max|vs f32|':>12} {'mean|vs f32|':>12} "
-              f"{'max|vs ref|':>12} {'batch dep.':>12}")
+              f"{'max|vs ref|':>12} {'batch dep.':>12} {'ref. std':>10}")
         for r in rows:
             fmt = lambda v: f"{v:12.3g}" if v is not None else f"{'-':>12}"  # noqa: E731
             print(f"{r['runtime']:18} {r['task']:10} {fmt(r['max_abs_vs_float'])} "
                   f"{fmt(r['mean_abs_vs_float'])} {fmt(r['max_abs_vs_reference'])} "
-                  f"{fmt(r['batch_dependence_max_abs'])}")
+                  f"{fmt(r['batch_dependence_max_abs'])} {r['reference_std']:10.3g}")
     return 0 if checks["onnxruntime_f32_within_bar"] else 2
 
 
