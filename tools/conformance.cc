@@ -230,6 +230,15 @@ BundleInputs ReadBundleInputs(const std::string& directory, const ple::Model& mo
   return inputs;
 }
 
+std::vector<uint8_t> ConvertBundleModel(const std::string& directory, const BundleRunOptions& options) {
+  const json manifest = ReadJson(directory + "/bundle.json");
+  const convert::Source source = convert::ParseSource(manifest.value("importer", "native"));
+  return convert::Convert(source, directory + "/" + manifest.value("config", "config.json"),
+                          directory + "/" + manifest.value("weights", "weights.safetensors"), options.import,
+                          options.precision)
+      .bytes;
+}
+
 BundleReport RunBundle(const std::string& directory, ple_kernel_path kernel_path, const BundleRunOptions& options) {
   const std::string& model_path = options.model_path;
   const json manifest = ReadJson(directory + "/bundle.json");
@@ -241,12 +250,10 @@ BundleReport RunBundle(const std::string& directory, ple_kernel_path kernel_path
     tolerance.atol = manifest["tolerance"].value("atol", tolerance.atol);
   }
   const std::string config_path = directory + "/" + manifest.value("config", "config.json");
-  const std::string weights_path = directory + "/" + manifest.value("weights", "weights.safetensors");
   const std::string data_path = directory + "/" + manifest.value("data", "data.safetensors");
   std::vector<uint8_t> model_bytes;
   if (model_path.empty()) {
-    const convert::Source source = convert::ParseSource(manifest.value("importer", "native"));
-    model_bytes = convert::Convert(source, config_path, weights_path, options.import, options.precision).bytes;
+    model_bytes = ConvertBundleModel(directory, options);
   } else {
     std::ifstream in(model_path, std::ios::binary);
     if (!in) throw std::runtime_error("cannot open model file '" + model_path + "'");
@@ -269,6 +276,7 @@ BundleReport RunBundle(const std::string& directory, ple_kernel_path kernel_path
   ple::SessionOptions session_options;
   session_options.max_batch = static_cast<uint32_t>(std::max<size_t>(n, 1));
   session_options.kernel_path = kernel_path;
+  session_options.num_threads = options.num_threads;
   ple::Session session(model, session_options);
   rt::Session& internal = *rt::InternalSession(session.get());
   // A quantized model is held to the quantized accuracy bar instead of the bundle's tolerance.
@@ -356,6 +364,9 @@ BundleReport RunBundle(const std::string& directory, ple_kernel_path kernel_path
     session.Run(rows.data(), n, per_row.data());
     report.per_row_checked = true;
     report.per_row_identical = std::memcmp(per_row.data(), outputs.data(), outputs.size() * sizeof(float)) == 0;
+  }
+  for (const auto& r : internal.gate_records()) {
+    report.gate_values.insert(report.gate_values.end(), r.weights.begin(), r.weights.begin() + n * r.width);
   }
   report.output_values = std::move(outputs);
   if (expected_scores_tensor != nullptr) report.score_values = std::move(scores);

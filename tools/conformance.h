@@ -66,6 +66,7 @@ struct BundleReport {
   bool per_row_identical = true;
   std::vector<float> output_values;  // the run's outputs, candidates x tasks
   std::vector<float> score_values;   // and scores, when the bundle has expected scores
+  std::vector<float> gate_values;    // every computed gate's weights, candidates x experts, gate after gate
   bool passed() const;
 };
 
@@ -74,7 +75,11 @@ struct BundleRunOptions {
   convert::PrecisionPlan precision;   // how the bundle is converted (float32 by default)
   std::string model_path;             // read this model file instead of converting (e.g. one a
                                       // native build converted, for an emulated run)
+  uint32_t num_threads = 1;           // the session's threads
 };
+
+// The model file RunBundle converts from the bundle (options.import and options.precision).
+std::vector<uint8_t> ConvertBundleModel(const std::string& directory, const BundleRunOptions& options = {});
 
 // Loads the bundle in `directory`, converts it (or reads options.model_path), runs it on
 // `kernel_path` and compares: float32 models with the bundle's tolerance, quantized ones with

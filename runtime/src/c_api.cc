@@ -66,6 +66,10 @@ ple_status ReadOptions(const ple_session_options* options, ple::rt::SessionConfi
     return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "unknown kernel path %d", kernel_path);
   }
   config->kernel_path = static_cast<ple_kernel_path>(kernel_path);
+  // num_threads was added later: structs from an older header end before it (1 thread).
+  if (options->struct_size >= offsetof(ple_session_options, num_threads) + sizeof(options->num_threads)) {
+    config->num_threads = options->num_threads;
+  }
   return PLE_OK;
 }
 
@@ -353,6 +357,7 @@ void ple_session_options_init(ple_session_options* options) {
   options->struct_size = sizeof(*options);
   options->max_batch = ple::rt::kDefaultMaxBatch;
   options->kernel_path = PLE_KERNELS_AUTO;
+  options->num_threads = 1;
 }
 
 ple_status ple_session_memory_bytes(const ple_model* model, const ple_session_options* options, size_t* out_bytes) {
@@ -393,7 +398,8 @@ void ple_session_close(ple_session** session) {
 
 ple_status ple_session_get_info(const ple_session* session, ple_session_info* info) {
   if (session == nullptr || info == nullptr) return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "session or info is NULL");
-  if (info->struct_size < sizeof(ple_session_info)) {
+  constexpr size_t kInfoSizeAbi10 = offsetof(ple_session_info, packed_weight_bytes) + sizeof(size_t);
+  if (info->struct_size < kInfoSizeAbi10) {
     return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "ple_session_info.struct_size is %u, expected %zu",
                         info->struct_size, sizeof(ple_session_info));
   }
@@ -403,7 +409,31 @@ ple_status ple_session_get_info(const ple_session* session, ple_session_info* in
   info->tile_rows = s.tile_rows();
   info->arena_bytes = s.arena_bytes();
   info->packed_weight_bytes = s.packed_weight_bytes();
+  if (info->struct_size >= offsetof(ple_session_info, num_threads) + sizeof(info->num_threads)) {
+    info->num_threads = s.num_threads();
+  }
   return PLE_OK;
+}
+
+ple_status ple_session_set_profiling(ple_session* session, int enable) {
+  if (session == nullptr) return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "session is NULL");
+  session->session->EnableProfiling(enable != 0);
+  return PLE_OK;
+}
+
+ple_status ple_session_get_profile(ple_session* session, ple_stage_time* stages, size_t capacity, size_t* out_count) {
+  if (session == nullptr || out_count == nullptr || (stages == nullptr && capacity > 0)) {
+    return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "session or out_count is NULL, or stages is NULL with capacity %zu",
+                        capacity);
+  }
+  return Guard([&] {
+    const auto& profile = session->session->Profile();
+    for (size_t i = 0; i < profile.size() && i < capacity; ++i) {
+      stages[i] = ple_stage_time{profile[i].name.c_str(), profile[i].nanoseconds};
+    }
+    *out_count = profile.size();
+    return PLE_OK;
+  });
 }
 
 ple_status ple_session_run(ple_session* session, const float* inputs, size_t inputs_count, size_t num_candidates,

@@ -24,7 +24,7 @@ struct Builder {
   std::map<const DenseLayer*, uint32_t> packed_value;
 };
 
-uint32_t AddMlp(Builder* b, const Mlp& mlp, uint32_t input) {
+uint32_t AddMlp(Builder* b, const Mlp& mlp, uint32_t input, uint32_t level) {
   Plan* plan = b->plan;
   uint32_t current = input;
   for (const DenseLayer& layer : mlp.layers) {
@@ -32,6 +32,7 @@ uint32_t AddMlp(Builder* b, const Mlp& mlp, uint32_t input) {
     if (done == b->packed_value.end()) {  // the group's first member met: one step for all
       PlanStep step;
       step.kind = StepKind::kGroup;
+      step.level = level;
       step.input = current;
       step.group = layer.packed;
       step.members_begin = static_cast<uint32_t>(plan->group_members.size());
@@ -184,7 +185,7 @@ Plan BuildPlan(const Model& model) {
     const Level& level = model.levels()[l];
     std::vector<uint32_t> expert_values;
     for (const Expert& expert : level.experts) {
-      expert_values.push_back(AddMlp(&builder, expert.mlp, streams[expert.input_stream]));
+      expert_values.push_back(AddMlp(&builder, expert.mlp, streams[expert.input_stream], l));
     }
     std::vector<uint32_t> next(model.stream_count(), kInputValue);
     for (uint32_t g = 0; g < level.gates.size(); ++g) {
@@ -197,7 +198,7 @@ Plan BuildPlan(const Model& model) {
       sum.kind = StepKind::kGate;
       sum.level = l;
       sum.gate = g;
-      sum.input = AddMlp(&builder, gate.mlp, streams[gate.input_stream]);
+      sum.input = AddMlp(&builder, gate.mlp, streams[gate.input_stream], l);
       sum.experts_begin = static_cast<uint32_t>(plan.gate_experts.size());
       sum.experts_count = static_cast<uint32_t>(gate.experts.size());
       for (uint32_t e : gate.experts) plan.gate_experts.push_back(expert_values[e]);
@@ -208,11 +209,13 @@ Plan BuildPlan(const Model& model) {
     }
     streams = next;
   }
+  const uint32_t towers_level = static_cast<uint32_t>(model.levels().size());
   for (size_t t = 0; t < model.towers().size(); ++t) {
     const Tower& tower = model.towers()[t];
     PlanStep output;
     output.kind = StepKind::kTaskOutput;
-    output.input = AddMlp(&builder, tower.mlp, streams[tower.input_stream]);
+    output.level = towers_level;
+    output.input = AddMlp(&builder, tower.mlp, streams[tower.input_stream], towers_level);
     output.task = static_cast<uint32_t>(t);
     plan.steps.push_back(output);
   }

@@ -55,7 +55,7 @@ struct PlanStep {
   uint32_t experts_begin = 0;     // kGate: range in Plan::gate_experts
   uint32_t experts_count = 0;
   uint32_t task = 0;              // kTaskOutput
-  uint32_t level = 0;             // kGate: the gate's level
+  uint32_t level = 0;             // the level the step belongs to; towers and task outputs: the number of levels
   uint32_t gate = 0;              // kGate: the gate's index in Level::gates
 };
 

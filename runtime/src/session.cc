@@ -1,7 +1,9 @@
 #include "session.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
@@ -12,8 +14,31 @@ namespace {
 
 constexpr size_t kArenaAlignmentBytes = 64;
 
+// Profiling: Charge(stage) adds the time since the previous charge (or construction) to the
+// stage's total. With null totals it reads no clock.
+class StageClock {
+ public:
+  explicit StageClock(uint64_t* totals) : totals_(totals) {
+    if (totals_ != nullptr) last_ = std::chrono::steady_clock::now();
+  }
+  void Charge(size_t stage) {
+    if (totals_ == nullptr) return;
+    const auto now = std::chrono::steady_clock::now();
+    totals_[stage] += static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(now - last_).count());
+    last_ = now;
+  }
+
+ private:
+  uint64_t* totals_;
+  std::chrono::steady_clock::time_point last_;
+};
+
 Status CheckConfig(const SessionConfig& config, const KernelSet** kernels) {
   if (config.max_batch == 0) return MakeError(PLE_ERROR_INVALID_ARGUMENT, "max_batch must be at least 1");
+  if (config.num_threads == 0 || config.num_threads > kMaxThreads) {
+    return MakeError(PLE_ERROR_INVALID_ARGUMENT, "num_threads is %u: it must be 1 to %u", config.num_threads,
+                     kMaxThreads);
+  }
   ple_kernel_path path;
   Status status = ResolveKernelPath(config.kernel_path, &path);
   if (!status.ok()) return status;
@@ -31,7 +56,10 @@ size_t ArenaBytes(const Plan& plan, uint32_t tile_rows) {
   return plan.arena_floats_per_row * tile_rows * sizeof(float);
 }
 
-// The scratch a session allocates besides the arena (in elements of each vector).
+}  // namespace
+
+// The scratch a session allocates besides the arenas (in elements of each vector): per worker,
+// but for the request partials and the groups' bias and tile tables, which are shared.
 struct ScratchSizes {
   size_t request_partials = 0, quantized = 0, rows = 0, request_part_rows = 0, gemm_out = 0, gate_weights = 0,
          tile_outputs = 0;
@@ -52,11 +80,20 @@ struct ScratchSizes {
       }
     }
   }
-  size_t bytes() const {
-    return (request_partials + request_part_rows + gemm_out + gate_weights) * sizeof(float) + quantized +
-           rows * (sizeof(float) + sizeof(int32_t)) + bias_and_tiles + tile_outputs * sizeof(kernels::TileOutput);
+  size_t shared_bytes() const { return request_partials * sizeof(float) + bias_and_tiles; }
+  size_t worker_bytes() const {
+    return (request_part_rows + gemm_out + gate_weights) * sizeof(float) + quantized +
+           rows * (sizeof(float) + sizeof(int32_t)) + tile_outputs * sizeof(kernels::TileOutput);
   }
 };
+
+namespace {
+
+// Workers a session runs with: the XNNPACK path runs its products on XNNPACK's own threads,
+// so its candidates stay on one worker.
+size_t WorkerCount(const SessionConfig& config, const KernelSet& kernels) {
+  return kernels.xnnpack_f32 ? 1 : config.num_threads;
+}
 
 // A float32 group's columns [k_begin, k_end) as the row-major [columns, k] matrix XNNPACK takes.
 std::vector<float> RowMajor(const PackedGroup& g, uint32_t k_begin, uint32_t k_end) {
@@ -77,7 +114,9 @@ Status SessionMemoryBytes(const Model& model, const SessionConfig& config, size_
   if (!status.ok()) return status;
   const Plan plan = BuildPlan(model);
   const uint32_t tile_rows = TileRows(config);
-  size_t total = ArenaBytes(plan, tile_rows) + ScratchSizes(plan, tile_rows, kernels->xnnpack_f32).bytes();
+  const ScratchSizes scratch(plan, tile_rows, kernels->xnnpack_f32);
+  size_t total = scratch.shared_bytes() +
+                 WorkerCount(config, *kernels) * (ArenaBytes(plan, tile_rows) + scratch.worker_bytes());
   if (kernels->xnnpack_f32) {
     for (const PlanStep& step : plan.steps) {
       if (step.kind != StepKind::kGroup || step.group->type != WeightType::kF32) continue;
@@ -102,30 +141,29 @@ Status Session::Create(std::shared_ptr<const Model> model, const SessionConfig& 
   session->plan_ = BuildPlan(*session->model_);
   const Plan& plan = session->plan_;
 
-  session->arena_bytes_ = ArenaBytes(plan, session->tile_rows_);
-  if (session->arena_bytes_ > 0) {
-    session->arena_ = static_cast<float*>(std::aligned_alloc(kArenaAlignmentBytes, session->arena_bytes_));
-    if (session->arena_ == nullptr) {
-      return MakeError(PLE_ERROR_OUT_OF_MEMORY, "cannot allocate a %zu-byte arena", session->arena_bytes_);
-    }
-  }
   const bool xnnpack_f32 = session->kernels_->xnnpack_f32;
   const ScratchSizes scratch(plan, session->tile_rows_, xnnpack_f32);
-  session->scratch_bytes_ = scratch.bytes();
+  session->worker_arena_bytes_ = ArenaBytes(plan, session->tile_rows_);
+  session->workers_.resize(WorkerCount(config, *session->kernels_));
+  for (Worker& worker : session->workers_) {
+    status = session->CreateWorker(scratch, &worker);
+    if (!status.ok()) return status;
+  }
+  session->arena_bytes_ =
+      scratch.shared_bytes() + session->workers_.size() * (session->worker_arena_bytes_ + scratch.worker_bytes());
+  if (session->workers_.size() > 1) session->pool_.reset(new ThreadPool(session->workers_.size()));
+  if (xnnpack_f32 && config.num_threads > 1) {
+    session->xnnpack_threads_ = CreateXnnpackThreads(config.num_threads);
+    if (session->xnnpack_threads_ == nullptr) {
+      return MakeError(PLE_ERROR_OUT_OF_MEMORY, "cannot start XNNPACK's %u threads", config.num_threads);
+    }
+  }
   size_t partials = 0;
   for (uint32_t width : plan.split_outputs) {
     session->request_partial_offset_.push_back(partials);
     partials += width;
   }
   session->request_partials_.assign(scratch.request_partials, 0.0f);
-  session->quantized_.assign(scratch.quantized, 0);
-  session->row_scales_.assign(scratch.rows, 0.0f);
-  session->row_zero_points_.assign(scratch.rows, 0);
-  session->request_part_rows_.assign(scratch.request_part_rows, 0.0f);
-  session->gemm_out_.assign(scratch.gemm_out, 0.0f);
-  session->gate_weights_.assign(scratch.gate_weights, 0.0f);
-  session->gate_expert_pointers_.resize(plan.max_gate_experts);
-  session->tile_outputs_.resize(plan.max_group_columns / 16);
   session->groups_.resize(plan.steps.size());
   for (size_t i = 0; i < plan.steps.size(); ++i) {
     const PlanStep& step = plan.steps[i];
@@ -166,7 +204,53 @@ Status Session::Create(std::shared_ptr<const Model> model, const SessionConfig& 
   return Status::Ok();
 }
 
-Session::~Session() { std::free(arena_); }
+Session::~Session() = default;
+
+void Session::FreeArena::operator()(float* arena) const { std::free(arena); }
+
+Status Session::CreateWorker(const ScratchSizes& scratch, Worker* worker) {
+  if (worker_arena_bytes_ > 0) {
+    worker->arena.reset(static_cast<float*>(std::aligned_alloc(kArenaAlignmentBytes, worker_arena_bytes_)));
+    if (worker->arena == nullptr) {
+      return MakeError(PLE_ERROR_OUT_OF_MEMORY, "cannot allocate a %zu-byte arena", worker_arena_bytes_);
+    }
+  }
+  worker->quantized.assign(scratch.quantized, 0);
+  worker->row_scales.assign(scratch.rows, 0.0f);
+  worker->row_zero_points.assign(scratch.rows, 0);
+  worker->request_part_rows.assign(scratch.request_part_rows, 0.0f);
+  worker->gemm_out.assign(scratch.gemm_out, 0.0f);
+  worker->gate_weights.assign(scratch.gate_weights, 0.0f);
+  worker->tile_outputs.resize(scratch.tile_outputs);
+  worker->gate_expert_pointers.resize(plan_.max_gate_experts);
+  worker->sources.resize(model_->features().size() + model_->extras().size());
+  worker->stage_nanoseconds.assign(model_->levels().size() + 3, 0);
+  return Status::Ok();
+}
+
+void Session::EnableProfiling(bool enable) {
+  profiling_ = enable;
+  ResetProfile();
+}
+
+void Session::ResetProfile() {
+  for (Worker& worker : workers_) std::fill(worker.stage_nanoseconds.begin(), worker.stage_nanoseconds.end(), 0);
+}
+
+const std::vector<Session::StageTime>& Session::Profile() {
+  const size_t levels = model_->levels().size();
+  if (profile_.empty()) {
+    profile_.push_back({"features", 0});
+    for (size_t l = 0; l < levels; ++l) profile_.push_back({"level " + std::to_string(l + 1), 0});
+    profile_.push_back({"towers", 0});
+    profile_.push_back({"outputs", 0});
+  }
+  for (size_t i = 0; i < profile_.size(); ++i) {
+    profile_[i].nanoseconds = 0;
+    for (const Worker& worker : workers_) profile_[i].nanoseconds += worker.stage_nanoseconds[i];
+  }
+  return profile_;
+}
 
 void Session::EnableGateRecording() {
   gate_records_.clear();
@@ -184,14 +268,14 @@ void Session::EnableGateRecording() {
   }
 }
 
-float* Session::ValuePointer(uint32_t value) const {
-  return arena_ + plan_.values[value].arena_offset_floats * tile_rows_;
+float* Session::ValuePointer(const Worker& worker, uint32_t value) const {
+  return worker.arena.get() + plan_.values[value].arena_offset_floats * tile_rows_;
 }
 
 // Fills value 0 (and, split with per-row request values, value 1) for rows [first, first + rows).
-ple_status Session::AssembleInputs(RunInputs* inputs, size_t first, size_t rows) {
+ple_status Session::AssembleInputs(Worker& worker, RunInputs* inputs, size_t first, size_t rows) {
   const Model& model = *model_;
-  float* input_row = ValuePointer(kInputValue);
+  float* input_row = ValuePointer(worker, kInputValue);
   const size_t input_stride = plan_.input_width;
   for (size_t i = 0; i < model.features().size(); ++i) {
     const FeatureInfo& feature = model.features()[i];
@@ -199,14 +283,14 @@ ple_status Session::AssembleInputs(RunInputs* inputs, size_t first, size_t rows)
     if (!request) {
       const size_t column = plan_.split ? feature.segment_offset : feature.row_offset;
       const ple_status status =
-          AssembleFeature(model, feature, &inputs->sources[i], first, rows, first, input_row, input_stride, column);
+          AssembleFeature(model, feature, &worker.sources[i], first, rows, first, input_row, input_stride, column);
       if (status != PLE_OK) return status;
     } else if (inputs->request_values == nullptr) {  // each row brings its own request values
-      float* out = plan_.split ? ValuePointer(kRequestRowsValue) : input_row;
+      float* out = plan_.split ? ValuePointer(worker, kRequestRowsValue) : input_row;
       const size_t stride = plan_.split ? plan_.request_width : input_stride;
       const size_t column = plan_.split ? feature.segment_offset : feature.row_offset;
       const ple_status status =
-          AssembleFeature(model, feature, &inputs->sources[i], first, rows, first, out, stride, column);
+          AssembleFeature(model, feature, &worker.sources[i], first, rows, first, out, stride, column);
       if (status != PLE_OK) return status;
     } else if (!plan_.split) {  // a request context, but the model's columns interleave scopes
       for (size_t r = 0; r < rows; ++r) {
@@ -219,14 +303,14 @@ ple_status Session::AssembleInputs(RunInputs* inputs, size_t first, size_t rows)
 }
 
 // With a request context: the request part of every split group, once per request.
-ple_status Session::UpdateRequestPartials(const RunInputs& inputs) {
+ple_status Session::UpdateRequestPartials(Worker& worker, const RunInputs& inputs) {
   if (!plan_.split || inputs.request_values == nullptr || inputs.request_generation == partials_generation_) {
     return PLE_OK;
   }
   for (size_t i = 0; i < plan_.steps.size(); ++i) {
     const PlanStep& step = plan_.steps[i];
     if (step.split < 0) continue;
-    const ple_status status = GroupRequestPart(i, step, 1, inputs.request_values,
+    const ple_status status = GroupRequestPart(worker, i, step, 1, inputs.request_values,
                                                request_partials_.data() + request_partial_offset_[step.split]);
     if (status != PLE_OK) {
       partials_generation_ = 0;
@@ -238,51 +322,51 @@ ple_status Session::UpdateRequestPartials(const RunInputs& inputs) {
   return PLE_OK;
 }
 
-ple_status Session::GroupRequestPart(size_t step_index, const PlanStep& step, size_t rows, const float* request,
+ple_status Session::GroupRequestPart(Worker& worker, size_t step_index, const PlanStep& step, size_t rows, const float* request,
                                      float* part) {
   const PackedGroup& g = *step.group;
   const GroupState& state = groups_[step_index];
   const size_t tiles = g.columns / 16, request_stride = plan_.request_width;
   for (size_t t = 0; t < tiles; ++t) {  // all columns, the bias included, no activation
-    tile_outputs_[t] = kernels::TileOutput{part + 16 * t, state.bias.data() + 16 * t, g.columns, 16, 0, 0};
+    worker.tile_outputs[t] = kernels::TileOutput{part + 16 * t, state.bias.data() + 16 * t, g.columns, 16, 0, 0};
   }
   switch (g.type) {
     case WeightType::kI8: {
       const size_t q_stride = size_t{g.request_blocks} * 4;
-      kernels_->f32_qu8_quantize(rows, g.request_columns, request, request_stride, quantized_.data(), q_stride,
-                                 q_stride, row_scales_.data(), row_zero_points_.data());
-      kernels_->qu8s8_gemm(rows, g.request_blocks, quantized_.data(), q_stride, static_cast<const int8_t*>(g.weights),
-                           size_t{g.blocks} * 64, tiles, row_scales_.data(), row_zero_points_.data(), g.scales,
-                           g.request_sums, tile_outputs_.data(), 0);
+      kernels_->f32_qu8_quantize(rows, g.request_columns, request, request_stride, worker.quantized.data(), q_stride,
+                                 q_stride, worker.row_scales.data(), worker.row_zero_points.data());
+      kernels_->qu8s8_gemm(rows, g.request_blocks, worker.quantized.data(), q_stride, static_cast<const int8_t*>(g.weights),
+                           size_t{g.blocks} * 64, tiles, worker.row_scales.data(), worker.row_zero_points.data(), g.scales,
+                           g.request_sums, worker.tile_outputs.data(), 0);
       break;
     }
     case WeightType::kF16:
       kernels_->f16_gemm(rows, g.request_columns, request, request_stride, static_cast<const uint16_t*>(g.weights),
-                         size_t{g.in} * 16, tiles, tile_outputs_.data(), 0);
+                         size_t{g.in} * 16, tiles, worker.tile_outputs.data(), 0);
       break;
     case WeightType::kF32:
       if (state.xnnpack_request != nullptr) {
-        if (!state.xnnpack_request->Run(rows, request, gemm_out_.data())) {
+        if (!state.xnnpack_request->Run(rows, request, worker.gemm_out.data(), xnnpack_threads_.get())) {
           return SetLastError(PLE_ERROR_INTERNAL, "XNNPACK failed on a first layer's request columns");
         }
-        AddAndStore(rows, tiles, g.columns, 0);
+        AddAndStore(worker, rows, tiles, g.columns, 0);
         break;
       }
       kernels_->f32_gemm(rows, g.request_columns, request, request_stride, static_cast<const float*>(g.weights),
-                         size_t{g.in} * 16, tiles, tile_outputs_.data(), 0);
+                         size_t{g.in} * 16, tiles, worker.tile_outputs.data(), 0);
       break;
   }
   return PLE_OK;
 }
 
-// The XNNPACK path's epilogue: its raw product (gemm_out_, `columns` floats per row) plus each
+// The XNNPACK path's epilogue: its raw product (worker.gemm_out, `columns` floats per row) plus each
 // tile's addend, ReLU where fused, into the tile outputs.
-void Session::AddAndStore(size_t rows, size_t tiles, size_t columns, size_t add_stride) {
+void Session::AddAndStore(Worker& worker, size_t rows, size_t tiles, size_t columns, size_t add_stride) {
   for (size_t t = 0; t < tiles; ++t) {
-    const kernels::TileOutput& o = tile_outputs_[t];
+    const kernels::TileOutput& o = worker.tile_outputs[t];
     if (o.out == nullptr) continue;
     for (size_t r = 0; r < rows; ++r) {
-      const float* product = gemm_out_.data() + r * columns + 16 * t;
+      const float* product = worker.gemm_out.data() + r * columns + 16 * t;
       const float* add = o.add + r * add_stride;
       float* out = o.out + r * o.out_stride;
       for (size_t c = 0; c < o.columns; ++c) {
@@ -296,7 +380,7 @@ void Session::AddAndStore(size_t rows, size_t tiles, size_t columns, size_t add_
 // Every member of a packed group in one GEMM call over the group's tiles: each tile's result
 // (int8: dequantized) plus the bias or the request part, ReLU fused, straight into its
 // member's value; other activations run on each member afterwards.
-ple_status Session::RunGroup(size_t step_index, const PlanStep& step, size_t rows, bool per_row_request) {
+ple_status Session::RunGroup(Worker& worker, size_t step_index, const PlanStep& step, size_t rows, bool per_row_request) {
   const PackedGroup& g = *step.group;
   const GroupState& state = groups_[step_index];
   const float* add = state.bias.data();
@@ -304,9 +388,9 @@ ple_status Session::RunGroup(size_t step_index, const PlanStep& step, size_t row
   if (step.split >= 0) {
     if (per_row_request) {
       const ple_status status =
-          GroupRequestPart(step_index, step, rows, ValuePointer(kRequestRowsValue), request_part_rows_.data());
+          GroupRequestPart(worker, step_index, step, rows, ValuePointer(worker, kRequestRowsValue), worker.request_part_rows.data());
       if (status != PLE_OK) return status;
-      add = request_part_rows_.data();
+      add = worker.request_part_rows.data();
       add_stride = g.columns;
     } else {
       add = request_partials_.data() + request_partial_offset_[step.split];
@@ -314,7 +398,7 @@ ple_status Session::RunGroup(size_t step_index, const PlanStep& step, size_t row
   }
   const size_t tiles = g.columns / 16;
   for (size_t t = 0; t < tiles; ++t) {
-    kernels::TileOutput& o = tile_outputs_[t];
+    kernels::TileOutput& o = worker.tile_outputs[t];
     if (state.tile_member[t] == UINT32_MAX) {  // padding between members (never written by the converter)
       o = kernels::TileOutput{};
       continue;
@@ -322,44 +406,44 @@ ple_status Session::RunGroup(size_t step_index, const PlanStep& step, size_t row
     const GroupMember& member = plan_.group_members[step.members_begin + state.tile_member[t]];
     const DenseLayer& layer = *member.layer;
     const uint32_t local = static_cast<uint32_t>(16 * t) - layer.packed_column;
-    o = kernels::TileOutput{ValuePointer(member.value) + local, add + 16 * t, layer.out,
+    o = kernels::TileOutput{ValuePointer(worker, member.value) + local, add + 16 * t, layer.out,
                             std::min<uint32_t>(16, layer.out - local), layer.activation == Activation::kRelu, 0};
   }
-  const float* x = ValuePointer(step.input);
+  const float* x = ValuePointer(worker, step.input);
   const size_t x_stride = plan_.values[step.input].width;
   const size_t k = g.in - g.request_columns;
   switch (g.type) {
     case WeightType::kI8: {
       const size_t candidate_blocks = g.blocks - g.request_blocks, q_stride = candidate_blocks * 4;
-      kernels_->f32_qu8_quantize(rows, k, x, x_stride, quantized_.data(), q_stride, q_stride, row_scales_.data(),
-                                 row_zero_points_.data());
-      kernels_->qu8s8_gemm(rows, candidate_blocks, quantized_.data(), q_stride,
+      kernels_->f32_qu8_quantize(rows, k, x, x_stride, worker.quantized.data(), q_stride, q_stride, worker.row_scales.data(),
+                                 worker.row_zero_points.data());
+      kernels_->qu8s8_gemm(rows, candidate_blocks, worker.quantized.data(), q_stride,
                            static_cast<const int8_t*>(g.weights) + size_t{g.request_blocks} * 64, size_t{g.blocks} * 64,
-                           tiles, row_scales_.data(), row_zero_points_.data(), g.scales, g.candidate_sums,
-                           tile_outputs_.data(), add_stride);
+                           tiles, worker.row_scales.data(), worker.row_zero_points.data(), g.scales, g.candidate_sums,
+                           worker.tile_outputs.data(), add_stride);
       break;
     }
     case WeightType::kF16:
       kernels_->f16_gemm(rows, k, x, x_stride, static_cast<const uint16_t*>(g.weights) + size_t{g.request_columns} * 16,
-                         size_t{g.in} * 16, tiles, tile_outputs_.data(), add_stride);
+                         size_t{g.in} * 16, tiles, worker.tile_outputs.data(), add_stride);
       break;
     case WeightType::kF32:
       if (state.xnnpack_candidate != nullptr) {
-        if (!state.xnnpack_candidate->Run(rows, x, gemm_out_.data())) {
+        if (!state.xnnpack_candidate->Run(rows, x, worker.gemm_out.data(), xnnpack_threads_.get())) {
           return SetLastError(PLE_ERROR_INTERNAL, "XNNPACK failed on a [%u -> %u] group", g.in, g.columns);
         }
-        AddAndStore(rows, tiles, g.columns, add_stride);
+        AddAndStore(worker, rows, tiles, g.columns, add_stride);
         break;
       }
       kernels_->f32_gemm(rows, k, x, x_stride, static_cast<const float*>(g.weights) + size_t{g.request_columns} * 16,
-                         size_t{g.in} * 16, tiles, tile_outputs_.data(), add_stride);
+                         size_t{g.in} * 16, tiles, worker.tile_outputs.data(), add_stride);
       break;
   }
   for (uint32_t m = 0; m < step.members_count; ++m) {
     const GroupMember& member = plan_.group_members[step.members_begin + m];
     const Activation activation = member.layer->activation;
     if (activation == Activation::kIdentity || activation == Activation::kRelu) continue;
-    kernels::f32_activation__scalar(*member.layer, rows, member.layer->out, ValuePointer(member.value),
+    kernels::f32_activation__scalar(*member.layer, rows, member.layer->out, ValuePointer(worker, member.value),
                                     member.layer->out);
   }
   return PLE_OK;
@@ -367,11 +451,11 @@ ple_status Session::RunGroup(size_t step_index, const PlanStep& step, size_t row
 
 // softmax(logits) weighs the experts' values, fused: the weights go to a scratch row (or to
 // the gate's record when recording).
-void Session::RunGate(size_t step_index, const PlanStep& step, size_t first, size_t rows) {
+void Session::RunGate(Worker& worker, size_t step_index, const PlanStep& step, size_t first, size_t rows) {
   for (uint32_t i = 0; i < step.experts_count; ++i) {
-    gate_expert_pointers_[i] = ValuePointer(plan_.gate_experts[step.experts_begin + i]);
+    worker.gate_expert_pointers[i] = ValuePointer(worker, plan_.gate_experts[step.experts_begin + i]);
   }
-  float* weights = gate_weights_.data();
+  float* weights = worker.gate_weights.data();
   size_t weights_stride = 0;
   if (!record_of_step_.empty() && record_of_step_[step_index] >= 0) {
     GateRecord& record = gate_records_[record_of_step_[step_index]];
@@ -379,9 +463,9 @@ void Session::RunGate(size_t step_index, const PlanStep& step, size_t first, siz
     weights_stride = record.width;
   }
   const PlanValue& out = plan_.values[step.output];
-  kernels_->f32_gate_softmax_sum(rows, step.experts_count, out.width, ValuePointer(step.input),
-                                        plan_.values[step.input].width, gate_expert_pointers_.data(), out.width,
-                                        weights, weights_stride, ValuePointer(step.output), out.width);
+  kernels_->f32_gate_softmax_sum(rows, step.experts_count, out.width, ValuePointer(worker, step.input),
+                                        plan_.values[step.input].width, worker.gate_expert_pointers.data(), out.width,
+                                        weights, weights_stride, ValuePointer(worker, step.output), out.width);
 }
 
 ple_status Session::ComputeScores(const RunInputs& inputs, size_t first, size_t rows, const float* outputs,
@@ -430,34 +514,41 @@ ple_status Session::ComputeScores(const RunInputs& inputs, size_t first, size_t 
   return PLE_OK;
 }
 
-ple_status Session::Run(RunInputs* inputs, size_t num_candidates, float* outputs, float* scores) {
+// Rows [begin, end) on one worker, tile by tile.
+ple_status Session::RunRows(Worker& worker, RunInputs* inputs, size_t begin, size_t end, float* outputs,
+                            float* scores) {
   const size_t task_count = model_->tasks().size();
   const bool per_row_request = inputs->request_values == nullptr;
-  ple_status status = UpdateRequestPartials(*inputs);
-  if (status != PLE_OK) return status;
-  for (size_t first = 0; first < num_candidates; first += tile_rows_) {
-    const size_t rows = std::min<size_t>(tile_rows_, num_candidates - first);
-    status = AssembleInputs(inputs, first, rows);
+  const size_t outputs_stage = model_->levels().size() + 2;
+  StageClock clock(profiling_ ? worker.stage_nanoseconds.data() : nullptr);
+  ple_status status = PLE_OK;
+  for (size_t first = begin; first < end; first += tile_rows_) {
+    const size_t rows = std::min<size_t>(tile_rows_, end - first);
+    status = AssembleInputs(worker, inputs, first, rows);
     if (status != PLE_OK) return status;
+    clock.Charge(0);
     for (size_t step_index = 0; step_index < plan_.steps.size(); ++step_index) {
       const PlanStep& step = plan_.steps[step_index];
-      float* x = ValuePointer(step.input);
-      const size_t x_stride = plan_.values[step.input].width;
       switch (step.kind) {
         case StepKind::kGroup:
-          status = RunGroup(step_index, step, rows, per_row_request);
+          status = RunGroup(worker, step_index, step, rows, per_row_request);
           if (status != PLE_OK) return status;
+          clock.Charge(1 + step.level);
           break;
         case StepKind::kGate:
-          RunGate(step_index, step, first, rows);
+          RunGate(worker, step_index, step, first, rows);
+          clock.Charge(1 + step.level);
           break;
         case StepKind::kTaskOutput: {
+          const float* x = ValuePointer(worker, step.input);
+          const size_t x_stride = plan_.values[step.input].width;
           const bool binary = model_->tasks()[step.task].type == PLE_TASK_BINARY;
           float* out = outputs + first * task_count + step.task;
           for (size_t r = 0; r < rows; ++r) {
             const float value = x[r * x_stride];
             out[r * task_count] = binary ? kernels::sigmoid(value) : value;
           }
+          clock.Charge(outputs_stage);
           break;
         }
       }
@@ -465,7 +556,48 @@ ple_status Session::Run(RunInputs* inputs, size_t num_candidates, float* outputs
     if (scores != nullptr) {
       status = ComputeScores(*inputs, first, rows, outputs, scores);
       if (status != PLE_OK) return status;
+      clock.Charge(outputs_stage);
     }
+  }
+  return PLE_OK;
+}
+
+ple_status Session::Run(RunInputs* inputs, size_t num_candidates, float* outputs, float* scores) {
+  {
+    StageClock clock(profiling_ ? workers_[0].stage_nanoseconds.data() : nullptr);
+    const ple_status status = UpdateRequestPartials(workers_[0], *inputs);
+    if (status != PLE_OK) return status;
+    clock.Charge(1);  // the request part of level 1's products
+  }
+  // Contiguous ranges, one per worker, at least kMinRowsPerWorker rows each.
+  const size_t active =
+      std::max<size_t>(1, std::min<size_t>(workers_.size(), num_candidates / kMinRowsPerWorker));
+  const size_t features = model_->features().size();
+  for (size_t w = 0; w < active; ++w) {
+    Worker& worker = workers_[w];
+    std::copy(inputs->sources, inputs->sources + worker.sources.size(), worker.sources.begin());
+    if (w == 0) continue;
+    // A sequence with per-row lengths is read in row order: start this worker at its first row.
+    const size_t previous_begin = num_candidates * (w - 1) / active, begin = num_candidates * w / active;
+    for (size_t i = 0; i < features; ++i) {
+      FeatureSource& source = worker.sources[i];
+      if (model_->features()[i].kind != FeatureKind::kSequence || source.lengths == nullptr) continue;
+      source.next_id = workers_[w - 1].sources[i].next_id;
+      for (size_t r = previous_begin; r < begin; ++r) source.next_id += source.lengths[r];
+    }
+  }
+  if (active == 1) return RunRows(workers_[0], inputs, 0, num_candidates, outputs, scores);
+  auto run_range = [&](size_t w) {
+    Worker& worker = workers_[w];
+    worker.status = RunRows(worker, inputs, num_candidates * w / active, num_candidates * (w + 1) / active,
+                            outputs, scores);
+    if (worker.status != PLE_OK && w > 0) std::snprintf(worker.error, sizeof(worker.error), "%s", LastError());
+  };
+  pool_->Run(active, run_range);
+  // The first failing range's error (worker 0's is already this thread's last error).
+  for (size_t w = 0; w < active; ++w) {
+    if (workers_[w].status == PLE_OK) continue;
+    return w == 0 ? workers_[0].status : SetLastError(workers_[w].status, "%s", workers_[w].error);
   }
   return PLE_OK;
 }

@@ -1,11 +1,15 @@
 // A session: one model prepared for a maximum batch on one kernel path.
-// Create does everything (plan, arena, kernel objects); Run walks the plan tile by tile
-// and allocates nothing. A session is used by one thread at a time; it keeps its model alive.
+// Create does everything (plan, arenas, kernel objects, worker threads); Run walks the plan
+// tile by tile and allocates nothing. A session is used by one thread at a time; it keeps its
+// model alive. With several threads, Run splits the candidates into one contiguous range per
+// worker, each with its own arena and scratch: a candidate's arithmetic is the same whichever
+// worker computes it, so results do not depend on the thread count.
 #ifndef PLE_RUNTIME_SESSION_H_
 #define PLE_RUNTIME_SESSION_H_
 
 #include <cstddef>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "feature_layer.h"
@@ -13,6 +17,7 @@
 #include "model.h"
 #include "plan.h"
 #include "status.h"
+#include "thread_pool.h"
 #include "xnnpack_gemm.h"
 
 namespace ple::rt {
@@ -21,9 +26,15 @@ namespace ple::rt {
 constexpr uint32_t kMaxTileRows = 128;
 constexpr uint32_t kDefaultMaxBatch = 256;
 
+// A worker takes a range of candidates only when every worker gets at least this many: below
+// it, waking a thread costs more than it saves (docs/performance.md, "Threads").
+constexpr size_t kMinRowsPerWorker = 8;
+constexpr uint32_t kMaxThreads = 64;
+
 struct SessionConfig {
   uint32_t max_batch = kDefaultMaxBatch;
   ple_kernel_path kernel_path = PLE_KERNELS_AUTO;
+  uint32_t num_threads = 1;  // 1..kMaxThreads; the calling thread is one of them
 };
 
 // What a session with `config` will allocate, before creating it (see ple_session_memory_bytes).
@@ -86,13 +97,27 @@ class Session {
   // show a request context's work is done once and reused).
   size_t request_part_updates() const { return request_part_updates_; }
 
+  // Per-stage time of every Run since profiling was enabled (docs/performance.md, "ple-bench").
+  // Stages: "features" (input assembly and a request context's update), "level 1".. "level L"
+  // (the level's experts, gate layers and sums), "towers", "outputs" (task outputs and score).
+  // Times are summed over the workers; off by default, and then Run reads no clock.
+  struct StageTime {
+    std::string name;
+    uint64_t nanoseconds = 0;
+  };
+  void EnableProfiling(bool enable);
+  void ResetProfile();
+  // The stages' totals (workers summed); valid until the next Run or EnableProfiling.
+  const std::vector<StageTime>& Profile();
+
   const Model& model() const { return *model_; }
+  uint32_t num_threads() const { return static_cast<uint32_t>(workers_.size()); }
   ple_kernel_path kernel_path() const { return kernel_path_; }
   uint32_t max_batch() const { return max_batch_; }
   uint32_t tile_rows() const { return tile_rows_; }
-  // Scratch allocated once: the arena, the per-request results of the split first layers and
-  // the group steps' scratch.
-  size_t arena_bytes() const { return arena_bytes_ + scratch_bytes_; }
+  // Scratch allocated once: every worker's arena and scratch, the per-request results of the
+  // split first layers and the group steps' bias and tile tables.
+  size_t arena_bytes() const { return arena_bytes_; }
   size_t packed_weight_bytes() const { return packed_weight_bytes_; }
 
  private:
@@ -105,17 +130,41 @@ class Session {
     std::unique_ptr<XnnpackGemm> xnnpack_request;    // split: the request columns
   };
 
+  // One thread's scratch: its arena (tile_rows rows of every plan value) and the group and
+  // gate steps' working rows. Everything a worker writes during Run is its own, but for the
+  // rows of the caller's outputs, scores and gate records that belong to its candidates.
+  struct FreeArena {
+    void operator()(float* arena) const;
+  };
+  struct Worker {
+    std::unique_ptr<float, FreeArena> arena;         // 64-byte aligned, worker_arena_bytes_
+    std::vector<uint8_t> quantized;                  // int8 groups: quantized rows
+    std::vector<float> row_scales;
+    std::vector<int32_t> row_zero_points;
+    std::vector<float> request_part_rows;            // split, per-row request values: their parts
+    std::vector<float> gemm_out;                     // XNNPACK: a group's raw product
+    std::vector<float> gate_weights;                 // one row's softmax weights
+    std::vector<kernels::TileOutput> tile_outputs;   // one per tile of the widest group
+    std::vector<const float*> gate_expert_pointers;
+    std::vector<FeatureSource> sources;              // the run's sources, positioned at this worker's rows
+    std::vector<uint64_t> stage_nanoseconds;         // profiling: per stage
+    ple_status status = PLE_OK;                      // this worker's part of the last Run
+    char error[256] = "";
+  };
+
   Session() = default;
-  float* ValuePointer(uint32_t value) const;
-  ple_status AssembleInputs(RunInputs* inputs, size_t first, size_t rows);
-  ple_status UpdateRequestPartials(const RunInputs& inputs);
-  ple_status RunGroup(size_t step_index, const PlanStep& step, size_t rows, bool per_row_request);
+  Status CreateWorker(const struct ScratchSizes& scratch, Worker* worker);
+  float* ValuePointer(const Worker& worker, uint32_t value) const;
+  ple_status RunRows(Worker& worker, RunInputs* inputs, size_t begin, size_t end, float* outputs, float* scores);
+  ple_status AssembleInputs(Worker& worker, RunInputs* inputs, size_t first, size_t rows);
+  ple_status UpdateRequestPartials(Worker& worker, const RunInputs& inputs);
+  ple_status RunGroup(Worker& worker, size_t step_index, const PlanStep& step, size_t rows, bool per_row_request);
   // The request part of a split group's columns, bias included, for `rows` rows of request
   // columns (Model::request_width floats each): part[r][n], `columns` floats per row.
-  ple_status GroupRequestPart(size_t step_index, const PlanStep& step, size_t rows, const float* request,
-                              float* part);
-  void AddAndStore(size_t rows, size_t tiles, size_t columns, size_t add_stride);
-  void RunGate(size_t step_index, const PlanStep& step, size_t first, size_t rows);
+  ple_status GroupRequestPart(Worker& worker, size_t step_index, const PlanStep& step, size_t rows,
+                              const float* request, float* part);
+  void AddAndStore(Worker& worker, size_t rows, size_t tiles, size_t columns, size_t add_stride);
+  void RunGate(Worker& worker, size_t step_index, const PlanStep& step, size_t first, size_t rows);
   ple_status ComputeScores(const RunInputs& inputs, size_t first, size_t rows, const float* outputs,
                            float* scores) const;
 
@@ -125,24 +174,19 @@ class Session {
   ple_kernel_path kernel_path_ = PLE_KERNELS_REFERENCE;
   uint32_t max_batch_ = 0;
   uint32_t tile_rows_ = 0;
-  float* arena_ = nullptr;     // 64-byte aligned, arena_bytes_
-  size_t arena_bytes_ = 0;
-  size_t scratch_bytes_ = 0;   // the vectors below
+  size_t worker_arena_bytes_ = 0;  // one worker's arena
+  size_t arena_bytes_ = 0;         // everything arena_bytes() reports
   size_t packed_weight_bytes_ = 0;
   std::vector<GroupState> groups_;                             // indexed by step (empty for other steps)
   std::vector<size_t> request_partial_offset_;                 // per split step: offset in request_partials_
   std::vector<float> request_partials_;                        // request part of each split step, for one request
   uint64_t partials_generation_ = 0;                           // the request they were computed for (0: none)
   size_t request_part_updates_ = 0;
-  // Scratch, sized for the widest group and a tile of rows.
-  std::vector<uint8_t> quantized_;                             // int8 groups: quantized rows
-  std::vector<float> row_scales_;
-  std::vector<int32_t> row_zero_points_;
-  std::vector<float> request_part_rows_;                       // split, per-row request values: their parts
-  std::vector<float> gemm_out_;                                // XNNPACK: a group's raw product
-  std::vector<float> gate_weights_;                            // one row's softmax weights
-  std::vector<kernels::TileOutput> tile_outputs_;              // one per tile of the widest group
-  std::vector<const float*> gate_expert_pointers_;
+  std::vector<Worker> workers_;                                // one per thread, workers_[0] the caller's
+  std::unique_ptr<ThreadPool> pool_;                           // null with one thread
+  std::unique_ptr<XnnpackThreads> xnnpack_threads_;            // XNNPACK path, several threads: its own pool
+  bool profiling_ = false;
+  std::vector<StageTime> profile_;
   ScoreParams score_;
   std::vector<GateRecord> gate_records_;
   std::vector<int> record_of_step_;                            // per step: index in gate_records_ or -1

@@ -1,3 +1,4 @@
+#include <pthreadpool.h>
 #include <xnnpack.h>
 
 #include <algorithm>
@@ -40,15 +41,23 @@ void AlignedDeallocate(void*, void* pointer) { std::free(pointer); }
 const xnn_allocator kCountingAllocator = {nullptr, Allocate, Reallocate, Deallocate, AlignedAllocate,
                                           AlignedDeallocate};
 
+class Pthreadpool final : public XnnpackThreads {
+ public:
+  explicit Pthreadpool(pthreadpool_t pool) : pool(pool) {}
+  ~Pthreadpool() override { pthreadpool_destroy(pool); }
+  const pthreadpool_t pool;
+};
+
 class XnnpackGemmOperator final : public XnnpackGemm {
  public:
   explicit XnnpackGemmOperator(xnn_operator_t op) : op_(op) {}
   ~XnnpackGemmOperator() override { xnn_delete_operator(op_); }
 
-  bool Run(size_t rows, const float* a, float* c) override {
+  bool Run(size_t rows, const float* a, float* c, XnnpackThreads* threads) override {
+    pthreadpool_t pool = threads != nullptr ? static_cast<Pthreadpool*>(threads)->pool : nullptr;
     // Setup records pointers and the tiling for `rows`; it does not allocate.
-    return xnn_setup_fully_connected_nc_f32(op_, rows, a, c, /*threadpool=*/nullptr) == xnn_status_success &&
-           xnn_run_operator(op_, /*threadpool=*/nullptr) == xnn_status_success;
+    return xnn_setup_fully_connected_nc_f32(op_, rows, a, c, pool) == xnn_status_success &&
+           xnn_run_operator(op_, pool) == xnn_status_success;
   }
 
  private:
@@ -62,6 +71,12 @@ bool XnnpackAvailable() {
   static bool available = false;
   std::call_once(once, [] { available = xnn_initialize(&kCountingAllocator) == xnn_status_success; });
   return available;
+}
+
+std::unique_ptr<XnnpackThreads> CreateXnnpackThreads(size_t threads) {
+  pthreadpool_t pool = pthreadpool_create(threads);
+  if (pool == nullptr) return nullptr;
+  return std::unique_ptr<XnnpackThreads>(new Pthreadpool(pool));
 }
 
 Status CreateXnnpackGemm(size_t k, size_t n, size_t a_stride, size_t c_stride, const float* weights,

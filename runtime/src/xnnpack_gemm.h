@@ -14,12 +14,24 @@ namespace ple::rt {
 // Initialises XNNPACK once per process; false when not built or the CPU is unsupported.
 bool XnnpackAvailable();
 
+// XNNPACK's own worker threads (a pthreadpool), for the XNNPACK path of a session with several
+// threads: XNNPACK splits each product's output tiles across them, every output computed by
+// one microkernel call in the same order whatever the thread count.
+class XnnpackThreads {
+ public:
+  virtual ~XnnpackThreads() = default;
+};
+
+// `threads` >= 2; null when XNNPACK is not built or the pool cannot be created.
+std::unique_ptr<XnnpackThreads> CreateXnnpackThreads(size_t threads);
+
 // c[r][n] = sum_k a[r][k] * w[n][k] for r < rows: no bias, no activation.
 class XnnpackGemm {
  public:
   virtual ~XnnpackGemm() = default;
   // 1 <= rows <= the session's tile; allocates nothing. False if XNNPACK reports a failure.
-  virtual bool Run(size_t rows, const float* a, float* c) = 0;
+  // `threads` may be null (the calling thread only).
+  virtual bool Run(size_t rows, const float* a, float* c, XnnpackThreads* threads) = 0;
 };
 
 // `weights` is row-major [n][k] and is only read during the call. Strides in floats.

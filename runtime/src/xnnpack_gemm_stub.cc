@@ -5,6 +5,8 @@ namespace ple::rt {
 
 bool XnnpackAvailable() { return false; }
 
+std::unique_ptr<XnnpackThreads> CreateXnnpackThreads(size_t) { return nullptr; }
+
 Status CreateXnnpackGemm(size_t, size_t, size_t, size_t, const float*, std::unique_ptr<XnnpackGemm>*, size_t*) {
   return MakeError(PLE_ERROR_UNSUPPORTED, "this build of the runtime has no XNNPACK kernel path");
 }

@@ -1,6 +1,7 @@
 // A candidate's outputs do not depend on the batch it is scored in: scored alone, in chunks
 // of odd sizes or in one batch of 1000 (crossing tile boundaries), the bytes are identical,
-// on every kernel path, in float32, float16 and int8 (per-row activation quantization). (Thread counts and cross-platform identity come with later work.)
+// on every kernel path, in float32, float16 and int8 (per-row activation quantization). Thread
+// counts: threads_test.cc. (Cross-platform identity comes with later work.)
 #include <catch2/catch.hpp>
 #include <cstring>
 

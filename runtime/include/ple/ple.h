@@ -164,11 +164,16 @@ typedef struct ple_session_options {
   uint32_t struct_size;         /* sizeof(ple_session_options), set by ple_session_options_init */
   uint32_t max_batch;           /* largest number of candidates per run (default 256) */
   ple_kernel_path kernel_path;  /* default PLE_KERNELS_AUTO */
+  /* Threads a run uses, the calling thread included (default 1, at most 64). The session
+   * starts num_threads - 1 workers that sleep between runs; each takes a contiguous range of
+   * the candidates (at least 8 each), with its own arena. Outputs are bit-identical for any
+   * value. The XNNPACK path keeps candidates on the caller and gives XNNPACK a pool instead. */
+  uint32_t num_threads;
 } ple_session_options;
 
 PLE_API void ple_session_options_init(ple_session_options* options);
 
-/* Bytes a session with these options will allocate: its arena (exact) plus the kernel
+/* Bytes a session with these options will allocate: its arenas (exact) plus the kernel
  * path's own copies of weights (XNNPACK packs every layer: an upper bound). */
 PLE_API ple_status ple_session_memory_bytes(const ple_model* model, const ple_session_options* options,
                                             size_t* out_bytes);
@@ -183,8 +188,9 @@ typedef struct ple_session_info {
   ple_kernel_path kernel_path;   /* the path chosen (never AUTO) */
   uint32_t max_batch;
   uint32_t tile_rows;            /* candidates computed together per step */
-  size_t arena_bytes;            /* activations scratch, allocated once */
+  size_t arena_bytes;            /* activations scratch of every thread, allocated once */
   size_t packed_weight_bytes;    /* the kernel path's own weight copies (XNNPACK), 0 otherwise */
+  uint32_t num_threads;          /* threads a run uses (filled when struct_size covers it) */
 } ple_session_info;
 
 PLE_API ple_status ple_session_get_info(const ple_session* session, ple_session_info* info);
@@ -248,6 +254,23 @@ typedef struct ple_score_params {
 PLE_API ple_status ple_model_get_score(const ple_model* model, ple_score_params* score);
 /* Replaces the session's score for the next runs (copied). */
 PLE_API ple_status ple_session_set_score(ple_session* session, const ple_score_params* score);
+
+/* ---- profiling ---- */
+
+typedef struct ple_stage_time {
+  const char* name;      /* "features", "level 1" .. "level L", "towers", "outputs"; owned by the session */
+  uint64_t nanoseconds;  /* wall time spent in the stage by all threads, summed, since profiling was turned on */
+} ple_stage_time;
+
+/* Turns per-stage timing of the following runs on (1) or off (0) and zeroes the totals. Off
+ * (the default), a run reads no clock. "features" is the feature layer; a level is its
+ * experts, gate layers and gate sums (level 1 also a request context's request part);
+ * "outputs" is the task outputs and the score. */
+PLE_API ple_status ple_session_set_profiling(ple_session* session, int enable);
+/* Copies min(capacity, stages) totals into `stages` (may be NULL when capacity is 0) and the
+ * number of stages into `*out_count`. The names stay valid while the session is open. */
+PLE_API ple_status ple_session_get_profile(ple_session* session, ple_stage_time* stages, size_t capacity,
+                                           size_t* out_count);
 
 /* Writes the indices of the min(k, count) best scores, best first; ties keep the lower index
  * first; NaN scores rank last. No allocation. */

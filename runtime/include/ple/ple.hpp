@@ -209,12 +209,14 @@ class Request {
 struct SessionOptions {
   uint32_t max_batch = 256;
   ple_kernel_path kernel_path = PLE_KERNELS_AUTO;
+  uint32_t num_threads = 1;
 
   ple_session_options to_c() const {
     ple_session_options options;
     ple_session_options_init(&options);
     options.max_batch = max_batch;
     options.kernel_path = kernel_path;
+    options.num_threads = num_threads;
     return options;
   }
 };
@@ -291,6 +293,16 @@ class Session {
     score.transform_scale = scale;
     score.transform_offset = offset;
     Check(ple_session_set_score(session_, &score));
+  }
+
+  // Per-stage timing (ple_session_set_profiling): on zeroes the totals.
+  void SetProfiling(bool enable) { Check(ple_session_set_profiling(session_, enable ? 1 : 0)); }
+  std::vector<ple_stage_time> Profile() const {
+    size_t count = 0;
+    Check(ple_session_get_profile(session_, nullptr, 0, &count));
+    std::vector<ple_stage_time> stages(count);
+    Check(ple_session_get_profile(session_, stages.data(), stages.size(), &count));
+    return stages;
   }
 
   ple_session_info info() const {

@@ -1,0 +1,171 @@
+// Sessions with several threads (ple_session_options.num_threads): every conformance bundle's
+// outputs, scores and gate weights are the same bytes with 1, 2, 3 and 7 threads on every kernel
+// path and precision; many application threads, each with its own multi-threaded session on one
+// shared model, get the single-thread results (the ThreadSanitizer build runs this file);
+// profiling names its stages and reads no clock when off.
+#include <catch2/catch.hpp>
+#include <cstring>
+#include <filesystem>
+#include <limits>
+#include <thread>
+
+#include "conformance.h"
+#include "ple/ple.hpp"
+#include "test_util.h"
+
+namespace {
+
+bool SameBytes(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
+}
+
+std::vector<std::string> AllBundleDirectories() {
+  std::vector<std::string> directories;
+  for (const auto& entry : std::filesystem::directory_iterator(ple::test::SourcePath("tests/bundles"))) {
+    if (std::filesystem::exists(entry.path() / "bundle.json")) directories.push_back(entry.path().string());
+  }
+  std::sort(directories.begin(), directories.end());
+  return directories;
+}
+
+}  // namespace
+
+#ifndef __EMSCRIPTEN__  // WebAssembly builds run one thread
+TEST_CASE("threads: every bundle gives the same bytes with 1, 2, 3 and 7 threads", "[threads]") {
+  const std::string temp = ple::test::MakeTempDir();
+  REQUIRE(!temp.empty());
+  const std::vector<std::string> bundles = AllBundleDirectories();
+  REQUIRE(bundles.size() >= 18);
+  size_t split_by_seven = 0;
+  for (const std::string& bundle : bundles) {
+    for (const std::string& precision : ple::test::Precisions()) {
+      ple::conformance::BundleRunOptions options;
+      options.precision = ple::convert::PrecisionPlan::ForName(precision);
+      options.model_path = temp + "/model.ple";
+      ple::test::WriteFileBytes(options.model_path, ple::conformance::ConvertBundleModel(bundle, options));
+      for (ple_kernel_path path : ple::test::KernelPaths()) {
+        INFO(bundle << ", " << precision << ", kernel path " << ple_kernel_path_name(path));
+        options.num_threads = 1;
+        const ple::conformance::BundleReport one = ple::conformance::RunBundle(bundle, path, options);
+        if (one.candidates >= 7 * 8 && path == PLE_KERNELS_REFERENCE) ++split_by_seven;  // 7 workers of 8 rows
+        CHECK(one.per_row_identical);
+        for (uint32_t threads : {2u, 3u, 7u}) {
+          // XNNPACK's pthreadpool spins while it waits for its threads: more threads than cores
+          // crawl (measured: 100x slower with 7 threads on 2 cores).
+          if (path == PLE_KERNELS_XNNPACK && threads > std::thread::hardware_concurrency()) continue;
+          INFO(threads << " threads");
+          options.num_threads = threads;
+          const ple::conformance::BundleReport many = ple::conformance::RunBundle(bundle, path, options);
+          CHECK(SameBytes(many.output_values, one.output_values));
+          CHECK(SameBytes(many.score_values, one.score_values));
+          CHECK(SameBytes(many.gate_values, one.gate_values));
+          CHECK(many.per_row_identical);
+        }
+      }
+    }
+  }
+  CHECK(split_by_seven >= 10 * 3);  // most bundles are split across all 7 workers, in each precision
+  std::filesystem::remove_all(temp);
+}
+
+TEST_CASE("threads: application threads with multi-threaded sessions on one shared model", "[threads]") {
+  const auto bytes = ple::test::ConvertBundle("six_tasks", {}, ple::convert::PrecisionPlan::ForName("int8")).bytes;
+  ple::test::AlignedBuffer buffer(bytes);
+  ple::Model model = ple::Model::OpenBuffer(buffer.data(), buffer.size());
+  const size_t width = model.row_width(), tasks = model.tasks().size(), n = 300;
+  std::vector<float> inputs(n * width);
+  for (size_t i = 0; i < inputs.size(); ++i) inputs[i] = static_cast<float>((i * 37) % 101) / 50.0f - 1.0f;
+  ple::SessionOptions options;
+  options.max_batch = static_cast<uint32_t>(n);
+  std::vector<float> expected(n * tasks);
+  ple::Session(model, options).Run(inputs.data(), n, expected.data());
+
+  constexpr size_t kAppThreads = 6;
+  std::vector<std::vector<float>> results(kAppThreads, std::vector<float>(n * tasks));
+  std::vector<int> ok(kAppThreads, 0);
+  std::vector<std::thread> threads;
+  for (size_t t = 0; t < kAppThreads; ++t) {
+    threads.emplace_back([&, t] {
+      try {
+        ple::SessionOptions mine = options;
+        mine.num_threads = static_cast<uint32_t>(1 + t % 4);
+        ple::Session session(model, mine);
+        for (int repeat = 0; repeat < 5; ++repeat) session.Run(inputs.data(), n, results[t].data());
+        ok[t] = 1;
+      } catch (const ple::Error&) {
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  for (size_t t = 0; t < kAppThreads; ++t) {
+    INFO("application thread " << t);
+    CHECK(ok[t]);
+    CHECK(SameBytes(results[t], expected));
+  }
+}
+
+TEST_CASE("threads: a worker's error reaches the caller", "[threads]") {
+  // features_mixed: the score reads the extra video_len, which must be finite; a NaN in the
+  // last candidate is found by the last worker, and its message must be the caller's error.
+  const auto bytes = ple::test::ConvertBundle("features_mixed").bytes;
+  ple::Model model = ple::Model::OpenBuffer(bytes.data(), bytes.size());
+  ple::SessionOptions options;
+  options.max_batch = 64;
+  options.num_threads = 4;
+  ple::Session session(model, options);
+  CHECK(session.info().num_threads == 4);
+  const size_t n = 64;
+  std::vector<int64_t> video_id(n, 1), category(n, 1);
+  std::vector<float> quality(n * 3, 0.5f), video_len(n, 10.0f);
+  ple::Request request(model);
+  std::vector<int64_t> user_id = {7}, history = {3};
+  std::vector<uint32_t> lengths = {1};
+  std::vector<float> age = {30.0f};
+  request.Set({ple::FeatureValues::Ids("user_id", user_id), ple::FeatureValues::Sequences("history", history, lengths),
+               ple::FeatureValues::Dense("age", age)});
+  auto candidates = [&] {
+    return std::vector<ple::FeatureValues>{ple::FeatureValues::Ids("video_id", video_id),
+                                           ple::FeatureValues::Ids("category", category),
+                                           ple::FeatureValues::Dense("quality", quality),
+                                           ple::FeatureValues::Dense("video_len", video_len)};
+  };
+  std::vector<float> scores;
+  CHECK_NOTHROW(session.Run(&request, candidates(), n, &scores));
+  video_len[n - 1] = std::numeric_limits<float>::quiet_NaN();
+  std::string message;
+  try {
+    session.Run(&request, candidates(), n, &scores);
+  } catch (const ple::Error& e) {
+    message = e.what();
+  }
+  INFO(message);
+  CHECK(message.find("video_len") != std::string::npos);
+  CHECK(message.find("63") != std::string::npos);
+}
+#endif  // __EMSCRIPTEN__
+
+TEST_CASE("profiling: per-stage times, and none when off", "[threads]") {
+  const auto bytes = ple::test::ConvertBundle("ple2_unequal").bytes;
+  ple::Model model = ple::Model::OpenBuffer(bytes.data(), bytes.size());
+  const size_t width = model.row_width(), tasks = model.tasks().size(), n = 100;
+  std::vector<float> inputs(n * width, 0.25f), outputs(n * tasks);
+  ple::SessionOptions options;
+  options.max_batch = static_cast<uint32_t>(n);
+  ple::Session session(model, options);
+  session.Run(inputs.data(), n, outputs.data());
+  std::vector<ple_stage_time> stages = session.Profile();
+  REQUIRE(stages.size() == 5);  // features, level 1, level 2, towers, outputs
+  const char* names[] = {"features", "level 1", "level 2", "towers", "outputs"};
+  for (size_t i = 0; i < stages.size(); ++i) {
+    CHECK(std::string(stages[i].name) == names[i]);
+    CHECK(stages[i].nanoseconds == 0);  // profiling is off by default
+  }
+  session.SetProfiling(true);
+  for (int repeat = 0; repeat < 3; ++repeat) session.Run(inputs.data(), n, outputs.data());
+  stages = session.Profile();
+  for (size_t i = 1; i < 4; ++i) CHECK(stages[i].nanoseconds > 0);
+  session.SetProfiling(false);
+  CHECK(session.Profile()[1].nanoseconds == 0);  // turning it off zeroes the totals
+  size_t count = 0;
+  CHECK(ple_session_get_profile(session.get(), nullptr, 1, &count) == PLE_ERROR_INVALID_ARGUMENT);
+}
