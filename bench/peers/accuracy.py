@@ -113,6 +113,10 @@ def main(argv=None):
     request = os.path.join(args.inputs, "request.jsonl")
     for precision in ("f32", "int8"):
         model = os.path.join(args.ple_models, f"{name}-{precision}.ple")
+        if not os.access(args.ple_run, os.X_OK):
+            print(f"accuracy.py: no {args.ple_run} (the cmake build makes it): ple-{precision} "
+                  "skipped", file=sys.stderr)
+            continue
         if not os.path.exists(model):
             print(f"accuracy.py: {model} missing (bench/run.sh makes it): ple-{precision} skipped",
                   file=sys.stderr)

@@ -55,8 +55,8 @@ def versions(ort_version, blas):
            "repo_commit": run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"])}
     for module in ("torch", "numpy", "onnx"):
         out[module] = run(["/usr/bin/python3", "-c", f"import {module}; print({module}.__version__)"])
-    dpkg = run(["dpkg-query", "-W", "-f=${Version}", "libopenblas0-pthread"])
-    out["libopenblas0-pthread"] = dpkg
+    for package in ("libopenblas0-pthread", "python3-torch"):
+        out[package] = run(["dpkg-query", "-W", "-f=${Version}", package])
     if blas:
         out["openblas_config"] = blas.get("openblas_get_config")
     return out
@@ -80,8 +80,8 @@ def main(argv=None):
         part = load(path)
         latency += part["latency"]
         session += part["session"]
-        if part.get("blas"):
-            blas = part["blas"]
+        if part.get("blas") and (blas is None or part["session"][0]["threads"] == 1):
+            blas = part["blas"]  # the 1-thread run's (OPENBLAS_NUM_THREADS follows --threads)
     for path in sorted(glob.glob(os.path.join(args.runs_dir, "accuracy-*.json"))):
         part = load(path)
         accuracy += part["accuracy"]
