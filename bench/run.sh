@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Builds the bench models (random weights as PyTorch initialises them; bench/models/*.json),
-# converts each to f32, f16 and int8, and runs ple_bench on one core with repetitions,
-# reporting medians. Usage: bench/run.sh [BUILD_DIR] [ple_bench options...], e.g.
+# converts each to f32, f16 and int8, and runs ple_microbench on one core with repetitions,
+# reporting medians. Usage: bench/run.sh [BUILD_DIR] [ple_microbench options...], e.g.
 #   bench/run.sh build --benchmark_filter='model/bench-m-dense/.*/batch:200'
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
 shift || true
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "$build" --target ple_bench ple-bench-weights ple-convert -j"$(nproc)"
+cmake --build "$build" --target ple_microbench ple-bench-weights ple-convert -j"$(nproc)"
 models="$build/bench/models"
 mkdir -p "$models"
 for config in bench/models/*.json; do
@@ -29,5 +29,5 @@ ls -l "$models"/*.ple >&2
 # One core: pinned when taskset exists. Medians of 5 repetitions.
 pin=()
 if command -v taskset >/dev/null; then pin=(taskset -c "$(( $(nproc) - 1 ))"); fi
-PLE_BENCH_MODELS="$models" "${pin[@]}" "$build/bench/ple_bench" --benchmark_repetitions=5 \
+PLE_BENCH_MODELS="$models" "${pin[@]}" "$build/bench/ple_microbench" --benchmark_repetitions=5 \
   --benchmark_report_aggregates_only=true --benchmark_min_time=0.2 "$@"

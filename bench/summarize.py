@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Tables for docs/performance.md from one ple_bench run's JSON (medians of its repetitions):
+"""Tables for docs/performance.md from one ple_microbench run's JSON (medians of its repetitions):
 
     bench/run.sh build --benchmark_out=bench.json --benchmark_out_format=json
     /usr/bin/python3 bench/summarize.py bench.json

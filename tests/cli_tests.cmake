@@ -109,3 +109,21 @@ ple_cli_failure_test("convert with a report but no quantization" "give --precisi
 ple_cli_failure_test("convert with an unknown layer class" "unknown layer class 'experts2'"
                      $<TARGET_FILE:ple-convert> --config ${EXAMPLE}/config.json --weights ${EXAMPLE}/weights.safetensors
                      --output out.ple --precision int8,experts2=f16)
+
+# ple-bench (docs/ple-bench.md) on the example: JSON lines in, JSON out; from config and weights.
+ple_cli_test("bench the example from its request file, JSON report"
+             COMMAND $<TARGET_FILE:ple-bench> ${EXAMPLE_MODEL} --input ${EXAMPLE}/request.jsonl --batch 1,10
+                     --runs 3 --warmup 1 --fresh-request --json -
+             REGEX "\"peak_rss_bytes\": [0-9]+.*\"fresh_request\": true.*\"p99_us\": [0-9.e+-]+.*\"stage\": \"level 1\""
+             FIXTURE_REQUIRED example_model)
+ple_cli_test("bench the example converted in memory, per-row values"
+             COMMAND $<TARGET_FILE:ple-bench> --config ${PROJECT_SOURCE_DIR}/tests/bundles/six_tasks/config.json
+                     --weights ${PROJECT_SOURCE_DIR}/tests/bundles/six_tasks/weights.safetensors --precision f16
+                     --mode per_row --batch 64 --runs 3 --no-profile --kernels reference
+             REGEX "converted in memory: .*experts=f16.*kernel path reference, f16 weights.*batch 64 \\(")
+ple_cli_failure_test("ple-bench: per_row needs a dense-only model" "--mode per_row needs a model whose features are all dense"
+                     $<TARGET_FILE:ple-bench> ${EXAMPLE_MODEL} --mode per_row)
+ple_cli_failure_test("ple-bench: a batch of 0" "--batch expects a whole number of at least 1, got '0'"
+                     $<TARGET_FILE:ple-bench> ${EXAMPLE_MODEL} --batch 50,0)
+ple_cli_failure_test("ple-bench: an unknown kernel path" "unknown kernel path 'avx9'"
+                     $<TARGET_FILE:ple-bench> ${EXAMPLE_MODEL} --kernels avx9)

@@ -230,6 +230,18 @@ BundleInputs ReadBundleInputs(const std::string& directory, const ple::Model& mo
   return inputs;
 }
 
+std::string WeightPrecision(const rt::Model& model) {
+  std::string precision = "f32";
+  for (const rt::PackedGroup& g : model.packed_groups()) {
+    if (g.type == rt::WeightType::kI8) precision = "int8";
+    if (g.type == rt::WeightType::kF16 && precision == "f32") precision = "f16";
+  }
+  for (const rt::TableInfo& table : model.tables()) {
+    if (table.int8) precision = "int8";
+  }
+  return precision;
+}
+
 std::vector<uint8_t> ConvertBundleModel(const std::string& directory, const BundleRunOptions& options) {
   const json manifest = ReadJson(directory + "/bundle.json");
   const convert::Source source = convert::ParseSource(manifest.value("importer", "native"));
@@ -280,14 +292,7 @@ BundleReport RunBundle(const std::string& directory, ple_kernel_path kernel_path
   ple::Session session(model, session_options);
   rt::Session& internal = *rt::InternalSession(session.get());
   // A quantized model is held to the quantized accuracy bar instead of the bundle's tolerance.
-  std::string precision = "f32";
-  for (const rt::PackedGroup& g : internal.model().packed_groups()) {
-    if (g.type == rt::WeightType::kI8) precision = "int8";
-    if (g.type == rt::WeightType::kF16 && precision == "f32") precision = "f16";
-  }
-  for (const rt::TableInfo& table : internal.model().tables()) {
-    if (table.int8) precision = "int8";
-  }
+  const std::string precision = WeightPrecision(internal.model());
   const bool quantized = precision != "f32";
   const Tolerance probability_tolerance = quantized ? QuantizedProbabilityTolerance(precision == "int8") : tolerance;
   const Tolerance value_tolerance = quantized ? QuantizedValueTolerance(precision == "int8") : tolerance;

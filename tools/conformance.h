@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "feature_columns.h"
+#include "model.h"
 #include "native_importer.h"
 #include "quantize.h"
 #include "ple/ple.hpp"
@@ -77,6 +78,9 @@ struct BundleRunOptions {
                                       // native build converted, for an emulated run)
   uint32_t num_threads = 1;           // the session's threads
 };
+
+// "int8" when any layer or table is int8, else "f16" when any layer is, else "f32".
+std::string WeightPrecision(const rt::Model& model);
 
 // The model file RunBundle converts from the bundle (options.import and options.precision).
 std::vector<uint8_t> ConvertBundleModel(const std::string& directory, const BundleRunOptions& options = {});

@@ -1,4 +1,4 @@
-// ple_bench: what docs/performance.md reports, measured side by side in one run on one core:
+// ple_microbench: what docs/performance.md reports, measured side by side in one run on one core:
 //   peak/...    this machine's single-core peaks: a tiny FMA loop and an int8 dot-product loop
 //               per instruction set (16 independent accumulators, nothing else);
 //   kernel/...  the GEMM tile kernels of every kernel path on bench-m's level-1 shape
@@ -206,7 +206,7 @@ void BenchKernel(benchmark::State& state, const ple::rt::KernelSet* set, int dty
 
 void Check(ple_status status, const char* what) {
   if (status != PLE_OK) {
-    std::fprintf(stderr, "ple_bench: %s: %s\n", what, ple_last_error());
+    std::fprintf(stderr, "ple_microbench: %s: %s\n", what, ple_last_error());
     std::exit(1);
   }
 }
@@ -353,10 +353,10 @@ int main(int argc, char** argv) {
     const double rate = MeasurePeak(loop);
     double& peak = loop.int8 ? g_peak_int8 : g_peak_f32;
     peak = std::max(peak, rate);
-    std::fprintf(stderr, "ple_bench: peak %s: %.1f G multiply-adds/s\n", loop.name, rate / 1e9);
+    std::fprintf(stderr, "ple_microbench: peak %s: %.1f G multiply-adds/s\n", loop.name, rate / 1e9);
     benchmark::RegisterBenchmark((std::string("peak/") + loop.name).c_str(), BenchPeak, loop);
   }
-  std::fprintf(stderr, "ple_bench: percentages against f32 %.1f G/s, int8 %.1f G/s\n", g_peak_f32 / 1e9,
+  std::fprintf(stderr, "ple_microbench: percentages against f32 %.1f G/s, int8 %.1f G/s\n", g_peak_f32 / 1e9,
                g_peak_int8 / 1e9);
 
   for (ple_kernel_path path : ple::rt::AvailableKernelPaths()) {
@@ -388,7 +388,7 @@ int main(int argc, char** argv) {
       c->name = name;
       c->precision = precision;
       if (ple_model_open_file(path.c_str(), &c->model) != PLE_OK) {
-        std::fprintf(stderr, "ple_bench: %s: %s (bench/run.sh makes the bench models): skipped\n", path.c_str(),
+        std::fprintf(stderr, "ple_microbench: %s: %s (bench/run.sh makes the bench models): skipped\n", path.c_str(),
                      ple_last_error());
         continue;
       }

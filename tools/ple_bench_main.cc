@@ -1,0 +1,496 @@
+// ple-bench: how fast and how large one model is on this machine (docs/ple-bench.md).
+// Load and prepare time, the first run, a warm-up, then timed runs per batch size and thread
+// count: latency percentiles, candidates per second, resident memory, arena bytes and a
+// per-stage profile; a text report and, with --json, a machine-readable one.
+// Arguments are parsed by hand (no CLI library) so the tool cross-builds with the tests.
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <random>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "c_api_internal.h"
+#include "conformance.h"
+#include "converter.h"
+#include "feature_columns.h"
+#include "request_io.h"
+#include "ple/ple.hpp"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using json = nlohmann::ordered_json;
+
+const char kUsage[] =
+    "usage: ple-bench MODEL.ple [options]\n"
+    "       ple-bench --config CONFIG.json --weights WEIGHTS.safetensors [--precision SPEC] [options]\n"
+    "options:\n"
+    "  --batch LIST        candidates per run, e.g. 1,50,200,1000 (default 200)\n"
+    "  --threads LIST      session threads, e.g. 1,2 (default 1)\n"
+    "  --kernels NAME      kernel path: auto (default), reference, xnnpack, avx2, avx512, ...\n"
+    "  --mode MODE         broadcast: request-scope features given once per request (default);\n"
+    "                      per_row: every row brings them (dense-only models, ple_session_run)\n"
+    "  --fresh-request     broadcast: set the request context again before every run\n"
+    "                      (default: reused, its request part computed once)\n"
+    "  --runs N            timed runs per batch size (default 100)\n"
+    "  --warmup N          untimed runs before them (default 10)\n"
+    "  --min-time SECONDS  keep running until this much time is measured (default 0)\n"
+    "  --input FILE.jsonl  candidates from ple-run's JSON lines (first request, cycled to fill a\n"
+    "                      batch) instead of random values\n"
+    "  --seed N            random inputs' seed (default 1)\n"
+    "  --no-profile        skip the per-stage profile (separate runs after the timed ones)\n"
+    "  --json FILE         also write the results as JSON ('-': standard output, no text report)\n"
+    "  --precision SPEC    with --config: how to convert (ple-convert's --precision; default int8)\n";
+
+struct Options {
+  std::string model_path, config_path, weights_path, precision = "int8", kernels = "auto", mode = "broadcast";
+  std::string input_path, json_path;
+  std::vector<size_t> batches = {200};
+  std::vector<uint32_t> threads = {1};
+  bool fresh_request = false, profile = true;
+  size_t runs = 100, warmup = 10;
+  double min_time_s = 0.0;
+  uint32_t seed = 1;
+};
+
+[[noreturn]] void UsageError(const std::string& message) {
+  std::fprintf(stderr, "ple-bench: %s\n%s", message.c_str(), kUsage);
+  std::exit(2);
+}
+
+size_t ParseCount(const std::string& option, const std::string& text, size_t min) {
+  char* end = nullptr;
+  errno = 0;
+  const unsigned long long value = std::strtoull(text.c_str(), &end, 10);
+  if (text.empty() || *end != '\0' || errno != 0 || text[0] == '-' || value < min || value > (1ull << 31)) {
+    UsageError(option + " expects a whole number of at least " + std::to_string(min) + ", got '" + text + "'");
+  }
+  return static_cast<size_t>(value);
+}
+
+template <typename T>
+std::vector<T> ParseList(const std::string& option, const std::string& text, size_t min) {
+  std::vector<T> values;
+  std::stringstream stream(text);
+  std::string item;
+  while (std::getline(stream, item, ',')) values.push_back(static_cast<T>(ParseCount(option, item, min)));
+  if (values.empty()) UsageError(option + " expects a comma-separated list");
+  return values;
+}
+
+Options ParseArguments(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) UsageError(arg + " needs a value");
+      return argv[++i];
+    };
+    if (arg == "-h" || arg == "--help") {
+      std::fputs(kUsage, stdout);
+      std::exit(0);
+    } else if (arg == "--config") {
+      o.config_path = value();
+    } else if (arg == "--weights") {
+      o.weights_path = value();
+    } else if (arg == "--precision") {
+      o.precision = value();
+    } else if (arg == "--batch") {
+      o.batches = ParseList<size_t>(arg, value(), 1);
+    } else if (arg == "--threads") {
+      o.threads = ParseList<uint32_t>(arg, value(), 1);
+    } else if (arg == "--kernels") {
+      o.kernels = value();
+    } else if (arg == "--mode") {
+      o.mode = value();
+      if (o.mode != "broadcast" && o.mode != "per_row") UsageError("--mode is broadcast or per_row, got '" + o.mode + "'");
+    } else if (arg == "--fresh-request") {
+      o.fresh_request = true;
+    } else if (arg == "--runs") {
+      o.runs = ParseCount(arg, value(), 1);
+    } else if (arg == "--warmup") {
+      o.warmup = ParseCount(arg, value(), 0);
+    } else if (arg == "--min-time") {
+      const std::string text = value();
+      char* end = nullptr;
+      o.min_time_s = std::strtod(text.c_str(), &end);
+      if (text.empty() || *end != '\0' || !(o.min_time_s >= 0.0)) UsageError("--min-time expects seconds, got '" + text + "'");
+    } else if (arg == "--input") {
+      o.input_path = value();
+    } else if (arg == "--seed") {
+      o.seed = static_cast<uint32_t>(ParseCount(arg, value(), 0));
+    } else if (arg == "--no-profile") {
+      o.profile = false;
+    } else if (arg == "--json") {
+      o.json_path = value();
+    } else if (!arg.empty() && arg[0] == '-') {
+      UsageError("unknown option " + arg);
+    } else if (o.model_path.empty()) {
+      o.model_path = arg;
+    } else {
+      UsageError("more than one model given ('" + o.model_path + "' and '" + arg + "')");
+    }
+  }
+  if (o.model_path.empty() == o.config_path.empty()) UsageError("give a model file, or --config and --weights");
+  if (!o.config_path.empty() && o.weights_path.empty()) UsageError("--config needs --weights");
+  return o;
+}
+
+// Resident memory of this process from /proc/self/status (bytes; 0 where there is no /proc).
+struct Memory {
+  size_t rss = 0, peak = 0;  // VmRSS, VmHWM
+};
+Memory ReadMemory() {
+  Memory m;
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    unsigned long long kib = 0;
+    if (std::sscanf(line.c_str(), "VmRSS: %llu kB", &kib) == 1) m.rss = kib * 1024;
+    if (std::sscanf(line.c_str(), "VmHWM: %llu kB", &kib) == 1) m.peak = kib * 1024;
+  }
+  return m;
+}
+
+double Microseconds(Clock::duration d) { return std::chrono::duration<double, std::micro>(d).count(); }
+
+// Random values for every column: dense and extras ~ N(0, 1) (extras |N| * 100, as a length
+// in seconds), ids uniform in the vocabulary, sequence lengths uniform in 1..max_length.
+std::vector<ple::tools::FeatureColumn> RandomColumns(const ple::Model& model, size_t candidates, uint32_t seed) {
+  std::vector<ple::tools::FeatureColumn> columns = ple::tools::ModelColumns(model);
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (size_t i = 0; i < columns.size(); ++i) {
+    ple::tools::FeatureColumn& c = columns[i];
+    const size_t rows = c.request ? 1 : candidates;
+    if (c.extra) {
+      for (size_t r = 0; r < rows; ++r) c.floats.push_back(std::fabs(normal(rng)) * 100.0f + 1.0f);
+      continue;
+    }
+    const auto& feature = model.features()[i];
+    std::uniform_int_distribution<int64_t> id(0, static_cast<int64_t>(std::max<size_t>(feature.vocabulary, 1)) - 1);
+    switch (c.kind) {
+      case PLE_FEATURE_DENSE:
+        for (size_t v = 0; v < rows * c.width; ++v) c.floats.push_back(normal(rng));
+        break;
+      case PLE_FEATURE_SPARSE:
+        for (size_t r = 0; r < rows; ++r) c.ids.push_back(id(rng));
+        break;
+      case PLE_FEATURE_SEQUENCE: {
+        std::uniform_int_distribution<size_t> length(1, c.width);
+        std::vector<int64_t> ids;
+        for (size_t r = 0; r < rows; ++r) {
+          ids.resize(length(rng));
+          for (int64_t& v : ids) v = id(rng);
+          c.AppendSequence(ids.data(), ids.size());
+        }
+        break;
+      }
+    }
+  }
+  return columns;
+}
+
+// `source`'s candidates repeated to `candidates` rows (request columns kept as they are).
+std::vector<ple::tools::FeatureColumn> Cycle(const std::vector<ple::tools::FeatureColumn>& source, size_t have,
+                                             size_t candidates) {
+  std::vector<ple::tools::FeatureColumn> columns = source;
+  for (ple::tools::FeatureColumn& c : columns) {
+    if (c.request) continue;
+    c.floats.clear();
+    c.ids.clear();
+    c.lengths.clear();
+    c.first_id.clear();
+  }
+  for (size_t r = 0; r < candidates; ++r) {
+    for (size_t i = 0; i < columns.size(); ++i) {
+      const ple::tools::FeatureColumn& from = source[i];
+      ple::tools::FeatureColumn& to = columns[i];
+      if (to.request || (from.extra && from.floats.empty())) continue;
+      const size_t row = r % have;
+      if (from.kind == PLE_FEATURE_SEQUENCE && !from.extra) {
+        to.AppendSequence(from.ids.data() + from.first_id[row], from.lengths[row]);
+      } else if (from.kind == PLE_FEATURE_SPARSE && !from.extra) {
+        to.ids.push_back(from.ids[row]);
+      } else {
+        to.floats.insert(to.floats.end(), from.floats.begin() + row * from.width,
+                         from.floats.begin() + (row + 1) * from.width);
+      }
+    }
+  }
+  return columns;
+}
+
+// The per_row mode's input: every row's features in the model's order, request ones included.
+std::vector<float> DenseRows(const ple::Model& model, const std::vector<ple::tools::FeatureColumn>& columns,
+                             size_t candidates) {
+  std::vector<float> rows(candidates * model.row_width());
+  for (size_t r = 0; r < candidates; ++r) {
+    size_t offset = 0;
+    for (const ple::tools::FeatureColumn& c : columns) {
+      if (c.extra) continue;
+      const size_t row = c.request ? 0 : r;
+      std::copy(c.floats.begin() + row * c.width, c.floats.begin() + (row + 1) * c.width,
+                rows.begin() + r * model.row_width() + offset);
+      offset += c.width;
+    }
+  }
+  return rows;
+}
+
+struct Stats {
+  double min = 0, mean = 0, p50 = 0, p95 = 0, p99 = 0, max = 0;
+};
+Stats Summarize(std::vector<double> samples) {
+  std::sort(samples.begin(), samples.end());
+  Stats s;
+  auto percentile = [&](double p) {  // nearest rank
+    const size_t rank = static_cast<size_t>(std::ceil(p / 100.0 * static_cast<double>(samples.size())));
+    return samples[std::min(samples.size() - 1, rank == 0 ? 0 : rank - 1)];
+  };
+  s.min = samples.front();
+  s.max = samples.back();
+  double total = 0;
+  for (double v : samples) total += v;
+  s.mean = total / static_cast<double>(samples.size());
+  s.p50 = percentile(50);
+  s.p95 = percentile(95);
+  s.p99 = percentile(99);
+  return s;
+}
+
+std::string Bytes(size_t bytes) {
+  char text[32];
+  if (bytes >= (size_t{1} << 20)) {
+    std::snprintf(text, sizeof(text), "%.2f MiB", static_cast<double>(bytes) / (1 << 20));
+  } else {
+    std::snprintf(text, sizeof(text), "%.1f KiB", static_cast<double>(bytes) / 1024);
+  }
+  return text;
+}
+
+int Run(const Options& o) {
+  const bool text = o.json_path != "-";
+  FILE* report = text ? stdout : stderr;
+  const Memory at_start = ReadMemory();
+
+  // Load (and convert first, for --config).
+  std::vector<uint8_t> converted;
+  double convert_ms = 0;
+  if (!o.config_path.empty()) {
+    const auto start = Clock::now();
+    converted = ple::convert::ConvertNative(o.config_path, o.weights_path, {}, ple::convert::PrecisionPlan::Parse(o.precision)).bytes;
+    convert_ms = Microseconds(Clock::now() - start) / 1000;
+  }
+  const bool mapped = converted.empty();
+  const auto load_start = Clock::now();
+  ple::Model model = converted.empty() ? ple::Model::OpenFile(o.model_path)
+                                       : ple::Model::OpenBufferCopy(converted.data(), converted.size());
+  const double load_ms = Microseconds(Clock::now() - load_start) / 1000;
+  const size_t file_bytes = converted.empty() ? static_cast<size_t>(std::ifstream(o.model_path, std::ios::binary | std::ios::ate).tellg())
+                                              : converted.size();
+  converted.clear();
+  converted.shrink_to_fit();
+  const Memory after_load = ReadMemory();
+
+  ple_kernel_path kernel_path = PLE_KERNELS_AUTO;
+  if (ple_kernel_path_from_name(o.kernels.c_str(), &kernel_path) != PLE_OK) {
+    UsageError("unknown kernel path '" + o.kernels + "'");
+  }
+  bool dense_only = true, has_request = false;
+  for (const auto& f : model.features()) {
+    dense_only = dense_only && f.kind == PLE_FEATURE_DENSE;
+    has_request = has_request || f.scope == PLE_SCOPE_REQUEST;
+  }
+  if (o.mode == "per_row" && !dense_only) UsageError("--mode per_row needs a model whose features are all dense");
+  const std::string mode = has_request ? o.mode : "candidates only";
+
+  // Inputs: the largest batch; smaller batches use its first rows.
+  const size_t max_batch = *std::max_element(o.batches.begin(), o.batches.end());
+  std::vector<ple::tools::FeatureColumn> columns;
+  if (!o.input_path.empty()) {
+    std::ifstream in(o.input_path);
+    if (!in) throw std::runtime_error("cannot open '" + o.input_path + "'");
+    std::vector<ple::tools::RequestBatch> requests = ple::tools::ReadJsonLines(in, model);
+    if (requests.empty() || requests[0].candidates == 0) throw std::runtime_error(o.input_path + ": no candidates");
+    columns = Cycle(requests[0].columns, requests[0].candidates, max_batch);
+  } else {
+    columns = RandomColumns(model, max_batch, o.seed);
+  }
+  const std::vector<float> dense_rows = o.mode == "per_row" ? DenseRows(model, columns, max_batch) : std::vector<float>();
+  const std::vector<ple_feature_values> request_values = ple::tools::RequestValues(columns);
+  const size_t tasks = model.tasks().size();
+  std::vector<float> outputs(max_batch * tasks);
+
+  const std::string precision_spec =
+      o.config_path.empty() ? "" : ple::convert::PrecisionPlan::Parse(o.precision).ToString();
+  std::string precision;  // the weights' widest-reaching quantization: int8, f16 or f32
+  json results = json::array();
+  if (text) {
+    std::fprintf(report, "model: %s (%s, %zu tasks, input row %zu floats)\n",
+                 o.config_path.empty() ? o.model_path.c_str() : o.config_path.c_str(), Bytes(file_bytes).c_str(), tasks,
+                 model.row_width());
+    if (!o.config_path.empty()) std::fprintf(report, "converted in memory: %.1f ms (%s)\n", convert_ms, precision_spec.c_str());
+    std::fprintf(report, "load: %.3f ms (%s)\n", load_ms, mapped ? "mmap" : "copy");
+  }
+
+  for (uint32_t threads : o.threads) {
+    ple::SessionOptions options;
+    options.max_batch = static_cast<uint32_t>(max_batch);
+    options.kernel_path = kernel_path;
+    options.num_threads = threads;
+    const auto prepare_start = Clock::now();
+    ple::Session session(model, options);
+    const double prepare_ms = Microseconds(Clock::now() - prepare_start) / 1000;
+    const ple_session_info info = session.info();
+    if (precision.empty()) precision = ple::conformance::WeightPrecision(ple::rt::InternalSession(session.get())->model());
+    ple::Request request(model);
+    auto set_request = [&] { request.Set(request_values.data(), request_values.size()); };
+    if (has_request) set_request();
+    if (text) {
+      std::fprintf(report, "prepare: %.3f ms, %u thread%s, kernel path %s, %s weights, arena %s, packed weights %s\n",
+                   prepare_ms, threads, threads == 1 ? "" : "s", ple_kernel_path_name(info.kernel_path),
+                   precision.c_str(), Bytes(info.arena_bytes).c_str(), Bytes(info.packed_weight_bytes).c_str());
+    }
+
+    for (size_t batch : o.batches) {
+      const std::vector<ple_feature_values> candidates = ple::tools::CandidateValues(columns, 0, batch);
+      auto run_once = [&] {
+        if (o.mode == "per_row") {
+          session.Run(dense_rows.data(), batch, outputs.data());
+          return;
+        }
+        if (has_request && o.fresh_request) set_request();
+        ple::Check(ple_session_run_features(session.get(), has_request ? request.get() : nullptr, candidates.data(),
+                                            candidates.size(), batch, outputs.data(), batch * tasks, nullptr, 0));
+      };
+      auto timed = [&] {
+        const auto start = Clock::now();
+        run_once();
+        return Microseconds(Clock::now() - start);
+      };
+      const double first_us = timed();
+      double warmup_total = 0;
+      for (size_t i = 0; i < o.warmup; ++i) warmup_total += timed();
+      std::vector<double> samples;
+      double measured_s = 0;
+      while (samples.size() < o.runs || measured_s < o.min_time_s) {
+        samples.push_back(timed());
+        measured_s += samples.back() / 1e6;
+      }
+      const Stats s = Summarize(samples);
+      const double per_second = static_cast<double>(batch) / (s.p50 / 1e6);
+
+      json profile = json::array();
+      std::string profile_text;
+      if (o.profile) {
+        session.SetProfiling(true);
+        const size_t profile_runs = std::max<size_t>(10, std::min<size_t>(samples.size(), 100));
+        for (size_t i = 0; i < profile_runs; ++i) run_once();
+        const std::vector<ple_stage_time> stages = session.Profile();
+        session.SetProfiling(false);
+        double total_ns = 0;
+        for (const ple_stage_time& st : stages) total_ns += static_cast<double>(st.nanoseconds);
+        for (const ple_stage_time& st : stages) {
+          const double us = static_cast<double>(st.nanoseconds) / 1000.0 / static_cast<double>(profile_runs);
+          const double share = total_ns > 0 ? static_cast<double>(st.nanoseconds) / total_ns : 0.0;
+          profile.push_back({{"stage", st.name}, {"us_per_run", us}, {"share", share}});
+          char item[96];
+          std::snprintf(item, sizeof(item), "%s%s %.1f us (%.0f%%)", profile_text.empty() ? "" : ", ", st.name, us,
+                        100 * share);
+          profile_text += item;
+        }
+      }
+      const Memory now = ReadMemory();
+      if (text) {
+        std::fprintf(report,
+                     "batch %zu (%s%s): first run %.1f us, warm-up mean %.1f us (%zu runs)\n"
+                     "  %zu runs: min %.1f  mean %.1f  p50 %.1f  p95 %.1f  p99 %.1f  max %.1f us;"
+                     " %.0f candidates/s\n",
+                     batch, mode.c_str(), has_request && mode == "broadcast" ? (o.fresh_request ? ", fresh request" : ", request reused") : "",
+                     first_us, o.warmup ? warmup_total / static_cast<double>(o.warmup) : 0.0, o.warmup, samples.size(),
+                     s.min, s.mean, s.p50, s.p95, s.p99, s.max, per_second);
+        if (o.profile) std::fprintf(report, "  profile (threads summed): %s\n", profile_text.c_str());
+      }
+      results.push_back({{"batch", batch},
+                         {"threads", threads},
+                         {"mode", mode},
+                         {"fresh_request", o.fresh_request},
+                         {"kernel_path", ple_kernel_path_name(info.kernel_path)},
+                         {"prepare_ms", prepare_ms},
+                         {"arena_bytes", info.arena_bytes},
+                         {"packed_weight_bytes", info.packed_weight_bytes},
+                         {"first_run_us", first_us},
+                         {"warmup_runs", o.warmup},
+                         {"warmup_mean_us", o.warmup ? warmup_total / static_cast<double>(o.warmup) : 0.0},
+                         {"runs", samples.size()},
+                         {"min_us", s.min},
+                         {"mean_us", s.mean},
+                         {"p50_us", s.p50},
+                         {"p95_us", s.p95},
+                         {"p99_us", s.p99},
+                         {"max_us", s.max},
+                         {"candidates_per_s", per_second},
+                         {"rss_bytes", now.rss},
+                         {"profile", profile}});
+    }
+  }
+
+  const Memory at_end = ReadMemory();
+  struct rusage usage {};
+  getrusage(RUSAGE_SELF, &usage);
+  const size_t peak = at_end.peak ? at_end.peak : static_cast<size_t>(usage.ru_maxrss) * 1024;
+  const size_t above_start = peak > at_start.rss ? peak - at_start.rss : 0;
+  if (text) {
+    std::fprintf(report, "memory: resident %s at start, %s after load, peak %s (%s above the start, %s above it and the model file)\n",
+                 Bytes(at_start.rss).c_str(), Bytes(after_load.rss).c_str(), Bytes(peak).c_str(),
+                 Bytes(above_start).c_str(), Bytes(above_start > file_bytes ? above_start - file_bytes : 0).c_str());
+  }
+  if (!o.json_path.empty()) {
+    json doc = {{"tool", "ple-bench"},
+                {"version", ple_version_string()},
+                {"model", o.config_path.empty() ? o.model_path : o.config_path},
+                {"model_file_bytes", file_bytes},
+                {"precision", precision},
+                {"precision_spec", precision_spec},
+                {"input", o.input_path.empty() ? "random, seed " + std::to_string(o.seed) : o.input_path},
+                {"convert_ms", convert_ms},
+                {"load_ms", load_ms},
+                {"rss_start_bytes", at_start.rss},
+                {"rss_after_load_bytes", after_load.rss},
+                {"peak_rss_bytes", peak},
+                {"results", results}};
+    if (o.json_path == "-") {
+      std::cout << doc.dump(2) << "\n";
+    } else {
+      std::ofstream out(o.json_path);
+      out << doc.dump(2) << "\n";
+      if (!out) throw std::runtime_error("cannot write '" + o.json_path + "'");
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Options options = ParseArguments(argc, argv);
+  try {
+    return Run(options);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "ple-bench: %s\n", e.what());
+    return 1;
+  }
+}
