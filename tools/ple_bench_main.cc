@@ -47,6 +47,8 @@ const char kUsage[] =
     "  --runs N            timed runs per batch size (default 100)\n"
     "  --warmup N          untimed runs before them (default 10)\n"
     "  --min-time SECONDS  keep running until this much time is measured (default 0)\n"
+    "  --max-time SECONDS  stop the timed runs of a batch after this long, 5 runs at least\n"
+    "                      (default: no limit)\n"
     "  --input FILE.jsonl  candidates from ple-run's JSON lines (first request, cycled to fill a\n"
     "                      batch) instead of random values\n"
     "  --seed N            random inputs' seed (default 1)\n"
@@ -61,7 +63,7 @@ struct Options {
   std::vector<uint32_t> threads = {1};
   bool fresh_request = false, profile = true;
   size_t runs = 100, warmup = 10;
-  double min_time_s = 0.0;
+  double min_time_s = 0.0, max_time_s = 0.0;  // 0: no limit
   uint32_t seed = 1;
 };
 
@@ -122,11 +124,12 @@ Options ParseArguments(int argc, char** argv) {
       o.runs = ParseCount(arg, value(), 1);
     } else if (arg == "--warmup") {
       o.warmup = ParseCount(arg, value(), 0);
-    } else if (arg == "--min-time") {
+    } else if (arg == "--min-time" || arg == "--max-time") {
       const std::string text = value();
       char* end = nullptr;
-      o.min_time_s = std::strtod(text.c_str(), &end);
-      if (text.empty() || *end != '\0' || !(o.min_time_s >= 0.0)) UsageError("--min-time expects seconds, got '" + text + "'");
+      const double seconds = std::strtod(text.c_str(), &end);
+      if (text.empty() || *end != '\0' || !(seconds >= 0.0)) UsageError(arg + " expects seconds, got '" + text + "'");
+      (arg == "--min-time" ? o.min_time_s : o.max_time_s) = seconds;
     } else if (arg == "--input") {
       o.input_path = value();
     } else if (arg == "--seed") {
@@ -386,7 +389,9 @@ int Run(const Options& o) {
       for (size_t i = 0; i < o.warmup; ++i) warmup_total += timed();
       std::vector<double> samples;
       double measured_s = 0;
+      constexpr size_t kMinRuns = 5;
       while (samples.size() < o.runs || measured_s < o.min_time_s) {
+        if (o.max_time_s > 0 && measured_s >= o.max_time_s && samples.size() >= kMinRuns) break;
         samples.push_back(timed());
         measured_s += samples.back() / 1e6;
       }

@@ -3,6 +3,8 @@
 #   tools/test.sh              the native build (gcc, XNNPACK required): every test
 #   tools/test.sh CONFIG       one more configuration (CI runs them all, .ci/run):
 #     --sanitize  clang with AddressSanitizer + UndefinedBehaviorSanitizer
+#     --tsan      clang with ThreadSanitizer, no XNNPACK (Debian's is not instrumented): the
+#                 multi-threaded tests
 #     --jni       the Java API on the host JVM (added to the native build)
 #     --haswell   the native build's tests once more under qemu-x86_64 -cpu Haswell (AVX2, no AVX-512)
 #     --aarch64   cross build, tests under qemu-aarch64 -cpu cortex-a53 (no dot-product) and -cpu max
@@ -45,6 +47,13 @@ case "${1:-}" in
     cmake --build build-asan -j "$jobs"
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
       ctest --test-dir build-asan --output-on-failure -j "$jobs"
+    ;;
+  --tsan)
+    tools/install-deps.sh sanitize
+    CC=clang CXX=clang++ cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+      -DPLE_XNNPACK=OFF -DPLE_BUILD_TOOLS=OFF -DPLE_WERROR=ON -DPLE_SANITIZE=thread
+    cmake --build build-tsan -j "$jobs" --target unit_tests
+    TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 build-tsan/tests/unit_tests "[threads],[c_api]"
     ;;
   --jni)
     tools/install-deps.sh jni
@@ -99,7 +108,7 @@ case "${1:-}" in
     tools/size_report.sh build build-size build-aarch64 build-armv7 build-wasm
     ;;
   *)
-    echo "usage: tools/test.sh [--sanitize|--jni|--haswell|--aarch64|--armv7|--wasm|--size]" >&2
+    echo "usage: tools/test.sh [--sanitize|--tsan|--jni|--haswell|--aarch64|--armv7|--wasm|--size]" >&2
     exit 2
     ;;
 esac
