@@ -85,6 +85,8 @@ def fmt_us(us):
         return "%.1f ms" % (us / 1000)
     if us >= 1000:
         return "%.2f ms" % (us / 1000)
+    if us < 10:
+        return ("%.1f µs" % us).replace(".0 µs", " µs")
     return "%.0f µs" % us
 
 
