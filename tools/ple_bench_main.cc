@@ -175,6 +175,7 @@ std::vector<ple::tools::FeatureColumn> RandomColumns(const ple::Model& model, si
   std::vector<ple::tools::FeatureColumn> columns = ple::tools::ModelColumns(model);
   std::mt19937 rng(seed);
   std::normal_distribution<float> normal(0.0f, 1.0f);
+  const std::vector<ple::FeatureInfo> features = model.features();  // a copy: features() returns by value
   for (size_t i = 0; i < columns.size(); ++i) {
     ple::tools::FeatureColumn& c = columns[i];
     const size_t rows = c.request ? 1 : candidates;
@@ -182,7 +183,7 @@ std::vector<ple::tools::FeatureColumn> RandomColumns(const ple::Model& model, si
       for (size_t r = 0; r < rows; ++r) c.floats.push_back(std::fabs(normal(rng)) * 100.0f + 1.0f);
       continue;
     }
-    const auto& feature = model.features()[i];
+    const ple::FeatureInfo& feature = features[i];
     std::uniform_int_distribution<int64_t> id(0, static_cast<int64_t>(std::max<size_t>(feature.vocabulary, 1)) - 1);
     switch (c.kind) {
       case PLE_FEATURE_DENSE:

@@ -114,7 +114,8 @@ TEST_CASE("the hooks see allocations (the test can fail)", "[no_alloc]") {
   CHECK(g_calls.load() == 4);
 }
 
-TEST_CASE("Run allocates nothing, for every batch size up to the maximum, on every kernel path", "[no_alloc]") {
+TEST_CASE("Run allocates nothing, for every batch size up to the maximum, on every kernel path and 1 or 2 threads",
+          "[no_alloc]") {
   const std::vector<ple_kernel_path> paths = ple::test::KernelPaths();
   std::vector<std::string> models = {ple::test::SourcePath("tests/golden/v1-feed-ranker.ple")};
   const std::string dir = ple::test::MakeTempDir();
@@ -131,13 +132,15 @@ TEST_CASE("Run allocates nothing, for every batch size up to the maximum, on eve
   constexpr uint32_t kMaxBatch = 300;  // crosses two tile boundaries (tiles of 128)
   for (const std::string& path : models) {
     for (ple_kernel_path kernels : paths) {
-      INFO("model " << path << ", kernel path " << kernels);
+    for (uint32_t threads : {1u, 2u}) {
+      INFO("model " << path << ", kernel path " << kernels << ", " << threads << " threads");
       ple_model* model = nullptr;
       REQUIRE(ple_model_open_file(path.c_str(), &model) == PLE_OK);
       ple_session_options options;
       ple_session_options_init(&options);
       options.max_batch = kMaxBatch;
       options.kernel_path = kernels;
+      options.num_threads = threads;
       ple_session* session = nullptr;
       REQUIRE(ple_session_create(model, &options, &session) == PLE_OK);
       const size_t width = ple_model_row_width(model), tasks = ple_model_num_tasks(model);
@@ -158,6 +161,7 @@ TEST_CASE("Run allocates nothing, for every batch size up to the maximum, on eve
       CHECK(g_calls.load() == 0);
       ple_session_close(&session);
       ple_model_close(&model);
+    }
     }
   }
 }

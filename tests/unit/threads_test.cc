@@ -1,9 +1,11 @@
 // Sessions with several threads (ple_session_options.num_threads): every conformance bundle's
-// outputs, scores and gate weights are the same bytes with 1, 2, 3 and 7 threads on every kernel
+// outputs, scores and gate weights are the same bytes with 1, 2, 3 and 7 threads (emulated
+// runs: 1 and 3) on every kernel
 // path and precision; many application threads, each with its own multi-threaded session on one
 // shared model, get the single-thread results (the ThreadSanitizer build runs this file);
 // profiling names its stages and reads no clock when off.
 #include <catch2/catch.hpp>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <limits>
@@ -28,6 +30,13 @@ std::vector<std::string> AllBundleDirectories() {
   return directories;
 }
 
+// 2, 3 and 7; with PLE_TEST_SCALE=reduced (emulated runs) 3 only.
+std::vector<uint32_t> ThreadCounts() {
+  const char* scale = std::getenv("PLE_TEST_SCALE");
+  if (scale != nullptr && std::string(scale) == "reduced") return {3};
+  return {2, 3, 7};
+}
+
 }  // namespace
 
 #ifndef __EMSCRIPTEN__  // WebAssembly builds run one thread
@@ -49,7 +58,7 @@ TEST_CASE("threads: every bundle gives the same bytes with 1, 2, 3 and 7 threads
         const ple::conformance::BundleReport one = ple::conformance::RunBundle(bundle, path, options);
         if (one.candidates >= 7 * 8 && path == PLE_KERNELS_REFERENCE) ++split_by_seven;  // 7 workers of 8 rows
         CHECK(one.per_row_identical);
-        for (uint32_t threads : {2u, 3u, 7u}) {
+        for (uint32_t threads : ThreadCounts()) {
           // XNNPACK's pthreadpool spins while it waits for its threads: more threads than cores
           // crawl (measured: 100x slower with 7 threads on 2 cores).
           if (path == PLE_KERNELS_XNNPACK && threads > std::thread::hardware_concurrency()) continue;
