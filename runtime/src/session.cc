@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <system_error>
 
 #include "kernels/kernels.h"
 
@@ -39,6 +40,12 @@ Status CheckConfig(const SessionConfig& config, const KernelSet** kernels) {
     return MakeError(PLE_ERROR_INVALID_ARGUMENT, "num_threads is %u: it must be 1 to %u", config.num_threads,
                      kMaxThreads);
   }
+#if defined(__EMSCRIPTEN__) && !defined(__EMSCRIPTEN_PTHREADS__)
+  if (config.num_threads > 1) {
+    return MakeError(PLE_ERROR_UNSUPPORTED, "num_threads is %u: this WebAssembly build runs one thread",
+                     config.num_threads);
+  }
+#endif
   ple_kernel_path path;
   Status status = ResolveKernelPath(config.kernel_path, &path);
   if (!status.ok()) return status;
@@ -151,7 +158,14 @@ Status Session::Create(std::shared_ptr<const Model> model, const SessionConfig& 
   }
   session->arena_bytes_ =
       scratch.shared_bytes() + session->workers_.size() * (session->worker_arena_bytes_ + scratch.worker_bytes());
-  if (session->workers_.size() > 1) session->pool_.reset(new ThreadPool(session->workers_.size()));
+  if (session->workers_.size() > 1) {
+    try {
+      session->pool_.reset(new ThreadPool(session->workers_.size()));
+    } catch (const std::system_error& e) {
+      return MakeError(PLE_ERROR_INTERNAL, "cannot start %zu worker threads: %s", session->workers_.size() - 1,
+                       e.what());
+    }
+  }
   if (xnnpack_f32 && config.num_threads > 1) {
     session->xnnpack_threads_ = CreateXnnpackThreads(config.num_threads);
     if (session->xnnpack_threads_ == nullptr) {

@@ -5,6 +5,7 @@
 // shared model, get the single-thread results (the ThreadSanitizer build runs this file);
 // profiling names its stages and reads no clock when off.
 #include <catch2/catch.hpp>
+#include <cstddef>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -15,6 +16,7 @@
 #include "ple/ple.hpp"
 #include "test_util.h"
 
+#ifndef __EMSCRIPTEN__  // WebAssembly builds run one thread
 namespace {
 
 bool SameBytes(const std::vector<float>& a, const std::vector<float>& b) {
@@ -39,7 +41,6 @@ std::vector<uint32_t> ThreadCounts() {
 
 }  // namespace
 
-#ifndef __EMSCRIPTEN__  // WebAssembly builds run one thread
 TEST_CASE("threads: every bundle gives the same bytes with 1, 2, 3 and 7 threads", "[threads]") {
   const std::string temp = ple::test::MakeTempDir();
   REQUIRE(!temp.empty());
@@ -177,4 +178,44 @@ TEST_CASE("profiling: per-stage times, and none when off", "[threads]") {
   CHECK(session.Profile()[1].nanoseconds == 0);  // turning it off zeroes the totals
   size_t count = 0;
   CHECK(ple_session_get_profile(session.get(), nullptr, 1, &count) == PLE_ERROR_INVALID_ARGUMENT);
+}
+
+TEST_CASE("threads: num_threads is checked, reported and counted in the session's memory", "[threads]") {
+  const auto bytes = ple::test::ConvertBundle("mmoe").bytes;
+  ple::Model model = ple::Model::OpenBuffer(bytes.data(), bytes.size());
+  ple_session_options options;
+  ple_session_options_init(&options);
+  CHECK(options.num_threads == 1);
+  options.kernel_path = PLE_KERNELS_REFERENCE;
+  ple_session* session = nullptr;
+  for (uint32_t bad : {0u, 65u}) {
+    options.num_threads = bad;
+    CHECK(ple_session_create(model.get(), &options, &session) == PLE_ERROR_INVALID_ARGUMENT);
+    CHECK(std::string(ple_last_error()).find("num_threads") != std::string::npos);
+    CHECK(session == nullptr);
+  }
+  size_t one = 0, three = 0;
+  options.num_threads = 1;
+  REQUIRE(ple_session_memory_bytes(model.get(), &options, &one) == PLE_OK);
+  options.num_threads = 3;
+#if defined(__EMSCRIPTEN__)
+  CHECK(ple_session_create(model.get(), &options, &session) == PLE_ERROR_UNSUPPORTED);
+  (void)three;
+#else
+  REQUIRE(ple_session_memory_bytes(model.get(), &options, &three) == PLE_OK);
+  REQUIRE(ple_session_create(model.get(), &options, &session) == PLE_OK);
+  ple_session_info info{};
+  info.struct_size = sizeof(info);
+  REQUIRE(ple_session_get_info(session, &info) == PLE_OK);
+  CHECK(info.num_threads == 3);
+  CHECK(info.arena_bytes == three);  // exact on our own kernel paths
+  CHECK(three > 2 * one);            // one arena per thread
+  // A caller built against the header before num_threads: its struct ends before the field.
+  ple_session_info old{};
+  old.struct_size = offsetof(ple_session_info, num_threads);
+  old.num_threads = 77;
+  REQUIRE(ple_session_get_info(session, &old) == PLE_OK);
+  CHECK(old.num_threads == 77);  // not written
+  ple_session_close(&session);
+#endif
 }
