@@ -1,7 +1,7 @@
 // GEMM kernels on packed weights: the scalar reference against float64 (float32 and float16
 // weights) or exact integer arithmetic (int8), then every kernel path built and supported here
 // against the scalar reference over edge shapes: rows below, at and above every row block, k = 1
-// and odd k, 1 to 5 tiles (pairs and a single one, a padding tile), 1 to 16 stored columns,
+// and odd k, 1 to 7 tiles (groups of four, pairs and single tiles, a padding tile), 1 to 16 stored columns,
 // ReLU fused or not, strided inputs and outputs, a shared or per-row addend. int8 paths must
 // match bit for bit; float paths within float32 rounding. A row's result must not depend on
 // the other rows of the call (the determinism promise); nothing outside the outputs is written.
@@ -23,11 +23,11 @@ struct Shape {
   size_t rows, k, tiles, a_stride;
   bool per_row_add;
   uint32_t seed;
-  // Tile t stores 1 + (seed + 7 t) % 16 columns, ReLU on odd tiles; with 5 tiles, tile 2 is
-  // padding (no output).
+  // Tile t stores 1 + (seed + 7 t) % 16 columns, ReLU on odd tiles; with 5 or more tiles, tile
+  // 2 is padding (no output).
   size_t columns(size_t t) const { return 1 + (seed + 7 * t) % 16; }
   bool relu(size_t t) const { return t % 2 == 1; }
-  bool padding(size_t t) const { return tiles == 5 && t == 2; }
+  bool padding(size_t t) const { return tiles >= 5 && t == 2; }
   size_t out_stride(size_t t) const { return columns(t) + 3; }
 };
 
@@ -36,7 +36,7 @@ std::vector<Shape> EdgeShapes() {
   uint32_t i = 0;
   for (size_t rows : {1, 2, 3, 5, 7, 8, 12, 13, 16, 17, 25, 31, 128}) {
     for (size_t k : {1, 2, 3, 4, 5, 17, 64, 129, 384}) {
-      const size_t tiles = std::vector<size_t>{1, 2, 3, 5}[i % 4];
+      const size_t tiles = std::vector<size_t>{1, 2, 3, 5, 6, 7}[i % 6];
       shapes.push_back({rows, k, tiles, i % 3 == 0 ? k + 5 : k, i % 2 == 0, i});
       ++i;
     }
