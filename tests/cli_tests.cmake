@@ -127,3 +127,6 @@ ple_cli_failure_test("ple-bench: a batch of 0" "--batch expects a whole number o
                      $<TARGET_FILE:ple-bench> ${EXAMPLE_MODEL} --batch 50,0)
 ple_cli_failure_test("ple-bench: an unknown kernel path" "unknown kernel path 'avx9'"
                      $<TARGET_FILE:ple-bench> ${EXAMPLE_MODEL} --kernels avx9)
+ple_cli_test("rank the example request with --threads 3 (10 candidates: one range)"
+             COMMAND $<TARGET_FILE:ple-run> ${EXAMPLE_MODEL} --input ${EXAMPLE}/request.jsonl --threads 3 --max-batch 30
+             REGEX "request,rank,candidate,id,score,click,share,comment\n0,1,9,v5,2\\.6432" FIXTURE_REQUIRED example_model)

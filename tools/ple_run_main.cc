@@ -46,6 +46,7 @@ int main(int argc, char** argv) {
   std::string model_path, input_path, input_format = "auto", output_path = "-", output_format = "csv",
                                       kernels = "auto", request_json;
   uint32_t max_batch = 256;
+  uint32_t threads = 1;
   size_t top_k = 0;
   bool show_info = false, evaluate = false;
   std::vector<std::string> exponents;
@@ -64,6 +65,8 @@ int main(int argc, char** argv) {
                  "avx2, avx512, avx512vnni, avxvnni, neon or neondot (docs/kernels.md)");
   app.add_option("--max-batch", max_batch, "candidates per run (the session's prepared maximum)")
       ->check(CLI::Range(1u, 1u << 20));
+  app.add_option("--threads", threads, "threads per run (the results do not depend on it)")
+      ->check(CLI::Range(1u, 64u));
   app.add_flag("--info", show_info, "print the session's kernel path and memory to standard error");
   CLI11_PARSE(app, argc, argv);
 
@@ -97,6 +100,7 @@ int main(int argc, char** argv) {
       throw std::runtime_error("--kernels: '" + kernels + "' is not a kernel path");
     }
     options.kernel_path = path;
+    options.num_threads = threads;
     ple::Session session(model, options);
     bool ranked = model.has_score();
     if (!exponents.empty()) {  // override exponents, keeping the model's transform

@@ -37,6 +37,8 @@ struct SessionConfig {
   uint32_t num_threads = 1;  // 1..kMaxThreads; the calling thread is one of them
 };
 
+struct ScratchSizes;  // session.cc: what a session allocates besides its arenas
+
 // What a session with `config` will allocate, before creating it (see ple_session_memory_bytes).
 Status SessionMemoryBytes(const Model& model, const SessionConfig& config, size_t* bytes);
 
@@ -153,7 +155,7 @@ class Session {
   };
 
   Session() = default;
-  Status CreateWorker(const struct ScratchSizes& scratch, Worker* worker);
+  Status CreateWorker(const ScratchSizes& scratch, Worker* worker);
   float* ValuePointer(const Worker& worker, uint32_t value) const;
   ple_status RunRows(Worker& worker, RunInputs* inputs, size_t begin, size_t end, float* outputs, float* scores);
   ple_status AssembleInputs(Worker& worker, RunInputs* inputs, size_t first, size_t rows);
