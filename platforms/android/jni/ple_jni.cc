@@ -230,15 +230,20 @@ JNIEXPORT void JNICALL Java_dev_ple_Request_nativeClose(JNIEnv*, jclass, jlong h
 // ---- Session ----
 
 JNIEXPORT jlong JNICALL Java_dev_ple_Session_nativeCreate(JNIEnv* env, jclass, jlong model, jint max_batch,
-                                                          jint kernel_path) {
+                                                          jint kernel_path, jint num_threads) {
   if (max_batch <= 0) {
     ThrowIllegalArgument(env, "maxBatch must be at least 1");
+    return 0;
+  }
+  if (num_threads <= 0) {
+    ThrowIllegalArgument(env, "numThreads must be at least 1");
     return 0;
   }
   ple_session_options options;
   ple_session_options_init(&options);
   options.max_batch = static_cast<uint32_t>(max_batch);
   options.kernel_path = static_cast<ple_kernel_path>(kernel_path);
+  options.num_threads = static_cast<uint32_t>(num_threads);
   ple_session* session = nullptr;
   const ple_status status = ple_session_create(FromHandle<ple_model>(model), &options, &session);
   if (status != PLE_OK) ThrowStatus(env, status);

@@ -7,11 +7,18 @@ public final class Session extends NativeHandle {
   private final Model model;  // keeps the model's Java side (and a buffer it reads in place) reachable
   private final int tasks;
 
-  /** Kernel path 0 = auto, 1 = reference, 2 = XNNPACK (docs/c-api.md). */
-  public Session(Model model, int maxBatch, int kernelPath) {
-    super(nativeCreate(model.handle(), maxBatch, kernelPath), "session");
+  /**
+   * Kernel path 0 = auto, 1 = reference, 2 = XNNPACK (docs/c-api.md); numThreads threads per
+   * run, the caller's included (1 to 64; outputs are the same bits for any count).
+   */
+  public Session(Model model, int maxBatch, int kernelPath, int numThreads) {
+    super(nativeCreate(model.handle(), maxBatch, kernelPath, numThreads), "session");
     this.model = model;
     tasks = model.taskNames().length;
+  }
+
+  public Session(Model model, int maxBatch, int kernelPath) {
+    this(model, maxBatch, kernelPath, 1);
   }
 
   public Session(Model model, int maxBatch) {
@@ -50,7 +57,7 @@ public final class Session extends NativeHandle {
     nativeClose(handle);
   }
 
-  private static native long nativeCreate(long model, int maxBatch, int kernelPath);
+  private static native long nativeCreate(long model, int maxBatch, int kernelPath, int numThreads);
   private static native void nativeRun(long handle, long request, FeatureValues[] candidates, int numCandidates,
       float[] outputs, FloatBuffer outputBuffer, float[] scores, FloatBuffer scoreBuffer);
   private static native int[] nativeTopK(float[] scores, int k);

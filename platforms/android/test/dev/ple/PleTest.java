@@ -3,6 +3,7 @@ package dev.ple;
 import static org.junit.Assert.assertArrayEquals;
 import static org.junit.Assert.assertEquals;
 import static org.junit.Assert.assertFalse;
+import static org.junit.Assert.assertThrows;
 import static org.junit.Assert.assertTrue;
 import static org.junit.Assert.fail;
 
@@ -71,6 +72,21 @@ public class PleTest {
       session.run(request, candidates(), 3, outputs, scores);
       assertOutputs(outputs, scores);
       assertArrayEquals(new int[] {2, 0, 1}, Session.topK(scores, 3));  // v5, v233, v36
+    }
+  }
+
+  @Test
+  public void takesAThreadCount() {
+    try (Model model = Model.fromFile(MODEL);
+         Session session = new Session(model, 16, 0, 3);
+         Request request = new Request(model)) {
+      request.set(user());
+      final float[] outputs = new float[9];
+      final float[] scores = new float[3];
+      session.run(request, candidates(), 3, outputs, scores);
+      assertOutputs(outputs, scores);
+      assertThrows(IllegalArgumentException.class, () -> new Session(model, 16, 0, 0));
+      assertThrows(PleException.class, () -> new Session(model, 16, 0, 65));
     }
   }
 
