@@ -1,8 +1,8 @@
 // AVX-512 VNNI int8 kernel (compiled with the AVX-512 flags and -mavx512vnni): vpdpbusd adds
 // four uint8 x int8 products per int32 lane exactly (the non-saturating form); a 64-byte block
-// of the packed layout is one register: 16 columns x 4 inputs. Tiles in fours with MR = 6 rows,
-// the rest in pairs or alone with MR = 12 (24 accumulators at most). Integer sums are exact, so
-// the grouping does not change any result.
+// of the packed layout is one register: 16 columns x 4 inputs. Tiles in fours, the rest in pairs
+// or alone, MR = 6 rows (24 accumulators at most). Integer sums are exact, so the grouping does
+// not change any result.
 // First: it silences a compiler-header warning before <immintrin.h> is read.
 #include "kernels/x86-avx512-common.h"
 
@@ -19,13 +19,13 @@ namespace {
 // x 6 rows took 0.92 of the time of 2 tiles x 12 rows (fewer row pointers: none spilled).
 constexpr size_t kGroupTiles = 4;
 
-// Tiles t .. t + kTiles - 1, all rows, in blocks of 24 / kTiles rows (24 accumulators); the
+// Tiles t .. t + kTiles - 1, all rows, in blocks of 6 rows; the
 // next group's weights are prefetched into L2 while the first row block runs.
 template <int kTiles>
 void Int8Tiles(size_t rows, size_t blocks, const uint8_t* a, size_t a_stride, const int8_t* w, size_t w_tile_stride,
                size_t t, size_t tiles, const float* scales, const int32_t* zero_points, const float* w_scales,
                const int32_t* w_sums, const TileOutput* outputs, size_t add_stride) {
-  constexpr int kRows = kTiles == 1 ? 12 : 24 / kTiles;
+  constexpr int kRows = 6;  // one instantiation per row count (code size); 24 accumulators with 4 tiles
   const int8_t* tile[kTiles];
   __m512 ws[kTiles];
   __m512i sums[kTiles];
