@@ -28,33 +28,34 @@ def us(b):
     return b["real_time"] * unit
 
 
+def header(title, *columns):
+    """A table's title, then its markdown header and separator rows."""
+    print(title)
+    print()
+    print("| " + " | ".join(columns) + " |")
+    print("|" + " --- |" * len(columns))
+
+
 def main(path):
     context, m = load(path)
     print(f"Run: {context.get('date', '?')}, {context.get('num_cpus', '?')} CPUs at "
           f"{context.get('mhz_per_cpu', '?')} MHz (as reported), library build {context.get('library_build_type', '?')}.")
     print()
-    print("Peaks (G multiply-adds/s, one core):")
-    print()
-    print("| loop | G/s |")
-    print("| --- | --- |")
+    header("Peaks (G multiply-adds/s, one core):", "loop", "G/s")
     for name, b in sorted(m.items()):
         if name.startswith("peak/"):
             print(f"| {name[5:]} | {b['macs_per_s'] / 1e9:.1f} |")
     print()
 
-    print("Kernels (rows x K x N; median time, G multiply-adds/s, % of the peak of that kind):")
-    print()
-    print("| kernel | us | G/s | % peak |")
-    print("| --- | --- | --- | --- |")
+    header("Kernels (rows x K x N; median time, G multiply-adds/s, % of the peak of that kind):",
+           "kernel", "us", "G/s", "% peak")
     for name, b in sorted(m.items()):
         if name.startswith("kernel/"):
             print(f"| {name[7:]} | {us(b):.1f} | {b['macs_per_s'] / 1e9:.1f} | {b.get('pct_peak', 0):.1f} |")
     print()
 
-    print("Models (median us per batch, candidates/s, % of the peak of that kind):")
-    print()
-    print("| model | precision | kernels | mode | batch | us | candidates/s | % peak |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    header("Models (median us per batch, candidates/s, % of the peak of that kind):",
+           "model", "precision", "kernels", "mode", "batch", "us", "candidates/s", "% peak")
     models = {}
     for name, b in m.items():
         if not name.startswith("model/"):
@@ -69,10 +70,9 @@ def main(path):
               f"{b['candidates_per_s']:.0f} | {b.get('pct_peak', 0):.1f} |")
     print()
 
-    print("Ratios within this run (time of the first / time of the second; below 1: the first is faster):")
-    print()
-    print("| model | mode | batch | f32 ours / XNNPACK | int8 / f32 ours | f16 / f32 ours | broadcast / per_row (int8) | broadcast / per_row (f32 ours) |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    header("Ratios within this run (time of the first / time of the second; below 1: the first is faster):",
+           "model", "mode", "batch", "f32 ours / XNNPACK", "int8 / f32 ours", "f16 / f32 ours",
+           "broadcast / per_row (int8)", "broadcast / per_row (f32 ours)")
     ours = sorted({k[2] for k in models if k[2] != "xnnpack"})
     for model in sorted({k[0] for k in models}, key=lambda x: order.get(x, 9)):
         for mode in ("broadcast", "per_row"):

@@ -117,7 +117,8 @@ Options ParseArguments(int argc, char** argv) {
       o.kernels = value();
     } else if (arg == "--mode") {
       o.mode = value();
-      if (o.mode != "broadcast" && o.mode != "per_row") UsageError("--mode is broadcast or per_row, got '" + o.mode + "'");
+      if (o.mode != "broadcast" && o.mode != "per_row")
+        UsageError("--mode is broadcast or per_row, got '" + o.mode + "'");
     } else if (arg == "--fresh-request") {
       o.fresh_request = true;
     } else if (arg == "--runs") {
@@ -295,7 +296,9 @@ int Run(const Options& o) {
   double convert_ms = 0;
   if (!o.config_path.empty()) {
     const auto start = Clock::now();
-    converted = ple::convert::ConvertNative(o.config_path, o.weights_path, {}, ple::convert::PrecisionPlan::Parse(o.precision)).bytes;
+    converted =
+        ple::convert::ConvertNative(o.config_path, o.weights_path, {}, ple::convert::PrecisionPlan::Parse(o.precision))
+            .bytes;
     convert_ms = Microseconds(Clock::now() - start) / 1000;
   }
   const bool mapped = converted.empty();
@@ -303,8 +306,9 @@ int Run(const Options& o) {
   ple::Model model = converted.empty() ? ple::Model::OpenFile(o.model_path)
                                        : ple::Model::OpenBufferCopy(converted.data(), converted.size());
   const double load_ms = Microseconds(Clock::now() - load_start) / 1000;
-  const size_t file_bytes = converted.empty() ? static_cast<size_t>(std::ifstream(o.model_path, std::ios::binary | std::ios::ate).tellg())
-                                              : converted.size();
+  const size_t file_bytes =
+      converted.empty() ? static_cast<size_t>(std::ifstream(o.model_path, std::ios::binary | std::ios::ate).tellg())
+                        : converted.size();
   converted.clear();
   converted.shrink_to_fit();
   const Memory after_load = ReadMemory();
@@ -333,7 +337,8 @@ int Run(const Options& o) {
   } else {
     columns = RandomColumns(model, max_batch, o.seed);
   }
-  const std::vector<float> dense_rows = o.mode == "per_row" ? DenseRows(model, columns, max_batch) : std::vector<float>();
+  const std::vector<float> dense_rows =
+      o.mode == "per_row" ? DenseRows(model, columns, max_batch) : std::vector<float>();
   const std::vector<ple_feature_values> request_values = ple::tools::RequestValues(columns);
   const size_t tasks = model.tasks().size();
   std::vector<float> outputs(max_batch * tasks);
@@ -346,7 +351,8 @@ int Run(const Options& o) {
     std::fprintf(report, "model: %s (%s, %zu tasks, input row %zu floats)\n",
                  o.config_path.empty() ? o.model_path.c_str() : o.config_path.c_str(), Bytes(file_bytes).c_str(), tasks,
                  model.row_width());
-    if (!o.config_path.empty()) std::fprintf(report, "converted in memory: %.1f ms (%s)\n", convert_ms, precision_spec.c_str());
+    if (!o.config_path.empty())
+      std::fprintf(report, "converted in memory: %.1f ms (%s)\n", convert_ms, precision_spec.c_str());
     std::fprintf(report, "load: %.3f ms (%s)\n", load_ms, mapped ? "mmap" : "copy");
   }
 
@@ -359,7 +365,8 @@ int Run(const Options& o) {
     ple::Session session(model, options);
     const double prepare_ms = Microseconds(Clock::now() - prepare_start) / 1000;
     const ple_session_info info = session.info();
-    if (precision.empty()) precision = ple::conformance::WeightPrecision(ple::rt::InternalSession(session.get())->model());
+    if (precision.empty())
+      precision = ple::conformance::WeightPrecision(ple::rt::InternalSession(session.get())->model());
     ple::Request request(model);
     auto set_request = [&] { request.Set(request_values.data(), request_values.size()); };
     if (has_request) set_request();
@@ -421,13 +428,15 @@ int Run(const Options& o) {
       }
       const Memory now = ReadMemory();
       if (text) {
-        std::fprintf(report,
-                     "batch %zu (%s%s): first run %.1f us, warm-up mean %.1f us (%zu runs)\n"
-                     "  %zu runs: min %.1f  mean %.1f  p50 %.1f  p95 %.1f  p99 %.1f  max %.1f us;"
-                     " %.0f candidates/s\n",
-                     batch, mode.c_str(), has_request && mode == "broadcast" ? (o.fresh_request ? ", fresh request" : ", request reused") : "",
-                     first_us, o.warmup ? warmup_total / static_cast<double>(o.warmup) : 0.0, o.warmup, samples.size(),
-                     s.min, s.mean, s.p50, s.p95, s.p99, s.max, per_second);
+        std::fprintf(
+            report,
+            "batch %zu (%s%s): first run %.1f us, warm-up mean %.1f us (%zu runs)\n"
+            "  %zu runs: min %.1f  mean %.1f  p50 %.1f  p95 %.1f  p99 %.1f  max %.1f us;"
+            " %.0f candidates/s\n",
+            batch, mode.c_str(),
+            has_request && mode == "broadcast" ? (o.fresh_request ? ", fresh request" : ", request reused") : "",
+            first_us, o.warmup ? warmup_total / static_cast<double>(o.warmup) : 0.0, o.warmup, samples.size(), s.min,
+            s.mean, s.p50, s.p95, s.p99, s.max, per_second);
         if (o.profile) std::fprintf(report, "  profile (threads summed): %s\n", profile_text.c_str());
       }
       results.push_back({{"batch", batch},
@@ -460,9 +469,11 @@ int Run(const Options& o) {
   const size_t peak = at_end.peak ? at_end.peak : static_cast<size_t>(usage.ru_maxrss) * 1024;
   const size_t above_start = peak > at_start.rss ? peak - at_start.rss : 0;
   if (text) {
-    std::fprintf(report, "memory: resident %s at start, %s after load, peak %s (%s above the start, %s above it and the model file)\n",
-                 Bytes(at_start.rss).c_str(), Bytes(after_load.rss).c_str(), Bytes(peak).c_str(),
-                 Bytes(above_start).c_str(), Bytes(above_start > file_bytes ? above_start - file_bytes : 0).c_str());
+    std::fprintf(
+        report,
+        "memory: resident %s at start, %s after load, peak %s (%s above the start, %s above it and the model file)\n",
+        Bytes(at_start.rss).c_str(), Bytes(after_load.rss).c_str(), Bytes(peak).c_str(), Bytes(above_start).c_str(),
+        Bytes(above_start > file_bytes ? above_start - file_bytes : 0).c_str());
   }
   if (!o.json_path.empty()) {
     json doc = {{"tool", "ple-bench"},

@@ -188,7 +188,8 @@ Status Session::Create(std::shared_ptr<const Model> model, const SessionConfig& 
     state.tile_member.assign(g.columns / 16, UINT32_MAX);
     for (uint32_t m = 0; m < step.members_count; ++m) {
       const DenseLayer& layer = *plan.group_members[step.members_begin + m].layer;
-      if (layer.bias != nullptr) std::copy(layer.bias, layer.bias + layer.out, state.bias.begin() + layer.packed_column);
+      if (layer.bias != nullptr)
+        std::copy(layer.bias, layer.bias + layer.out, state.bias.begin() + layer.packed_column);
       for (uint32_t c = 0; c < layer.out; c += 16) state.tile_member[(layer.packed_column + c) / 16] = m;
     }
     if (xnnpack_f32 && g.type == WeightType::kF32) {
@@ -207,7 +208,8 @@ Status Session::Create(std::shared_ptr<const Model> model, const SessionConfig& 
   }
   const ScoreInfo& score = session->model_->score();
   session->score_.present = score.present;
-  session->score_.exponents = score.present ? score.exponents : std::vector<float>(session->model_->tasks().size(), 0.0f);
+  session->score_.exponents =
+      score.present ? score.exponents : std::vector<float>(session->model_->tasks().size(), 0.0f);
   session->score_.regression_floor = score.regression_floor;
   session->score_.transform = score.transform;
   session->score_.transform_input =
@@ -238,7 +240,7 @@ Status Session::CreateWorker(const ScratchSizes& scratch, Worker* worker) {
   worker->tile_outputs.resize(scratch.tile_outputs);
   worker->gate_expert_pointers.resize(plan_.max_gate_experts);
   worker->sources.resize(model_->features().size() + model_->extras().size());
-  worker->stage_nanoseconds.assign(model_->levels().size() + 3, 0);
+  worker->stage_nanoseconds.assign(OutputsStage() + 1, 0);
   return Status::Ok();
 }
 
@@ -336,8 +338,8 @@ ple_status Session::UpdateRequestPartials(Worker& worker, const RunInputs& input
   return PLE_OK;
 }
 
-ple_status Session::GroupRequestPart(Worker& worker, size_t step_index, const PlanStep& step, size_t rows, const float* request,
-                                     float* part) {
+ple_status Session::GroupRequestPart(Worker& worker, size_t step_index, const PlanStep& step, size_t rows,
+                                     const float* request, float* part) {
   const PackedGroup& g = *step.group;
   const GroupState& state = groups_[step_index];
   const size_t tiles = g.columns / 16, request_stride = plan_.request_width;
@@ -349,9 +351,10 @@ ple_status Session::GroupRequestPart(Worker& worker, size_t step_index, const Pl
       const size_t q_stride = size_t{g.request_blocks} * 4;
       kernels_->f32_qu8_quantize(rows, g.request_columns, request, request_stride, worker.quantized.data(), q_stride,
                                  q_stride, worker.row_scales.data(), worker.row_zero_points.data());
-      kernels_->qu8s8_gemm(rows, g.request_blocks, worker.quantized.data(), q_stride, static_cast<const int8_t*>(g.weights),
-                           size_t{g.blocks} * 64, tiles, worker.row_scales.data(), worker.row_zero_points.data(), g.scales,
-                           g.request_sums, worker.tile_outputs.data(), 0);
+      kernels_->qu8s8_gemm(rows, g.request_blocks, worker.quantized.data(), q_stride,
+                           static_cast<const int8_t*>(g.weights), size_t{g.blocks} * 64, tiles,
+                           worker.row_scales.data(), worker.row_zero_points.data(), g.scales, g.request_sums,
+                           worker.tile_outputs.data(), 0);
       break;
     }
     case WeightType::kF16:
@@ -394,15 +397,16 @@ void Session::AddAndStore(Worker& worker, size_t rows, size_t tiles, size_t colu
 // Every member of a packed group in one GEMM call over the group's tiles: each tile's result
 // (int8: dequantized) plus the bias or the request part, ReLU fused, straight into its
 // member's value; other activations run on each member afterwards.
-ple_status Session::RunGroup(Worker& worker, size_t step_index, const PlanStep& step, size_t rows, bool per_row_request) {
+ple_status Session::RunGroup(Worker& worker, size_t step_index, const PlanStep& step, size_t rows,
+                             bool per_row_request) {
   const PackedGroup& g = *step.group;
   const GroupState& state = groups_[step_index];
   const float* add = state.bias.data();
   size_t add_stride = 0;
   if (step.split >= 0) {
     if (per_row_request) {
-      const ple_status status =
-          GroupRequestPart(worker, step_index, step, rows, ValuePointer(worker, kRequestRowsValue), worker.request_part_rows.data());
+      const ple_status status = GroupRequestPart(
+          worker, step_index, step, rows, ValuePointer(worker, kRequestRowsValue), worker.request_part_rows.data());
       if (status != PLE_OK) return status;
       add = worker.request_part_rows.data();
       add_stride = g.columns;
@@ -429,8 +433,8 @@ ple_status Session::RunGroup(Worker& worker, size_t step_index, const PlanStep& 
   switch (g.type) {
     case WeightType::kI8: {
       const size_t candidate_blocks = g.blocks - g.request_blocks, q_stride = candidate_blocks * 4;
-      kernels_->f32_qu8_quantize(rows, k, x, x_stride, worker.quantized.data(), q_stride, q_stride, worker.row_scales.data(),
-                                 worker.row_zero_points.data());
+      kernels_->f32_qu8_quantize(rows, k, x, x_stride, worker.quantized.data(), q_stride, q_stride,
+                                 worker.row_scales.data(), worker.row_zero_points.data());
       kernels_->qu8s8_gemm(rows, candidate_blocks, worker.quantized.data(), q_stride,
                            static_cast<const int8_t*>(g.weights) + size_t{g.request_blocks} * 64, size_t{g.blocks} * 64,
                            tiles, worker.row_scales.data(), worker.row_zero_points.data(), g.scales, g.candidate_sums,
@@ -533,7 +537,7 @@ ple_status Session::RunRows(Worker& worker, RunInputs* inputs, size_t begin, siz
                             float* scores) {
   const size_t task_count = model_->tasks().size();
   const bool per_row_request = inputs->request_values == nullptr;
-  const size_t outputs_stage = model_->levels().size() + 2;
+  const size_t outputs_stage = OutputsStage();
   StageClock clock(profiling_ ? worker.stage_nanoseconds.data() : nullptr);
   ple_status status = PLE_OK;
   for (size_t first = begin; first < end; first += tile_rows_) {

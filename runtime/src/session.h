@@ -155,6 +155,8 @@ class Session {
   };
 
   Session() = default;
+  // Profile stages: 0 features, 1 + l level l, levels + 1 towers, levels + 2 outputs (the last).
+  size_t OutputsStage() const { return model_->levels().size() + 2; }
   Status CreateWorker(const ScratchSizes& scratch, Worker* worker);
   float* ValuePointer(const Worker& worker, uint32_t value) const;
   ple_status RunRows(Worker& worker, RunInputs* inputs, size_t begin, size_t end, float* outputs, float* scores);
