@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The peers' side of the side-by-side benchmark (bench/peers/README.md): ONNX Runtime f32 and
-# int8 (node binding) and TorchScript f32 (OpenBLAS, SkylakeX kernels) on the bench models,
+# int8 (node binding) and TorchScript f32 (OpenBLAS, its AVX-512 or AVX2 kernels) on the bench models,
 # batches 1, 50, 200, 1000, plus accuracy / batch dependence (ours included, through ple-run)
 # and the node binding's per-call cost. Writes ONE file, BUILD/peers/peers.json, and prints a
 # short table.
@@ -92,7 +92,7 @@ for model in "${model_names[@]}"; do
     stamp "torchscript-f32 $model threads $threads"
     $p $py "$here/torch_bench.py" --model "$dir/model.pt" --inputs "$dir" --batches "$batches" \
       --threads "$threads" --runs "$runs" --warmup "$warmup" --max-seconds "$max_seconds" \
-      --openblas-coretype SkylakeX --out "$out/latency-$model-torchscript-f32-t$threads.json"
+      --openblas-coretype auto --out "$out/latency-$model-torchscript-f32-t$threads.json"
   done
 
   stamp "accuracy $model"

@@ -3,7 +3,7 @@
 
     /usr/bin/python3 bench/peers/torch_bench.py --model DIR/model.pt --inputs DIR \
         --batches 1,50,200,1000 --threads 1 --runs N --warmup M [--max-seconds S] \
-        [--openblas-coretype SkylakeX|none] [--out FILE.json]
+        [--openblas-coretype auto|SkylakeX|Haswell|none] [--out FILE.json]
 
 Same protocol as ort_bench.js: the module and the input tensors (the first B rows of
 DIR/inputs.npz) are made once; only `module(*inputs)` under torch.inference_mode() is timed
@@ -13,8 +13,9 @@ BLAS: Debian's python3-torch is built with BLAS_INFO=generic: its float GEMMs ca
 libblas.so.3 update-alternatives points at. That is the reference BLAS (unoptimised, not a
 fair peer) unless libopenblas0-pthread is installed (setup.sh installs it). OpenBLAS reads
 OPENBLAS_CORETYPE and OPENBLAS_NUM_THREADS when it loads, i.e. at `import torch`, so this
-script sets them first: the core type given (default SkylakeX, the AVX-512 kernels; "none"
-leaves OpenBLAS's own detection; here it detects Prescott, SSE3 kernels, about 3x slower) and
+script sets them first: the core type given (default auto: SkylakeX, the AVX-512 kernels, when
+the CPU has AVX-512, else Haswell with AVX2; "none" leaves OpenBLAS's own detection; here it
+detects Prescott, SSE3 kernels, about 3x slower) and
 the thread count (torch.set_num_threads does not reach a "generic" BLAS), and
 OMP_WAIT_POLICY=PASSIVE unless set (see below). The result records the library actually
 mapped, its config string and core, and these variables.
@@ -36,14 +37,32 @@ def parse_args(argv):
     parser.add_argument("--max-seconds", type=float, default=10.0,
                         help="stop a batch's timed runs after this (at least 5 runs; warmup "
                              "stops after a fifth of it), as ort_bench.js")
-    parser.add_argument("--openblas-coretype", default="SkylakeX",
-                        help="OPENBLAS_CORETYPE to load OpenBLAS with ('none': not set)")
+    parser.add_argument("--openblas-coretype", default="auto",
+                        help="OPENBLAS_CORETYPE to load OpenBLAS with ('none': not set; 'auto': "
+                             "SkylakeX with AVX-512, Haswell with AVX2 and FMA, else not set)")
     parser.add_argument("--peer", default="torchscript-f32")
     parser.add_argument("--out")
     return parser.parse_args(argv)
 
 
+def auto_coretype():
+    """The widest OpenBLAS kernels this CPU runs (its own detection picks Prescott in these VMs;
+    SkylakeX's kernels on a CPU without AVX-512 die of an illegal instruction)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
+    except OSError:
+        return "none"
+    if "avx512f" in flags and "avx512bw" in flags and "avx512vl" in flags:
+        return "SkylakeX"
+    if "avx2" in flags and "fma" in flags:
+        return "Haswell"
+    return "none"
+
+
 ARGS = parse_args(sys.argv[1:])
+if ARGS.openblas_coretype == "auto":
+    ARGS.openblas_coretype = auto_coretype()
 CORETYPE_BEFORE = os.environ.get("OPENBLAS_CORETYPE")
 if ARGS.openblas_coretype != "none":
     os.environ["OPENBLAS_CORETYPE"] = ARGS.openblas_coretype
