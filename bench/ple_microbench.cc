@@ -61,6 +61,35 @@ __attribute__((target("avx2,fma"))) double FmaAvx2(int64_t iterations) {
   return lanes[0];
 }
 
+// Exact uint8 x int8 products without VNNI, as ple's AVX2 int8 kernel makes them: vpmaddwd on
+// int16 pairs, 16 multiply-adds into int32 per instruction, plus the vpaddd that accumulates.
+__attribute__((target("avx2"))) double MaddAvx2(int64_t iterations) {
+  __m256i acc[kChainsYmm];
+  for (int i = 0; i < kChainsYmm; ++i) acc[i] = _mm256_set1_epi32(i);
+  const __m256i a = _mm256_set1_epi16(3), b = _mm256_set1_epi16(-2);
+  for (int64_t it = 0; it < iterations; ++it) {
+    for (int i = 0; i < kChainsYmm; ++i) acc[i] = _mm256_add_epi32(acc[i], _mm256_madd_epi16(a, b));
+  }
+  for (int i = 1; i < kChainsYmm; ++i) acc[0] = _mm256_add_epi32(acc[0], acc[i]);  // every chain is live
+  return _mm256_extract_epi32(acc[0], 0);
+}
+
+// The peers' int8 on AVX2 (ONNX Runtime's MLAS): vpmaddubsw (uint8 x int8 pairs summed into
+// int16, saturating: not exact for every input) then vpmaddwd by ones into int32, 32
+// multiply-adds per pair of instructions.
+__attribute__((target("avx2"))) double MaddubsAvx2(int64_t iterations) {
+  __m256i acc[kChainsYmm];
+  for (int i = 0; i < kChainsYmm; ++i) acc[i] = _mm256_set1_epi32(i);
+  const __m256i a = _mm256_set1_epi8(3), b = _mm256_set1_epi8(-2), ones = _mm256_set1_epi16(1);
+  for (int64_t it = 0; it < iterations; ++it) {
+    for (int i = 0; i < kChainsYmm; ++i) {
+      acc[i] = _mm256_add_epi32(acc[i], _mm256_madd_epi16(_mm256_maddubs_epi16(a, b), ones));
+    }
+  }
+  for (int i = 1; i < kChainsYmm; ++i) acc[0] = _mm256_add_epi32(acc[0], acc[i]);  // every chain is live
+  return _mm256_extract_epi32(acc[0], 0);
+}
+
 __attribute__((target("avx512f"))) double FmaAvx512(int64_t iterations) {
   __m512 acc[kChains];
   for (int i = 0; i < kChains; ++i) acc[i] = _mm512_set1_ps(static_cast<float>(i));
@@ -103,6 +132,8 @@ std::vector<PeakLoop> PeakLoops() {
   std::vector<PeakLoop> loops;
   if (cpu.x86_avx2) loops.push_back({"f32_fma_avx2", false, 8.0 * kChainsYmm, FmaAvx2});
   if (cpu.x86_avx512) loops.push_back({"f32_fma_avx512", false, 16.0 * kChains, FmaAvx512});
+  if (cpu.x86_avx2) loops.push_back({"int8_madd_avx2", true, 16.0 * kChainsYmm, MaddAvx2});
+  if (cpu.x86_avx2) loops.push_back({"int8_maddubs_avx2", true, 32.0 * kChainsYmm, MaddubsAvx2});
   if (cpu.x86_avx_vnni) loops.push_back({"int8_dot_avxvnni", true, 32.0 * kChainsYmm, DotAvxVnni});
   if (cpu.x86_avx512_vnni) loops.push_back({"int8_dot_avx512vnni", true, 64.0 * kChains, DotAvx512Vnni});
   return loops;
