@@ -14,11 +14,11 @@ int main(int argc, char** argv) {
       "BatchNorm is folded into the preceding Linear; every tensor is validated; the output is written\n"
       "to a temporary file and renamed, so a failure never leaves a partial file."};
   std::string config_path, weights_path, output_path, source = "native", layout = "out_in", precision = "f32",
-                                                       report_data;
+                                                       report_data, sign_key_path, key_prefix;
   bool quiet = false;
-  app.add_option("--config,-c", config_path, "model config (JSON)")->required()->check(CLI::ExistingFile);
-  app.add_option("--weights,-w", weights_path, "weights (safetensors)")->required()->check(CLI::ExistingFile);
-  app.add_option("--output,-o", output_path, "model file to write (.ple)")->required();
+  auto* config_option = app.add_option("--config,-c", config_path, "model config (JSON)")->check(CLI::ExistingFile);
+  auto* weights_option = app.add_option("--weights,-w", weights_path, "weights (safetensors)")->check(CLI::ExistingFile);
+  auto* output_option = app.add_option("--output,-o", output_path, "model file to write (.ple)");
   app.add_option("--from", source,
                  "what the config and weights are: native (docs/config-format.md), torch-rechub or deepctr-torch "
                  "(the framework's own constructor arguments and state_dict, docs/importing.md)")
@@ -34,10 +34,27 @@ int main(int argc, char** argv) {
                  "with a quantized precision: also convert to float32 and report, per task, the max and mean "
                  "absolute output difference and (binary tasks with labels) the AUC difference on this data: a "
                  "conformance bundle directory or ple-run's JSON lines (docs/quantization.md)");
+  app.add_option("--sign-key", sign_key_path,
+                 "sign the file's integrity trailer with this Ed25519 secret key (64 bytes; needs a build with "
+                 "libsodium; docs/file-format.md)")
+      ->check(CLI::ExistingFile);
+  auto* generate_option = app.add_option("--generate-signing-key", key_prefix,
+                 "write a new Ed25519 key pair to PREFIX.key (secret, mode 0600) and PREFIX.pub (the 32-byte public "
+                 "key apps pin), then exit")
+      ->excludes(config_option)->excludes(weights_option)->excludes(output_option);
   app.add_flag("--quiet,-q", quiet, "print nothing on success");
   CLI11_PARSE(app, argc, argv);
+  if (generate_option->count() == 0 && (config_path.empty() || weights_path.empty() || output_path.empty())) {
+    std::fprintf(stderr, "ple-convert: --config, --weights and --output are required (--help)\n");
+    return 1;
+  }
 
   try {
+    if (!key_prefix.empty()) {
+      ple::convert::GenerateSigningKey(key_prefix);
+      if (!quiet) std::printf("ple-convert: wrote %s.key (secret) and %s.pub\n", key_prefix.c_str(), key_prefix.c_str());
+      return 0;
+    }
     ple::convert::ImportOptions options;
     options.naming.transpose_linear = layout == "in_out";
     const ple::convert::PrecisionPlan precision_plan = ple::convert::PrecisionPlan::Parse(precision);
@@ -46,16 +63,20 @@ int main(int argc, char** argv) {
     if (!report_data.empty() && !precision_plan.quantized()) {
       throw ple::convert::ConvertError("--report-data compares a quantized conversion with float32: give --precision");
     }
-    ple::convert::WriteFileAtomically(output_path, model.bytes);
+    const std::vector<uint8_t> file =
+        sign_key_path.empty() ? model.bytes : ple::convert::SignModel(model.bytes, ple::convert::ReadFileBytes(sign_key_path));
+    ple::convert::WriteFileAtomically(output_path, file);
     if (!quiet) {
       size_t experts = 0;
       for (const auto& level : model.ir.levels) experts += level.experts.size();
       std::printf("ple-convert: wrote %s (%zu bytes): %zu tasks, %zu features (%u floats per input row), "
                   "%zu embedding tables, %zu levels, %zu experts, %zu dense layers, %zu parameters\n",
-                  output_path.c_str(), model.bytes.size(), model.ir.tasks.size(), model.ir.features.size(),
+                  output_path.c_str(), file.size(), model.ir.tasks.size(), model.ir.features.size(),
                   model.ir.row_width(), model.ir.tables.size(), model.ir.levels.size(), experts,
                   model.ir.layer_count(), model.ir.parameter_count());
       std::printf("ple-convert: precision %s\n", precision_plan.ToString().c_str());
+      std::printf("ple-convert: sha256 %s%s\n", ple::convert::Sha256Hex(file).c_str(),
+                  sign_key_path.empty() ? "" : " (signed)");
     }
     if (!report_data.empty()) {
       std::fflush(stdout);

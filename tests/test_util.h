@@ -79,6 +79,69 @@ inline convert::ConvertedModel ConvertBundle(const std::string& name, const conv
                                 options, precision);
 }
 
+// Runs `rows` candidates of plain valid inputs (dense values 0.25, ids 0, sequences of one id
+// 0, extras 1) through `session`, with a request context when the model has request-scope
+// features; `outputs` takes rows x num_tasks floats. Returns the run's status (or the
+// request's, when setting it fails).
+inline ple_status RunWithValidInputs(const ple_model* model, ple_session* session, size_t rows, float* outputs) {
+  const size_t tasks = ple_model_num_tasks(model);
+  std::vector<std::vector<float>> values;
+  std::vector<std::vector<int64_t>> ids;
+  std::vector<std::vector<uint32_t>> lengths;
+  std::vector<ple_feature_values> request_features, candidate_features;
+  const size_t features = ple_model_num_features(model);
+  values.reserve(features + ple_model_num_extras(model));
+  ids.reserve(features);
+  lengths.reserve(features);
+  for (size_t f = 0; f < features; ++f) {
+    const bool request_scope = ple_model_feature_scope(model, f) == PLE_SCOPE_REQUEST;
+    const size_t count = request_scope ? 1 : rows;
+    ple_feature_values v{};
+    v.name = ple_model_feature_name(model, f);
+    switch (ple_model_feature_kind(model, f)) {
+      case PLE_FEATURE_DENSE:
+        values.emplace_back(count * ple_model_feature_width(model, f), 0.25f);
+        v.values = values.back().data();
+        v.num_values = values.back().size();
+        break;
+      case PLE_FEATURE_SPARSE:
+        ids.emplace_back(count, 0);
+        v.ids = ids.back().data();
+        v.num_ids = count;
+        break;
+      case PLE_FEATURE_SEQUENCE:
+        ids.emplace_back(count, 0);
+        lengths.emplace_back(count, 1);
+        v.ids = ids.back().data();
+        v.num_ids = count;
+        v.lengths = lengths.back().data();
+        break;
+    }
+    (request_scope ? request_features : candidate_features).push_back(v);
+  }
+  for (size_t e = 0; e < ple_model_num_extras(model); ++e) {
+    values.emplace_back(rows, 1.0f);
+    ple_feature_values v{};
+    v.name = ple_model_extra_name(model, e);
+    v.values = values.back().data();
+    v.num_values = rows;
+    candidate_features.push_back(v);
+  }
+  ple_request* request = nullptr;
+  if (!request_features.empty()) {
+    ple_status status = ple_request_create(model, &request);
+    if (status == PLE_OK) status = ple_request_set(request, request_features.data(), request_features.size());
+    if (status != PLE_OK) {
+      ple_request_close(&request);
+      return status;
+    }
+  }
+  const ple_status status = ple_session_run_features(session, request, candidate_features.data(),
+                                                     candidate_features.size(), rows, outputs, rows * tasks, nullptr, 0);
+  ple_request_close(&request);
+  return status;
+}
+
 // Every kernel path built into this library and supported by this CPU, the reference first.
 inline std::vector<ple_kernel_path> KernelPaths() { return rt::AvailableKernelPaths(); }
 

@@ -9,7 +9,7 @@ set -euo pipefail
 packages=(g++ cmake ninja-build pkg-config
           libflatbuffers-dev flatbuffers-compiler
           libxnnpack-dev libpthreadpool-dev libcpuinfo-dev
-          nlohmann-json3-dev libcli11-dev catch2)
+          nlohmann-json3-dev libcli11-dev catch2 libsodium-dev)
 for group in "$@"; do
   case "$group" in
     sanitize) packages+=(clang libclang-rt-14-dev) ;;

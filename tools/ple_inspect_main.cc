@@ -6,6 +6,7 @@
 #include <fstream>
 #include <map>
 
+#include "integrity.h"
 #include "ple/ple.hpp"
 #include "ple_model_generated.h"
 
@@ -77,14 +78,43 @@ std::string StreamName(uint32_t stream, const ple::fb::Model& model) {
 
 int main(int argc, char** argv) {
   CLI::App app{"ple-inspect: print a PLE model file's structure, parameter counts and metadata."};
-  std::string path;
+  std::string path, sha256_hex, public_key_path;
+  bool verify = false;
   app.add_option("model", path, "model file (.ple)")->required();
+  app.add_flag("--verify", verify,
+               "check the file's integrity trailer (its SHA-256 of the data) before reading it: exit status 1 when "
+               "it is missing or does not match (docs/file-format.md)");
+  app.add_option("--sha256", sha256_hex, "the file's expected SHA-256 (64 hex digits, as sha256sum prints it)");
+  app.add_option("--public-key", public_key_path,
+                 "require the trailer to be signed by this Ed25519 public key (32 bytes; builds with libsodium)")
+      ->check(CLI::ExistingFile);
   CLI11_PARSE(app, argc, argv);
 
   try {
-    ple::Model verified = ple::Model::OpenFile(path);  // verifies the file (throws if malformed)
     std::ifstream in(path, std::ios::binary);
     std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    ple_model_open_options options;
+    ple_model_open_options_init(&options);
+    options.verify_checksum = verify ? 1 : 0;
+    std::vector<uint8_t> expected(32), public_key;
+    if (!sha256_hex.empty()) {
+      if (sha256_hex.size() != 64 || sha256_hex.find_first_not_of("0123456789abcdefABCDEF") != std::string::npos) {
+        throw std::runtime_error("--sha256 takes 64 hex digits, got '" + sha256_hex + "'");
+      }
+      for (size_t i = 0; i < 32; ++i) expected[i] = static_cast<uint8_t>(std::stoul(sha256_hex.substr(2 * i, 2), nullptr, 16));
+      options.expected_sha256 = expected.data();
+    }
+    if (!public_key_path.empty()) {
+      std::ifstream key(public_key_path, std::ios::binary);
+      public_key.assign(std::istreambuf_iterator<char>(key), std::istreambuf_iterator<char>());
+      if (public_key.size() != ple::rt::kEd25519PublicKeyBytes) {
+        throw std::runtime_error(public_key_path + ": an Ed25519 public key is 32 bytes, not " +
+                                 std::to_string(public_key.size()));
+      }
+      options.public_key = public_key.data();
+    }
+    // Verifies the file (throws if malformed), with the integrity checks asked for.
+    ple::Model verified = ple::Model::OpenFile(path, options);
     const ple::fb::Model& model = *ple::fb::GetModel(bytes.data());
 
     std::printf("model: %s\n", verified.metadata("name").c_str());
@@ -94,6 +124,18 @@ int main(int argc, char** argv) {
     std::printf("  file: %zu bytes, schema version %u, min reader version %u (this runtime %s reads schema %u)\n",
                 bytes.size(), model.schema_version(), model.min_reader_version(), ple_version_string(),
                 ple_schema_version());
+    const ple::rt::Sha256Digest digest = ple::rt::Sha256Of(bytes.data(), bytes.size());
+    std::printf("  sha256: %s\n", ple::rt::HexOf(digest.data(), digest.size()).c_str());
+    ple::rt::IntegrityTrailer trailer;
+    if (!ple::rt::FindTrailer(bytes.data(), bytes.size(), &trailer)) {
+      std::printf("  integrity trailer: none (written before trailers existed)\n");
+    } else {
+      std::printf("  integrity trailer: %s, data SHA-256 %s%s\n",
+                  trailer.flags & ple::rt::kTrailerSigned ? "signed (Ed25519)" : "unsigned",
+                  ple::rt::HexOf(trailer.sha256, sizeof trailer.sha256).c_str(),
+                  verify ? " (verified)" : " (not checked: --verify)");
+    }
+    if (options.public_key != nullptr) std::printf("  signature: verified with %s\n", public_key_path.c_str());
     Counts total;
     if (const auto* tables = model.tables()) {
       std::printf("embedding tables:\n");

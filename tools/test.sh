@@ -16,7 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
 native_configure() {
-  cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DPLE_XNNPACK=REQUIRED -DPLE_WERROR=ON "$@"
+  cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DPLE_XNNPACK=REQUIRED -DPLE_SODIUM=REQUIRED -DPLE_WERROR=ON "$@"
 }
 need_native_build() {  # the cross configurations read build/tests/converted
   if [[ ! -d build/tests/converted ]]; then
@@ -43,7 +43,7 @@ case "${1:-}" in
   --sanitize)
     tools/install-deps.sh sanitize
     CC=clang CXX=clang++ cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-      -DPLE_XNNPACK=REQUIRED -DPLE_WERROR=ON -DPLE_SANITIZE=address,undefined
+      -DPLE_XNNPACK=REQUIRED -DPLE_WERROR=ON -DPLE_SANITIZE=address,undefined -DPLE_FUZZ=ON -DPLE_SODIUM=REQUIRED
     cmake --build build-asan -j "$jobs"
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
       ctest --test-dir build-asan --output-on-failure -j "$jobs"

@@ -11,6 +11,7 @@
 #include <map>
 
 #include "convert_error.h"
+#include "integrity.h"
 #include "quantize.h"
 #include "ple_schema_version.h"
 
@@ -362,7 +363,23 @@ std::vector<uint8_t> SerializeModel(const IrModel& model, const std::string& pro
   if (!score_offset.IsNull()) root.add_score(score_offset);
   root.add_packed_groups(packed_offset);
   fb::FinishModelBuffer(builder, root.Finish());
-  return std::vector<uint8_t>(builder.GetBufferPointer(), builder.GetBufferPointer() + builder.GetSize());
+  std::vector<uint8_t> file(builder.GetBufferPointer(), builder.GetBufferPointer() + builder.GetSize());
+  const rt::Status status = rt::AppendTrailer(&file, nullptr);
+  if (!status.ok()) throw ConvertError(status.message());
+  return file;
+}
+
+std::vector<uint8_t> SignModel(const std::vector<uint8_t>& file, const std::vector<uint8_t>& secret_key) {
+  if (secret_key.size() != rt::kEd25519SecretKeyBytes) {
+    throw ConvertError("a signing key is " + std::to_string(rt::kEd25519SecretKeyBytes) + " bytes (ple-convert " +
+                       "--generate-signing-key writes one), not " + std::to_string(secret_key.size()));
+  }
+  rt::IntegrityTrailer trailer;
+  if (!rt::FindTrailer(file.data(), file.size(), &trailer)) throw ConvertError("the model has no integrity trailer");
+  std::vector<uint8_t> signed_file(file.begin(), file.end() - sizeof trailer);
+  const rt::Status status = rt::AppendTrailer(&signed_file, secret_key.data());
+  if (!status.ok()) throw ConvertError(status.message());
+  return signed_file;
 }
 
 void WriteFileAtomically(const std::string& path, const std::vector<uint8_t>& bytes) {
@@ -387,6 +404,44 @@ void WriteFileAtomically(const std::string& path, const std::vector<uint8_t>& by
     std::remove(temp.c_str());
     throw ConvertError("cannot write '" + path + "': " + std::strerror(error));
   }
+}
+
+}  // namespace convert
+}  // namespace ple
+
+namespace ple {
+namespace convert {
+
+void GenerateSigningKey(const std::string& prefix) {
+  uint8_t public_key[rt::kEd25519PublicKeyBytes], secret_key[rt::kEd25519SecretKeyBytes];
+  if (!rt::Ed25519KeyPair(public_key, secret_key)) {
+    throw ConvertError("generating a signing key needs a build with libsodium (-DPLE_SODIUM=ON)");
+  }
+  const std::string secret_path = prefix + ".key";
+  const int fd = ::open(secret_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) throw ConvertError("cannot create '" + secret_path + "' (an existing key is never overwritten): " + std::strerror(errno));
+  const bool written = ::write(fd, secret_key, sizeof secret_key) == static_cast<ssize_t>(sizeof secret_key);
+  ::close(fd);
+  if (!written) throw ConvertError("cannot write '" + secret_path + "'");
+  WriteFileAtomically(prefix + ".pub", std::vector<uint8_t>(public_key, public_key + sizeof public_key));
+}
+
+std::vector<uint8_t> ReadFileBytes(const std::string& path) {
+  FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) throw ConvertError("cannot open '" + path + "': " + std::strerror(errno));
+  std::vector<uint8_t> bytes;
+  uint8_t chunk[1 << 16];
+  size_t n;
+  while ((n = std::fread(chunk, 1, sizeof chunk, f)) > 0) bytes.insert(bytes.end(), chunk, chunk + n);
+  const bool failed = std::ferror(f) != 0;
+  std::fclose(f);
+  if (failed) throw ConvertError("cannot read '" + path + "'");
+  return bytes;
+}
+
+std::string Sha256Hex(const std::vector<uint8_t>& bytes) {
+  const rt::Sha256Digest digest = rt::Sha256Of(bytes.data(), bytes.size());
+  return rt::HexOf(digest.data(), digest.size());
 }
 
 }  // namespace convert

@@ -13,8 +13,24 @@ namespace ple {
 namespace convert {
 
 // The model file image. Every weight vector is 64-byte aligned relative to the start of the
-// image (so in place from an mmap or any 64-byte aligned buffer).
+// image (so in place from an mmap or any 64-byte aligned buffer). It ends with the integrity
+// trailer (runtime/src/integrity.h), unsigned. The same IR gives the same bytes.
 std::vector<uint8_t> SerializeModel(const IrModel& model, const std::string& producer);
+
+// `file` (SerializeModel's) with its trailer signed by an Ed25519 secret key (64 bytes, as
+// libsodium and ple-convert --generate-signing-key make them). Needs libsodium; throws
+// ConvertError otherwise.
+std::vector<uint8_t> SignModel(const std::vector<uint8_t>& file, const std::vector<uint8_t>& secret_key);
+
+// A new Ed25519 key pair: PREFIX.key (64 bytes, libsodium's secret key, created with mode
+// 0600) and PREFIX.pub (32 bytes). Needs libsodium; throws ConvertError.
+void GenerateSigningKey(const std::string& prefix);
+
+// A whole file's bytes; throws ConvertError naming it.
+std::vector<uint8_t> ReadFileBytes(const std::string& path);
+
+// The SHA-256 of `bytes` in lowercase hex (what sha256sum prints, and what apps pin).
+std::string Sha256Hex(const std::vector<uint8_t>& bytes);
 
 // Writes `bytes` to a temporary file next to `path`, flushes it, then renames it over `path`:
 // readers see the old file or the whole new one, never a partial file. Throws ConvertError.

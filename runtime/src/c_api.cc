@@ -10,6 +10,7 @@
 #include "model.h"
 #include "ple/ple.h"
 #include "c_api_internal.h"
+#include "integrity.h"
 #include "kernels/kernel_set.h"
 #include "session.h"
 
@@ -41,11 +42,36 @@ using ple::rt::SetLastError;
 
 ple_status Fail(const ple::rt::Status& status) { return SetLastError(status); }
 
-ple_status OpenModel(std::unique_ptr<ple::rt::ModelBytes> bytes, ple_model** out_model) {
+ple_status OpenModel(std::unique_ptr<ple::rt::ModelBytes> bytes, ple_model** out_model, bool skip_verifier = false,
+                     const ple::rt::IntegrityRequest& integrity = {}) {
+  ple::rt::Status checked = ple::rt::CheckIntegrity(bytes->data(), bytes->size(), integrity);
+  if (!checked.ok()) return Fail(checked);
   std::shared_ptr<const ple::rt::Model> model;
-  ple::rt::Status status = ple::rt::Model::Load(std::move(bytes), &model);
+  ple::rt::Status status = ple::rt::Model::Load(std::move(bytes), &model, skip_verifier);
   if (!status.ok()) return Fail(status);
   *out_model = new ple_model{std::move(model)};
+  return PLE_OK;
+}
+
+// The checks a caller's open options ask for (fields its struct_size covers).
+ple_status ReadOpenOptions(const ple_model_open_options* options, ple::rt::IntegrityRequest* integrity,
+                           bool* always_copy) {
+  if (options == nullptr) return PLE_OK;
+  if (options->struct_size < offsetof(ple_model_open_options, public_key) + sizeof(options->public_key)) {
+    return SetLastError(PLE_ERROR_INVALID_ARGUMENT,
+                        "ple_model_open_options.struct_size is %u: call ple_model_open_options_init first",
+                        options->struct_size);
+  }
+  if (options->verify_checksum > 1) {
+    return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "ple_model_open_options.verify_checksum is %u, not 0 or 1",
+                        options->verify_checksum);
+  }
+  integrity->verify_checksum = options->verify_checksum == 1;
+  integrity->expected_sha256 = options->expected_sha256;
+  integrity->public_key = options->public_key;
+  if (options->struct_size >= offsetof(ple_model_open_options, always_copy) + sizeof(options->always_copy)) {
+    *always_copy = options->always_copy != 0;
+  }
   return PLE_OK;
 }
 
@@ -184,6 +210,23 @@ ple_status Guard(Function&& function) {
   }
 }
 
+// Every ple_model_open_*: the options read, the bytes made (`make_bytes(always_copy, &bytes)`),
+// the integrity checks, then the load.
+template <typename MakeBytes>
+ple_status OpenWithOptions(const ple_model_open_options* options, ple_model** out_model, MakeBytes&& make_bytes) {
+  if (out_model == nullptr) return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "out_model is NULL");
+  *out_model = nullptr;
+  ple::rt::IntegrityRequest integrity;
+  bool always_copy = false;
+  if (ple_status status = ReadOpenOptions(options, &integrity, &always_copy); status != PLE_OK) return status;
+  return Guard([&] {
+    std::unique_ptr<ple::rt::ModelBytes> bytes;
+    ple::rt::Status status = make_bytes(always_copy, &bytes);
+    if (!status.ok()) return Fail(status);
+    return OpenModel(std::move(bytes), out_model, /*skip_verifier=*/false, integrity);
+  });
+}
+
 }  // namespace
 
 extern "C" {
@@ -199,6 +242,7 @@ const char* ple_status_string(ple_status status) {
     case PLE_ERROR_OUT_OF_MEMORY: return "out of memory";
     case PLE_ERROR_BATCH_TOO_LARGE: return "batch too large";
     case PLE_ERROR_INTERNAL: return "internal error";
+    case PLE_ERROR_INTEGRITY: return "integrity check failed";
   }
   return "unknown status";
 }
@@ -209,48 +253,53 @@ uint32_t ple_abi_version(void) { return PLE_ABI_VERSION; }
 uint32_t ple_schema_version(void) { return ple::kSchemaVersion; }
 
 ple_status ple_model_open_file(const char* path, ple_model** out_model) {
-  if (out_model == nullptr) return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "out_model is NULL");
-  *out_model = nullptr;
-  if (path == nullptr) return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "path is NULL");
-  return Guard([&] {
-    std::unique_ptr<ple::rt::ModelBytes> bytes;
-    ple::rt::Status status = ple::rt::ModelBytes::MapFile(path, &bytes);
-    if (!status.ok()) return Fail(status);
-    return OpenModel(std::move(bytes), out_model);
-  });
+  return ple_model_open_file_with_options(path, nullptr, out_model);
 }
 
 ple_status ple_model_open_buffer(const void* data, size_t size_bytes, ple_model** out_model) {
-  if (out_model == nullptr) return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "out_model is NULL");
-  *out_model = nullptr;
-  return Guard([&] {
-    std::unique_ptr<ple::rt::ModelBytes> bytes;
-    ple::rt::Status status = ple::rt::ModelBytes::FromBuffer(data, size_bytes, &bytes);
-    if (!status.ok()) return Fail(status);
-    return OpenModel(std::move(bytes), out_model);
-  });
+  return ple_model_open_buffer_with_options(data, size_bytes, nullptr, out_model);
 }
 
 ple_status ple_model_open_buffer_copy(const void* data, size_t size_bytes, ple_model** out_model) {
-  if (out_model == nullptr) return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "out_model is NULL");
-  *out_model = nullptr;
-  return Guard([&] {
-    std::unique_ptr<ple::rt::ModelBytes> bytes;
-    ple::rt::Status status = ple::rt::ModelBytes::FromBuffer(data, size_bytes, &bytes, /*always_copy=*/true);
-    if (!status.ok()) return Fail(status);
-    return OpenModel(std::move(bytes), out_model);
+  ple_model_open_options options;
+  ple_model_open_options_init(&options);
+  options.always_copy = 1;
+  return ple_model_open_buffer_with_options(data, size_bytes, &options, out_model);
+}
+
+void ple_model_open_options_init(ple_model_open_options* options) {
+  if (options == nullptr) return;
+  *options = ple_model_open_options{};
+  options->struct_size = sizeof(ple_model_open_options);
+}
+
+ple_status ple_model_open_file_with_options(const char* path, const ple_model_open_options* options,
+                                            ple_model** out_model) {
+  if (path == nullptr) {
+    if (out_model != nullptr) *out_model = nullptr;
+    return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "path is NULL");
+  }
+  return OpenWithOptions(options, out_model, [&](bool, std::unique_ptr<ple::rt::ModelBytes>* bytes) {
+    return ple::rt::ModelBytes::MapFile(path, bytes);
+  });
+}
+
+ple_status ple_model_open_buffer_with_options(const void* data, size_t size_bytes,
+                                              const ple_model_open_options* options, ple_model** out_model) {
+  return OpenWithOptions(options, out_model, [&](bool always_copy, std::unique_ptr<ple::rt::ModelBytes>* bytes) {
+    return ple::rt::ModelBytes::FromBuffer(data, size_bytes, bytes, always_copy);
+  });
+}
+
+ple_status ple_model_open_fd_with_options(int fd, uint64_t offset, uint64_t length,
+                                          const ple_model_open_options* options, ple_model** out_model) {
+  return OpenWithOptions(options, out_model, [&](bool, std::unique_ptr<ple::rt::ModelBytes>* bytes) {
+    return ple::rt::ModelBytes::MapFd(fd, offset, length, bytes);
   });
 }
 
 ple_status ple_model_open_fd(int fd, uint64_t offset, uint64_t length, ple_model** out_model) {
-  if (out_model == nullptr) return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "out_model is NULL");
-  *out_model = nullptr;
-  return Guard([&] {
-    std::unique_ptr<ple::rt::ModelBytes> bytes;
-    ple::rt::Status status = ple::rt::ModelBytes::MapFd(fd, offset, length, &bytes);
-    if (!status.ok()) return Fail(status);
-    return OpenModel(std::move(bytes), out_model);
-  });
+  return ple_model_open_fd_with_options(fd, offset, length, nullptr, out_model);
 }
 
 void ple_model_close(ple_model** model) {
@@ -677,5 +726,16 @@ ple_status ple_rank_top_k(const float* scores, size_t count, size_t k, uint32_t*
 namespace ple::rt {
 
 Session* InternalSession(ple_session* session) { return session ? session->session.get() : nullptr; }
+
+ple_status OpenModelSkippingVerifier(const void* data, size_t size_bytes, ple_model** out_model) {
+  if (out_model == nullptr) return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "out_model is NULL");
+  *out_model = nullptr;
+  return Guard([&] {
+    std::unique_ptr<ModelBytes> bytes;
+    Status status = ModelBytes::FromBuffer(data, size_bytes, &bytes, /*always_copy=*/true);
+    if (!status.ok()) return Fail(status);
+    return OpenModel(std::move(bytes), out_model, /*skip_verifier=*/true);
+  });
+}
 
 }  // namespace ple::rt

@@ -147,7 +147,10 @@ struct ScoreInfo {
 class Model {
  public:
   // Verifies `bytes` (FlatBuffers verifier, then semantic checks) and builds the views.
-  static Status Load(std::unique_ptr<ModelBytes> bytes, std::shared_ptr<const Model>* out);
+  // `skip_verifier` is for the fuzz target that overwrites scalar fields of valid files in
+  // place (tests/fuzz/fuzz_model_fields.cc): such buffers stay verifier-valid, and any other
+  // buffer read without the verifier is undefined behaviour.
+  static Status Load(std::unique_ptr<ModelBytes> bytes, std::shared_ptr<const Model>* out, bool skip_verifier = false);
 
   const std::vector<FeatureInfo>& features() const { return features_; }
   const std::vector<TableInfo>& tables() const { return tables_; }

@@ -789,7 +789,7 @@ Status ModelReader::ReadScore(const fb::Model& root) {
   return Status::Ok();
 }
 
-Status Model::Load(std::unique_ptr<ModelBytes> bytes, std::shared_ptr<const Model>* out) {
+Status Model::Load(std::unique_ptr<ModelBytes> bytes, std::shared_ptr<const Model>* out, bool skip_verifier) {
   if (bytes->size() < 8 || !fb::ModelBufferHasIdentifier(bytes->data())) {
     return MakeError(PLE_ERROR_INVALID_MODEL, "not a PLE model file (file identifier \"%s\" missing)",
                      fb::ModelIdentifier());
@@ -799,7 +799,7 @@ Status Model::Load(std::unique_ptr<ModelBytes> bytes, std::shared_ptr<const Mode
                      bytes->size());
   }
   flatbuffers::Verifier verifier(bytes->data(), bytes->size(), /*max_depth=*/64, /*max_tables=*/4000000);
-  if (!fb::VerifyModelBuffer(verifier)) {
+  if (!skip_verifier && !fb::VerifyModelBuffer(verifier)) {
     return MakeError(PLE_ERROR_INVALID_MODEL, "model file is corrupted or truncated (FlatBuffers verification failed)");
   }
   std::shared_ptr<Model> model(new Model());

@@ -562,11 +562,21 @@ ple_status Session::RunRows(Worker& worker, RunInputs* inputs, size_t begin, siz
           const size_t x_stride = plan_.values[step.input].width;
           const bool binary = model_->tasks()[step.task].type == PLE_TASK_BINARY;
           float* out = outputs + first * task_count + step.task;
+          size_t not_finite = rows;
           for (size_t r = 0; r < rows; ++r) {
             const float value = x[r * x_stride];
-            out[r * task_count] = binary ? kernels::sigmoid(value) : value;
+            const float output = binary ? kernels::sigmoid(value) : value;
+            out[r * task_count] = output;
+            if (!std::isfinite(output) && not_finite == rows) not_finite = r;
           }
           clock.Charge(outputs_stage);
+          if (not_finite < rows) {  // a defined answer instead of NaN scores (docs/hardening.md)
+            return SetLastError(PLE_ERROR_INVALID_ARGUMENT,
+                                "candidate %zu, task '%s': the output is %g, not finite: an input value (or a weight of "
+                                "a corrupted model file) is out of range",
+                                first + not_finite, model_->tasks()[step.task].name.c_str(),
+                                static_cast<double>(out[not_finite * task_count]));
+          }
           break;
         }
       }

@@ -40,7 +40,8 @@ typedef enum ple_status {
   PLE_ERROR_UNSUPPORTED = 5,      /* valid, but this build cannot do it (e.g. kernel path) */
   PLE_ERROR_OUT_OF_MEMORY = 6,
   PLE_ERROR_BATCH_TOO_LARGE = 7,  /* more candidates than the session was prepared for */
-  PLE_ERROR_INTERNAL = 8
+  PLE_ERROR_INTERNAL = 8,
+  PLE_ERROR_INTEGRITY = 9         /* a checksum, pinned SHA-256 or signature the caller asked for does not match */
 } ple_status;
 
 typedef enum ple_task_type {
@@ -125,6 +126,28 @@ PLE_API ple_status ple_model_open_buffer_copy(const void* data, size_t size_byte
  * caller may close `fd` after the call. Weights are used in place when offset is 64-byte
  * aligned; otherwise the model makes one aligned copy (ple_model_is_copy() reports 1). */
 PLE_API ple_status ple_model_open_fd(int fd, uint64_t offset, uint64_t length, ple_model** out_model);
+
+/* Integrity and authenticity checks at load (docs/file-format.md, "Integrity trailer"). They
+ * run before any byte of the file is interpreted and read the whole file once (about 3 ms per
+ * MiB here); a mismatch is PLE_ERROR_INTEGRITY. */
+typedef struct ple_model_open_options {
+  uint32_t struct_size;            /* sizeof(ple_model_open_options), set by ple_model_open_options_init */
+  uint32_t verify_checksum;        /* 1: the file must end with ple-convert's trailer and match its SHA-256 */
+  const uint8_t* expected_sha256;  /* NULL, or 32 bytes: the SHA-256 of the whole file (sha256sum's digest) */
+  const uint8_t* public_key;       /* NULL, or a 32-byte Ed25519 public key: the trailer must carry a signature
+                                    * by it (PLE_ERROR_UNSUPPORTED in builds without libsodium) */
+  uint32_t always_copy;            /* buffers: 1 copies as ple_model_open_buffer_copy does */
+} ple_model_open_options;
+
+PLE_API void ple_model_open_options_init(ple_model_open_options* options);
+/* As ple_model_open_file, _buffer (or _buffer_copy with always_copy) and _fd, with the checks
+ * `options` asks for (NULL: none, the same as the plain functions). */
+PLE_API ple_status ple_model_open_file_with_options(const char* path, const ple_model_open_options* options,
+                                                    ple_model** out_model);
+PLE_API ple_status ple_model_open_buffer_with_options(const void* data, size_t size_bytes,
+                                                      const ple_model_open_options* options, ple_model** out_model);
+PLE_API ple_status ple_model_open_fd_with_options(int fd, uint64_t offset, uint64_t length,
+                                                  const ple_model_open_options* options, ple_model** out_model);
 
 /* Releases the caller's reference; sessions keep the model alive until they are closed. */
 PLE_API void ple_model_close(ple_model** model);

@@ -101,6 +101,17 @@ class Model {
     Check(ple_model_open_file(path.c_str(), &model));
     return Model(model);
   }
+  // With integrity checks (ple_model_open_options: checksum, pinned SHA-256, signature).
+  static Model OpenFile(const std::string& path, const ple_model_open_options& options) {
+    ple_model* model = nullptr;
+    Check(ple_model_open_file_with_options(path.c_str(), &options, &model));
+    return Model(model);
+  }
+  static Model OpenBuffer(const void* data, size_t size_bytes, const ple_model_open_options& options) {
+    ple_model* model = nullptr;
+    Check(ple_model_open_buffer_with_options(data, size_bytes, &options, &model));
+    return Model(model);
+  }
   // See ple_model_open_buffer: an aligned buffer must outlive the model and its sessions.
   static Model OpenBuffer(const void* data, size_t size_bytes) {
     ple_model* model = nullptr;
