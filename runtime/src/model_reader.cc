@@ -20,6 +20,7 @@ constexpr uint32_t kMaxLevels = 64;
 constexpr uint32_t kMaxTasks = 256;
 constexpr uint32_t kMaxExpertsPerLevel = 4096;
 constexpr uint32_t kMaxLayersPerMlp = 64;
+constexpr uint32_t kMaxGroupColumns = 1u << 24;  // the layers packed side by side in one group (each <= kMaxWidth)
 
 const char* DTypeName(fb::DType dtype) {
   const char* name = fb::EnumNameDType(dtype);
@@ -593,8 +594,14 @@ Status ModelReader::ReadPackedGroups(const fb::Model& root) {
     group.in = g->in();
     group.request_columns = g->request_columns();
     group.columns = g->columns();
-    if (group.in == 0 || group.in > kMaxWidth || group.columns == 0 || group.columns % 16 != 0 ||
-        group.columns > kMaxWidth || group.request_columns >= group.in) {
+    if (group.in > kMaxWidth) {
+      return MakeError(PLE_ERROR_INVALID_MODEL, "%s: %u inputs, at most %u allowed", what.c_str(), group.in, kMaxWidth);
+    }
+    if (group.columns > kMaxGroupColumns) {
+      return MakeError(PLE_ERROR_INVALID_MODEL, "%s: %u columns, at most %u allowed", what.c_str(), group.columns,
+                       kMaxGroupColumns);
+    }
+    if (group.in == 0 || group.columns == 0 || group.columns % 16 != 0 || group.request_columns >= group.in) {
       return MakeError(PLE_ERROR_INVALID_MODEL, "%s: %u inputs (split at %u), %u columns: not a valid shape",
                        what.c_str(), group.in, group.request_columns, group.columns);
     }
