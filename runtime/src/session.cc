@@ -338,6 +338,26 @@ ple_status Session::UpdateRequestPartials(Worker& worker, const RunInputs& input
   return PLE_OK;
 }
 
+namespace {
+
+// An int8 layer's input holds a NaN or an infinity (the quantizer refused it): the row and the
+// column, for the message. Rows are relative to the current tile, so the candidate is not named.
+ple_status NonFiniteInputError(const float* x, size_t stride, size_t rows, size_t k, const char* what) {
+  for (size_t r = 0; r < rows; ++r) {
+    for (size_t i = 0; i < k; ++i) {
+      if (!std::isfinite(x[r * stride + i])) {
+        return SetLastError(PLE_ERROR_INVALID_ARGUMENT,
+                            "an int8 layer's %s holds %g at column %zu: an input value (or a weight of a corrupted "
+                            "model file) is out of range",
+                            what, static_cast<double>(x[r * stride + i]), i);
+      }
+    }
+  }
+  return SetLastError(PLE_ERROR_INTERNAL, "the quantizer refused a row, but every value is finite");
+}
+
+}  // namespace
+
 ple_status Session::GroupRequestPart(Worker& worker, size_t step_index, const PlanStep& step, size_t rows,
                                      const float* request, float* part) {
   const PackedGroup& g = *step.group;
@@ -349,8 +369,10 @@ ple_status Session::GroupRequestPart(Worker& worker, size_t step_index, const Pl
   switch (g.type) {
     case WeightType::kI8: {
       const size_t q_stride = size_t{g.request_blocks} * 4;
-      kernels_->f32_qu8_quantize(rows, g.request_columns, request, request_stride, worker.quantized.data(), q_stride,
-                                 q_stride, worker.row_scales.data(), worker.row_zero_points.data());
+      if (!kernels_->f32_qu8_quantize(rows, g.request_columns, request, request_stride, worker.quantized.data(),
+                                      q_stride, q_stride, worker.row_scales.data(), worker.row_zero_points.data())) {
+        return NonFiniteInputError(request, request_stride, rows, g.request_columns, "request columns");
+      }
       kernels_->qu8s8_gemm(rows, g.request_blocks, worker.quantized.data(), q_stride,
                            static_cast<const int8_t*>(g.weights), size_t{g.blocks} * 64, tiles,
                            worker.row_scales.data(), worker.row_zero_points.data(), g.scales, g.request_sums,
@@ -433,8 +455,10 @@ ple_status Session::RunGroup(Worker& worker, size_t step_index, const PlanStep& 
   switch (g.type) {
     case WeightType::kI8: {
       const size_t candidate_blocks = g.blocks - g.request_blocks, q_stride = candidate_blocks * 4;
-      kernels_->f32_qu8_quantize(rows, k, x, x_stride, worker.quantized.data(), q_stride, q_stride,
-                                 worker.row_scales.data(), worker.row_zero_points.data());
+      if (!kernels_->f32_qu8_quantize(rows, k, x, x_stride, worker.quantized.data(), q_stride, q_stride,
+                                      worker.row_scales.data(), worker.row_zero_points.data())) {
+        return NonFiniteInputError(x, x_stride, rows, k, "input");
+      }
       kernels_->qu8s8_gemm(rows, candidate_blocks, worker.quantized.data(), q_stride,
                            static_cast<const int8_t*>(g.weights) + size_t{g.request_blocks} * 64, size_t{g.blocks} * 64,
                            tiles, worker.row_scales.data(), worker.row_zero_points.data(), g.scales, g.candidate_sums,

@@ -142,6 +142,13 @@ std::vector<const KernelSet*> OtherPaths() {
   return sets;
 }
 
+// The scalar reference and every other path.
+std::vector<const KernelSet*> AllPaths() {
+  std::vector<const KernelSet*> sets = {ple::rt::FindKernelSet(PLE_KERNELS_REFERENCE)};
+  for (const KernelSet* set : OtherPaths()) sets.push_back(set);
+  return sets;
+}
+
 bool SameBits(float a, float b) { return std::memcmp(&a, &b, sizeof(float)) == 0; }
 
 // Checks the parts of the output buffers no kernel may write: past `columns`, padding tiles,
@@ -226,6 +233,7 @@ struct QuantizedRows {
   std::vector<uint8_t> q;
   std::vector<float> scales;
   std::vector<int32_t> zero_points;
+  bool all_finite = false;
 };
 
 QuantizedRows Quantize(decltype(&ple::rt::kernels::f32_qu8_quantize__scalar) kernel, const std::vector<float>& x,
@@ -234,7 +242,8 @@ QuantizedRows Quantize(decltype(&ple::rt::kernels::f32_qu8_quantize__scalar) ker
   out.q.assign(rows * (k_padded + 3), 0xAA);  // q_stride k_padded + 3: the gap must stay untouched
   out.scales.assign(rows, -1.0f);
   out.zero_points.assign(rows, -1);
-  kernel(rows, k, x.data(), x_stride, out.q.data(), k_padded + 3, k_padded, out.scales.data(), out.zero_points.data());
+  out.all_finite =
+      kernel(rows, k, x.data(), x_stride, out.q.data(), k_padded + 3, k_padded, out.scales.data(), out.zero_points.data());
   return out;
 }
 
@@ -287,6 +296,31 @@ TEST_CASE("kernels: per-row uint8 quantization follows its definition, every pat
         REQUIRE(got.q == ref.q);
         REQUIRE(got.zero_points == ref.zero_points);
         REQUIRE(std::memcmp(got.scales.data(), ref.scales.data(), rows * sizeof(float)) == 0);
+        REQUIRE(got.all_finite);
+      }
+    }
+  }
+}
+
+TEST_CASE("kernels: a row with a NaN or an infinity is refused the same way on every path", "[kernel]") {
+  const float specials[] = {std::nanf(""), INFINITY, -INFINITY};
+  for (size_t k : {1, 5, 16, 64, 100, 385}) {
+    for (size_t at : {size_t{0}, k / 2, k - 1}) {  // in the vector body and in the scalar tail
+      for (float special : specials) {
+        const size_t rows = 3, k_padded = (k + 3) / 4 * 4, stride = k + 2;
+        INFO("k " << k << ", value " << special << " at " << at);
+        std::vector<float> x = QuantizeInput(rows, k, stride, static_cast<uint32_t>(k));
+        x[1 * stride + at] = special;  // row 1 only
+        for (const KernelSet* set : AllPaths()) {
+          INFO("kernel path " << set->name);
+          const QuantizedRows got = Quantize(set->f32_qu8_quantize, x, rows, k, stride, k_padded);
+          CHECK_FALSE(got.all_finite);
+          CHECK(got.scales[1] == 0.0f);
+          CHECK(got.zero_points[1] == 0);
+          for (size_t i = 0; i < k_padded; ++i) REQUIRE(got.q[1 * (k_padded + 3) + i] == 0);
+          CHECK(got.scales[0] > 0.0f);  // the other rows as usual
+          CHECK(got.scales[2] == 1.0f);  // row 2 is all zeros
+        }
       }
     }
   }

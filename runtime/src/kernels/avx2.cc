@@ -105,7 +105,7 @@ PLE_F16_GEMM(avx2) {
   FloatGemm<uint16_t, LoadF16>(rows, k, a, a_stride, w, w_tile_stride, tiles, outputs, add_stride);
 }
 
-PLE_F32_QU8_QUANTIZE(avx2) { QuantizeRowsAvx2(rows, k, x, x_stride, q, q_stride, k_padded, scales, zero_points); }
+PLE_F32_QU8_QUANTIZE(avx2) { return QuantizeRowsAvx2(rows, k, x, x_stride, q, q_stride, k_padded, scales, zero_points); }
 
 PLE_QU8S8_GEMM(avx2) {
   alignas(32) int16_t wide_weights[kInt8ChunkBlocks * 64];

@@ -113,9 +113,11 @@ PLE_F32_QU8_QUANTIZE(avx512) {
   // After packs_epi32 + packus_epi16 of four 16-value registers, 32-bit group 4l + j holds
   // values 4l..4l+3 of register j: this permutation puts them back in order.
   const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+  bool all_finite = true;
   for (size_t r = 0; r < rows; ++r) {
     const float* row = x + r * x_stride;
     uint8_t* out = q + r * q_stride;
+    __m512 bad = _mm512_setzero_ps();  // sums of v - v: NaN exactly when a value is NaN or infinite
     // Four independent min and max chains: the pass is bound by their latency, not the loads.
     __m512 lo0 = _mm512_setzero_ps(), hi0 = _mm512_setzero_ps(), lo1 = lo0, hi1 = hi0;
     __m512 lo2 = lo0, hi2 = hi0, lo3 = lo0, hi3 = hi0;
@@ -125,6 +127,8 @@ PLE_F32_QU8_QUANTIZE(avx512) {
       const __m512 v2 = _mm512_loadu_ps(row + i + 32), v3 = _mm512_loadu_ps(row + i + 48);
       lo0 = _mm512_min_ps(lo0, v0);
       hi0 = _mm512_max_ps(hi0, v0);
+      bad = _mm512_add_ps(bad, _mm512_add_ps(_mm512_add_ps(_mm512_sub_ps(v0, v0), _mm512_sub_ps(v1, v1)),
+                                             _mm512_add_ps(_mm512_sub_ps(v2, v2), _mm512_sub_ps(v3, v3))));
       lo1 = _mm512_min_ps(lo1, v1);
       hi1 = _mm512_max_ps(hi1, v1);
       lo2 = _mm512_min_ps(lo2, v2);
@@ -140,6 +144,12 @@ PLE_F32_QU8_QUANTIZE(avx512) {
       const __m512 v = _mm512_maskz_loadu_ps(k - i >= 16 ? static_cast<__mmask16>(0xffff) : ColumnMask(k - i), row + i);
       lo0 = _mm512_min_ps(lo0, v);
       hi0 = _mm512_max_ps(hi0, v);
+      bad = _mm512_add_ps(bad, _mm512_sub_ps(v, v));
+    }
+    if (_mm512_cmp_ps_mask(bad, bad, _CMP_UNORD_Q) != 0) {
+      WriteNonFiniteRow(out, k_padded, scales + r, zero_points + r);
+      all_finite = false;
+      continue;
     }
     const RowQuantization p = RowQuantizationFor(ReduceMin(_mm512_min_ps(lo0, lo1)), ReduceMax(_mm512_max_ps(hi0, hi1)));
     const __m512 inverse = _mm512_set1_ps(p.inverse);
@@ -163,6 +173,7 @@ PLE_F32_QU8_QUANTIZE(avx512) {
     scales[r] = p.scale;
     zero_points[r] = p.zero_point;
   }
+  return all_finite;
 }
 
 PLE_QU8S8_GEMM(avx512) {

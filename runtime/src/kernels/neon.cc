@@ -120,20 +120,29 @@ PLE_F16_GEMM(neon) {
 }
 
 PLE_F32_QU8_QUANTIZE(neon) {
+  bool all_finite = true;
   for (size_t r = 0; r < rows; ++r) {
     const float* row = x + r * x_stride;
     uint8_t* out = q + r * q_stride;
-    float32x4_t vlo = vdupq_n_f32(0.0f), vhi = vdupq_n_f32(0.0f);
+    float32x4_t vlo = vdupq_n_f32(0.0f), vhi = vdupq_n_f32(0.0f), vbad = vdupq_n_f32(0.0f);
     size_t i = 0;
     for (; i + 4 <= k; i += 4) {
       const float32x4_t v = vld1q_f32(row + i);
       vlo = vminq_f32(vlo, v);
       vhi = vmaxq_f32(vhi, v);
+      vbad = vaddq_f32(vbad, vsubq_f32(v, v));  // NaN exactly when a value is NaN or infinite
     }
     float lo = HorizontalMin(vlo), hi = HorizontalMax(vhi);
+    float bad = (vgetq_lane_f32(vbad, 0) + vgetq_lane_f32(vbad, 1)) + (vgetq_lane_f32(vbad, 2) + vgetq_lane_f32(vbad, 3));
     for (; i < k; ++i) {
       lo = std::min(lo, row[i]);
       hi = std::max(hi, row[i]);
+      bad += row[i] - row[i];
+    }
+    if (bad != 0.0f) {
+      WriteNonFiniteRow(out, k_padded, scales + r, zero_points + r);
+      all_finite = false;
+      continue;
     }
     const RowQuantization p = RowQuantizationFor(lo, hi);
     const float32x4_t inverse = vdupq_n_f32(p.inverse);
@@ -150,6 +159,7 @@ PLE_F32_QU8_QUANTIZE(neon) {
     scales[r] = p.scale;
     zero_points[r] = p.zero_point;
   }
+  return all_finite;
 }
 
 PLE_QU8S8_GEMM(neon) {

@@ -28,6 +28,13 @@ inline RowQuantization RowQuantizationFor(float lo, float hi) {
   return p;
 }
 
+// A row with a NaN or an infinity (kernels.h): zeros, scale 0, zero point 0.
+inline void WriteNonFiniteRow(uint8_t* out, size_t k_padded, float* scale, int32_t* zero_point) {
+  for (size_t i = 0; i < k_padded; ++i) out[i] = 0;
+  *scale = 0.0f;
+  *zero_point = 0;
+}
+
 // One value: round to nearest even (the default rounding mode), shift, clamp.
 inline uint8_t QuantizeValue(float x, const RowQuantization& p) {
   const int32_t v = static_cast<int32_t>(std::nearbyint(x * p.inverse)) + p.zero_point;

@@ -13,7 +13,7 @@
   void f16_gemm__##isa(size_t rows, size_t k, const float* a, size_t a_stride, const uint16_t* w,                 \
                        size_t w_tile_stride, size_t tiles, const TileOutput* outputs, size_t add_stride)
 #define PLE_F32_QU8_QUANTIZE(isa)                                                                               \
-  void f32_qu8_quantize__##isa(size_t rows, size_t k, const float* x, size_t x_stride, uint8_t* q,             \
+  bool f32_qu8_quantize__##isa(size_t rows, size_t k, const float* x, size_t x_stride, uint8_t* q,             \
                                size_t q_stride, size_t k_padded, float* scales, int32_t* zero_points)
 #define PLE_QU8S8_GEMM(isa)                                                                                     \
   void qu8s8_gemm__##isa(size_t rows, size_t blocks, const uint8_t* a, size_t a_stride, const int8_t* w,         \

@@ -53,17 +53,19 @@ inline void DequantizeTileRow(__m256i acc_lo, __m256i acc_hi, float scale, int32
 }
 
 // Per-row uint8 quantization (f32_qu8_quantize's contract) with AVX2.
-inline void QuantizeRowsAvx2(size_t rows, size_t k, const float* x, size_t x_stride, uint8_t* q, size_t q_stride,
+inline bool QuantizeRowsAvx2(size_t rows, size_t k, const float* x, size_t x_stride, uint8_t* q, size_t q_stride,
                              size_t k_padded, float* scales, int32_t* zero_points) {
+  bool all_finite = true;
   for (size_t r = 0; r < rows; ++r) {
     const float* row = x + r * x_stride;
     uint8_t* out = q + r * q_stride;
-    __m256 vlo = _mm256_setzero_ps(), vhi = _mm256_setzero_ps();
+    __m256 vlo = _mm256_setzero_ps(), vhi = _mm256_setzero_ps(), vbad = _mm256_setzero_ps();
     size_t i = 0;
     for (; i + 8 <= k; i += 8) {
       const __m256 v = _mm256_loadu_ps(row + i);
       vlo = _mm256_min_ps(vlo, v);
       vhi = _mm256_max_ps(vhi, v);
+      vbad = _mm256_add_ps(vbad, _mm256_sub_ps(v, v));  // NaN exactly when a value is NaN or infinite
     }
     alignas(32) float lanes_lo[8], lanes_hi[8];
     _mm256_store_ps(lanes_lo, vlo);
@@ -73,9 +75,16 @@ inline void QuantizeRowsAvx2(size_t rows, size_t k, const float* x, size_t x_str
       lo = std::min(lo, lanes_lo[l]);
       hi = std::max(hi, lanes_hi[l]);
     }
+    float bad = 0.0f;
     for (; i < k; ++i) {
       lo = std::min(lo, row[i]);
       hi = std::max(hi, row[i]);
+      bad += row[i] - row[i];
+    }
+    if (bad != 0.0f || _mm256_movemask_ps(_mm256_cmp_ps(vbad, vbad, _CMP_UNORD_Q)) != 0) {
+      WriteNonFiniteRow(out, k_padded, scales + r, zero_points + r);
+      all_finite = false;
+      continue;
     }
     const RowQuantization p = RowQuantizationFor(lo, hi);
     const __m256 inverse = _mm256_set1_ps(p.inverse);
@@ -93,6 +102,7 @@ inline void QuantizeRowsAvx2(size_t rows, size_t k, const float* x, size_t x_str
     scales[r] = p.scale;
     zero_points[r] = p.zero_point;
   }
+  return all_finite;
 }
 
 }  // namespace
