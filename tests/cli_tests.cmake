@@ -130,3 +130,19 @@ ple_cli_failure_test("ple-bench: an unknown kernel path" "unknown kernel path 'a
 ple_cli_test("rank the example request with --threads 3 (10 candidates: one range)"
              COMMAND $<TARGET_FILE:ple-run> ${EXAMPLE_MODEL} --input ${EXAMPLE}/request.jsonl --threads 3 --max-batch 30
              REGEX "request,rank,candidate,id,score,click,share,comment\n0,1,9,v5,2\\.6432" FIXTURE_REQUIRED example_model)
+
+# Integrity (docs/hardening.md): the trailer verified, a wrong pinned digest refused, and with
+# libsodium the whole signing chain (a key pair, a signed file, its signature checked).
+ple_cli_test("inspect --verify the example" COMMAND $<TARGET_FILE:ple-inspect> ${EXAMPLE_MODEL} --verify
+             REGEX "sha256: [0-9a-f]+\n  integrity trailer: unsigned, data SHA-256 [0-9a-f]+ \\(verified\\)"
+             FIXTURE_REQUIRED example_model)
+ple_cli_failure_test("inspect with a wrong pinned SHA-256" "ple-inspect: error: .*SHA-256 is [0-9a-f]+, not the pinned 0+"
+                     $<TARGET_FILE:ple-inspect> ${EXAMPLE_MODEL}
+                     --sha256 0000000000000000000000000000000000000000000000000000000000000000)
+if(PLE_HAVE_SODIUM)
+  add_test(NAME "cli: sign a model and verify its signature"
+           COMMAND ${CMAKE_COMMAND} -DCONVERT=$<TARGET_FILE:ple-convert> -DINSPECT=$<TARGET_FILE:ple-inspect>
+                   -DEXAMPLE=${EXAMPLE} -DWORK=${CMAKE_CURRENT_BINARY_DIR}/signing
+                   -P ${CMAKE_CURRENT_SOURCE_DIR}/signing_cli.cmake)
+  set_tests_properties("cli: sign a model and verify its signature" PROPERTIES LABELS unit)
+endif()

@@ -8,6 +8,7 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <random>
 
 #include "kernels/kernel_set.h"
@@ -279,7 +280,8 @@ TEST_CASE("kernels: per-row uint8 quantization follows its definition, every pat
           lo = std::min(lo, x[r * stride + i]);
           hi = std::max(hi, x[r * stride + i]);
         }
-        const float scale = hi > lo ? (hi - lo) / 255.0f : 1.0f;
+        const float range_scale = (hi - lo) / 255.0f;
+        const float scale = range_scale >= std::numeric_limits<float>::min() ? range_scale : 1.0f;
         REQUIRE(ref.scales[r] == scale);
         REQUIRE(ref.zero_points[r] == static_cast<int32_t>(std::nearbyint(-lo / scale)));
         for (size_t i = 0; i < k; ++i) {
@@ -304,6 +306,32 @@ TEST_CASE("kernels: per-row uint8 quantization follows its definition, every pat
 
 TEST_CASE("kernels: a row with a NaN or an infinity is refused the same way on every path", "[kernel]") {
   const float specials[] = {std::nanf(""), INFINITY, -INFINITY};
+  SECTION("tiny ranges: scale 1 on every path, no infinite inverse") {
+    for (float tiny : {1e-40f, -1e-40f, 1e-38f, std::numeric_limits<float>::denorm_min()}) {
+      INFO("a row of zeros and " << tiny);
+      std::vector<float> x(17, 0.0f);
+      x[5] = tiny;
+      for (const KernelSet* set : AllPaths()) {
+        INFO("kernel path " << set->name);
+        const QuantizedRows got = Quantize(set->f32_qu8_quantize, x, 1, 17, 17, 20);
+        CHECK(got.all_finite);
+        CHECK(got.scales[0] == 1.0f);
+        CHECK(got.zero_points[0] == 0);
+        for (size_t i = 0; i < 20; ++i) CHECK(got.q[i] == 0);
+      }
+    }
+  }
+  SECTION("a range that overflows float is refused") {
+    std::vector<float> x(9, 0.0f);
+    x[0] = 3e38f;
+    x[8] = -3e38f;
+    for (const KernelSet* set : AllPaths()) {
+      INFO("kernel path " << set->name);
+      const QuantizedRows got = Quantize(set->f32_qu8_quantize, x, 1, 9, 9, 12);
+      CHECK_FALSE(got.all_finite);
+      CHECK(got.scales[0] == 0.0f);
+    }
+  }
   for (size_t k : {1, 5, 16, 64, 100, 385}) {
     for (size_t at : {size_t{0}, k / 2, k - 1}) {  // in the vector body and in the scalar tail
       for (float special : specials) {

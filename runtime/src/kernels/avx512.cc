@@ -146,12 +146,12 @@ PLE_F32_QU8_QUANTIZE(avx512) {
       hi0 = _mm512_max_ps(hi0, v);
       bad = _mm512_add_ps(bad, _mm512_sub_ps(v, v));
     }
-    if (_mm512_cmp_ps_mask(bad, bad, _CMP_UNORD_Q) != 0) {
+    const RowQuantization p = RowQuantizationFor(ReduceMin(_mm512_min_ps(lo0, lo1)), ReduceMax(_mm512_max_ps(hi0, hi1)));
+    if (_mm512_cmp_ps_mask(bad, bad, _CMP_UNORD_Q) != 0 || !p.usable) {
       WriteNonFiniteRow(out, k_padded, scales + r, zero_points + r);
       all_finite = false;
       continue;
     }
-    const RowQuantization p = RowQuantizationFor(ReduceMin(_mm512_min_ps(lo0, lo1)), ReduceMax(_mm512_max_ps(hi0, hi1)));
     const __m512 inverse = _mm512_set1_ps(p.inverse);
     const __m512i zp = _mm512_set1_epi32(p.zero_point);
     // round to nearest even, add the zero point, saturate to [0, 255] while packing.

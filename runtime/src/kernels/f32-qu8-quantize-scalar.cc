@@ -16,12 +16,12 @@ bool f32_qu8_quantize__scalar(size_t rows, size_t k, const float* x, size_t x_st
       hi = std::max(hi, row[i]);
       nan_if_not_finite += row[i] - row[i];
     }
-    if (nan_if_not_finite != 0.0f) {
+    const RowQuantization p = RowQuantizationFor(lo, hi);
+    if (nan_if_not_finite != 0.0f || !p.usable) {
       WriteNonFiniteRow(out, k_padded, scales + r, zero_points + r);
       all_finite = false;
       continue;
     }
-    const RowQuantization p = RowQuantizationFor(lo, hi);
     for (size_t i = 0; i < k; ++i) out[i] = QuantizeValue(row[i], p);
     for (size_t i = k; i < k_padded; ++i) out[i] = 0;
     scales[r] = p.scale;

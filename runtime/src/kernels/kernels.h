@@ -56,11 +56,11 @@ void f16_gemm__scalar(size_t rows, size_t k, const float* a, size_t a_stride, co
                       size_t tiles, const TileOutput* outputs, size_t add_stride);
 
 // Asymmetric uint8 quantization per row: with lo = min(0, min x) and hi = max(0, max x),
-// scale = (hi - lo) / 255 (1 when hi == lo), inverse = 1 / scale,
+// scale = (hi - lo) / 255 (1 when that is below the smallest normal float), inverse = 1 / scale,
 // zero_point = clamp(round(-lo * inverse), 0, 255), q = clamp(round(x * inverse) + zero_point,
 // 0, 255), rounding to nearest even. Inputs
 // [k, k_padded) of each row are set to 0 (their weights are 0). Returns false when a row holds
-// a NaN or an infinity: such a row is written as zeros with scale 0 and zero point 0 (no
+// a NaN or an infinity, or hi - lo overflows float: such a row is written as zeros with scale 0 and zero point 0 (no
 // value of it is converted), and the caller reports the error.
 bool f32_qu8_quantize__scalar(size_t rows, size_t k, const float* x, size_t x_stride, uint8_t* q, size_t q_stride,
                               size_t k_padded, float* scales, int32_t* zero_points);

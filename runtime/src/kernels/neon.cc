@@ -139,12 +139,12 @@ PLE_F32_QU8_QUANTIZE(neon) {
       hi = std::max(hi, row[i]);
       bad += row[i] - row[i];
     }
-    if (bad != 0.0f) {
+    const RowQuantization p = RowQuantizationFor(lo, hi);
+    if (bad != 0.0f || !p.usable) {
       WriteNonFiniteRow(out, k_padded, scales + r, zero_points + r);
       all_finite = false;
       continue;
     }
-    const RowQuantization p = RowQuantizationFor(lo, hi);
     const float32x4_t inverse = vdupq_n_f32(p.inverse);
     const int32x4_t zp = vdupq_n_s32(p.zero_point);
     i = 0;

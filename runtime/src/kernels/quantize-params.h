@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 
 namespace ple::rt {
 namespace kernels {
@@ -17,12 +18,17 @@ struct RowQuantization {
   float scale;
   float inverse;       // 1 / scale
   int32_t zero_point;
+  bool usable;         // false when hi - lo overflows float: the row is refused as a non-finite one
 };
 
-// lo = min(0, min x), hi = max(0, max x).
+// lo = min(0, min x), hi = max(0, max x). A scale below the smallest normal float (a range of
+// 0, or of a few denormals, which armv7 NEON flushes to 0 anyway) is 1: its inverse would be
+// infinite.
 inline RowQuantization RowQuantizationFor(float lo, float hi) {
   RowQuantization p;
-  p.scale = hi > lo ? (hi - lo) / 255.0f : 1.0f;
+  p.usable = std::isfinite(hi - lo);
+  p.scale = (hi - lo) / 255.0f;
+  if (!p.usable || !(p.scale >= std::numeric_limits<float>::min())) p.scale = 1.0f;
   p.inverse = 1.0f / p.scale;
   p.zero_point = static_cast<int32_t>(std::clamp(std::nearbyint(-lo * p.inverse), 0.0f, 255.0f));
   return p;

@@ -81,12 +81,12 @@ inline bool QuantizeRowsAvx2(size_t rows, size_t k, const float* x, size_t x_str
       hi = std::max(hi, row[i]);
       bad += row[i] - row[i];
     }
-    if (bad != 0.0f || _mm256_movemask_ps(_mm256_cmp_ps(vbad, vbad, _CMP_UNORD_Q)) != 0) {
+    const RowQuantization p = RowQuantizationFor(lo, hi);
+    if (bad != 0.0f || _mm256_movemask_ps(_mm256_cmp_ps(vbad, vbad, _CMP_UNORD_Q)) != 0 || !p.usable) {
       WriteNonFiniteRow(out, k_padded, scales + r, zero_points + r);
       all_finite = false;
       continue;
     }
-    const RowQuantization p = RowQuantizationFor(lo, hi);
     const __m256 inverse = _mm256_set1_ps(p.inverse);
     const __m128i zp = _mm_set1_epi32(p.zero_point);
     i = 0;
