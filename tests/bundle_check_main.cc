@@ -1,9 +1,11 @@
-// bundle_check BUNDLE_DIR MODEL.ple [--record FILE | --compare FILE]
+// bundle_check BUNDLE_DIR MODEL.ple [--record FILE | --compare FILE | --compare-exact FILE]
 // Runs a conformance bundle on a model file converted beforehand (by the native build's
 // ple-convert, so emulated and cross builds read files written on the build machine), on every
 // kernel path built here, and prints the report. --record writes the reference path's outputs
-// and scores (raw float32); --compare checks this platform's against such a recording within
-// the bundle's tolerance: float32 results agree across platforms. Exit 0 when all pass.
+// and scores (raw float32); --compare checks this platform's reference path against such a
+// recording within the bundle's tolerance (float32 results agree across platforms);
+// --compare-exact checks every path's bytes against it (int8 results are bit-identical across
+// platforms, docs/determinism.md). Exit 0 when all pass.
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -24,7 +26,8 @@ std::vector<float> Values(const ple::conformance::BundleReport& report) {
 }
 
 // 0: agrees with the recording; 1: does not; 2: cannot read it.
-int Compare(const std::string& path, const std::vector<float>& values, const std::string& bundle) {
+int Compare(const std::string& path, const std::vector<float>& values, const std::string& bundle, bool exact,
+            const char* kernel_path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     std::fprintf(stderr, "bundle_check: cannot read the recording '%s'\n", path.c_str());
@@ -46,8 +49,11 @@ int Compare(const std::string& path, const std::vector<float>& values, const std
     worst = std::max(worst, std::fabs(static_cast<double>(values[i]) - recorded[i]));
     differing += tolerance.Accepts(values[i], recorded[i]) ? 0 : 1;
   }
-  std::printf("%s: against the build machine's outputs: %zu of %zu values bit-identical, max abs difference %.3e, %s\n",
-              bundle.c_str(), identical, values.size(), worst, differing ? "FAIL" : "within the tolerance");
+  if (exact) differing = values.size() - identical;
+  std::printf("%s [%s]: against the build machine's outputs: %zu of %zu values bit-identical, max abs difference "
+              "%.3e, %s\n",
+              bundle.c_str(), kernel_path, identical, values.size(), worst,
+              differing ? "FAIL" : exact ? "bit-identical" : "within the tolerance");
   return differing ? 1 : 0;
 }
 
@@ -55,11 +61,12 @@ int Compare(const std::string& path, const std::vector<float>& values, const std
 
 int main(int argc, char** argv) {
   if (argc != 3 && argc != 5) {
-    std::fprintf(stderr, "usage: %s BUNDLE_DIR MODEL.ple [--record FILE | --compare FILE]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s BUNDLE_DIR MODEL.ple [--record FILE | --compare FILE | --compare-exact FILE]\n",
+                 argv[0]);
     return 2;
   }
   const std::string mode = argc == 5 ? argv[3] : "", recording = argc == 5 ? argv[4] : "";
-  if (!mode.empty() && mode != "--record" && mode != "--compare") {
+  if (!mode.empty() && mode != "--record" && mode != "--compare" && mode != "--compare-exact") {
     std::fprintf(stderr, "bundle_check: unknown option '%s'\n", mode.c_str());
     return 2;
   }
@@ -71,9 +78,11 @@ int main(int argc, char** argv) {
       const auto report = ple::conformance::RunBundle(argv[1], path, options);
       std::fputs(ple::conformance::FormatReport(report).c_str(), stdout);
       failed += report.passed() ? 0 : 1;
-      if (path != PLE_KERNELS_REFERENCE || mode.empty()) continue;
+      const bool exact = mode == "--compare-exact";
+      if (mode.empty() || (path != PLE_KERNELS_REFERENCE && !exact)) continue;
       const std::vector<float> values = Values(report);
       if (mode == "--record") {
+        if (path != PLE_KERNELS_REFERENCE) continue;
         std::ofstream out(recording, std::ios::binary);
         out.write(reinterpret_cast<const char*>(values.data()), static_cast<std::streamsize>(values.size() * sizeof(float)));
         if (!out) {
@@ -81,7 +90,7 @@ int main(int argc, char** argv) {
           return 2;
         }
       } else {
-        const int compared = Compare(recording, values, report.bundle);
+        const int compared = Compare(recording, values, report.bundle, exact, ple::conformance::KernelPathName(path));
         if (compared == 2) return 2;
         failed += compared;
       }

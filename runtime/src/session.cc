@@ -9,6 +9,7 @@
 #include <system_error>
 
 #include "kernels/kernels.h"
+#include "kernels/portable-math.h"
 
 namespace ple::rt {
 namespace {
@@ -528,7 +529,7 @@ ple_status Session::ComputeScores(const RunInputs& inputs, size_t first, size_t 
       if (w == 0.0f) continue;
       float value = p[t];
       if (model_->tasks()[t].type == PLE_TASK_REGRESSION) value = std::max(value, score_.regression_floor);
-      score *= std::pow(value, w);
+      score *= kernels::Pow(value, w);
     }
     if (input != nullptr) {
       float x = input->dense[(first + r) * input->dense_stride];
@@ -545,7 +546,7 @@ ple_status Session::ComputeScores(const RunInputs& inputs, size_t first, size_t 
       switch (score_.transform) {
         case ScoreTransform::kNone: break;
         case ScoreTransform::kIdentity: score *= x; break;
-        case ScoreTransform::kLog1p: score *= std::log1p(std::max(x, 0.0f)); break;
+        case ScoreTransform::kLog1p: score *= kernels::Log1p(std::max(x, 0.0f)); break;
         case ScoreTransform::kSigmoid:
           score *= kernels::sigmoid(score_.transform_scale * x + score_.transform_offset);
           break;

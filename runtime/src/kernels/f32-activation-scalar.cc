@@ -1,11 +1,12 @@
 #include <cmath>
 
 #include "kernels/kernels.h"
+#include "kernels/portable-math.h"
 
 namespace ple::rt {
 namespace kernels {
 
-float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
+float sigmoid(float x) { return Sigmoid(x); }
 
 void f32_activation__scalar(const DenseLayer& layer, size_t rows, size_t width, float* y, size_t y_stride) {
   if (layer.activation == Activation::kIdentity) return;
@@ -30,7 +31,7 @@ void f32_activation__scalar(const DenseLayer& layer, size_t rows, size_t width, 
         for (size_t c = 0; c < width; ++c) row[c] = sigmoid(row[c]);
         break;
       case Activation::kTanh:
-        for (size_t c = 0; c < width; ++c) row[c] = std::tanh(row[c]);
+        for (size_t c = 0; c < width; ++c) row[c] = Tanh(row[c]);
         break;
       case Activation::kSilu:
         for (size_t c = 0; c < width; ++c) row[c] = row[c] * sigmoid(row[c]);

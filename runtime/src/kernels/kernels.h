@@ -74,7 +74,7 @@ void qu8s8_gemm__scalar(size_t rows, size_t blocks, const uint8_t* a, size_t a_s
                         size_t w_tile_stride, size_t tiles, const float* scales, const int32_t* zero_points,
                         const float* w_scales, const int32_t* w_sums, const TileOutput* outputs, size_t add_stride);
 
-// The logistic function, 1 / (1 + exp(-x)).
+// The logistic function, 1 / (1 + exp(-x)), with the runtime's own exp (portable-math.h).
 float sigmoid(float x);
 
 // An IEEE float16 value (bits) as float32, exactly.
