@@ -4,8 +4,8 @@
 // kernel path built here, and prints the report. --record writes the reference path's outputs
 // and scores (raw float32); --compare checks this platform's reference path against such a
 // recording within the bundle's tolerance (float32 results agree across platforms);
-// --compare-exact checks every path's bytes against it (int8 results are bit-identical across
-// platforms, docs/determinism.md). Exit 0 when all pass.
+// --compare-exact checks every path's bytes against it (files whose every layer is int8 give
+// bit-identical results on every path and platform, docs/determinism.md). Exit 0 when all pass.
 #include <cmath>
 #include <cstdio>
 #include <cstring>

@@ -75,10 +75,12 @@ case "${1:-}" in
       name=$(basename "$bundle")
       "${qemu[@]}" build/tests/bundle_check "$bundle" "build/tests/converted/$name.ple" \
         --compare "build/tests/converted/$name.native-outputs" 2>/dev/null | grep -E "PASS|FAIL|against" || exit 1
-      "${qemu[@]}" build/tests/bundle_check "$bundle" "build/tests/converted/$name-f16.ple" 2>/dev/null |
-        grep -E "PASS|FAIL" || exit 1
-      "${qemu[@]}" build/tests/bundle_check "$bundle" "build/tests/converted/$name-int8.ple" \
-        --compare-exact "build/tests/converted/$name-int8.native-outputs" 2>/dev/null | grep -E "PASS|FAIL|against" || exit 1
+      for precision in f16 int8; do
+        "${qemu[@]}" build/tests/bundle_check "$bundle" "build/tests/converted/$name-$precision.ple" 2>/dev/null |
+          grep -E "PASS|FAIL" || exit 1
+      done
+      "${qemu[@]}" build/tests/bundle_check "$bundle" "build/tests/converted/$name-int8all.ple" \
+        --compare-exact "build/tests/converted/$name-int8all.native-outputs" 2>/dev/null | grep -E "PASS|FAIL|against" || exit 1
     done
     ;;
   --aarch64)

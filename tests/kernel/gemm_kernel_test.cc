@@ -393,6 +393,17 @@ struct Int8Data {
   }
 };
 
+// The exact dot product of row r with channel `col` of tile t, in 64 bits.
+int64_t ExactDot(const Int8Data& c, size_t t, size_t r, size_t col) {
+  int64_t acc = 0;
+  for (size_t b = 0; b < c.blocks; ++b) {
+    for (size_t j = 0; j < 4; ++j) {
+      acc += int64_t{c.a[r * c.a_stride + 4 * b + j]} * c.w[(t * c.blocks + b) * 64 + col * 4 + j];
+    }
+  }
+  return acc;
+}
+
 Outputs RunInt8(decltype(&ple::rt::kernels::qu8s8_gemm__scalar) kernel, const Shape& s, const Int8Data& c,
                 size_t first_row, size_t rows) {
   Data shape_only = Data(Shape{1, 1, s.tiles, 1, s.per_row_add, s.seed});
@@ -419,12 +430,7 @@ TEST_CASE("kernels: int8 GEMMs compute exact integers and one epilogue, every pa
         if (s.padding(t)) continue;
         for (size_t r = 0; r < s.rows; ++r) {
           for (size_t col = 0; col < s.columns(t); ++col) {
-            int64_t acc = 0;
-            for (size_t b = 0; b < c.blocks; ++b) {
-              for (size_t j = 0; j < 4; ++j) {
-                acc += int64_t{c.a[r * c.a_stride + 4 * b + j]} * c.w[(t * c.blocks + b) * 64 + col * 4 + j];
-              }
-            }
+            const int64_t acc = ExactDot(c, t, r, col);
             const size_t n = 16 * t + col;
             const float combined = c.scales[r] * c.w_scales[n];
             float expected = combined * static_cast<float>(acc - int64_t{c.zero_points[r]} * c.w_sums[n]) +
@@ -455,6 +461,43 @@ TEST_CASE("kernels: int8 GEMMs compute exact integers and one epilogue, every pa
         }
       }
     }
+  }
+}
+
+// The one float step of the int8 path whose bits can differ between platforms
+// (docs/determinism.md, "Denormals"): armv7 NEON flushes denormal inputs and results of its
+// float instructions to zero. With a combined scale below the smallest normal float, the
+// epilogue's product may then differ from the scalar reference, by at most
+// |acc - zero_point * channel_sum| * FLT_MIN, and the addend step by FLT_MIN. Every other
+// platform gives the same bits.
+TEST_CASE("kernels: int8 epilogue with denormal scales stays within the documented bound", "[kernel]") {
+  const Shape s{7, 64, 2, 64, false, 99};
+  Int8Data c(s, false);
+  for (size_t r = 0; r < s.rows; ++r) c.scales[r] = r % 2 ? 1e-20f : 3e-19f;
+  for (size_t n = 0; n < c.w_scales.size(); ++n) c.w_scales[n] = n % 3 ? 1e-20f : 2e-25f;  // products 2e-40..3e-39
+  for (float& v : c.add) v = v * 1e-38f;  // denormal and small normal addends
+  const Outputs ref = RunInt8(ple::rt::kernels::qu8s8_gemm__scalar, s, c, 0, s.rows);
+  for (const KernelSet* set : OtherPaths()) {
+    INFO("kernel path " << set->name);
+    const Outputs got = RunInt8(set->qu8s8_gemm, s, c, 0, s.rows);
+    double worst = 0.0, bound_used = 0.0;
+    for (size_t t = 0; t < s.tiles; ++t) {
+      for (size_t r = 0; r < s.rows; ++r) {
+        for (size_t col = 0; col < s.columns(t); ++col) {
+          const int64_t acc = ExactDot(c, t, r, col);
+          const size_t n = 16 * t + col;
+          const double centered = std::fabs(static_cast<double>(acc - int64_t{c.zero_points[r]} * c.w_sums[n]));
+          const double bound = (centered + 1.0) * std::numeric_limits<float>::min();
+          const size_t at = r * s.out_stride(t) + col;
+          const double diff = std::fabs(static_cast<double>(got.tiles[t][at]) - ref.tiles[t][at]);
+          REQUIRE(diff <= bound);
+          worst = std::max(worst, diff);
+          bound_used = std::max(bound_used, diff / bound);
+        }
+      }
+    }
+    INFO("worst difference " << worst << " (" << bound_used << " of the bound)");
+    SUCCEED();
   }
 }
 
