@@ -128,7 +128,7 @@ PLE_API ple_status ple_model_open_buffer_copy(const void* data, size_t size_byte
 PLE_API ple_status ple_model_open_fd(int fd, uint64_t offset, uint64_t length, ple_model** out_model);
 
 /* Integrity and authenticity checks at load (docs/file-format.md, "Integrity trailer"). They
- * run before any byte of the file is interpreted and read the whole file once (about 3 ms per
+ * run before any byte of the file is interpreted and read the whole file once (about 5 ms per
  * MiB here); a mismatch is PLE_ERROR_INTEGRITY. */
 typedef struct ple_model_open_options {
   uint32_t struct_size;            /* sizeof(ple_model_open_options), set by ple_model_open_options_init */
