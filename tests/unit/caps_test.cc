@@ -1,6 +1,7 @@
 // Resource caps (docs/hardening.md, "Caps"): a file exactly at each structural cap loads, one
 // just beyond it is refused by name; what loading allocates is bounded by the file's size.
 #include <catch2/catch.hpp>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -97,66 +98,44 @@ Loaded Load(const IrModel& ir, bool run = false) {
   return result;
 }
 
+// `shape` with `field` exactly at `cap` loads (and runs, when `run`); one beyond is refused with
+// a message holding every piece of `expected`.
+void CheckCap(Shape shape, uint32_t Shape::*field, uint32_t cap, bool run, std::initializer_list<const char*> expected) {
+  shape.*field = cap;
+  CHECK(Load(Synthetic(shape), run).status == PLE_OK);
+  shape.*field = cap + 1;
+  const Loaded beyond = Load(Synthetic(shape));
+  CHECK(beyond.status == PLE_ERROR_INVALID_MODEL);
+  for (const char* piece : expected) CHECK_THAT(beyond.message, Catch::Contains(piece));
+}
+
 }  // namespace
 
 TEST_CASE("caps: 64 levels load, 65 are refused", "[caps]") {
-  Shape s;
-  s.levels = 64;
-  CHECK(Load(Synthetic(s), /*run=*/true).status == PLE_OK);
-  s.levels = 65;
-  const Loaded beyond = Load(Synthetic(s));
-  CHECK(beyond.status == PLE_ERROR_INVALID_MODEL);
-  CHECK_THAT(beyond.message, Catch::Contains("65 levels, at most 64"));
+  CheckCap(Shape{}, &Shape::levels, 64, /*run=*/true, {"65 levels, at most 64"});
 }
 
 TEST_CASE("caps: 256 tasks load, 257 are refused", "[caps]") {
-  Shape s;
-  s.tasks = 256;
-  CHECK(Load(Synthetic(s), /*run=*/true).status == PLE_OK);
-  s.tasks = 257;
-  const Loaded beyond = Load(Synthetic(s));
-  CHECK(beyond.status == PLE_ERROR_INVALID_MODEL);
-  CHECK_THAT(beyond.message, Catch::Contains("257 tasks, at most 256"));
+  CheckCap(Shape{}, &Shape::tasks, 256, /*run=*/true, {"257 tasks, at most 256"});
 }
 
 TEST_CASE("caps: 4096 experts in a level load, 4097 are refused", "[caps]") {
   Shape s;
-  s.experts = 4096;
   s.expert_width = 1;
-  CHECK(Load(Synthetic(s), /*run=*/true).status == PLE_OK);
-  s.experts = 4097;
-  const Loaded beyond = Load(Synthetic(s));
-  CHECK(beyond.status == PLE_ERROR_INVALID_MODEL);
-  CHECK_THAT(beyond.message, Catch::Contains("4097 experts") && Catch::Contains("at most 4096"));
+  CheckCap(s, &Shape::experts, 4096, /*run=*/true, {"4097 experts", "at most 4096"});
 }
 
 TEST_CASE("caps: 64 layers in an MLP load, 65 are refused", "[caps]") {
-  Shape s;
-  s.layers = 64;
-  CHECK(Load(Synthetic(s), /*run=*/true).status == PLE_OK);
-  s.layers = 65;
-  const Loaded beyond = Load(Synthetic(s));
-  CHECK(beyond.status == PLE_ERROR_INVALID_MODEL);
-  CHECK_THAT(beyond.message, Catch::Contains("65 layers") && Catch::Contains("at most 64"));
+  CheckCap(Shape{}, &Shape::layers, 64, /*run=*/true, {"65 layers", "at most 64"});
 }
 
 TEST_CASE("caps: an input row and a layer of 2^20 floats load, one more is refused", "[caps]") {
   Shape s;
-  s.width = 1u << 20;
   s.experts = 1;
   s.expert_width = 1;
-  CHECK(Load(Synthetic(s)).status == PLE_OK);
-  s.width = (1u << 20) + 1;
-  Loaded beyond = Load(Synthetic(s));
-  CHECK(beyond.status == PLE_ERROR_INVALID_MODEL);
-  CHECK_THAT(beyond.message, Catch::Contains("1048577") && Catch::Contains("1048576"));
+  CheckCap(s, &Shape::width, 1u << 20, /*run=*/false, {"1048577", "1048576"});
   s.width = 1;
-  s.expert_width = 1u << 20;
-  CHECK(Load(Synthetic(s)).status == PLE_OK);
-  s.expert_width = (1u << 20) + 1;
-  beyond = Load(Synthetic(s));
-  CHECK(beyond.status == PLE_ERROR_INVALID_MODEL);
-  CHECK_THAT(beyond.message, Catch::Contains("1048577") && Catch::Contains("1048576"));
+  CheckCap(s, &Shape::expert_width, 1u << 20, /*run=*/false, {"1048577", "1048576"});
 }
 
 TEST_CASE("caps: an int8 layer reads at most 16384 inputs", "[caps]") {
