@@ -1,11 +1,14 @@
 // ple-inspect: prints a model file's structure (levels, experts, gates, towers), parameter
 // counts and bytes per dtype, versions and metadata. The file is verified by the runtime's
-// loader before its structure is read.
+// loader before its structure is read. With --activity, runs the model over data and writes
+// the diagnostics report (gate activity, structure, quantization error; docs/diagnostics.md).
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <fstream>
 #include <map>
 
+#include "activity_report.h"
+#include "html_report.h"
 #include "integrity.h"
 #include "ple/ple.hpp"
 #include "ple_model_generated.h"
@@ -88,7 +91,22 @@ int main(int argc, char** argv) {
   app.add_option("--public-key", public_key_path,
                  "require the trailer to be signed by this Ed25519 public key (32 bytes; builds with libsodium)")
       ->check(CLI::ExistingFile);
+  std::string activity_data, report_path, float_model_path, kernels = "auto";
+  app.add_option("--activity", activity_data,
+                 "run the model over DATA (a conformance bundle directory or ple-run JSON lines) and write the "
+                 "diagnostics report: gate weights per expert, structure, warnings (docs/diagnostics.md)")
+      ->check(CLI::ExistingPath);
+  app.add_option("--report", report_path, "where --activity writes its HTML report (default: MODEL.report.html)");
+  app.add_option("--float-model", float_model_path,
+                 "with --activity: the float32 conversion of this (quantized) model; adds the quantization error of "
+                 "every layer and task output to the report")
+      ->check(CLI::ExistingFile);
+  app.add_option("--kernels", kernels, "with --activity: kernel path (auto, reference, avx2, ...)");
   CLI11_PARSE(app, argc, argv);
+  if (activity_data.empty() && (!report_path.empty() || !float_model_path.empty())) {
+    std::fprintf(stderr, "ple-inspect: error: --report and --float-model need --activity DATA\n");
+    return 2;
+  }
 
   try {
     std::ifstream in(path, std::ios::binary);
@@ -115,6 +133,22 @@ int main(int argc, char** argv) {
     }
     // Verifies the file (throws if malformed), with the integrity checks asked for.
     ple::Model verified = ple::Model::OpenFile(path, options);
+    if (!activity_data.empty()) {
+      ple::tools::ActivityOptions activity_options;
+      activity_options.float_model_path = float_model_path;
+      ple::Check(ple_kernel_path_from_name(kernels.c_str(), &activity_options.kernel_path));
+      if (report_path.empty()) report_path = path + ".report.html";
+      std::fprintf(stderr, "ple-inspect: running %s over %s ...\n", path.c_str(), activity_data.c_str());
+      const ple::tools::ActivityReport report = ple::tools::BuildActivityReport(path, activity_data, activity_options);
+      std::printf("%s", ple::tools::FormatActivitySummary(report).c_str());
+      for (const std::string& warning : report.warnings) std::fprintf(stderr, "ple-inspect: warning: %s\n", warning.c_str());
+      std::ofstream out(report_path, std::ios::binary);
+      out << ple::tools::RenderHtmlReport(report);
+      out.close();
+      if (!out) throw std::runtime_error("cannot write '" + report_path + "'");
+      std::printf("wrote %s (%zu warnings)\n", report_path.c_str(), report.warnings.size());
+      return 0;
+    }
     const ple::fb::Model& model = *ple::fb::GetModel(bytes.data());
 
     std::printf("model: %s\n", verified.metadata("name").c_str());

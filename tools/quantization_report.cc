@@ -46,13 +46,10 @@ std::vector<float> Score(const ple::Model& model, const std::vector<RequestBatch
 
 }  // namespace
 
-QuantizationReport CompareOnData(const std::vector<uint8_t>& float32_model, const std::vector<uint8_t>& quantized_model,
-                                 const std::string& data) {
-  ple::Model reference = ple::Model::OpenBuffer(float32_model.data(), float32_model.size());
-  ple::Model quantized = ple::Model::OpenBuffer(quantized_model.data(), quantized_model.size());
+std::vector<RequestBatch> ReadCandidates(const std::string& data, const ple::Model& model) {
   std::vector<RequestBatch> batches;
   if (IsDirectory(data)) {
-    conformance::BundleInputs inputs = conformance::ReadBundleInputs(data, reference);
+    conformance::BundleInputs inputs = conformance::ReadBundleInputs(data, model);
     RequestBatch batch;
     batch.columns = std::move(inputs.columns);
     batch.candidates = inputs.candidates;
@@ -60,37 +57,59 @@ QuantizationReport CompareOnData(const std::vector<uint8_t>& float32_model, cons
   } else {
     std::ifstream in(data);
     if (!in) throw std::runtime_error("cannot open '" + data + "'");
-    batches = ReadJsonLines(in, reference);
+    batches = ReadJsonLines(in, model);
   }
-  QuantizationReport report;
-  report.data = data;
-  report.requests = batches.size();
-  for (const RequestBatch& b : batches) report.candidates += b.candidates;
-  if (report.candidates == 0) throw std::runtime_error("'" + data + "' has no candidates");
-  const std::vector<float> a = Score(reference, batches), b = Score(quantized, batches);
-  const auto tasks = reference.tasks();
+  size_t candidates = 0;
+  for (const RequestBatch& b : batches) candidates += b.candidates;
+  if (candidates == 0) throw std::runtime_error("'" + data + "' has no candidates");
+  return batches;
+}
+
+std::vector<TaskQuantizationReport> CompareTaskOutputs(const std::vector<TaskInfo>& tasks,
+                                                       const std::vector<RequestBatch>& batches,
+                                                       const std::vector<float>& a, const std::vector<float>& b) {
+  size_t candidates = 0;
+  for (const RequestBatch& batch : batches) candidates += batch.candidates;
+  std::vector<TaskQuantizationReport> reports;
   for (size_t t = 0; t < tasks.size(); ++t) {
     TaskQuantizationReport task;
     task.name = tasks[t].name;
     task.binary = tasks[t].type == PLE_TASK_BINARY;
     std::vector<double> labels, predictions_a, predictions_b;
+    double squared_error = 0.0, squared_a = 0.0;
     size_t row = 0;
     for (const RequestBatch& batch : batches) {
       for (size_t c = 0; c < batch.candidates; ++c, ++row) {
         const double x = a[row * tasks.size() + t], y = b[row * tasks.size() + t];
         task.max_abs = std::max(task.max_abs, std::fabs(x - y));
-        task.mean_abs += std::fabs(x - y) / static_cast<double>(report.candidates);
+        task.mean_abs += std::fabs(x - y) / static_cast<double>(candidates);
+        squared_error += (x - y) * (x - y);
+        squared_a += x * x;
         if (batch.labels.empty() || !batch.labels[c][t]) continue;
         labels.push_back(*batch.labels[c][t]);
         predictions_a.push_back(x);
         predictions_b.push_back(y);
       }
     }
+    task.relative_l2 = squared_a > 0.0 ? std::sqrt(squared_error / squared_a) : std::sqrt(squared_error);
     task.labelled = labels.size();
     task.auc_float32 = task.binary ? Auc(predictions_a, labels) : NAN;
     task.auc_quantized = task.binary ? Auc(predictions_b, labels) : NAN;
-    report.tasks.push_back(task);
+    reports.push_back(task);
   }
+  return reports;
+}
+
+QuantizationReport CompareOnData(const std::vector<uint8_t>& float32_model, const std::vector<uint8_t>& quantized_model,
+                                 const std::string& data) {
+  ple::Model reference = ple::Model::OpenBuffer(float32_model.data(), float32_model.size());
+  ple::Model quantized = ple::Model::OpenBuffer(quantized_model.data(), quantized_model.size());
+  const std::vector<RequestBatch> batches = ReadCandidates(data, reference);
+  QuantizationReport report;
+  report.data = data;
+  report.requests = batches.size();
+  for (const RequestBatch& b : batches) report.candidates += b.candidates;
+  report.tasks = CompareTaskOutputs(reference.tasks(), batches, Score(reference, batches), Score(quantized, batches));
   return report;
 }
 

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "request_io.h"
+
 namespace ple {
 namespace tools {
 
@@ -16,6 +18,7 @@ struct TaskQuantizationReport {
   std::string name;
   bool binary = true;
   double max_abs = 0.0, mean_abs = 0.0;  // |quantized - float32| over every candidate
+  double relative_l2 = 0.0;              // ||quantized - float32|| / ||float32|| over every candidate
   size_t labelled = 0;                   // candidates with a label for this task
   double auc_float32 = 0.0, auc_quantized = 0.0;  // binary tasks with both classes labelled (else NaN)
 };
@@ -25,6 +28,17 @@ struct QuantizationReport {
   size_t requests = 0, candidates = 0;
   std::vector<TaskQuantizationReport> tasks;
 };
+
+// The candidates of `data`: a bundle directory (with bundle.json: one request) or a JSON lines
+// file (docs/ple-run.md: requests, labels optional). Throws std::runtime_error naming the
+// problem, also when there are no candidates.
+std::vector<RequestBatch> ReadCandidates(const std::string& data, const ple::Model& model);
+
+// Per task, float32 outputs `a` against quantized outputs `b` (both candidates x tasks, the
+// candidates of `batches` in order), with the AUCs where `batches` carry labels.
+std::vector<TaskQuantizationReport> CompareTaskOutputs(const std::vector<TaskInfo>& tasks,
+                                                       const std::vector<RequestBatch>& batches,
+                                                       const std::vector<float>& a, const std::vector<float>& b);
 
 // `data`: a bundle directory (with bundle.json) or a JSON lines file (docs/ple-run.md). Both
 // models run on the fastest kernel path here. Throws std::runtime_error naming the problem.

@@ -617,6 +617,128 @@ ple_status ple_session_run_features(ple_session* session, const ple_request* req
   return s.Run(&run, num_candidates, outputs, scores);
 }
 
+// ---- structure and gate diagnostics ----
+
+namespace {
+
+uint64_t MlpParameters(const ple::rt::Mlp& mlp) {
+  uint64_t parameters = 0;
+  for (const ple::rt::DenseLayer& layer : mlp.layers) {
+    parameters += uint64_t{layer.in} * layer.out + (layer.bias ? layer.out : 0) + layer.prelu_count;
+  }
+  return parameters;
+}
+
+// Checks the info struct's size and the level's range; the level, or null with the error set.
+const ple::rt::Level* LevelFor(const ple_model* model, size_t level, const void* info, uint32_t struct_size,
+                               size_t expected_size, const char* struct_name) {
+  if (model == nullptr || info == nullptr) {
+    SetLastError(PLE_ERROR_INVALID_ARGUMENT, "model or info is NULL");
+    return nullptr;
+  }
+  if (struct_size < expected_size) {
+    SetLastError(PLE_ERROR_INVALID_ARGUMENT, "%s.struct_size is %u, expected %zu", struct_name, struct_size,
+                 expected_size);
+    return nullptr;
+  }
+  if (level >= model->model->levels().size()) {
+    SetLastError(PLE_ERROR_INVALID_ARGUMENT, "level %zu: the model has %zu levels", level,
+                 model->model->levels().size());
+    return nullptr;
+  }
+  return &model->model->levels()[level];
+}
+
+}  // namespace
+
+size_t ple_model_num_levels(const ple_model* model) { return model ? model->model->levels().size() : 0; }
+
+size_t ple_model_num_experts(const ple_model* model, size_t level) {
+  if (model == nullptr || level >= model->model->levels().size()) return 0;
+  return model->model->levels()[level].experts.size();
+}
+
+size_t ple_model_num_gates(const ple_model* model, size_t level) {
+  if (model == nullptr || level >= model->model->levels().size()) return 0;
+  return model->model->levels()[level].gates.size();
+}
+
+ple_status ple_model_get_expert(const ple_model* model, size_t level, size_t expert, ple_expert_info* info) {
+  const ple::rt::Level* l = LevelFor(model, level, info, info ? info->struct_size : 0, sizeof(ple_expert_info),
+                                     "ple_expert_info");
+  if (l == nullptr) return PLE_ERROR_INVALID_ARGUMENT;
+  if (expert >= l->experts.size()) {
+    return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "expert %zu: level %zu has %zu experts", expert, level,
+                        l->experts.size());
+  }
+  const ple::rt::Expert& e = l->experts[expert];
+  info->input_stream = e.input_stream;
+  info->input_width = e.mlp.in();
+  info->output_width = e.mlp.out();
+  info->num_layers = static_cast<uint32_t>(e.mlp.layers.size());
+  info->parameters = MlpParameters(e.mlp);
+  return PLE_OK;
+}
+
+ple_status ple_model_get_gate(const ple_model* model, size_t level, size_t gate, ple_gate_info* info) {
+  const ple::rt::Level* l =
+      LevelFor(model, level, info, info ? info->struct_size : 0, sizeof(ple_gate_info), "ple_gate_info");
+  if (l == nullptr) return PLE_ERROR_INVALID_ARGUMENT;
+  if (gate >= l->gates.size()) {
+    return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "gate %zu: level %zu has %zu gates", gate, level, l->gates.size());
+  }
+  const ple::rt::Gate& g = l->gates[gate];
+  info->input_stream = g.input_stream;
+  info->output_stream = g.output_stream;
+  info->num_experts = static_cast<uint32_t>(g.experts.size());
+  info->experts = g.experts.data();
+  info->num_layers = static_cast<uint32_t>(g.mlp.layers.size());
+  info->parameters = MlpParameters(g.mlp);
+  return PLE_OK;
+}
+
+ple_status ple_session_set_gate_recording(ple_session* session, int enable) {
+  if (session == nullptr) return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "session is NULL");
+  return Guard([&] {
+    session->session->EnableGateRecording(enable != 0);
+    return PLE_OK;
+  });
+}
+
+ple_status ple_session_get_gate_weights(const ple_session* session, size_t level, size_t gate, float* weights,
+                                        size_t capacity, size_t* out_rows, size_t* out_experts) {
+  if (session == nullptr || out_rows == nullptr || (weights == nullptr && capacity > 0)) {
+    return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "session or out_rows is NULL, or weights is NULL with capacity %zu",
+                        capacity);
+  }
+  const ple::rt::Session& s = *session->session;
+  const Model& model = s.model();
+  if (level >= model.levels().size() || gate >= model.levels()[level].gates.size()) {
+    return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "level %zu gate %zu: out of range", level, gate);
+  }
+  if (!s.gate_recording()) {
+    return SetLastError(PLE_ERROR_UNSUPPORTED, "gate recording is off: ple_session_set_gate_recording(session, 1)");
+  }
+  const ple::rt::Session::GateRecord* record =
+      s.FindGateRecord(static_cast<uint32_t>(level), static_cast<uint32_t>(gate));
+  const size_t rows = s.recorded_rows();
+  if (record == nullptr && model.levels()[level].gates[gate].mlp.layers.empty()) {
+    // No gate layers: its one expert's weight is 1 by definition (the plan reads the expert).
+    std::fill(weights, weights + std::min(capacity, rows), 1.0f);
+    *out_rows = rows;
+    if (out_experts != nullptr) *out_experts = 1;
+    return PLE_OK;
+  }
+  if (record == nullptr) {
+    return SetLastError(PLE_ERROR_UNSUPPORTED, "level %zu gate %zu is not computed: no task output depends on it",
+                        level, gate);
+  }
+  std::copy(record->weights.data(), record->weights.data() + std::min(capacity, rows * record->width), weights);
+  *out_rows = rows;
+  if (out_experts != nullptr) *out_experts = record->width;
+  return PLE_OK;
+}
+
 ple_status ple_model_get_score(const ple_model* model, ple_score_params* score) {
   if (model == nullptr || score == nullptr) return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "model or score is NULL");
   if (score->struct_size < sizeof(ple_score_params)) {

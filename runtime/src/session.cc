@@ -269,8 +269,13 @@ const std::vector<Session::StageTime>& Session::Profile() {
   return profile_;
 }
 
-void Session::EnableGateRecording() {
+void Session::EnableGateRecording(bool enable) {
   gate_records_.clear();
+  gate_records_.shrink_to_fit();
+  record_of_step_.clear();
+  record_of_step_.shrink_to_fit();
+  recorded_rows_ = 0;
+  if (!enable) return;
   record_of_step_.assign(plan_.steps.size(), -1);
   for (size_t i = 0; i < plan_.steps.size(); ++i) {
     const PlanStep& step = plan_.steps[i];
@@ -282,6 +287,40 @@ void Session::EnableGateRecording() {
     record.weights.assign(size_t{max_batch_} * record.width, 0.0f);
     record_of_step_[i] = static_cast<int>(gate_records_.size());
     gate_records_.push_back(std::move(record));
+  }
+}
+
+const Session::GateRecord* Session::FindGateRecord(uint32_t level, uint32_t gate) const {
+  for (const GateRecord& record : gate_records_) {
+    if (record.level == level && record.gate == gate) return &record;
+  }
+  return nullptr;
+}
+
+void Session::EnableLayerRecording(bool enable) {
+  layer_records_.clear();
+  layer_records_.shrink_to_fit();
+  record_of_member_.clear();
+  record_of_member_.shrink_to_fit();
+  recorded_rows_ = 0;
+  if (!enable) return;
+  record_of_member_.assign(plan_.group_members.size(), -1);
+  for (size_t m = 0; m < plan_.group_members.size(); ++m) {
+    LayerRecord record;
+    record.layer = plan_.group_members[m].layer;
+    record.values.assign(size_t{max_batch_} * record.layer->out, 0.0f);
+    record_of_member_[m] = static_cast<int>(layer_records_.size());
+    layer_records_.push_back(std::move(record));
+  }
+}
+
+void Session::RecordLayers(const Worker& worker, const PlanStep& step, size_t first, size_t rows) {
+  for (uint32_t m = 0; m < step.members_count; ++m) {
+    const GroupMember& member = plan_.group_members[step.members_begin + m];
+    LayerRecord& record = layer_records_[record_of_member_[step.members_begin + m]];
+    const size_t width = member.layer->out;  // values are densely packed: stride = width
+    const float* source = ValuePointer(worker, member.value);
+    std::copy(source, source + rows * width, record.values.data() + first * width);
   }
 }
 
@@ -576,6 +615,7 @@ ple_status Session::RunRows(Worker& worker, RunInputs* inputs, size_t begin, siz
         case StepKind::kGroup:
           status = RunGroup(worker, step_index, step, rows, per_row_request);
           if (status != PLE_OK) return status;
+          if (!record_of_member_.empty()) RecordLayers(worker, step, first, rows);
           clock.Charge(1 + step.level);
           break;
         case StepKind::kGate:
@@ -616,6 +656,7 @@ ple_status Session::RunRows(Worker& worker, RunInputs* inputs, size_t begin, siz
 }
 
 ple_status Session::Run(RunInputs* inputs, size_t num_candidates, float* outputs, float* scores) {
+  if (!record_of_step_.empty() || !record_of_member_.empty()) recorded_rows_ = num_candidates;
   {
     StageClock clock(profiling_ ? workers_[0].stage_nanoseconds.data() : nullptr);
     const ple_status status = UpdateRequestPartials(workers_[0], *inputs);

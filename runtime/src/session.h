@@ -82,18 +82,33 @@ class Session {
   void SetScore(const ScoreParams& score) { score_ = score; }
   const ScoreParams& score() const { return score_; }
 
-  // Internal, for ple-conformance and tests (the public opt-in comes with the diagnostics
-  // work): from now on every Run copies each computed gate's softmax weights into
-  // gate_records(). Allocates max_batch rows per gate here, nothing in Run. Gates whose
-  // output no task needs are not computed and have no record.
+  // Gate recording (ple_session_set_gate_recording): while on, every Run copies each computed
+  // gate's softmax weights into gate_records(). Enabling allocates max_batch rows per gate,
+  // nothing in Run; disabling frees them. Gates whose output no task needs are not computed
+  // and have no record.
   struct GateRecord {
     uint32_t level = 0;
     uint32_t gate = 0;              // index in Level::gates
     uint32_t width = 0;             // experts weighed
     std::vector<float> weights;     // max_batch x width, rows of the last Run
   };
-  void EnableGateRecording();
+  void EnableGateRecording(bool enable = true);
   const std::vector<GateRecord>& gate_records() const { return gate_records_; }
+  bool gate_recording() const { return !record_of_step_.empty(); }
+  // The record of a gate, or null when it is not computed or recording is off.
+  const GateRecord* FindGateRecord(uint32_t level, uint32_t gate) const;
+  // Candidates of the last Run while recording (gate or layer); 0 before the first.
+  size_t recorded_rows() const { return recorded_rows_; }
+
+  // Internal, for the quantization view of the diagnostics report: while on, every Run copies
+  // each dense layer's output rows (after its activation) into layer_records(). Allocates
+  // max_batch x out floats per computed layer when enabled; nothing in Run.
+  struct LayerRecord {
+    const DenseLayer* layer = nullptr;  // points into model()
+    std::vector<float> values;          // max_batch x layer->out, rows of the last Run
+  };
+  void EnableLayerRecording(bool enable = true);
+  const std::vector<LayerRecord>& layer_records() const { return layer_records_; }
 
   // How many times the request part of the split first layers was computed (tests use it to
   // show a request context's work is done once and reused).
@@ -169,6 +184,8 @@ class Session {
                               const float* request, float* part);
   void AddAndStore(Worker& worker, size_t rows, size_t tiles, size_t columns, size_t add_stride);
   void RunGate(Worker& worker, size_t step_index, const PlanStep& step, size_t first, size_t rows);
+  // Layer recording: copies the group's members' rows [first, first + rows) to their records.
+  void RecordLayers(const Worker& worker, const PlanStep& step, size_t first, size_t rows);
   ple_status ComputeScores(const RunInputs& inputs, size_t first, size_t rows, const float* outputs,
                            float* scores) const;
 
@@ -194,6 +211,9 @@ class Session {
   ScoreParams score_;
   std::vector<GateRecord> gate_records_;
   std::vector<int> record_of_step_;                            // per step: index in gate_records_ or -1
+  std::vector<LayerRecord> layer_records_;
+  std::vector<int> record_of_member_;                          // per group member: index in layer_records_ or -1
+  size_t recorded_rows_ = 0;
 };
 
 }  // namespace ple::rt

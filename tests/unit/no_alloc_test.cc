@@ -163,6 +163,20 @@ TEST_CASE("Run allocates nothing, for every batch size up to the maximum, on eve
       g_counting = false;
       CHECK(all_ok);
       CHECK(g_calls.load() == 0);
+      // Gate recording on (docs/diagnostics.md): it allocates when turned on, never in a run,
+      // and reading the weights back allocates nothing either.
+      REQUIRE(ple_session_set_gate_recording(session, 1) == PLE_OK);
+      std::vector<float> weights(kMaxBatch * 16);
+      size_t rows = 0;
+      g_counting = true;
+      for (uint32_t n : sizes) {
+        all_ok = all_ok && ple_session_run(session, inputs.data(), n * width, n, outputs.data(), n * tasks) == PLE_OK;
+        all_ok = all_ok && ple_session_get_gate_weights(session, 0, 0, weights.data(), weights.size(), &rows,
+                                                        nullptr) == PLE_OK;
+      }
+      g_counting = false;
+      CHECK(all_ok);
+      CHECK(g_calls.load() == 0);
       ple_session_close(&session);
       ple_model_close(&model);
     }

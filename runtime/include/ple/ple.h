@@ -295,6 +295,53 @@ PLE_API ple_status ple_session_set_profiling(ple_session* session, int enable);
 PLE_API ple_status ple_session_get_profile(ple_session* session, ple_stage_time* stages, size_t capacity,
                                            size_t* out_count);
 
+/* ---- structure and gate diagnostics (docs/diagnostics.md) ---- */
+
+/* A level's experts and gates read and write streams: 0 .. num_tasks - 1 are the tasks'
+ * streams, num_tasks is the shared stream. Levels, experts and gates are numbered from 0 in
+ * the file's order (ple-inspect prints them). Counts are 0 for an out-of-range level. */
+PLE_API size_t ple_model_num_levels(const ple_model* model);
+PLE_API size_t ple_model_num_experts(const ple_model* model, size_t level);
+PLE_API size_t ple_model_num_gates(const ple_model* model, size_t level);
+
+typedef struct ple_expert_info {
+  uint32_t struct_size;     /* set by the caller to sizeof(ple_expert_info) */
+  uint32_t input_stream;    /* a task's stream (task-specific expert) or num_tasks (shared) */
+  uint32_t input_width;     /* floats in, floats out */
+  uint32_t output_width;
+  uint32_t num_layers;
+  uint64_t parameters;      /* weights, biases and PReLU slopes */
+} ple_expert_info;
+
+typedef struct ple_gate_info {
+  uint32_t struct_size;     /* set by the caller to sizeof(ple_gate_info) */
+  uint32_t input_stream;
+  uint32_t output_stream;   /* the stream it writes: a task's, or num_tasks (shared) */
+  uint32_t num_experts;     /* weights per candidate */
+  const uint32_t* experts;  /* the level's experts it weighs, in softmax order; owned by the model */
+  uint32_t num_layers;      /* 0: it weighs a single expert by 1 */
+  uint64_t parameters;
+} ple_gate_info;
+
+PLE_API ple_status ple_model_get_expert(const ple_model* model, size_t level, size_t expert, ple_expert_info* info);
+PLE_API ple_status ple_model_get_gate(const ple_model* model, size_t level, size_t gate, ple_gate_info* info);
+
+/* Gate recording, off by default. On (1): the following runs keep every computed gate's
+ * softmax weights per candidate; turning it on allocates max_batch x num_experts floats per
+ * gate, and a run then does no extra work and no allocation. Off (0) frees them; a session
+ * that never records pays nothing. */
+PLE_API ple_status ple_session_set_gate_recording(ple_session* session, int enable);
+/* Copies the last run's weights of one gate: `*out_rows` = the run's candidates,
+ * `*out_experts` (when not NULL) = the gate's num_experts, and min(capacity, rows x
+ * num_experts) floats into `weights` (row-major, the gate's expert order; may be NULL when
+ * capacity is 0). Rows is 0 before the first run since recording started.
+ * A gate without layers (num_layers 0) weighs its one expert by 1: its rows are 1.
+ * PLE_ERROR_UNSUPPORTED when recording is off or the gate is not computed (no task output
+ * depends on it, e.g. a last level's shared gate); PLE_ERROR_INVALID_ARGUMENT when out of range. */
+PLE_API ple_status ple_session_get_gate_weights(const ple_session* session, size_t level, size_t gate,
+                                                float* weights, size_t capacity, size_t* out_rows,
+                                                size_t* out_experts);
+
 /* Writes the indices of the min(k, count) best scores, best first; ties keep the lower index
  * first; NaN scores rank last. No allocation. */
 PLE_API ple_status ple_rank_top_k(const float* scores, size_t count, size_t k, uint32_t* out_indices);

@@ -51,6 +51,33 @@ struct FeatureInfo {
   size_t vocabulary;  // sparse, sequence: table rows
 };
 
+// The model's structure as the gate weights refer to it (ple_model_get_expert, _gate). Stream
+// num_tasks is the shared stream.
+struct ExpertInfo {
+  uint32_t input_stream;
+  uint32_t input_width, output_width, num_layers;
+  uint64_t parameters;
+};
+
+struct GateInfo {
+  uint32_t input_stream, output_stream;
+  std::vector<uint32_t> experts;  // the level's experts it weighs, in softmax order
+  uint32_t num_layers;
+  uint64_t parameters;
+};
+
+struct LevelInfo {
+  std::vector<ExpertInfo> experts;
+  std::vector<GateInfo> gates;
+};
+
+// One gate's softmax weights for the last run: rows x experts, row-major.
+struct GateWeights {
+  size_t rows = 0;
+  size_t experts = 0;
+  std::vector<float> weights;
+};
+
 // One feature's values for a batch, owning nothing: the pointers must stay valid for the call.
 struct FeatureValues {
   std::string name;
@@ -175,6 +202,27 @@ class Model {
     ple_score_params score{};
     score.struct_size = sizeof(score);
     return ple_model_get_score(model_, &score) == PLE_OK;
+  }
+  std::vector<LevelInfo> levels() const {
+    std::vector<LevelInfo> levels(ple_model_num_levels(model_));
+    for (size_t l = 0; l < levels.size(); ++l) {
+      for (size_t e = 0; e < ple_model_num_experts(model_, l); ++e) {
+        ple_expert_info info{};
+        info.struct_size = sizeof(info);
+        Check(ple_model_get_expert(model_, l, e, &info));
+        levels[l].experts.push_back(
+            {info.input_stream, info.input_width, info.output_width, info.num_layers, info.parameters});
+      }
+      for (size_t g = 0; g < ple_model_num_gates(model_, l); ++g) {
+        ple_gate_info info{};
+        info.struct_size = sizeof(info);
+        Check(ple_model_get_gate(model_, l, g, &info));
+        levels[l].gates.push_back({info.input_stream, info.output_stream,
+                                   std::vector<uint32_t>(info.experts, info.experts + info.num_experts),
+                                   info.num_layers, info.parameters});
+      }
+    }
+    return levels;
   }
   std::vector<InputInfo> inputs() const {
     std::vector<InputInfo> inputs;
@@ -314,6 +362,19 @@ class Session {
     std::vector<ple_stage_time> stages(count);
     Check(ple_session_get_profile(session_, stages.data(), stages.size(), &count));
     return stages;
+  }
+
+  // Gate recording (ple_session_set_gate_recording): off by default, allocates when turned on.
+  void SetGateRecording(bool enable) { Check(ple_session_set_gate_recording(session_, enable ? 1 : 0)); }
+  // The last run's weights of one gate; throws ple::Error (PLE_ERROR_UNSUPPORTED) for a gate
+  // that is not computed or when recording is off.
+  GateWeights GetGateWeights(size_t level, size_t gate) const {
+    GateWeights out;
+    Check(ple_session_get_gate_weights(session_, level, gate, nullptr, 0, &out.rows, &out.experts));
+    out.weights.resize(out.rows * out.experts);
+    Check(ple_session_get_gate_weights(session_, level, gate, out.weights.data(), out.weights.size(), &out.rows,
+                                       &out.experts));
+    return out;
   }
 
   ple_session_info info() const {

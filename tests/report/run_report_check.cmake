@@ -1,0 +1,35 @@
+# One diagnostics-report check (ctest "report: ..."): ple-inspect --activity writes the report,
+# xmllint must accept it as XML, then check_report.py checks its bars against the bundle's
+# reference gate weights and renders every picture with rsvg-convert (docs/diagnostics.md).
+#   -DINSPECT= -DMODEL= -DDATA= -DREPORT= [-DFLOAT_MODEL=] -DXMLLINT= -DPYTHON= -DCHECKER=
+#   [-DCHECK_ARGS=a;b] [-DCONVERT= -DCONVERT_ARGS=a|b: first write MODEL with ple-convert]
+foreach(tool XMLLINT PYTHON)
+  if(NOT ${tool} OR ${tool} MATCHES "NOTFOUND$")
+    message(FATAL_ERROR "${tool} not found: install python3, libxml2-utils and librsvg2-bin (tools/install-deps.sh)")
+  endif()
+endforeach()
+if(CONVERT)
+  string(REPLACE "|" ";" CONVERT_ARGS "${CONVERT_ARGS}")
+  execute_process(COMMAND ${CONVERT} ${CONVERT_ARGS} --output ${MODEL} --quiet RESULT_VARIABLE status)
+  if(NOT status EQUAL 0)
+    message(FATAL_ERROR "ple-convert failed (${status})")
+  endif()
+endif()
+set(float_args "")
+if(FLOAT_MODEL)
+  set(float_args --float-model ${FLOAT_MODEL})
+endif()
+execute_process(COMMAND ${INSPECT} ${MODEL} --activity ${DATA} --report ${REPORT} ${float_args}
+                RESULT_VARIABLE status OUTPUT_VARIABLE output ERROR_VARIABLE errors)
+message("${output}${errors}")
+if(NOT status EQUAL 0)
+  message(FATAL_ERROR "ple-inspect --activity failed (${status})")
+endif()
+execute_process(COMMAND ${XMLLINT} --noout ${REPORT} RESULT_VARIABLE status ERROR_VARIABLE errors)
+if(NOT status EQUAL 0)
+  message(FATAL_ERROR "xmllint rejects ${REPORT}:\n${errors}")
+endif()
+execute_process(COMMAND ${PYTHON} ${CHECKER} ${REPORT} ${CHECK_ARGS} RESULT_VARIABLE status)
+if(NOT status EQUAL 0)
+  message(FATAL_ERROR "check_report.py failed (${status})")
+endif()
