@@ -96,6 +96,9 @@ ple_status ReadOptions(const ple_session_options* options, ple::rt::SessionConfi
   if (options->struct_size >= offsetof(ple_session_options, num_threads) + sizeof(options->num_threads)) {
     config->num_threads = options->num_threads;
   }
+  if (options->struct_size >= offsetof(ple_session_options, record_gates) + sizeof(options->record_gates)) {
+    config->record_gates = options->record_gates != 0;
+  }
   return PLE_OK;
 }
 

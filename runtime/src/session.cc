@@ -133,6 +133,11 @@ Status SessionMemoryBytes(const Model& model, const SessionConfig& config, size_
       if (g.request_columns > 0) total += XnnpackGemmBytesBound(g.request_columns, g.columns);
     }
   }
+  if (config.record_gates) {  // ple_session_set_gate_recording's buffers: max_batch rows per computed gate
+    for (const PlanStep& step : plan.steps) {
+      if (step.kind == StepKind::kGate) total += size_t{config.max_batch} * step.experts_count * sizeof(float);
+    }
+  }
   *bytes = total;
   return Status::Ok();
 }
@@ -217,6 +222,7 @@ Status Session::Create(std::shared_ptr<const Model> model, const SessionConfig& 
       score.transform == ScoreTransform::kNone ? -1 : session->model_->FindInput(score.transform_input.c_str());
   session->score_.transform_scale = score.transform_scale;
   session->score_.transform_offset = score.transform_offset;
+  if (config.record_gates) session->EnableGateRecording(true);
   *out = std::move(session);
   return Status::Ok();
 }

@@ -35,6 +35,7 @@ struct SessionConfig {
   uint32_t max_batch = kDefaultMaxBatch;
   ple_kernel_path kernel_path = PLE_KERNELS_AUTO;
   uint32_t num_threads = 1;  // 1..kMaxThreads; the calling thread is one of them
+  bool record_gates = false; // start with gate recording on (EnableGateRecording)
 };
 
 struct ScratchSizes;  // session.cc: what a session allocates besides its arenas

@@ -188,6 +188,13 @@ TEST_CASE("diagnostics: recording does not change outputs and the memory is anno
   }
   CHECK(recorded_floats <= experts_weighed * run.candidates);
   CHECK(recorded_floats > 0);
+  // The same through the session option, with the memory announced beforehand.
+  ple::SessionOptions recording_options = options;
+  recording_options.record_gates = true;
+  CHECK(ple::Session::MemoryBytes(run.model, recording_options) ==
+        ple::Session::MemoryBytes(run.model, options) + recorded_floats * sizeof(float));
+  ple::Session recording_from_start(run.model, recording_options);
+  CHECK(ple::rt::InternalSession(recording_from_start.get())->gate_recording());
   auto outputs = [&](ple::Session& session) {
     ple::Request request(run.model);
     const auto request_values = ple::tools::RequestValues(run.columns);

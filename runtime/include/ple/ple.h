@@ -192,6 +192,9 @@ typedef struct ple_session_options {
    * the candidates (at least 8 each), with its own arena. Outputs are bit-identical for any
    * value. The XNNPACK path keeps candidates on the caller and gives XNNPACK a pool instead. */
   uint32_t num_threads;
+  /* 1: the session starts with gate recording on (ple_session_set_gate_recording; its buffers are
+   * counted by ple_session_memory_bytes). Default 0: no recording, no cost. */
+  uint32_t record_gates;
 } ple_session_options;
 
 PLE_API void ple_session_options_init(ple_session_options* options);

@@ -269,6 +269,7 @@ struct SessionOptions {
   uint32_t max_batch = 256;
   ple_kernel_path kernel_path = PLE_KERNELS_AUTO;
   uint32_t num_threads = 1;
+  bool record_gates = false;  // gate recording on from the start (SetGateRecording)
 
   ple_session_options to_c() const {
     ple_session_options options;
@@ -276,6 +277,7 @@ struct SessionOptions {
     options.max_batch = max_batch;
     options.kernel_path = kernel_path;
     options.num_threads = num_threads;
+    options.record_gates = record_gates ? 1 : 0;
     return options;
   }
 };
