@@ -47,7 +47,7 @@ std::string Clip(const std::string& text, size_t chars) {
 // A minimal SVG writer: elements appended to a string, attributes escaped.
 class Svg {
  public:
-  Svg(double width, double height, const std::string& id, const std::string& title) : width_(width), height_(height) {
+  Svg(double width, double height, const std::string& id, const std::string& title) {
     out_ << "<svg xmlns=\"http://www.w3.org/2000/svg\" id=\"" << EscapeXml(id) << "\" width=\"" << Num(width)
          << "\" height=\"" << Num(height) << "\" viewBox=\"0 0 " << Num(width) << " " << Num(height)
          << "\" font-family=\"DejaVu Sans, Arial, sans-serif\" font-size=\"11\" role=\"img\">\n"
@@ -76,7 +76,6 @@ class Svg {
   }
 
  private:
-  double width_, height_;
   std::ostringstream out_;
 };
 
