@@ -6,6 +6,7 @@
 #include "convert_error.h"
 #include "model_writer.h"
 #include "quantization_report.h"
+#include "version_text.h"
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -43,6 +44,7 @@ int main(int argc, char** argv) {
                  "key apps pin), then exit")
       ->excludes(config_option)->excludes(weights_option)->excludes(output_option);
   app.add_flag("--quiet,-q", quiet, "print nothing on success");
+  app.set_version_flag("--version", ple::tools::VersionText("ple-convert"));
   CLI11_PARSE(app, argc, argv);
   if (generate_option->count() == 0 && (config_path.empty() || weights_path.empty() || output_path.empty())) {
     std::fprintf(stderr, "ple-convert: --config, --weights and --output are required (--help)\n");

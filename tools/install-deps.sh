@@ -10,7 +10,8 @@ packages=(g++ cmake ninja-build pkg-config
           libflatbuffers-dev flatbuffers-compiler
           libxnnpack-dev libpthreadpool-dev libcpuinfo-dev
           nlohmann-json3-dev libcli11-dev catch2 libsodium-dev
-          python3 libxml2-utils librsvg2-bin)  # the diagnostics report's checks (tests/report/)
+          python3 libxml2-utils librsvg2-bin   # the diagnostics report's checks (tests/report/)
+          python3-dev pybind11-dev python3-numpy python3-pytest)  # the Python package (python/)
 for group in "$@"; do
   case "$group" in
     sanitize) packages+=(clang libclang-rt-14-dev) ;;

@@ -27,6 +27,7 @@
 #include "feature_columns.h"
 #include "request_io.h"
 #include "ple/ple.hpp"
+#include "version_text.h"
 
 namespace {
 
@@ -54,7 +55,8 @@ const char kUsage[] =
     "  --seed N            random inputs' seed (default 1)\n"
     "  --no-profile        skip the per-stage profile (separate runs after the timed ones)\n"
     "  --json FILE         also write the results as JSON ('-': standard output, no text report)\n"
-    "  --precision SPEC    with --config: how to convert (ple-convert's --precision; default int8)\n";
+    "  --precision SPEC    with --config: how to convert (ple-convert's --precision; default int8)\n"
+    "  --version           print the library, C ABI and model schema versions\n";
 
 struct Options {
   std::string model_path, config_path, weights_path, precision = "int8", kernels = "auto", mode = "broadcast";
@@ -102,6 +104,9 @@ Options ParseArguments(int argc, char** argv) {
     };
     if (arg == "-h" || arg == "--help") {
       std::fputs(kUsage, stdout);
+      std::exit(0);
+    } else if (arg == "--version") {
+      std::printf("%s\n", ple::tools::VersionText("ple-bench").c_str());
       std::exit(0);
     } else if (arg == "--config") {
       o.config_path = value();

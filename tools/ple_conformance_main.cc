@@ -5,6 +5,7 @@
 
 #include "conformance.h"
 #include "kernels/kernel_set.h"
+#include "version_text.h"
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -25,6 +26,7 @@ int main(int argc, char** argv) {
                  "follow, e.g. int8,towers=f16 (classes: embeddings, experts, gates, towers, heads)")
       ;
   app.add_flag("--quiet,-q", quiet, "print failures and the summary only");
+  app.set_version_flag("--version", ple::tools::VersionText("ple-conformance"));
   CLI11_PARSE(app, argc, argv);
   ple::convert::PrecisionPlan precision_plan;
   try {

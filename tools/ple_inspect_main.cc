@@ -12,6 +12,7 @@
 #include "integrity.h"
 #include "ple/ple.hpp"
 #include "ple_model_generated.h"
+#include "version_text.h"
 
 namespace {
 
@@ -102,6 +103,7 @@ int main(int argc, char** argv) {
                  "every layer and task output to the report")
       ->check(CLI::ExistingFile);
   app.add_option("--kernels", kernels, "with --activity: kernel path (auto, reference, avx2, ...)");
+  app.set_version_flag("--version", ple::tools::VersionText("ple-inspect"));
   CLI11_PARSE(app, argc, argv);
   if (activity_data.empty() && (!report_path.empty() || !float_model_path.empty())) {
     std::fprintf(stderr, "ple-inspect: error: --report and --float-model need --activity DATA\n");

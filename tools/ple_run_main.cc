@@ -8,6 +8,7 @@
 
 #include "ple/ple.hpp"
 #include "request_io.h"
+#include "version_text.h"
 
 namespace {
 
@@ -68,6 +69,7 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads, "threads per run (the results do not depend on it)")
       ->check(CLI::Range(1u, 64u));
   app.add_flag("--info", show_info, "print the session's kernel path and memory to standard error");
+  app.set_version_flag("--version", ple::tools::VersionText("ple-run"));
   CLI11_PARSE(app, argc, argv);
 
   try {

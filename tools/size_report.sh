@@ -22,18 +22,18 @@ row() {  # name, bytes, budget in bytes (0: none), note
 }
 
 elf_size() {  # build dir, strip tool
-  "$2" -o "$tmp/lib.so" "$1/runtime/libple.so.0.1.0" && stat -c %s "$tmp/lib.so"
+  "$2" -o "$tmp/lib.so" "$1/runtime/libple.so.1" && stat -c %s "$tmp/lib.so"
 }
 
 echo "| target | bytes | KiB | budget | note |"
 echo "| --- | ---: | ---: | --- | --- |"
-if [[ -f $x86_xnn/runtime/libple.so.0.1.0 ]]; then
+if [[ -f $x86_xnn/runtime/libple.so.1 ]]; then
   xnn=$(stat -c %s "$(readlink -f /usr/lib/x86_64-linux-gnu/libXNNPACK.so)" 2>/dev/null || echo 0)
   row "x86-64, XNNPACK path" "$(elf_size "$x86_xnn" strip)" 409600 "plus Debian's libXNNPACK.so ($xnn bytes), libpthreadpool, libcpuinfo"
 fi
-[[ -f $x86/runtime/libple.so.0.1.0 ]] && row "x86-64, no XNNPACK" "$(elf_size "$x86" strip)" 409600 "five kernel sets: scalar, AVX2, AVX-512, AVX-512 VNNI, AVX-VNNI"
-[[ -f $a64/runtime/libple.so.0.1.0 ]] && row "aarch64, no XNNPACK" "$(elf_size "$a64" aarch64-linux-gnu-strip)" 307200 "CI budget of the issue: 300 KB"
-[[ -f $a7/runtime/libple.so.0.1.0 ]] && row "armv7 NEON, no XNNPACK" "$(elf_size "$a7" arm-linux-gnueabihf-strip)" 262144 ""
+[[ -f $x86/runtime/libple.so.1 ]] && row "x86-64, no XNNPACK" "$(elf_size "$x86" strip)" 409600 "five kernel sets: scalar, AVX2, AVX-512, AVX-512 VNNI, AVX-VNNI"
+[[ -f $a64/runtime/libple.so.1 ]] && row "aarch64, no XNNPACK" "$(elf_size "$a64" aarch64-linux-gnu-strip)" 307200 "CI budget of the issue: 300 KB"
+[[ -f $a7/runtime/libple.so.1 ]] && row "armv7 NEON, no XNNPACK" "$(elf_size "$a7" arm-linux-gnueabihf-strip)" 262144 ""
 if [[ -f $wasm/runtime/libple.a ]]; then
   NODE_PATH=/usr/share/nodejs emcc -O2 -msimd128 examples/c/rank_feed.c "$wasm/runtime/libple.a" -I runtime/include \
     -o "$tmp/rank_feed.js" >/dev/null

@@ -255,6 +255,19 @@ const char* ple_version_string(void) { return PLE_VERSION; }
 uint32_t ple_abi_version(void) { return PLE_ABI_VERSION; }
 uint32_t ple_schema_version(void) { return ple::kSchemaVersion; }
 
+#define PLE_STRINGIFY_(x) #x
+#define PLE_STRINGIFY(x) PLE_STRINGIFY_(x)
+const char* ple_abi_version_string(void) {
+  return PLE_STRINGIFY(PLE_ABI_VERSION) "." PLE_STRINGIFY(PLE_ABI_VERSION_MINOR) ".0";
+}
+
+const char* ple_schema_version_string(void) {
+  static_assert(ple::kSchemaVersion >= ple::kReaderVersion, "the schema revision is at least the reader version");
+  static const std::string version = std::to_string(ple::kReaderVersion) + "." +
+                                     std::to_string(ple::kSchemaVersion - ple::kReaderVersion) + ".0";
+  return version.c_str();
+}
+
 ple_status ple_model_open_file(const char* path, ple_model** out_model) {
   return ple_model_open_file_with_options(path, nullptr, out_model);
 }

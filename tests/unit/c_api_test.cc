@@ -19,6 +19,13 @@ TEST_CASE("c api: versions are queryable", "[c_api]") {
   CHECK(std::string(ple_version_string()) == PLE_TEST_VERSION);
   CHECK(ple_abi_version() == PLE_ABI_VERSION);
   CHECK(ple_schema_version() == ple::kSchemaVersion);
+  // Semantic versions (docs/c-api.md, "Versions"): the ABI's from the header's macros, the
+  // schema's from the reader version and the revisions since.
+  CHECK(std::string(ple_abi_version_string()) ==
+        std::to_string(PLE_ABI_VERSION) + "." + std::to_string(PLE_ABI_VERSION_MINOR) + ".0");
+  CHECK(std::string(ple_schema_version_string()) == std::to_string(ple::kReaderVersion) + "." +
+                                                         std::to_string(ple::kSchemaVersion - ple::kReaderVersion) +
+                                                         ".0");
   CHECK(std::string(ple_status_string(PLE_ERROR_BATCH_TOO_LARGE)) == "batch too large");
 }
 

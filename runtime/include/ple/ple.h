@@ -28,8 +28,11 @@ extern "C" {
 #define PLE_API __attribute__((visibility("default")))
 #endif
 
-/* Major version of the C ABI described by this header. */
+/* The C ABI's semantic version, MAJOR.MINOR.0 (docs/c-api.md, "Versions"): MAJOR is the soname
+ * (libple.so.1) and changes only when something is removed or changed; MINOR counts the
+ * releases that added functions, fields or enum values. */
 #define PLE_ABI_VERSION 1
+#define PLE_ABI_VERSION_MINOR 1
 
 typedef enum ple_status {
   PLE_OK = 0,
@@ -105,6 +108,13 @@ PLE_API const char* ple_last_error(void);
 PLE_API const char* ple_version_string(void); /* library version, "MAJOR.MINOR.PATCH" */
 PLE_API uint32_t ple_abi_version(void);       /* PLE_ABI_VERSION the library was built with */
 PLE_API uint32_t ple_schema_version(void);    /* newest model file schema this library reads */
+/* "PLE_ABI_VERSION.PLE_ABI_VERSION_MINOR.0" of the library (a caller compiled against an
+ * older header sees a MINOR at least as large as its own). */
+PLE_API const char* ple_abi_version_string(void);
+/* The model file format's semantic version this library reads, "R.S.0": R = its reader version
+ * (files needing a newer reader are refused), S = schema revisions since R that added only
+ * optional fields (docs/file-format.md). */
+PLE_API const char* ple_schema_version_string(void);
 
 /* ---- models ---- */
 

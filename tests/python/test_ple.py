@@ -1,0 +1,124 @@
+"""The Python package against the example model and the conformance bundles (pytest).
+
+Run by ctest ("python: pytest") with PYTHONPATH=<build>/python and PLE_EXAMPLE_MODEL set to
+the example model ple-convert wrote; the expected values come from examples/feed/expected.json,
+written by the float64 PyTorch reference (tests/reference/make_example.py), never by us.
+"""
+import json
+import os
+
+import numpy as np
+import pytest
+
+import ple
+
+SOURCE = os.path.join(os.path.dirname(__file__), "..", "..")
+EXAMPLE = os.path.join(SOURCE, "examples", "feed")
+MODEL = os.environ.get("PLE_EXAMPLE_MODEL", os.path.join(SOURCE, "build", "tests", "feed-ranker.ple"))
+
+
+def read_request(path):
+    """The request and candidates of ple-run's JSON lines (one request)."""
+    with open(path) as f:
+        lines = [json.loads(line) for line in f if line.strip()]
+    return lines[0]["request"], lines[1:]
+
+
+def candidate_arrays(model, candidates):
+    columns = {}
+    for feature in model.features:
+        if feature["scope"] != "candidate":
+            continue
+        name = feature["name"]
+        dtype = np.float32 if feature["kind"] == "dense" else np.int64
+        columns[name] = np.array([c[name] for c in candidates], dtype=dtype)
+    for extra in model.extras:
+        columns[extra] = np.array([c[extra] for c in candidates], dtype=np.float32)
+    return columns
+
+
+@pytest.fixture(scope="module")
+def model():
+    return ple.Model(MODEL, verify=True)
+
+
+def test_versions_are_semantic():
+    for v in (ple.version(), ple.abi_version(), ple.schema_version(), ple.__version__):
+        parts = v.split(".")
+        assert len(parts) == 3 and all(p.isdigit() for p in parts), v
+    assert ple.__version__ == ple.version()
+    assert ple.abi_version().startswith("1.")
+
+
+def test_inspect_tasks_and_features(model):
+    assert model.task_names == ["click", "share", "comment"]
+    assert all(t["type"] == "binary" for t in model.tasks)
+    features = {f["name"]: f for f in model.features}
+    assert features["history"]["kind"] == "sequence" and features["history"]["scope"] == "request"
+    assert features["history"]["width"] == 20
+    assert features["video_quality"]["kind"] == "dense" and features["video_quality"]["width"] == 2
+    assert model.extras == ["video_len"]
+    assert model.metadata("name") == "feed-ranker"
+    assert len(model.levels) == 2 and len(model.levels[0]["experts"]) == 5
+    assert model.levels[0]["gates"][0]["experts"] == [0, 3, 4]
+
+
+def test_outputs_scores_and_ranking_match_the_pytorch_reference(model):
+    expected = json.load(open(os.path.join(EXAMPLE, "expected.json")))
+    request, candidates = read_request(os.path.join(EXAMPLE, "request.jsonl"))
+    session = ple.Session(model, max_batch=16)
+    outputs, scores = session.run(candidate_arrays(model, candidates), request=request, scores=True)
+    assert outputs.shape == (10, 3) and outputs.dtype == np.float32
+    reference = np.array([[row[t] for t in model.task_names] for row in expected["outputs"]], dtype=np.float64)
+    assert np.max(np.abs(outputs - reference)) < 1e-5
+    assert np.max(np.abs(scores - np.array(expected["scores"])) / np.abs(np.array(expected["scores"]))) < 1e-5
+    top = ple.top_k(scores, 3)
+    assert list(top) == list(np.argsort(-np.array(expected["scores"]), kind="stable")[:3])
+
+
+def test_a_request_context_is_reused_and_gives_the_same_bits(model):
+    request, candidates = read_request(os.path.join(EXAMPLE, "request.jsonl"))
+    session = ple.Session(model)
+    context = ple.Request(model, request)
+    columns = candidate_arrays(model, candidates)
+    a, _ = session.run(columns, request=context)
+    b, _ = session.run(columns, request=request)
+    half = {k: v[:5] for k, v in columns.items()}
+    c, _ = session.run(half, request=context)
+    assert np.array_equal(a, b)
+    assert np.array_equal(a[:5], c)  # a candidate's outputs do not depend on its batch
+
+
+def test_gate_weights_as_arrays(model):
+    request, candidates = read_request(os.path.join(EXAMPLE, "request.jsonl"))
+    session = ple.Session(model, record_gates=True)
+    session.run(candidate_arrays(model, candidates), request=request)
+    weights = session.gate_weights(0, 0)
+    assert weights.shape == (10, 3)
+    assert np.allclose(weights.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_errors_are_python_exceptions(model):
+    request, candidates = read_request(os.path.join(EXAMPLE, "request.jsonl"))
+    session = ple.Session(model)
+    columns = candidate_arrays(model, candidates)
+    with pytest.raises(KeyError, match="not a feature"):
+        session.run(dict(columns, nonsense=np.zeros(10)), request=request)
+    del columns["video_category"]
+    with pytest.raises(ple.Error) as error:
+        session.run(columns, request=request)
+    assert error.value.status == 1 and error.value.status_name  # PLE_ERROR_INVALID_ARGUMENT
+    assert "video_category" in str(error.value)
+    with pytest.raises(ple.Error) as error:
+        ple.Model(os.path.join(EXAMPLE, "config.json"))
+    assert error.value.status == 3  # PLE_ERROR_INVALID_MODEL
+    with pytest.raises(ple.Error):
+        ple.Session(model, kernels="no-such-path")
+
+
+def test_run_a_conformance_bundle():
+    result = ple.run_bundle(os.path.join(SOURCE, "tests", "bundles", "rechub_ple"), kernels="reference")
+    assert result["passed"], result["report"]
+    assert result["candidates"] == 64
+    assert set(result["tasks"]) == {"task click", "task watch_time"}
+    assert all(t["max_abs_error"] < 1e-5 for t in result["tasks"].values())
