@@ -11,6 +11,8 @@
 #     --armv7     cross build (NEON), tests under qemu-arm
 #     --wasm      emscripten build, tests under node
 #     --size      the runtime's stripped size per target, against its budget
+#     --release   tools/release.sh x86_64, then the archive checked: checksums, contents, its
+#                 ple-convert converts the example and a C program built with its ple.pc runs it
 # Cross, wasm and Haswell runs use the model files the native build converted.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -112,8 +114,27 @@ case "${1:-}" in
     cmake --build build-size -j "$jobs"
     tools/size_report.sh build build-size build-aarch64 build-armv7 build-wasm
     ;;
+  --release)
+    rm -rf dist
+    tools/release.sh x86_64
+    (cd dist && sha256sum -c SHA256SUMS)
+    unpacked=$(mktemp -d)
+    tar -xzf dist/ple-*-linux-x86_64.tar.gz -C "$unpacked"
+    root=$(echo "$unpacked"/ple-*)
+    for file in include/ple/ple.h include/ple/ple.hpp lib/libple.a lib/libple.so.1 lib/cmake/ple/pleConfig.cmake \
+                lib/pkgconfig/ple.pc share/doc/ple/LICENSE bin/ple-convert bin/ple-run bin/ple-inspect; do
+      [[ -e $root/$file ]] || { echo "release: $file missing from the archive" >&2; exit 1; }
+    done
+    "$root/bin/ple-convert" --quiet --config examples/feed/config.json --weights examples/feed/weights.safetensors \
+      --output "$unpacked/feed.ple"
+    cc tests/consumer/consumer.c -o "$unpacked/consumer" $(PKG_CONFIG_PATH=$root/lib/pkgconfig pkg-config --cflags --libs ple) \
+      -Wl,-rpath,"$root/lib"
+    "$unpacked/consumer" "$unpacked/feed.ple" | tee /dev/stderr | grep -q "3 tasks: click share comment"
+    "$root/bin/ple-run" --version
+    rm -rf "$unpacked"
+    ;;
   *)
-    echo "usage: tools/test.sh [--sanitize|--tsan|--jni|--haswell|--aarch64|--armv7|--wasm|--size]" >&2
+    echo "usage: tools/test.sh [--sanitize|--tsan|--jni|--haswell|--aarch64|--armv7|--wasm|--size|--release]" >&2
     exit 2
     ;;
 esac
