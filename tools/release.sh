@@ -33,9 +33,9 @@ for target in "${targets[@]}"; do
   tools/install-deps.sh "${groups[@]}"
   rm -rf "$build" "$dist/stage/$name"
   cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DPLE_XNNPACK=OFF -DPLE_SODIUM=OFF \
-    -DPLE_BUILD_TESTS=OFF -DPLE_BUILD_BENCH=OFF -DPLE_PYTHON=OFF -DPLE_WERROR=ON "${args[@]}" > "$build.log"
-  cmake --build "$build" -j "$jobs" >> "$build.log"
-  cmake --install "$build" --prefix "$dist/stage/$name" --strip >> "$build.log"
+    -DPLE_BUILD_TESTS=OFF -DPLE_BUILD_BENCH=OFF -DPLE_PYTHON=OFF -DPLE_WERROR=ON "${args[@]}" > "$dist/$name.log"
+  cmake --build "$build" -j "$jobs" >> "$dist/$name.log"
+  cmake --install "$build" --prefix "$dist/stage/$name" --strip >> "$dist/$name.log"
   tar --sort=name --mtime="@$epoch" --owner=0 --group=0 --numeric-owner -C "$dist/stage" -cf - "$name" |
     gzip -n -9 > "$dist/$name.tar.gz"
   rm -rf "$dist/stage/$name"
