@@ -52,7 +52,7 @@ ple_cli_test("inspect the example" COMMAND $<TARGET_FILE:ple-inspect> ${EXAMPLE_
              REGEX "history +request +sequence +table video \\(500 ids\\), max_length 20, mean pooling.*level 1: 5 experts, 3 gates.*score: click\\^1 \\* share\\^0.5 \\* comment\\^0.5 \\* f\\(video_len\\), f = Log1p.*parameters: 20052"
              FIXTURE_REQUIRED example_model)
 foreach(tool ple-convert ple-run ple-inspect ple-conformance ple-bench)
-  ple_cli_test("${tool} --help" COMMAND $<TARGET_FILE:${tool}> --help REGEX "${tool}:")
+  ple_cli_test("${tool} --help" COMMAND $<TARGET_FILE:${tool}> --help REGEX "(^|usage: )${tool}[: ]")
   ple_cli_test("${tool} --version" COMMAND $<TARGET_FILE:${tool}> --version
                REGEX "^${tool} ${PROJECT_VERSION} \\(C ABI ${PLE_ABI_VERSION_STRING}, model schema [0-9]+\\.[0-9]+\\.0\\)")
 endforeach()
