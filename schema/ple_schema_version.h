@@ -8,7 +8,7 @@
 namespace ple {
 
 // The schema revision a writer used; a reader knows every field up to its own revision.
-constexpr uint32_t kSchemaVersion = 3;
+constexpr uint32_t kSchemaVersion = 4;  // 4: optional feature encoders (readers of 3 ignore them)
 // This library's reader version: it loads every file whose min_reader_version <= this.
 constexpr uint32_t kReaderVersion = 3;
 // What converters wrote as min_reader_version: revision 1 (dense inputs, row-major float32

@@ -148,3 +148,24 @@ if(PLE_HAVE_SODIUM)
                    -P ${CMAKE_CURRENT_SOURCE_DIR}/signing_cli.cmake)
   set_tests_properties("cli: sign a model and verify its signature" PROPERTIES LABELS unit)
 endif()
+
+# Encoders (docs/encoders.md): the example with encoders, served from raw values (category
+# names, a fractional hour, user ids through a vocabulary) ranks exactly as from ids.
+set(ENCODED_MODEL ${CMAKE_CURRENT_BINARY_DIR}/feed-encoded.ple)
+ple_cli_test("convert the example with encoders"
+             COMMAND $<TARGET_FILE:ple-convert> --config ${PROJECT_SOURCE_DIR}/tests/data/encoders/config.json
+             --weights ${EXAMPLE}/weights.safetensors --output ${ENCODED_MODEL}
+             REGEX "wrote .*3 tasks, 7 features" FIXTURE_SETUP encoded_model)
+ple_cli_test("rank raw values through the model's encoders (the same ranking as from ids)"
+             COMMAND $<TARGET_FILE:ple-run> ${ENCODED_MODEL} --input ${PROJECT_SOURCE_DIR}/tests/data/encoders/raw_request.jsonl
+             REGEX "request,rank,candidate,id,score,click,share,comment\n0,1,9,v5,2\\.64328384,0\\.801710904" FIXTURE_REQUIRED encoded_model)
+ple_cli_test("inspect shows the encoders"
+             COMMAND $<TARGET_FILE:ple-inspect> ${ENCODED_MODEL}
+             REGEX "user_id .*encoder: int64 vocabulary of 300 keys \\(4800 bytes\\), OOV an error.*hour .*encoder: 23 bucket boundaries.*video_category .*encoder: string vocabulary of 20 keys"
+             FIXTURE_REQUIRED encoded_model)
+add_test(NAME "cli: a raw value outside the vocabulary is an error naming it"
+         COMMAND ${CMAKE_COMMAND} "-DCOMMAND=$<TARGET_FILE:ple-run>;${ENCODED_MODEL};--input;${PROJECT_SOURCE_DIR}/tests/data/encoders/unknown_category.jsonl"
+                 "-DREGEX=line 3: feature 'video_category': .*\\('cat99'\\) is not in its vocabulary of 20"
+                 "-DABSENT=${CMAKE_CURRENT_BINARY_DIR}/never-written.ple" -P ${CMAKE_CURRENT_SOURCE_DIR}/expect_failure.cmake)
+set_tests_properties("cli: a raw value outside the vocabulary is an error naming it" PROPERTIES LABELS unit
+                     FIXTURES_REQUIRED encoded_model)

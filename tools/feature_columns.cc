@@ -46,6 +46,9 @@ std::vector<FeatureColumn> ModelColumns(const Model& model) {
     c.kind = f.kind;
     c.request = f.scope == PLE_SCOPE_REQUEST;
     c.width = f.width;
+    c.model = model.get();
+    c.index = columns.size();
+    c.encoder = ple_model_feature_encoder(model.get(), c.index);
     columns.push_back(std::move(c));
   }
   for (const std::string& extra : model.extras()) {

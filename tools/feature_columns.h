@@ -16,6 +16,11 @@ struct FeatureColumn {
   std::string name;
   ple_feature_kind kind = PLE_FEATURE_DENSE;
   bool request = false;            // a request-scope feature
+  // Sparse and sequence features with an encoder take raw values (docs/encoders.md); the
+  // readers encode them with the model's encoder into `ids`.
+  const ple_model* model = nullptr;
+  size_t index = 0;                // the feature's index in the model
+  ple_encoder_kind encoder = PLE_ENCODER_NONE;
   bool extra = false;              // an extra (dense, width 1)
   size_t width = 1;                // dense: floats per row; sparse: 1; sequence: max_length
   std::vector<float> floats;       // dense, extra: rows x width

@@ -73,6 +73,32 @@ std::string DescribeMlp(const ple::fb::Mlp* mlp, Counts* counts) {
   return text + "]";
 }
 
+// ", encoder: string vocabulary of 20 keys (240 bytes), OOV id 0" or "".
+std::string DescribeEncoder(const ple::fb::Feature& feature) {
+  const ple::fb::Encoder* e = feature.encoder();
+  if (e == nullptr || e->kind() == ple::fb::EncoderKind::None) return "";
+  const size_t keys = e->ids() ? e->ids()->size() : 0;
+  const std::string oov = e->has_oov_id() ? ", OOV id " + std::to_string(e->oov_id()) : ", OOV an error";
+  switch (e->kind()) {
+    case ple::fb::EncoderKind::StringVocabulary: {
+      const size_t bytes = e->string_bytes()->size() + e->string_offsets()->size() * 4 + keys * 8;
+      return ", encoder: string vocabulary of " + std::to_string(keys) + " keys (" + std::to_string(bytes) +
+             " bytes)" + oov;
+    }
+    case ple::fb::EncoderKind::IntVocabulary:
+      return ", encoder: int64 vocabulary of " + std::to_string(keys) + " keys (" + std::to_string(keys * 16) +
+             " bytes)" + oov;
+    case ple::fb::EncoderKind::HashString:
+      return ", encoder: ple_hash64 of strings into " + std::to_string(e->buckets()) + " buckets";
+    case ple::fb::EncoderKind::HashInt:
+      return ", encoder: ple_hash64 of int64 into " + std::to_string(e->buckets()) + " buckets";
+    case ple::fb::EncoderKind::Boundaries:
+      return ", encoder: " + std::to_string(e->boundaries()->size()) + " bucket boundaries";
+    default:
+      return ", encoder: unknown";
+  }
+}
+
 std::string StreamName(uint32_t stream, const ple::fb::Model& model) {
   if (stream < model.tasks()->size()) return "task " + model.tasks()->Get(stream)->name()->str();
   return "shared";
@@ -202,13 +228,14 @@ int main(int argc, char** argv) {
                                                                                  : "error";
       const std::string table = model.tables()->Get(fb_feature->table())->name()->str();
       if (f.kind == PLE_FEATURE_SPARSE) {
-        std::printf("  %-20s %-9s sparse    table %s (%zu ids), oov: %s\n", f.name.c_str(), scope, table.c_str(),
-                    f.vocabulary, oov);
+        std::printf("  %-20s %-9s sparse    table %s (%zu ids), oov: %s%s\n", f.name.c_str(), scope, table.c_str(),
+                    f.vocabulary, oov, DescribeEncoder(*fb_feature).c_str());
       } else {
         std::string padding = fb_feature->has_padding_id() ? std::to_string(fb_feature->padding_id()) : "none";
-        std::printf("  %-20s %-9s sequence  table %s (%zu ids), max_length %zu, %s pooling, padding id %s, oov: %s\n",
+        std::printf("  %-20s %-9s sequence  table %s (%zu ids), max_length %zu, %s pooling, padding id %s, oov: %s%s\n",
                     f.name.c_str(), scope, table.c_str(), f.vocabulary, f.width,
-                    fb_feature->pooling() == ple::fb::Pooling::Mean ? "mean" : "sum", padding.c_str(), oov);
+                    fb_feature->pooling() == ple::fb::Pooling::Mean ? "mean" : "sum", padding.c_str(), oov,
+                    DescribeEncoder(*fb_feature).c_str());
       }
     }
     for (const auto& extra : verified.extras()) std::printf("  %-20s candidate extra     (score only)\n", extra.c_str());

@@ -32,8 +32,50 @@ int64_t CheckedId(const json& value, size_t line, const std::string& what) {
   return value.get<int64_t>();
 }
 
+// A raw value of a feature with an encoder, encoded: a string for a string vocabulary or
+// hash, an integer for an int64 one, a number for bucket boundaries.
+int64_t EncodedId(const FeatureColumn& c, const json& value, size_t line, const std::string& what) {
+  int64_t id = 0;
+  ple_status status = PLE_OK;
+  switch (c.encoder) {
+    case PLE_ENCODER_STRING_VOCABULARY:
+    case PLE_ENCODER_HASH_STRING: {
+      if (!value.is_string()) Fail(line, what + " takes raw strings (it has an encoder), found " + value.dump());
+      const std::string& s = value.get_ref<const std::string&>();
+      const char* data = s.c_str();
+      const size_t size = s.size();
+      status = ple_model_encode_strings(c.model, c.index, &data, &size, 1, &id);
+      break;
+    }
+    case PLE_ENCODER_INT_VOCABULARY:
+    case PLE_ENCODER_HASH_INT: {
+      if (!value.is_number_integer()) Fail(line, what + " takes raw integers (it has an encoder), found " + value.dump());
+      const int64_t v = value.get<int64_t>();
+      status = ple_model_encode_ints(c.model, c.index, &v, 1, &id);
+      break;
+    }
+    default: {
+      if (!value.is_number()) Fail(line, what + " takes raw numbers (it has an encoder), found " + value.dump());
+      const float v = static_cast<float>(value.get<double>());
+      status = ple_model_encode_floats(c.model, c.index, &v, 1, &id);
+      break;
+    }
+  }
+  if (status != PLE_OK) Fail(line, what + ": " + ple_last_error());
+  return id;
+}
+
+// A sparse or sequence value: an id, or a raw value when the feature has an encoder.
+int64_t IdOf(const FeatureColumn& c, const json& value, size_t line, const std::string& what) {
+  return c.encoder == PLE_ENCODER_NONE ? CheckedId(value, line, what) : EncodedId(c, value, line, what);
+}
+
 std::string Describe(const FeatureColumn& c) {
   if (c.extra) return "extra";
+  if (c.encoder != PLE_ENCODER_NONE && c.kind != PLE_FEATURE_DENSE) {
+    return c.kind == PLE_FEATURE_SPARSE ? "sparse with an encoder (a raw value)"
+                                        : "sequence with an encoder (an array of raw values)";
+  }
   switch (c.kind) {
     case PLE_FEATURE_SPARSE: return "sparse (an integer id)";
     case PLE_FEATURE_SEQUENCE: return "sequence (an array of ids)";
@@ -67,7 +109,7 @@ void AppendJsonValue(FeatureColumn& c, const json& value, size_t line) {
       }
       return;
     case PLE_FEATURE_SPARSE:
-      c.ids.push_back(CheckedId(value, line, what));
+      c.ids.push_back(IdOf(c, value, line, what));
       return;
     case PLE_FEATURE_SEQUENCE: {
       if (!value.is_array()) Fail(line, what + " needs an array of ids, found " + value.dump());
@@ -75,7 +117,7 @@ void AppendJsonValue(FeatureColumn& c, const json& value, size_t line) {
         Fail(line, what + " has " + std::to_string(value.size()) + " ids, max_length is " + std::to_string(c.width));
       }
       std::vector<int64_t> ids;
-      for (size_t i = 0; i < value.size(); ++i) ids.push_back(CheckedId(value[i], line, what + "[" + std::to_string(i) + "]"));
+      for (size_t i = 0; i < value.size(); ++i) ids.push_back(IdOf(c, value[i], line, what + "[" + std::to_string(i) + "]"));
       c.AppendSequence(ids.data(), ids.size());
       return;
     }
@@ -300,11 +342,21 @@ std::vector<RequestBatch> ReadCsv(std::istream& in, const Model& model, const st
       std::vector<int64_t> ids;
       std::stringstream stream(fields[f]);
       std::string token;
-      while (stream >> token) {
+      while (stream >> token) {  // raw values of an encoder: strings as they are, numbers parsed
+        if (c.encoder == PLE_ENCODER_STRING_VOCABULARY || c.encoder == PLE_ENCODER_HASH_STRING) {
+          ids.push_back(EncodedId(c, json(token), line, what));
+          continue;
+        }
         char* end = nullptr;
+        if (c.encoder == PLE_ENCODER_BOUNDARIES) {
+          const double v = std::strtod(token.c_str(), &end);
+          if (*end != '\0') Fail(line, what + ": '" + token + "' is not a number");
+          ids.push_back(EncodedId(c, json(v), line, what));
+          continue;
+        }
         const long long v = std::strtoll(token.c_str(), &end, 10);
-        if (*end != '\0') Fail(line, what + ": '" + token + "' is not an integer id");
-        ids.push_back(v);
+        if (*end != '\0') Fail(line, what + ": '" + token + "' is not an integer");
+        ids.push_back(c.encoder == PLE_ENCODER_NONE ? v : EncodedId(c, json(static_cast<int64_t>(v)), line, what));
       }
       if (c.kind == PLE_FEATURE_SPARSE) {
         if (ids.size() != 1) Fail(line, what + ": one integer id expected");

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "convert_error.h"
+#include "encoder_config.h"
 
 namespace ple {
 namespace convert {
@@ -227,7 +228,7 @@ void ParseTables(const json& tables, ModelConfig* config) {
 FeatureConfig ParseFeature(const json& f, const std::string& where, const ModelConfig& config) {
   CheckKeys(f, where,
             {"name", "kind", "scope", "width", "normalize", "nan", "table", "oov", "max_length", "pooling",
-             "padding_id", "mean_eps"});
+             "padding_id", "mean_eps", "encoder"});
   FeatureConfig feature;
   feature.name = GetString(f, "name", where, "", true);
   if (feature.name.empty()) Fail(where + ".name", "must not be empty");
@@ -242,7 +243,7 @@ FeatureConfig ParseFeature(const json& f, const std::string& where, const ModelC
     }
   };
   if (feature.kind == fb::FeatureKind::Dense) {
-    reject({"table", "oov", "max_length", "pooling", "padding_id", "mean_eps"}, "dense");
+    reject({"table", "oov", "max_length", "pooling", "padding_id", "mean_eps", "encoder"}, "dense");
     if (!f.contains("width")) Fail(where, "key 'width' is required for a dense feature");
     feature.width = ToCount(f["width"], where + ".width", 1, kMaxUnits);
     if (f.contains("normalize")) {
@@ -285,6 +286,9 @@ FeatureConfig ParseFeature(const json& f, const std::string& where, const ModelC
   const TableConfig& t = config.tables[feature.table];
   feature.width = t.dim;
   if (f.contains("oov")) ParseOov(f["oov"], where + ".oov", t.vocabulary, &feature);
+  if (f.contains("encoder")) {
+    feature.encoder = ParseEncoder(f["encoder"], where + ".encoder", t.vocabulary, config.base_directory);
+  }
   if (feature.kind == fb::FeatureKind::Sparse) {
     reject({"max_length", "pooling", "padding_id", "mean_eps"}, "sparse");
     return feature;
@@ -457,7 +461,7 @@ void ValidateScore(const ModelConfig& config, const std::string& where) {
   throw ConvertError(where + ": transform input '" + score.transform_input + "' is neither a feature nor an extra");
 }
 
-ModelConfig ParseModelConfig(const std::string& json_text) {
+ModelConfig ParseModelConfig(const std::string& json_text, const std::string& base_directory) {
   json root;
   try {
     root = json::parse(json_text);
@@ -478,6 +482,7 @@ ModelConfig ParseModelConfig(const std::string& json_text) {
     Fail("format_version", "1 expected (this converter reads config format 1)");
   }
   ModelConfig config;
+  config.base_directory = base_directory;
   const double eps = GetEps(root, "(top level)", 1e-5);
 
   ParseFeatureLayer(root, &config);
@@ -559,7 +564,8 @@ ModelConfig ReadModelConfig(const std::string& path) {
   if (!in) throw ConvertError("cannot open config file '" + path + "'");
   std::stringstream text;
   text << in.rdbuf();
-  return ParseModelConfig(text.str());
+  const size_t slash = path.find_last_of('/');
+  return ParseModelConfig(text.str(), slash == std::string::npos ? "." : path.substr(0, slash));
 }
 
 }  // namespace convert

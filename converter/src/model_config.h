@@ -9,6 +9,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "encoder_config.h"
 #include "ple_model_generated.h"
 
 namespace ple {
@@ -73,6 +74,7 @@ struct FeatureConfig {
   bool has_padding_id = false;
   int64_t padding_id = 0;
   float mean_eps = 0.0f;
+  EncoderConfig encoder;          // sparse, sequence: optional (docs/encoders.md)
 };
 
 struct ScoreConfig {
@@ -100,6 +102,7 @@ struct ModelConfig {
   std::vector<LevelConfig> levels;
   std::vector<TowerConfig> towers;          // one per task
   bool last_level_shared_gate_present = false;  // "ignore": present in the weights, unused
+  std::string base_directory;               // the config file's directory: encoder files are relative to it
 
   uint32_t row_width() const;
 };
@@ -109,7 +112,7 @@ struct ModelConfig {
 void ValidateScore(const ModelConfig& config, const std::string& where);
 
 // Throws ConvertError naming the key path (e.g. "levels[1].expert.units").
-ModelConfig ParseModelConfig(const std::string& json_text);
+ModelConfig ParseModelConfig(const std::string& json_text, const std::string& base_directory = "");
 
 // The keys a framework import JSON shares with the native config: "name", "description",
 // "source_framework", "extras" and "score" (the latter two after tasks and features are set).

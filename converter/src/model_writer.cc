@@ -313,6 +313,7 @@ std::vector<uint8_t> SerializeModel(const IrModel& model, const std::string& pro
     std::vector<Offset<fb::Feature>> features;
     for (const FeatureConfig& f : model.features) {
       const auto name = builder.CreateString(f.name);
+      const Offset<fb::Encoder> encoder = f.encoder.kind == fb::EncoderKind::None ? 0 : WriteEncoder(builder, f.encoder);
       Offset<flatbuffers::Vector<float>> mean = 0, std_dev = 0;
       if (!f.normalize_mean.empty()) {
         mean = builder.CreateVector(f.normalize_mean);
@@ -337,6 +338,7 @@ std::vector<uint8_t> SerializeModel(const IrModel& model, const std::string& pro
       fbf.add_has_padding_id(f.has_padding_id);
       fbf.add_padding_id(f.padding_id);
       fbf.add_mean_eps(f.mean_eps);
+      if (!encoder.IsNull()) fbf.add_encoder(encoder);
       features.push_back(fbf.Finish());
     }
     features_offset = builder.CreateVector(features);

@@ -44,6 +44,12 @@ struct PyModel {
     }
     return nullptr;
   }
+  size_t Index(const std::string& name) const {
+    for (size_t i = 0; i < features.size(); ++i) {
+      if (features[i].name == name) return i;
+    }
+    return features.size();
+  }
   bool IsExtra(const std::string& name) const {
     for (const auto& e : extras) {
       if (e == name) return true;
@@ -64,7 +70,11 @@ class ValueBatch {
     if (feature == nullptr && !model.IsExtra(name)) {
       throw py::key_error("'" + name + "' is not a feature or an extra of the model");
     }
-    if (feature == nullptr || feature->kind == PLE_FEATURE_DENSE) {
+    const ple_encoder_kind encoder =
+        feature == nullptr ? PLE_ENCODER_NONE : ple_model_feature_encoder(model.model->get(), model.Index(name));
+    if (feature != nullptr && feature->kind != PLE_FEATURE_DENSE && encoder != PLE_ENCODER_NONE) {
+      AddRaw(model, name, *feature, encoder, value, count, &v);
+    } else if (feature == nullptr || feature->kind == PLE_FEATURE_DENSE) {
       auto array = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(value);
       if (!array) throw py::type_error("'" + name + "': expected numbers");
       floats_.push_back(array);
@@ -84,6 +94,66 @@ class ValueBatch {
   const std::vector<ple_feature_values>& values() const { return values_; }
 
  private:
+  // Raw values of a feature with an encoder (docs/encoders.md): strings, ints or floats as the
+  // encoder takes; sparse: one per row; sequence: one list per row (a request: a flat list).
+  void AddRaw(const PyModel& model, const std::string& name, const ple::FeatureInfo& feature,
+              ple_encoder_kind encoder, py::handle value, size_t count, ple_feature_values* v) {
+    std::vector<py::object> flat;
+    std::vector<uint32_t> lengths;
+    auto is_row = [](py::handle h) { return !py::isinstance<py::str>(h) && py::hasattr(h, "__len__"); };
+    py::list rows;
+    if (is_row(value)) {
+      rows = py::list(py::reinterpret_borrow<py::object>(value));
+    } else {
+      rows.append(value);  // one raw value: a request's sparse feature
+    }
+    const bool sequence = feature.kind == PLE_FEATURE_SEQUENCE;
+    if (sequence && !(count == 1 && (rows.size() == 0 || !is_row(rows[0])))) {
+      for (auto row : rows) {
+        py::list items = py::list(py::reinterpret_borrow<py::object>(row));
+        for (auto item : items) flat.push_back(py::reinterpret_borrow<py::object>(item));
+        lengths.push_back(static_cast<uint32_t>(items.size()));
+      }
+    } else {
+      for (auto item : rows) flat.push_back(py::reinterpret_borrow<py::object>(item));
+      if (sequence) lengths.push_back(static_cast<uint32_t>(flat.size()));
+    }
+    std::vector<int64_t> ids(flat.size());
+    const size_t index = model.Index(name);
+    ple_status status;
+    if (encoder == PLE_ENCODER_STRING_VOCABULARY || encoder == PLE_ENCODER_HASH_STRING) {
+      std::vector<std::string> strings;
+      for (const auto& item : flat) {
+        if (!py::isinstance<py::str>(item)) throw py::type_error("'" + name + "' takes strings (it has an encoder)");
+        strings.push_back(item.cast<std::string>());
+      }
+      std::vector<const char*> pointers;
+      std::vector<size_t> sizes;
+      for (const std::string& s : strings) {
+        pointers.push_back(s.data());
+        sizes.push_back(s.size());
+      }
+      status = ple_model_encode_strings(model.model->get(), index, pointers.data(), sizes.data(), strings.size(),
+                                        ids.data());
+    } else if (encoder == PLE_ENCODER_INT_VOCABULARY || encoder == PLE_ENCODER_HASH_INT) {
+      std::vector<int64_t> ints;
+      for (const auto& item : flat) ints.push_back(item.cast<int64_t>());
+      status = ple_model_encode_ints(model.model->get(), index, ints.data(), ints.size(), ids.data());
+    } else {
+      std::vector<float> floats;
+      for (const auto& item : flat) floats.push_back(item.cast<float>());
+      status = ple_model_encode_floats(model.model->get(), index, floats.data(), floats.size(), ids.data());
+    }
+    ple::Check(status);
+    sequence_ids_.push_back(std::move(ids));
+    v->ids = sequence_ids_.back().data();
+    v->num_ids = sequence_ids_.back().size();
+    if (sequence) {
+      sequence_lengths_.push_back(std::move(lengths));
+      v->lengths = sequence_lengths_.back().data();
+    }
+  }
+
   // A sequence: a 2-D array [rows, max_length] padded with the padding id, or one list of ids
   // per row (ragged; a request's single row may be a flat list).
   void AddSequence(const std::string& name, py::handle value, size_t count, ple_feature_values* v) {
@@ -257,6 +327,20 @@ PYBIND11_MODULE(_ple, m) {
   m.def("abi_version", [] { return std::string(ple_abi_version_string()); }, "The C ABI's semantic version.");
   m.def("schema_version", [] { return std::string(ple_schema_version_string()); },
         "The semantic version of the newest model file schema this library reads.");
+  m.def("hash64", [](py::object value) {
+    if (py::isinstance<py::str>(value)) {
+      const std::string s = value.cast<std::string>();
+      return ple_hash64(s.data(), s.size());
+    }
+    if (py::isinstance<py::bytes>(value)) {
+      const std::string s = value.cast<std::string>();
+      return ple_hash64(s.data(), s.size());
+    }
+    const int64_t v = value.cast<int64_t>();
+    uint8_t bytes[8];
+    for (int i = 0; i < 8; ++i) bytes[i] = static_cast<uint8_t>(static_cast<uint64_t>(v) >> (8 * i));
+    return ple_hash64(bytes, sizeof bytes);
+  }, py::arg("value"), "ple_hash64 of a str (UTF-8), bytes or int (8 little-endian bytes): the hash encoders' hash.");
   m.def("kernel_paths", [] {
     std::vector<std::string> names;
     for (int p = PLE_KERNELS_REFERENCE; p <= PLE_KERNELS_ARM_NEON_DOT; ++p) {
@@ -303,6 +387,10 @@ PYBIND11_MODULE(_ple, m) {
                d["scope"] = f.scope == PLE_SCOPE_REQUEST ? "request" : "candidate";
                d["width"] = f.width;
                d["vocabulary"] = f.vocabulary;
+               static const char* kEncoders[] = {"", "string vocabulary", "int64 vocabulary", "hash of strings",
+                                                 "hash of int64", "bucket boundaries"};
+               const int encoder = ple_model_feature_encoder(self.model->get(), features.size());
+               d["encoder"] = encoder >= 0 && encoder <= 5 ? kEncoders[encoder] : "unknown";
                features.append(d);
              }
              return features;

@@ -10,6 +10,8 @@
 #include "model.h"
 #include "ple/ple.h"
 #include "c_api_internal.h"
+#include "encoder.h"
+#include "hash64.h"
 #include "integrity.h"
 #include "kernels/kernel_set.h"
 #include "session.h"
@@ -632,6 +634,77 @@ ple_status ple_session_run_features(ple_session* session, const ple_request* req
   }
   return s.Run(&run, num_candidates, outputs, scores);
 }
+
+// ---- encoders ----
+
+static_assert(static_cast<int>(ple::rt::EncoderKind::kStringVocabulary) == PLE_ENCODER_STRING_VOCABULARY &&
+                  static_cast<int>(ple::rt::EncoderKind::kIntVocabulary) == PLE_ENCODER_INT_VOCABULARY &&
+                  static_cast<int>(ple::rt::EncoderKind::kHashString) == PLE_ENCODER_HASH_STRING &&
+                  static_cast<int>(ple::rt::EncoderKind::kHashInt) == PLE_ENCODER_HASH_INT &&
+                  static_cast<int>(ple::rt::EncoderKind::kBoundaries) == PLE_ENCODER_BOUNDARIES,
+              "ple_encoder_kind mirrors rt::EncoderKind");
+
+ple_encoder_kind ple_model_feature_encoder(const ple_model* model, size_t feature) {
+  if (model == nullptr || feature >= model->model->features().size()) return PLE_ENCODER_NONE;
+  return static_cast<ple_encoder_kind>(model->model->features()[feature].encoder.kind);
+}
+
+uint64_t ple_model_feature_encoder_size(const ple_model* model, size_t feature) {
+  if (model == nullptr || feature >= model->model->features().size()) return 0;
+  const ple::rt::EncoderInfo& e = model->model->features()[feature].encoder;
+  return e.kind == ple::rt::EncoderKind::kHashString || e.kind == ple::rt::EncoderKind::kHashInt ? e.buckets : e.size;
+}
+
+int64_t ple_model_find_feature(const ple_model* model, const char* name) {
+  if (model == nullptr || name == nullptr) return -1;
+  const auto& features = model->model->features();
+  for (size_t i = 0; i < features.size(); ++i) {
+    if (features[i].name == name) return static_cast<int64_t>(i);
+  }
+  return -1;
+}
+
+namespace {
+
+// The feature, or null with the error set.
+const FeatureInfo* EncodedFeature(const ple_model* model, size_t feature, const void* values, size_t count,
+                                  const int64_t* out_ids) {
+  if (model == nullptr || ((values == nullptr || out_ids == nullptr) && count > 0)) {
+    SetLastError(PLE_ERROR_INVALID_ARGUMENT, "model, values or out_ids is NULL");
+    return nullptr;
+  }
+  if (feature >= model->model->features().size()) {
+    SetLastError(PLE_ERROR_INVALID_ARGUMENT, "feature %zu: the model has %zu features", feature,
+                 model->model->features().size());
+    return nullptr;
+  }
+  return &model->model->features()[feature];
+}
+
+}  // namespace
+
+ple_status ple_model_encode_strings(const ple_model* model, size_t feature, const char* const* values,
+                                    const size_t* lengths, size_t count, int64_t* out_ids) {
+  const FeatureInfo* f = EncodedFeature(model, feature, values, count, out_ids);
+  if (f == nullptr) return PLE_ERROR_INVALID_ARGUMENT;
+  return ple::rt::EncodeStrings(*f, values, lengths, count, out_ids);
+}
+
+ple_status ple_model_encode_ints(const ple_model* model, size_t feature, const int64_t* values, size_t count,
+                                 int64_t* out_ids) {
+  const FeatureInfo* f = EncodedFeature(model, feature, values, count, out_ids);
+  if (f == nullptr) return PLE_ERROR_INVALID_ARGUMENT;
+  return ple::rt::EncodeInts(*f, values, count, out_ids);
+}
+
+ple_status ple_model_encode_floats(const ple_model* model, size_t feature, const float* values, size_t count,
+                                   int64_t* out_ids) {
+  const FeatureInfo* f = EncodedFeature(model, feature, values, count, out_ids);
+  if (f == nullptr) return PLE_ERROR_INVALID_ARGUMENT;
+  return ple::rt::EncodeFloats(*f, values, count, out_ids);
+}
+
+uint64_t ple_hash64(const void* data, size_t size) { return ple::rt::Hash64(data, size); }
 
 // ---- structure and gate diagnostics ----
 

@@ -108,6 +108,23 @@ struct TableInfo {
   uint32_t dim = 0;
 };
 
+// A feature's encoder (docs/encoders.md): raw values to ids, views into the model's bytes.
+enum class EncoderKind : uint8_t { kNone, kStringVocabulary, kIntVocabulary, kHashString, kHashInt, kBoundaries };
+
+struct EncoderInfo {
+  EncoderKind kind = EncoderKind::kNone;
+  size_t size = 0;                        // vocabulary keys, or boundaries
+  const uint32_t* string_offsets = nullptr;  // kStringVocabulary: size + 1, from 0, into string_bytes
+  const uint8_t* string_bytes = nullptr;
+  const int64_t* int_keys = nullptr;      // kIntVocabulary: ascending
+  const int64_t* ids = nullptr;           // vocabularies: size ids
+  bool has_oov_id = false;
+  int64_t oov_id = 0;
+  uint64_t buckets = 0;                   // hashes
+  const float* boundaries = nullptr;      // kBoundaries: size, strictly ascending
+  size_t bytes = 0;                       // what it occupies in the file (ple-inspect)
+};
+
 // One feature of the input row. Revision-1 files' `inputs` become dense features.
 struct FeatureInfo {
   std::string name;
@@ -131,6 +148,7 @@ struct FeatureInfo {
   bool has_padding_id = false;
   int64_t padding_id = 0;
   float mean_eps = 0.0f;
+  EncoderInfo encoder;                 // sparse, sequence: optional
 };
 
 // The ranking score: prod_k max(p_k, floor if regression)^exponents[k] * f(input).

@@ -7,6 +7,7 @@
 #include <map>
 #include <string>
 
+#include "encoder.h"
 #include "model.h"
 #include "ple_model_generated.h"
 
@@ -46,6 +47,7 @@ class ModelReader {
   Status CheckPackedGroups() const;
   Status PackRowMajorLayers();
   Status ReadFeature(const fb::Feature& feature, FeatureInfo* info);
+  Status ReadEncoder(const fb::Encoder& encoder, uint32_t table_rows, FeatureInfo* info);
   Status ReadScore(const fb::Model& root);
 
   Model* model_;
@@ -746,7 +748,117 @@ Status ModelReader::ReadFeature(const fb::Feature& f, FeatureInfo* info) {
       return MakeError(PLE_ERROR_INVALID_MODEL, "feature '%s': mean_eps must be finite and >= 0", name.c_str());
     }
   }
+  if (f.encoder() != nullptr) return ReadEncoder(*f.encoder(), table.rows, info);
   return Status::Ok();
+}
+
+// Checks everything a lookup relies on (sorted keys, offsets in range, valid UTF-8, ids inside
+// the table), so encoding never reads outside the file.
+Status ModelReader::ReadEncoder(const fb::Encoder& e, uint32_t table_rows, FeatureInfo* info) {
+  const std::string& name = info->name;
+  EncoderInfo& out = info->encoder;
+  auto id_in_table = [&](int64_t id) { return id >= 0 && static_cast<uint64_t>(id) < table_rows; };
+  switch (e.kind()) {
+    case fb::EncoderKind::None:
+      return Status::Ok();
+    case fb::EncoderKind::StringVocabulary:
+    case fb::EncoderKind::IntVocabulary: {
+      const bool strings = e.kind() == fb::EncoderKind::StringVocabulary;
+      const auto* ids = e.ids();
+      const size_t n = ids ? ids->size() : 0;
+      if (n == 0 || n > kMaxVocabularyKeys) {
+        return MakeError(PLE_ERROR_INVALID_MODEL, "feature '%s': vocabulary of %zu keys outside [1, %zu]", name.c_str(),
+                         n, kMaxVocabularyKeys);
+      }
+      for (size_t i = 0; i < n; ++i) {
+        if (!id_in_table(ids->Get(i))) {
+          return MakeError(PLE_ERROR_INVALID_MODEL, "feature '%s': vocabulary id %lld outside the table's %u rows",
+                           name.c_str(), static_cast<long long>(ids->Get(i)), table_rows);
+        }
+      }
+      if (strings) {
+        const auto* offsets = e.string_offsets();
+        const auto* bytes = e.string_bytes();
+        if (offsets == nullptr || bytes == nullptr || offsets->size() != n + 1 || offsets->Get(0) != 0 ||
+            offsets->Get(static_cast<uint32_t>(n)) != bytes->size()) {
+          return MakeError(PLE_ERROR_INVALID_MODEL, "feature '%s': string vocabulary offsets do not match its %zu keys",
+                           name.c_str(), n);
+        }
+        for (size_t i = 0; i < n; ++i) {
+          const uint32_t begin = offsets->Get(static_cast<uint32_t>(i)), end = offsets->Get(static_cast<uint32_t>(i + 1));
+          if (end < begin || !IsValidUtf8(bytes->data() + begin, end - begin)) {
+            return MakeError(PLE_ERROR_INVALID_MODEL, "feature '%s': vocabulary key %zu is not valid UTF-8",
+                             name.c_str(), i);
+          }
+          if (i > 0) {
+            const uint32_t previous = offsets->Get(static_cast<uint32_t>(i - 1));
+            if (CompareBytes(bytes->data() + previous, begin - previous, bytes->data() + begin, end - begin) >= 0) {
+              return MakeError(PLE_ERROR_INVALID_MODEL, "feature '%s': vocabulary keys are not sorted and unique at %zu",
+                               name.c_str(), i);
+            }
+          }
+        }
+        out.string_offsets = offsets->data();
+        out.string_bytes = bytes->data();
+        out.bytes = offsets->size() * 4 + bytes->size() + n * 8;
+      } else {
+        const auto* keys = e.int_keys();
+        if (keys == nullptr || keys->size() != n) {
+          return MakeError(PLE_ERROR_INVALID_MODEL, "feature '%s': %u int keys for %zu ids", name.c_str(),
+                           keys ? keys->size() : 0, n);
+        }
+        for (size_t i = 1; i < n; ++i) {
+          if (keys->Get(static_cast<uint32_t>(i - 1)) >= keys->Get(static_cast<uint32_t>(i))) {
+            return MakeError(PLE_ERROR_INVALID_MODEL, "feature '%s': vocabulary keys are not sorted and unique at %zu",
+                             name.c_str(), i);
+          }
+        }
+        out.int_keys = keys->data();
+        out.bytes = n * 16;
+      }
+      out.kind = strings ? EncoderKind::kStringVocabulary : EncoderKind::kIntVocabulary;
+      out.size = n;
+      out.ids = ids->data();
+      out.has_oov_id = e.has_oov_id();
+      out.oov_id = e.oov_id();
+      if (out.has_oov_id && !id_in_table(out.oov_id)) {
+        return MakeError(PLE_ERROR_INVALID_MODEL, "feature '%s': oov id %lld outside the table's %u rows", name.c_str(),
+                         static_cast<long long>(out.oov_id), table_rows);
+      }
+      return Status::Ok();
+    }
+    case fb::EncoderKind::HashString:
+    case fb::EncoderKind::HashInt:
+      if (e.buckets() == 0 || e.buckets() > table_rows) {
+        return MakeError(PLE_ERROR_INVALID_MODEL, "feature '%s': %llu hash buckets outside [1, %u] (the table's rows)",
+                         name.c_str(), static_cast<unsigned long long>(e.buckets()), table_rows);
+      }
+      out.kind = e.kind() == fb::EncoderKind::HashString ? EncoderKind::kHashString : EncoderKind::kHashInt;
+      out.buckets = e.buckets();
+      return Status::Ok();
+    case fb::EncoderKind::Boundaries: {
+      const auto* b = e.boundaries();
+      const size_t n = b ? b->size() : 0;
+      if (n == 0 || n + 1 > table_rows) {
+        return MakeError(PLE_ERROR_INVALID_MODEL, "feature '%s': %zu boundaries make %zu buckets, the table has %u rows",
+                         name.c_str(), n, n + 1, table_rows);
+      }
+      for (size_t i = 0; i < n; ++i) {
+        const float x = b->Get(static_cast<uint32_t>(i));
+        if (!std::isfinite(x) || (i > 0 && !(b->Get(static_cast<uint32_t>(i - 1)) < x))) {
+          return MakeError(PLE_ERROR_INVALID_MODEL, "feature '%s': boundaries must be finite and strictly ascending (%zu)",
+                           name.c_str(), i);
+        }
+      }
+      out.kind = EncoderKind::kBoundaries;
+      out.size = n;
+      out.boundaries = b->data();
+      out.bytes = n * 4;
+      return Status::Ok();
+    }
+  }
+  return MakeError(PLE_ERROR_UNSUPPORTED, "feature '%s': encoder kind %d unknown", name.c_str(),
+                   static_cast<int>(e.kind()));
 }
 
 Status ModelReader::ReadScore(const fb::Model& root) {

@@ -78,7 +78,32 @@ Values MakeValues(const ple_model* model, size_t feature, size_t rows, FuzzedDat
 
 }  // namespace
 
+// Encodes fuzzed raw values with every feature's encoder (docs/encoders.md): any bytes as
+// strings (malformed UTF-8 included), any int64, any float (NaN and infinities included).
+void ExerciseEncoders(const ple_model* model, FuzzedDataProvider& data) {
+  for (size_t f = 0; f < ple_model_num_features(model) && data.remaining_bytes() > 0; ++f) {
+    if (ple_model_feature_encoder(model, f) == PLE_ENCODER_NONE) continue;
+    const size_t count = data.ConsumeIntegralInRange<size_t>(0, 8);
+    std::vector<std::string> strings(count);
+    std::vector<const char*> pointers(count);
+    std::vector<size_t> lengths(count);
+    std::vector<int64_t> ints(count), ids(count + 1);
+    std::vector<float> floats(count);
+    for (size_t i = 0; i < count; ++i) {
+      strings[i] = data.ConsumeRandomLengthString(24);
+      pointers[i] = strings[i].data();
+      lengths[i] = strings[i].size();
+      ints[i] = data.ConsumeIntegral<int64_t>();
+      floats[i] = PickFloat(data);
+    }
+    ple_model_encode_strings(model, f, pointers.data(), lengths.data(), count, ids.data());
+    ple_model_encode_ints(model, f, ints.data(), count, ids.data());
+    ple_model_encode_floats(model, f, floats.data(), count, ids.data());
+  }
+}
+
 void ExerciseModel(const ple_model* model, FuzzedDataProvider& data) {
+  ExerciseEncoders(model, data);
   ple_session_options options;
   ple_session_options_init(&options);
   options.max_batch = data.ConsumeIntegralInRange<uint32_t>(1, kMaxBatch);

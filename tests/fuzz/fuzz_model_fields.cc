@@ -32,6 +32,10 @@ std::vector<std::vector<uint8_t>>& Seeds() {
       out.push_back(ple::test::ConvertBundle(name).bytes);
       out.push_back(ple::test::ConvertBundle(name, {}, int8).bytes);
     }
+    // The example with every kind of encoder but hashes, and one with a hash (docs/encoders.md).
+    out.push_back(ple::convert::ConvertNative(ple::test::SourcePath("tests/data/encoders/config.json"),
+                                              ple::test::SourcePath("examples/feed/weights.safetensors"))
+                      .bytes);
     return out;
   }();
   return seeds;
@@ -105,8 +109,26 @@ void MutateLevel(fb::Level* level, FuzzedDataProvider& data) {
   }
 }
 
+// An encoder's scalars (docs/encoders.md): kind, ids, keys, offsets, bytes, buckets, OOV id,
+// boundaries.
+void MutateEncoder(fb::Encoder* e, FuzzedDataProvider& data) {
+  if (e == nullptr) return;
+  auto pick = [&](auto* vector) { return data.ConsumeIntegralInRange<uint32_t>(0, vector->size() - 1); };
+  switch (data.ConsumeIntegralInRange<int>(0, 7)) {
+    case 0: e->mutate_kind(static_cast<fb::EncoderKind>(data.ConsumeIntegralInRange<int>(0, 6))); break;
+    case 1: if (e->ids() && e->ids()->size()) e->mutable_ids()->Mutate(pick(e->ids()), data.ConsumeIntegral<int64_t>()); break;
+    case 2: if (e->int_keys() && e->int_keys()->size()) e->mutable_int_keys()->Mutate(pick(e->int_keys()), data.ConsumeIntegral<int64_t>()); break;
+    case 3: if (e->string_offsets() && e->string_offsets()->size()) e->mutable_string_offsets()->Mutate(pick(e->string_offsets()), PickCount(data)); break;
+    case 4: if (e->string_bytes() && e->string_bytes()->size()) e->mutable_string_bytes()->Mutate(pick(e->string_bytes()), data.ConsumeIntegral<uint8_t>()); break;
+    case 5: e->mutate_buckets(data.ConsumeBool() ? PickCount(data) : data.ConsumeIntegral<uint64_t>()); break;
+    case 6: e->mutate_has_oov_id(data.ConsumeBool()), e->mutate_oov_id(data.ConsumeIntegral<int64_t>()); break;
+    default: if (e->boundaries() && e->boundaries()->size()) e->mutable_boundaries()->Mutate(pick(e->boundaries()), data.ConsumeFloatingPoint<float>()); break;
+  }
+}
+
 void MutateFeature(fb::Feature* f, FuzzedDataProvider& data) {
   if (f == nullptr) return;
+  if (f->encoder() != nullptr && data.ConsumeBool()) return MutateEncoder(f->mutable_encoder(), data);
   switch (data.ConsumeIntegralInRange<int>(0, 9)) {
     case 0: f->mutate_kind(static_cast<fb::FeatureKind>(data.ConsumeIntegralInRange<int>(0, 3))); break;
     case 1: f->mutate_scope(static_cast<fb::Scope>(data.ConsumeIntegralInRange<int>(0, 2))); break;

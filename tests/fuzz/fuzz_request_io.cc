@@ -17,8 +17,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* bytes, size_t size) {
       ple::convert::ConvertNative(PLE_SOURCE_DIR "/examples/feed/config.json",
                                   PLE_SOURCE_DIR "/examples/feed/weights.safetensors", {}, {})
           .bytes;
-  static const ple::Model model = ple::Model::OpenBufferCopy(model_bytes.data(), model_bytes.size());
+  static const ple::Model plain = ple::Model::OpenBufferCopy(model_bytes.data(), model_bytes.size());
+  // The same model with encoders: raw values (names, numbers) go through them (docs/encoders.md).
+  static const std::vector<uint8_t> encoded_bytes =
+      ple::convert::ConvertNative(PLE_SOURCE_DIR "/tests/data/encoders/config.json",
+                                  PLE_SOURCE_DIR "/examples/feed/weights.safetensors", {}, {})
+          .bytes;
+  static const ple::Model encoded = ple::Model::OpenBufferCopy(encoded_bytes.data(), encoded_bytes.size());
   FuzzedDataProvider data(bytes, size);
+  const ple::Model& model = data.ConsumeBool() ? encoded : plain;
   const bool csv = data.ConsumeBool();
   const std::string request_json = csv ? data.ConsumeRandomLengthString(256) : "";
   std::istringstream in(data.ConsumeRemainingBytesAsString());

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "ple/ple.h"
+#include "converter.h"
 #include "test_util.h"
 
 extern "C" {
@@ -247,6 +248,32 @@ TEST_CASE("Setting a request, scoring features, the ranking score and top-K allo
     ple_session_close(&session);
     ple_model_close(&model);
   }
+}
+
+TEST_CASE("Encoding raw values allocates nothing (docs/encoders.md)", "[no_alloc]") {
+  const std::vector<uint8_t> bytes =
+      ple::convert::ConvertNative(ple::test::SourcePath("tests/data/encoders/config.json"),
+                                  ple::test::SourcePath("examples/feed/weights.safetensors"))
+          .bytes;
+  ple_model* model = nullptr;
+  REQUIRE(ple_model_open_buffer_copy(bytes.data(), bytes.size(), &model) == PLE_OK);
+  const size_t category = static_cast<size_t>(ple_model_find_feature(model, "video_category"));
+  const size_t user = static_cast<size_t>(ple_model_find_feature(model, "user_id"));
+  const size_t hour = static_cast<size_t>(ple_model_find_feature(model, "hour"));
+  const char* names[] = {"cat03", "cat17", "cat00", "unknown"};
+  const int64_t users[] = {0, 150, 299};
+  const float hours[] = {0.5f, 11.0f, 23.5f};
+  int64_t ids[4];
+  g_calls = 0;
+  g_counting = true;
+  bool ok = ple_model_encode_strings(model, category, names, nullptr, 3, ids) == PLE_OK;
+  ok = ok && ple_model_encode_ints(model, user, users, 3, ids) == PLE_OK;
+  ok = ok && ple_model_encode_floats(model, hour, hours, 3, ids) == PLE_OK;
+  ok = ok && ple_model_encode_strings(model, category, names + 3, nullptr, 1, ids) == PLE_ERROR_INVALID_ARGUMENT;
+  g_counting = false;
+  CHECK(ok);
+  CHECK(g_calls.load() == 0);
+  ple_model_close(&model);
 }
 
 TEST_CASE("load and prepare allocate in proportion to the file and the session's arena", "[no_alloc]") {

@@ -308,6 +308,38 @@ PLE_API ple_status ple_session_set_profiling(ple_session* session, int enable);
 PLE_API ple_status ple_session_get_profile(ple_session* session, ple_stage_time* stages, size_t capacity,
                                            size_t* out_count);
 
+/* ---- encoders: raw values to ids (docs/encoders.md) ---- */
+
+typedef enum ple_encoder_kind {
+  PLE_ENCODER_NONE = 0,               /* the feature takes ids */
+  PLE_ENCODER_STRING_VOCABULARY = 1,  /* UTF-8 strings -> ids (OOV: the encoder's OOV id, or an error) */
+  PLE_ENCODER_INT_VOCABULARY = 2,     /* int64 values -> ids */
+  PLE_ENCODER_HASH_STRING = 3,        /* ple_hash64(UTF-8 bytes) % buckets */
+  PLE_ENCODER_HASH_INT = 4,           /* ple_hash64(the int64's 8 little-endian bytes) % buckets */
+  PLE_ENCODER_BOUNDARIES = 5          /* float -> number of boundaries <= value */
+} ple_encoder_kind;
+
+/* The encoder of a feature (PLE_ENCODER_NONE for dense features and out of range) and its
+ * size: vocabulary keys, hash buckets or boundaries (0 without one). */
+PLE_API ple_encoder_kind ple_model_feature_encoder(const ple_model* model, size_t feature);
+PLE_API uint64_t ple_model_feature_encoder_size(const ple_model* model, size_t feature);
+/* The index of the feature called `name`, or -1. */
+PLE_API int64_t ple_model_find_feature(const ple_model* model, const char* name);
+/* Encode `count` raw values of one feature into `out_ids` with the model's encoder: strings
+ * (UTF-8; `lengths` NULL: NUL-terminated), int64 or float, as the encoder takes. The ids then
+ * go to ple_feature_values.ids. No allocation; the model is not changed (any thread).
+ * PLE_ERROR_INVALID_ARGUMENT names the first bad value: a type the encoder does not take,
+ * malformed UTF-8, a value outside a vocabulary without an OOV id, NaN. */
+PLE_API ple_status ple_model_encode_strings(const ple_model* model, size_t feature, const char* const* values,
+                                            const size_t* lengths, size_t count, int64_t* out_ids);
+PLE_API ple_status ple_model_encode_ints(const ple_model* model, size_t feature, const int64_t* values, size_t count,
+                                         int64_t* out_ids);
+PLE_API ple_status ple_model_encode_floats(const ple_model* model, size_t feature, const float* values, size_t count,
+                                           int64_t* out_ids);
+/* The hash of the hash encoders (FNV-1a 64, then MurmurHash3's fmix64): tools/ple_hash.py
+ * computes the same on the training side. */
+PLE_API uint64_t ple_hash64(const void* data, size_t size);
+
 /* ---- structure and gate diagnostics (docs/diagnostics.md) ---- */
 
 /* A level's experts and gates read and write streams: 0 .. num_tasks - 1 are the tasks'

@@ -224,6 +224,36 @@ class Model {
     }
     return levels;
   }
+  // Raw values to ids with a feature's encoder (docs/encoders.md); the ids go to
+  // FeatureValues::Ids. Throws ple::Error naming the first bad value.
+  std::vector<int64_t> EncodeStrings(const std::string& feature, const std::vector<std::string>& values) const {
+    std::vector<const char*> pointers;
+    std::vector<size_t> lengths;
+    for (const std::string& v : values) {
+      pointers.push_back(v.data());
+      lengths.push_back(v.size());
+    }
+    std::vector<int64_t> ids(values.size());
+    Check(ple_model_encode_strings(model_, FeatureIndex(feature), pointers.data(), lengths.data(), values.size(),
+                                   ids.data()));
+    return ids;
+  }
+  std::vector<int64_t> EncodeInts(const std::string& feature, const std::vector<int64_t>& values) const {
+    std::vector<int64_t> ids(values.size());
+    Check(ple_model_encode_ints(model_, FeatureIndex(feature), values.data(), values.size(), ids.data()));
+    return ids;
+  }
+  std::vector<int64_t> EncodeFloats(const std::string& feature, const std::vector<float>& values) const {
+    std::vector<int64_t> ids(values.size());
+    Check(ple_model_encode_floats(model_, FeatureIndex(feature), values.data(), values.size(), ids.data()));
+    return ids;
+  }
+  // The feature's index; throws ple::Error for an unknown name.
+  size_t FeatureIndex(const std::string& name) const {
+    const int64_t index = ple_model_find_feature(model_, name.c_str());
+    if (index < 0) throw Error(PLE_ERROR_INVALID_ARGUMENT, "invalid argument: no feature named '" + name + "'");
+    return static_cast<size_t>(index);
+  }
   std::vector<InputInfo> inputs() const {
     std::vector<InputInfo> inputs;
     for (size_t i = 0; i < ple_model_num_inputs(model_); ++i) {
