@@ -50,14 +50,6 @@ std::vector<uint32_t> Widths(const rt::Mlp& mlp) {
   return widths;
 }
 
-uint64_t Parameters(const rt::Mlp& mlp) {
-  uint64_t parameters = 0;
-  for (const rt::DenseLayer& layer : mlp.layers) {
-    parameters += uint64_t{layer.in} * layer.out + (layer.bias ? layer.out : 0) + layer.prelu_count;
-  }
-  return parameters;
-}
-
 // Every dense layer of `model` by its place: the same names for a quantized model and its
 // float32 conversion.
 std::vector<std::pair<const rt::DenseLayer*, LayerShape>> NamedLayers(const rt::Model& model) {
@@ -100,16 +92,16 @@ ModelShape ShapeOf(const ple::Model& model, const rt::Model& internal, size_t fi
     shape.level_experts.emplace_back();
     shape.level_gates.emplace_back();
     for (const rt::Expert& e : level.experts) {
-      shape.level_experts.back().push_back({e.input_stream, Widths(e.mlp), Parameters(e.mlp)});
+      shape.level_experts.back().push_back({e.input_stream, Widths(e.mlp), e.mlp.parameters()});
       shape.parameters += shape.level_experts.back().back().parameters;
     }
     for (const rt::Gate& g : level.gates) {
-      shape.level_gates.back().push_back({g.input_stream, g.output_stream, g.experts, Widths(g.mlp), Parameters(g.mlp)});
+      shape.level_gates.back().push_back({g.input_stream, g.output_stream, g.experts, Widths(g.mlp), g.mlp.parameters()});
       shape.parameters += shape.level_gates.back().back().parameters;
     }
   }
   for (const rt::Tower& tower : internal.towers()) {
-    shape.towers.push_back({Widths(tower.mlp), Parameters(tower.mlp)});
+    shape.towers.push_back({Widths(tower.mlp), tower.mlp.parameters()});
     shape.parameters += shape.towers.back().parameters;
   }
   for (const rt::TableInfo& table : internal.tables()) shape.parameters += uint64_t{table.rows} * table.dim;
@@ -208,19 +200,6 @@ void RequireSameStructure(const rt::Model& a, const rt::Model& b, const std::str
     throw std::runtime_error("'" + b_path + "' is not a conversion of the same model: its levels, experts, gates or "
                              "towers differ");
   }
-}
-
-// Runs one batch; the outputs (candidates x tasks) are appended to `outputs`.
-void RunBatch(ple::Session& session, const ple::Model& model, const RequestBatch& batch, std::vector<float>* outputs) {
-  ple::Request request(model);
-  const auto request_values = RequestValues(batch.columns);
-  request.Set(request_values.data(), request_values.size());
-  const auto candidates = CandidateValues(batch.columns, 0, batch.candidates);
-  const size_t tasks = ple_model_num_tasks(model.get());
-  const size_t begin = outputs->size();
-  outputs->resize(begin + batch.candidates * tasks);
-  ple::Check(ple_session_run_features(session.get(), request.get(), candidates.data(), candidates.size(),
-                                      batch.candidates, outputs->data() + begin, batch.candidates * tasks, nullptr, 0));
 }
 
 std::string ExpertName(const ModelShape& model, uint32_t level, uint32_t expert) {
@@ -351,8 +330,8 @@ ActivityReport BuildActivityReport(const std::string& model_path, const std::str
 
   std::vector<float> outputs, float_outputs;
   for (const RequestBatch& batch : batches) {
-    RunBatch(session, model, batch, &outputs);
-    if (float_session) RunBatch(*float_session, *float_model, batch, &float_outputs);
+    ScoreBatch(session, model, batch, &outputs);
+    if (float_session) ScoreBatch(*float_session, *float_model, batch, &float_outputs);
     for (size_t i = 0; i < report.gates.size(); ++i) {
       const GateActivity& activity = report.gates[i];
       if (!activity.computed) continue;

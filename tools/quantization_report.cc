@@ -29,22 +29,24 @@ std::vector<float> Score(const ple::Model& model, const std::vector<RequestBatch
   ple::SessionOptions options;
   options.max_batch = static_cast<uint32_t>(largest);
   ple::Session session(model, options);
-  const size_t tasks = model.tasks().size();
   std::vector<float> outputs;
-  for (const RequestBatch& batch : batches) {
-    ple::Request request(model);
-    const auto request_values = RequestValues(batch.columns);
-    request.Set(request_values.data(), request_values.size());
-    const auto candidates = CandidateValues(batch.columns, 0, batch.candidates);
-    std::vector<float> out(batch.candidates * tasks);
-    ple::Check(ple_session_run_features(session.get(), request.get(), candidates.data(), candidates.size(),
-                                        batch.candidates, out.data(), out.size(), nullptr, 0));
-    outputs.insert(outputs.end(), out.begin(), out.end());
-  }
+  for (const RequestBatch& batch : batches) ScoreBatch(session, model, batch, &outputs);
   return outputs;
 }
 
 }  // namespace
+
+void ScoreBatch(ple::Session& session, const ple::Model& model, const RequestBatch& batch,
+                std::vector<float>* outputs) {
+  ple::Request request(model);
+  const auto request_values = RequestValues(batch.columns);
+  request.Set(request_values.data(), request_values.size());
+  const auto candidates = CandidateValues(batch.columns, 0, batch.candidates);
+  const size_t tasks = model.tasks().size(), begin = outputs->size();
+  outputs->resize(begin + batch.candidates * tasks);
+  ple::Check(ple_session_run_features(session.get(), request.get(), candidates.data(), candidates.size(),
+                                      batch.candidates, outputs->data() + begin, batch.candidates * tasks, nullptr, 0));
+}
 
 std::vector<RequestBatch> ReadCandidates(const std::string& data, const ple::Model& model) {
   std::vector<RequestBatch> batches;

@@ -34,6 +34,11 @@ struct QuantizationReport {
 // problem, also when there are no candidates.
 std::vector<RequestBatch> ReadCandidates(const std::string& data, const ple::Model& model);
 
+// Runs one request's candidates through `session` (a request context from its request-scope
+// columns) and appends their outputs (candidates x tasks) to `outputs`. Throws ple::Error.
+void ScoreBatch(ple::Session& session, const ple::Model& model, const RequestBatch& batch,
+                std::vector<float>* outputs);
+
 // Per task, float32 outputs `a` against quantized outputs `b` (both candidates x tasks, the
 // candidates of `batches` in order), with the AUCs where `batches` carry labels.
 std::vector<TaskQuantizationReport> CompareTaskOutputs(const std::vector<TaskInfo>& tasks,

@@ -25,6 +25,17 @@ int64_t GetInt(const json& value, const std::string& where) {
   return value.get<int64_t>();
 }
 
+// A whole string as an int64 (key_type "int" keys from object keys and text lines).
+bool ParseInt64(const std::string& text, int64_t* value) {
+  size_t used = 0;
+  try {
+    *value = std::stoll(text, &used);
+  } catch (const std::exception&) {
+    return false;
+  }
+  return !text.empty() && used == text.size();
+}
+
 // A vocabulary's keys (strings or ints) and ids from a JSON value: a list (ids = offset +
 // position) or an object (key -> id; object keys are strings).
 void KeysFromJson(const json& v, const std::string& where, int64_t id_offset, bool int_keys_wanted,
@@ -51,14 +62,8 @@ void KeysFromJson(const json& v, const std::string& where, int64_t id_offset, bo
     if (v.empty()) Fail(where, "an empty vocabulary");
     for (auto it = v.begin(); it != v.end(); ++it) {
       if (int_keys_wanted) {
-        size_t used = 0;
         int64_t key = 0;
-        try {
-          key = std::stoll(it.key(), &used);
-        } catch (const std::exception&) {
-          used = 0;
-        }
-        if (used != it.key().size()) Fail(where, "key '" + it.key() + "' is not an integer (key_type \"int\")");
+        if (!ParseInt64(it.key(), &key)) Fail(where, "key '" + it.key() + "' is not an integer (key_type \"int\")");
         e->int_keys.push_back(key);
       } else {
         e->string_keys.push_back(it.key());
@@ -104,14 +109,8 @@ void KeysFromFile(const std::string& path, const std::string& where, int64_t id_
   json list = json::array();
   for (size_t i = 0; i < lines.size(); ++i) {
     if (int_keys_wanted) {
-      size_t used = 0;
       int64_t key = 0;
-      try {
-        key = std::stoll(lines[i], &used);
-      } catch (const std::exception&) {
-        used = 0;
-      }
-      if (used != lines[i].size() || lines[i].empty()) {
+      if (!ParseInt64(lines[i], &key)) {
         Fail(where, "'" + path + "' line " + std::to_string(i + 1) + " is not an integer (key_type \"int\")");
       }
       list.push_back(key);
@@ -264,21 +263,6 @@ flatbuffers::Offset<fb::Encoder> WriteEncoder(flatbuffers::FlatBufferBuilder& bu
   b.add_buckets(e.buckets);
   if (!boundaries.IsNull()) b.add_boundaries(boundaries);
   return b.Finish();
-}
-
-std::string DescribeEncoder(const EncoderConfig& e) {
-  const std::string from = e.source == "inline" ? "" : " (" + e.source + ")";
-  const std::string oov = e.has_oov_id ? ", OOV id " + std::to_string(e.oov_id) : ", OOV an error";
-  switch (e.kind) {
-    case fb::EncoderKind::StringVocabulary:
-      return "string vocabulary of " + std::to_string(e.ids.size()) + " keys" + from + oov;
-    case fb::EncoderKind::IntVocabulary:
-      return "int64 vocabulary of " + std::to_string(e.ids.size()) + " keys" + from + oov;
-    case fb::EncoderKind::HashString: return std::to_string(e.buckets) + " hash buckets of strings";
-    case fb::EncoderKind::HashInt: return std::to_string(e.buckets) + " hash buckets of int64";
-    case fb::EncoderKind::Boundaries: return std::to_string(e.boundaries.size() + 1) + " buckets by boundaries";
-    default: return "none";
-  }
 }
 
 }  // namespace convert

@@ -34,9 +34,6 @@ EncoderConfig ParseEncoder(const nlohmann::json& spec, const std::string& where,
 
 flatbuffers::Offset<fb::Encoder> WriteEncoder(flatbuffers::FlatBufferBuilder& builder, const EncoderConfig& encoder);
 
-// "string vocabulary of 24 keys (categories.json), OOV id 0", "1000 hash buckets of strings", ...
-std::string DescribeEncoder(const EncoderConfig& encoder);
-
 }  // namespace convert
 }  // namespace ple
 

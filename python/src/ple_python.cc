@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "conformance.h"
+#include "hash64.h"
 #include "ple/ple.hpp"
 
 namespace py = pybind11;
@@ -336,10 +337,7 @@ PYBIND11_MODULE(_ple, m) {
       const std::string s = value.cast<std::string>();
       return ple_hash64(s.data(), s.size());
     }
-    const int64_t v = value.cast<int64_t>();
-    uint8_t bytes[8];
-    for (int i = 0; i < 8; ++i) bytes[i] = static_cast<uint8_t>(static_cast<uint64_t>(v) >> (8 * i));
-    return ple_hash64(bytes, sizeof bytes);
+    return ple::rt::Hash64OfInt(value.cast<int64_t>());
   }, py::arg("value"), "ple_hash64 of a str (UTF-8), bytes or int (8 little-endian bytes): the hash encoders' hash.");
   m.def("kernel_paths", [] {
     std::vector<std::string> names;

@@ -710,14 +710,6 @@ uint64_t ple_hash64(const void* data, size_t size) { return ple::rt::Hash64(data
 
 namespace {
 
-uint64_t MlpParameters(const ple::rt::Mlp& mlp) {
-  uint64_t parameters = 0;
-  for (const ple::rt::DenseLayer& layer : mlp.layers) {
-    parameters += uint64_t{layer.in} * layer.out + (layer.bias ? layer.out : 0) + layer.prelu_count;
-  }
-  return parameters;
-}
-
 // Checks the info struct's size and the level's range; the level, or null with the error set.
 const ple::rt::Level* LevelFor(const ple_model* model, size_t level, const void* info, uint32_t struct_size,
                                size_t expected_size, const char* struct_name) {
@@ -765,7 +757,7 @@ ple_status ple_model_get_expert(const ple_model* model, size_t level, size_t exp
   info->input_width = e.mlp.in();
   info->output_width = e.mlp.out();
   info->num_layers = static_cast<uint32_t>(e.mlp.layers.size());
-  info->parameters = MlpParameters(e.mlp);
+  info->parameters = e.mlp.parameters();
   return PLE_OK;
 }
 
@@ -782,7 +774,7 @@ ple_status ple_model_get_gate(const ple_model* model, size_t level, size_t gate,
   info->num_experts = static_cast<uint32_t>(g.experts.size());
   info->experts = g.experts.data();
   info->num_layers = static_cast<uint32_t>(g.mlp.layers.size());
-  info->parameters = MlpParameters(g.mlp);
+  info->parameters = g.mlp.parameters();
   return PLE_OK;
 }
 

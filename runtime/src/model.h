@@ -64,6 +64,12 @@ struct Mlp {
   std::vector<DenseLayer> layers;      // empty only for a gate with a single expert
   uint32_t in() const { return layers.front().in; }
   uint32_t out() const { return layers.back().out; }
+  // Weights, biases and PReLU slopes of every layer.
+  uint64_t parameters() const {
+    uint64_t n = 0;
+    for (const DenseLayer& l : layers) n += uint64_t{l.in} * l.out + (l.bias ? l.out : 0) + l.prelu_count;
+    return n;
+  }
 };
 
 struct Expert {

@@ -170,7 +170,6 @@ def main():
             return "levels.%d.shared_gate" % level
         return "levels.%d.task_gates.%d" % (level, stream)
 
-    checked = 0
     for (level, stream, gate_name), gate_bars in drawn.items():
         key = bundle_name(level, stream, gate_name)
         gate_bars.sort(key=lambda b: int(b.get("data-position")))
@@ -188,7 +187,6 @@ def main():
             p10, p90 = float(bar.get("data-p10")), float(bar.get("data-p90"))
             if not (float(bar.get("data-min")) <= p10 <= p90 <= float(bar.get("data-max"))):
                 fail("%s: percentiles out of order" % key)
-            checked += 1
     not_computed = {bundle_name(int(g.get("data-level")), int(g.get("data-stream")),
                                 "shared" if g.get("data-shared") == "1" else "task")
                     for g in structure_gates if g.get("data-computed") == "0"}
