@@ -285,8 +285,10 @@ ActivityReport BuildActivityReport(const std::string& model_path, const std::str
                                conformance::WeightPrecision(float_internal->model()) + " weights)");
     }
     float_session->SetGateRecording(true);
-    internal.EnableLayerRecording(true);
-    float_internal->EnableLayerRecording(true);
+    for (rt::Session* s : {&internal, float_internal}) {
+      const rt::Status status = s->EnableLayerRecording(true);
+      if (!status.ok()) throw std::runtime_error(status.message());
+    }
   }
 
   const auto& levels = internal.model().levels();

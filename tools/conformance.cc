@@ -296,7 +296,8 @@ BundleReport RunBundle(const std::string& directory, ple_kernel_path kernel_path
   const bool quantized = precision != "f32";
   const Tolerance probability_tolerance = quantized ? QuantizedProbabilityTolerance(precision == "int8") : tolerance;
   const Tolerance value_tolerance = quantized ? QuantizedValueTolerance(precision == "int8") : tolerance;
-  internal.EnableGateRecording();
+  const rt::Status recording = internal.EnableGateRecording();
+  if (!recording.ok()) throw std::runtime_error(recording.message());
 
   // The request: request-scope features from row 0 (all rows of a bundle share them).
   ple::Request request(model);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 #include "convert_error.h"
 
@@ -123,8 +124,13 @@ ChannelQuantization QuantizeChannel(const float* weights, size_t count) {
   double max_abs = 0.0;
   for (size_t i = 0; i < count; ++i) max_abs = std::max(max_abs, std::fabs(static_cast<double>(weights[i])));
   ChannelQuantization q;
-  q.scale = max_abs > 0.0 ? static_cast<float>(max_abs / 127.0) : 1.0f;
-  q.values.resize(count);
+  q.values.assign(count, 0);
+  // The runtime refuses a scale that is not a normal float (docs/hardening.md): a column of
+  // zeros, or whose largest weight is below 127 x 1.2e-38, is written as zeros with scale 1.
+  const float scale = static_cast<float>(max_abs / 127.0);
+  q.scale = 1.0f;
+  if (!(scale >= std::numeric_limits<float>::min())) return q;
+  q.scale = scale;
   for (size_t i = 0; i < count; ++i) {
     const double v = std::round(static_cast<double>(weights[i]) / q.scale);
     q.values[i] = static_cast<int8_t>(std::clamp(v, -127.0, 127.0));

@@ -781,8 +781,8 @@ ple_status ple_model_get_gate(const ple_model* model, size_t level, size_t gate,
 ple_status ple_session_set_gate_recording(ple_session* session, int enable) {
   if (session == nullptr) return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "session is NULL");
   return Guard([&] {
-    session->session->EnableGateRecording(enable != 0);
-    return PLE_OK;
+    ple::rt::Status status = session->session->EnableGateRecording(enable != 0);
+    return status.ok() ? PLE_OK : Fail(status);
   });
 }
 

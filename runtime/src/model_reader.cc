@@ -3,6 +3,7 @@
 // view points at it, so a malformed file gives an error and never an out-of-bounds read.
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <set>
 #include <map>
 #include <string>
@@ -22,6 +23,34 @@ constexpr uint32_t kMaxTasks = 256;
 constexpr uint32_t kMaxExpertsPerLevel = 4096;
 constexpr uint32_t kMaxLayersPerMlp = 64;
 constexpr uint32_t kMaxGroupColumns = 1u << 24;  // the layers packed side by side in one group (each <= kMaxWidth)
+
+// The int8 epilogue computes acc - zero_point * sum in int32 (kernels.h, qu8s8_gemm), with
+// acc = sum over K = 4 * blocks inputs of q * w, q in [0, 255], w in [-128, 127]: |acc| <=
+// 255 * 128 * K, at most 534,904,320 for the largest int8 group (K <= kMaxInt8Inputs + 4). A
+// channel sum of K int8 weights lies in [-128 K, 127 K], so zero_point * sum, zero_point in
+// [0, 255], obeys the same bound and the difference stays within +-1.07e9 < 2^31 on every path
+// (the ARM dot-product path's (q - 128) * w + (128 - zero_point) * sum too). The sums are
+// bounded here, not recomputed from the weights: that would read every weight byte at load
+// (docs/hardening.md). A sum in range that disagrees with its column gives wrong but finite,
+// path-independent results; only the integrity trailer tells such a file apart.
+static_assert(uint64_t{255} * 128 * (kMaxInt8Inputs + 4) * 2 < (uint64_t{1} << 31),
+              "the int8 epilogue's int32 arithmetic must not overflow at the input cap");
+
+Status CheckChannelSums(const flatbuffers::Vector<int32_t>* sums, uint32_t blocks, const std::string& what,
+                        uint32_t columns) {
+  if (sums == nullptr) return Status::Ok();
+  const int64_t k = int64_t{blocks} * 4, lo = -128 * k, hi = 127 * k;
+  for (uint32_t n = 0; n < columns; ++n) {
+    const int64_t sum = sums->Get(n);
+    if (sum < lo || sum > hi) {
+      return MakeError(PLE_ERROR_INVALID_MODEL,
+                       "%s: channel sum %lld of column %u is outside [%lld, %lld], the range of %lld int8 weights",
+                       what.c_str(), static_cast<long long>(sum), n, static_cast<long long>(lo),
+                       static_cast<long long>(hi), static_cast<long long>(k));
+    }
+  }
+  return Status::Ok();
+}
 
 const char* DTypeName(fb::DType dtype) {
   const char* name = fb::EnumNameDType(dtype);
@@ -632,8 +661,17 @@ Status ModelReader::ReadPackedGroups(const fb::Model& root) {
                            what.c_str(), group.columns);
         }
         for (uint32_t n = 0; n < group.columns; ++n) {
-          if (!std::isfinite(scales->Get(n))) return MakeError(PLE_ERROR_INVALID_MODEL, "%s: scale %u is not finite", what.c_str(), n);
+          const float scale = scales->Get(n);
+          if (!std::isfinite(scale) || !(scale >= std::numeric_limits<float>::min())) {
+            return MakeError(PLE_ERROR_INVALID_MODEL, "%s: scale %g of column %u is not a finite normal float > 0",
+                             what.c_str(), static_cast<double>(scale), n);
+          }
         }
+        Status status = CheckChannelSums(request_sums, group.request_blocks, what + " request sums", group.columns);
+        if (status.ok()) {
+          status = CheckChannelSums(candidate_sums, group.blocks - group.request_blocks, what + " candidate sums", group.columns);
+        }
+        if (!status.ok()) return status;
         group.scales = scales->data();
         group.request_sums = request_sums != nullptr ? request_sums->data() : nullptr;
         group.candidate_sums = candidate_sums->data();

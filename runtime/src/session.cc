@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <system_error>
 
 #include "kernels/kernels.h"
@@ -60,8 +61,29 @@ Status CheckConfig(const SessionConfig& config, const KernelSet** kernels) {
 
 uint32_t TileRows(const SessionConfig& config) { return std::min(config.max_batch, kMaxTileRows); }
 
-size_t ArenaBytes(const Plan& plan, uint32_t tile_rows) {
-  return plan.arena_floats_per_row * tile_rows * sizeof(float);
+uint64_t ArenaBytes(const Plan& plan, uint32_t tile_rows) {
+  return uint64_t{plan.arena_floats_per_row} * tile_rows * sizeof(float);
+}
+
+// Sizes here are products of the file's widths and the caller's max_batch, computed in 64 bits:
+// a session whose total exceeds this is refused before anything is allocated, so every size_t
+// below it is exact on 32-bit targets too (armv7, wasm), where such products could wrap.
+constexpr uint64_t kMaxSessionBytes = std::numeric_limits<ptrdiff_t>::max() / 2;
+
+// Gate recording's buffers: max_batch rows of every computed gate's weights.
+uint64_t GateRecordingBytes(const Plan& plan, uint32_t max_batch) {
+  uint64_t floats = 0;
+  for (const PlanStep& step : plan.steps) {
+    if (step.kind == StepKind::kGate) floats += uint64_t{max_batch} * step.experts_count;
+  }
+  return floats * sizeof(float);
+}
+
+// Layer recording's buffers: max_batch rows of every dense layer's output.
+uint64_t LayerRecordingBytes(const Plan& plan, uint32_t max_batch) {
+  uint64_t floats = 0;
+  for (const GroupMember& member : plan.group_members) floats += uint64_t{max_batch} * member.layer->out;
+  return floats * sizeof(float);
 }
 
 }  // namespace
@@ -69,27 +91,27 @@ size_t ArenaBytes(const Plan& plan, uint32_t tile_rows) {
 // The scratch a session allocates besides the arenas (in elements of each vector): per worker,
 // but for the request partials and the groups' bias and tile tables, which are shared.
 struct ScratchSizes {
-  size_t request_partials = 0, quantized = 0, rows = 0, request_part_rows = 0, gemm_out = 0, gate_weights = 0,
-         tile_outputs = 0;
-  size_t bias_and_tiles = 0;  // bytes of the groups' bias vectors and tile tables
+  uint64_t request_partials = 0, quantized = 0, rows = 0, request_part_rows = 0, gemm_out = 0, gate_weights = 0,
+           tile_outputs = 0;
+  uint64_t bias_and_tiles = 0;  // bytes of the groups' bias vectors and tile tables
 
   ScratchSizes(const Plan& plan, uint32_t tile_rows, bool xnnpack_f32) {
     for (uint32_t width : plan.split_outputs) request_partials += width;
-    quantized = size_t{tile_rows} * plan.max_group_blocks * 4;
+    quantized = uint64_t{tile_rows} * plan.max_group_blocks * 4;
     rows = tile_rows;
-    request_part_rows = plan.split ? size_t{tile_rows} * plan.max_group_columns : 0;
+    request_part_rows = plan.split ? uint64_t{tile_rows} * plan.max_group_columns : 0;
     gate_weights = plan.max_gate_experts;
     tile_outputs = plan.max_group_columns / 16;
     for (const PlanStep& step : plan.steps) {
       if (step.kind != StepKind::kGroup) continue;
-      bias_and_tiles += step.group->columns * sizeof(float) + step.group->columns / 16 * sizeof(uint32_t);
+      bias_and_tiles += uint64_t{step.group->columns} * sizeof(float) + step.group->columns / 16 * sizeof(uint32_t);
       if (xnnpack_f32 && step.group->type == WeightType::kF32) {
-        gemm_out = std::max<size_t>(gemm_out, size_t{tile_rows} * step.group->columns);
+        gemm_out = std::max<uint64_t>(gemm_out, uint64_t{tile_rows} * step.group->columns);
       }
     }
   }
-  size_t shared_bytes() const { return request_partials * sizeof(float) + bias_and_tiles; }
-  size_t worker_bytes() const {
+  uint64_t shared_bytes() const { return request_partials * sizeof(float) + bias_and_tiles; }
+  uint64_t worker_bytes() const {
     return (request_part_rows + gemm_out + gate_weights) * sizeof(float) + quantized +
            rows * (sizeof(float) + sizeof(int32_t)) + tile_outputs * sizeof(kernels::TileOutput);
   }
@@ -116,16 +138,14 @@ std::vector<float> RowMajor(const PackedGroup& g, uint32_t k_begin, uint32_t k_e
 
 }  // namespace
 
-Status SessionMemoryBytes(const Model& model, const SessionConfig& config, size_t* bytes) {
-  const KernelSet* kernels = nullptr;
-  Status status = CheckConfig(config, &kernels);
-  if (!status.ok()) return status;
-  const Plan plan = BuildPlan(model);
+namespace {
+
+// What a session with `config` allocates (ple_session_memory_bytes), in 64 bits.
+uint64_t SessionBytes(const Plan& plan, const SessionConfig& config, const KernelSet& kernels) {
   const uint32_t tile_rows = TileRows(config);
-  const ScratchSizes scratch(plan, tile_rows, kernels->xnnpack_f32);
-  size_t total = scratch.shared_bytes() +
-                 WorkerCount(config, *kernels) * (ArenaBytes(plan, tile_rows) + scratch.worker_bytes());
-  if (kernels->xnnpack_f32) {
+  const ScratchSizes scratch(plan, tile_rows, kernels.xnnpack_f32);
+  uint64_t total = scratch.shared_bytes() + WorkerCount(config, kernels) * (ArenaBytes(plan, tile_rows) + scratch.worker_bytes());
+  if (kernels.xnnpack_f32) {
     for (const PlanStep& step : plan.steps) {
       if (step.kind != StepKind::kGroup || step.group->type != WeightType::kF32) continue;
       const PackedGroup& g = *step.group;
@@ -133,12 +153,28 @@ Status SessionMemoryBytes(const Model& model, const SessionConfig& config, size_
       if (g.request_columns > 0) total += XnnpackGemmBytesBound(g.request_columns, g.columns);
     }
   }
-  if (config.record_gates) {  // ple_session_set_gate_recording's buffers: max_batch rows per computed gate
-    for (const PlanStep& step : plan.steps) {
-      if (step.kind == StepKind::kGate) total += size_t{config.max_batch} * step.experts_count * sizeof(float);
-    }
+  if (config.record_gates) total += GateRecordingBytes(plan, config.max_batch);
+  return total;
+}
+
+Status CheckSessionBytes(uint64_t bytes, const char* what) {
+  if (bytes > kMaxSessionBytes) {
+    return MakeError(PLE_ERROR_OUT_OF_MEMORY, "%s of this model and max_batch needs %llu bytes, beyond this platform's %llu",
+                     what, static_cast<unsigned long long>(bytes), static_cast<unsigned long long>(kMaxSessionBytes));
   }
-  *bytes = total;
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status SessionMemoryBytes(const Model& model, const SessionConfig& config, size_t* bytes) {
+  const KernelSet* kernels = nullptr;
+  Status status = CheckConfig(config, &kernels);
+  if (!status.ok()) return status;
+  const uint64_t total = SessionBytes(BuildPlan(model), config, *kernels);
+  status = CheckSessionBytes(total, "a session");
+  if (!status.ok()) return status;
+  *bytes = static_cast<size_t>(total);
   return Status::Ok();
 }
 
@@ -154,16 +190,18 @@ Status Session::Create(std::shared_ptr<const Model> model, const SessionConfig& 
   session->plan_ = BuildPlan(*session->model_);
   const Plan& plan = session->plan_;
 
+  status = CheckSessionBytes(SessionBytes(plan, config, *session->kernels_), "a session");
+  if (!status.ok()) return status;
   const bool xnnpack_f32 = session->kernels_->xnnpack_f32;
   const ScratchSizes scratch(plan, session->tile_rows_, xnnpack_f32);
-  session->worker_arena_bytes_ = ArenaBytes(plan, session->tile_rows_);
+  session->worker_arena_bytes_ = static_cast<size_t>(ArenaBytes(plan, session->tile_rows_));
   session->workers_.resize(WorkerCount(config, *session->kernels_));
   for (Worker& worker : session->workers_) {
     status = session->CreateWorker(scratch, &worker);
     if (!status.ok()) return status;
   }
-  session->arena_bytes_ =
-      scratch.shared_bytes() + session->workers_.size() * (session->worker_arena_bytes_ + scratch.worker_bytes());
+  session->arena_bytes_ = static_cast<size_t>(scratch.shared_bytes() +
+                                              session->workers_.size() * (session->worker_arena_bytes_ + scratch.worker_bytes()));
   if (session->workers_.size() > 1) {
     try {
       session->pool_.reset(new ThreadPool(session->workers_.size()));
@@ -222,7 +260,10 @@ Status Session::Create(std::shared_ptr<const Model> model, const SessionConfig& 
       score.transform == ScoreTransform::kNone ? -1 : session->model_->FindInput(score.transform_input.c_str());
   session->score_.transform_scale = score.transform_scale;
   session->score_.transform_offset = score.transform_offset;
-  if (config.record_gates) session->EnableGateRecording(true);
+  if (config.record_gates) {
+    status = session->EnableGateRecording(true);
+    if (!status.ok()) return status;
+  }
   *out = std::move(session);
   return Status::Ok();
 }
@@ -275,13 +316,15 @@ const std::vector<Session::StageTime>& Session::Profile() {
   return profile_;
 }
 
-void Session::EnableGateRecording(bool enable) {
+Status Session::EnableGateRecording(bool enable) {
   gate_records_.clear();
   gate_records_.shrink_to_fit();
   record_of_step_.clear();
   record_of_step_.shrink_to_fit();
   recorded_rows_ = 0;
-  if (!enable) return;
+  if (!enable) return Status::Ok();
+  Status status = CheckSessionBytes(GateRecordingBytes(plan_, max_batch_), "gate recording");
+  if (!status.ok()) return status;
   record_of_step_.assign(plan_.steps.size(), -1);
   for (size_t i = 0; i < plan_.steps.size(); ++i) {
     const PlanStep& step = plan_.steps[i];
@@ -294,6 +337,7 @@ void Session::EnableGateRecording(bool enable) {
     record_of_step_[i] = static_cast<int>(gate_records_.size());
     gate_records_.push_back(std::move(record));
   }
+  return Status::Ok();
 }
 
 const Session::GateRecord* Session::FindGateRecord(uint32_t level, uint32_t gate) const {
@@ -303,13 +347,15 @@ const Session::GateRecord* Session::FindGateRecord(uint32_t level, uint32_t gate
   return nullptr;
 }
 
-void Session::EnableLayerRecording(bool enable) {
+Status Session::EnableLayerRecording(bool enable) {
   layer_records_.clear();
   layer_records_.shrink_to_fit();
   record_of_member_.clear();
   record_of_member_.shrink_to_fit();
   recorded_rows_ = 0;
-  if (!enable) return;
+  if (!enable) return Status::Ok();
+  Status status = CheckSessionBytes(LayerRecordingBytes(plan_, max_batch_), "layer recording");
+  if (!status.ok()) return status;
   record_of_member_.assign(plan_.group_members.size(), -1);
   for (size_t m = 0; m < plan_.group_members.size(); ++m) {
     LayerRecord record;
@@ -318,6 +364,7 @@ void Session::EnableLayerRecording(bool enable) {
     record_of_member_[m] = static_cast<int>(layer_records_.size());
     layer_records_.push_back(std::move(record));
   }
+  return Status::Ok();
 }
 
 void Session::RecordLayers(const Worker& worker, const PlanStep& step, size_t first, size_t rows) {

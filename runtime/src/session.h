@@ -93,7 +93,7 @@ class Session {
     uint32_t width = 0;             // experts weighed
     std::vector<float> weights;     // max_batch x width, rows of the last Run
   };
-  void EnableGateRecording(bool enable = true);
+  Status EnableGateRecording(bool enable = true);
   const std::vector<GateRecord>& gate_records() const { return gate_records_; }
   bool gate_recording() const { return !record_of_step_.empty(); }
   // The record of a gate, or null when it is not computed or recording is off.
@@ -108,7 +108,7 @@ class Session {
     const DenseLayer* layer = nullptr;  // points into model()
     std::vector<float> values;          // max_batch x layer->out, rows of the last Run
   };
-  void EnableLayerRecording(bool enable = true);
+  Status EnableLayerRecording(bool enable = true);
   const std::vector<LayerRecord>& layer_records() const { return layer_records_; }
 
   // How many times the request part of the split first layers was computed (tests use it to

@@ -374,7 +374,8 @@ PLE_API ple_status ple_model_get_gate(const ple_model* model, size_t level, size
 /* Gate recording, off by default. On (1): the following runs keep every computed gate's
  * softmax weights per candidate; turning it on allocates max_batch x num_experts floats per
  * gate, and a run then does no extra work and no allocation. Off (0) frees them; a session
- * that never records pays nothing. */
+ * that never records pays nothing. PLE_ERROR_OUT_OF_MEMORY when those buffers would exceed
+ * half the platform's address space (32-bit targets: 1 GiB), as for a session itself. */
 PLE_API ple_status ple_session_set_gate_recording(ple_session* session, int enable);
 /* Copies the last run's weights of one gate: `*out_rows` = the run's candidates,
  * `*out_experts` (when not NULL) = the gate's num_experts, and min(capacity, rows x
