@@ -3,8 +3,11 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstddef>
+#include <cstdio>
 #include <cstring>
 #include <new>
+#include <type_traits>
 #include <vector>
 
 #include "model.h"
@@ -55,14 +58,34 @@ ple_status OpenModel(std::unique_ptr<ple::rt::ModelBytes> bytes, ple_model** out
   return PLE_OK;
 }
 
+// The struct rule of docs/c-api.md: a caller's struct may come from an older header (a smaller
+// struct_size) or a newer one (larger). It must hold the fields the struct had when it was
+// introduced, which end at `first_bytes`; a field added since is read or written only when
+// PLE_COVERS says struct_size reaches past it (otherwise its default applies).
+#define PLE_COVERS(s, type, field) ((s)->struct_size >= offsetof(type, field) + sizeof((s)->field))
+
+ple_status CheckStructSize(uint32_t struct_size, size_t first_bytes, const char* name, const char* hint) {
+  if (struct_size >= first_bytes) return PLE_OK;
+  return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "%s.struct_size is %u, at least %zu expected%s", name, struct_size,
+                      first_bytes, hint);
+}
+
+// Where the first version of each struct ended.
+constexpr size_t kOpenOptionsFirstBytes = offsetof(ple_model_open_options, public_key) + sizeof(const uint8_t*);
+constexpr size_t kSessionOptionsFirstBytes = offsetof(ple_session_options, kernel_path) + sizeof(ple_kernel_path);
+constexpr size_t kSessionInfoFirstBytes = offsetof(ple_session_info, packed_weight_bytes) + sizeof(size_t);
+constexpr size_t kScoreParamsFirstBytes = offsetof(ple_score_params, transform_offset) + sizeof(float);
+constexpr size_t kExpertInfoFirstBytes = offsetof(ple_expert_info, parameters) + sizeof(uint64_t);
+constexpr size_t kGateInfoFirstBytes = offsetof(ple_gate_info, parameters) + sizeof(uint64_t);
+
 // The checks a caller's open options ask for (fields its struct_size covers).
 ple_status ReadOpenOptions(const ple_model_open_options* options, ple::rt::IntegrityRequest* integrity,
                            bool* always_copy) {
   if (options == nullptr) return PLE_OK;
-  if (options->struct_size < offsetof(ple_model_open_options, public_key) + sizeof(options->public_key)) {
-    return SetLastError(PLE_ERROR_INVALID_ARGUMENT,
-                        "ple_model_open_options.struct_size is %u: call ple_model_open_options_init first",
-                        options->struct_size);
+  if (ple_status status = CheckStructSize(options->struct_size, kOpenOptionsFirstBytes, "ple_model_open_options",
+                                          ": call ple_model_open_options_init first");
+      status != PLE_OK) {
+    return status;
   }
   if (options->verify_checksum > 1) {
     return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "ple_model_open_options.verify_checksum is %u, not 0 or 1",
@@ -71,7 +94,7 @@ ple_status ReadOpenOptions(const ple_model_open_options* options, ple::rt::Integ
   integrity->verify_checksum = options->verify_checksum == 1;
   integrity->expected_sha256 = options->expected_sha256;
   integrity->public_key = options->public_key;
-  if (options->struct_size >= offsetof(ple_model_open_options, always_copy) + sizeof(options->always_copy)) {
+  if (PLE_COVERS(options, ple_model_open_options, always_copy)) {
     *always_copy = options->always_copy != 0;
   }
   return PLE_OK;
@@ -80,10 +103,10 @@ ple_status ReadOpenOptions(const ple_model_open_options* options, ple::rt::Integ
 // Reads the fields of a caller's options struct that its struct_size covers.
 ple_status ReadOptions(const ple_session_options* options, ple::rt::SessionConfig* config) {
   if (options == nullptr) return PLE_OK;
-  if (options->struct_size < offsetof(ple_session_options, kernel_path) + sizeof(options->kernel_path)) {
-    return SetLastError(PLE_ERROR_INVALID_ARGUMENT,
-                        "ple_session_options.struct_size is %u: call ple_session_options_init first",
-                        options->struct_size);
+  if (ple_status status = CheckStructSize(options->struct_size, kSessionOptionsFirstBytes, "ple_session_options",
+                                          ": call ple_session_options_init first");
+      status != PLE_OK) {
+    return status;
   }
   config->max_batch = options->max_batch;
   // A C caller may store any int in the enum field: read it as an integer before trusting it.
@@ -95,10 +118,10 @@ ple_status ReadOptions(const ple_session_options* options, ple::rt::SessionConfi
   }
   config->kernel_path = static_cast<ple_kernel_path>(kernel_path);
   // num_threads was added later: structs from an older header end before it (1 thread).
-  if (options->struct_size >= offsetof(ple_session_options, num_threads) + sizeof(options->num_threads)) {
+  if (PLE_COVERS(options, ple_session_options, num_threads)) {
     config->num_threads = options->num_threads;
   }
-  if (options->struct_size >= offsetof(ple_session_options, record_gates) + sizeof(options->record_gates)) {
+  if (PLE_COVERS(options, ple_session_options, record_gates)) {
     config->record_gates = options->record_gates != 0;
   }
   return PLE_OK;
@@ -204,15 +227,25 @@ ple_status BindFeatures(const Model& model, const ple_feature_values* values, si
   return PLE_OK;
 }
 
-template <typename Function>
-ple_status Guard(Function&& function) {
+// Runs `call(context)` and turns any exception into a status. One out-of-line copy of the
+// handlers serves every entry point (Guard below only adds a trampoline): a template holding
+// the handlers cost about 300 bytes per entry point.
+__attribute__((noinline)) ple_status GuardCall(ple_status (*call)(void*), void* context) {
   try {
-    return function();
+    return call(context);
   } catch (const std::bad_alloc&) {
     return SetLastError(PLE_ERROR_OUT_OF_MEMORY, "out of memory");
   } catch (const std::exception& e) {
     return SetLastError(PLE_ERROR_INTERNAL, "internal error: %s", e.what());
+  } catch (...) {
+    return SetLastError(PLE_ERROR_INTERNAL, "internal error: an unknown exception");
   }
+}
+
+template <typename Function>
+ple_status Guard(Function&& function) {
+  using F = std::remove_reference_t<Function>;
+  return GuardCall([](void* f) { return (*static_cast<F*>(f))(); }, &function);
 }
 
 // Every ple_model_open_*: the options read, the bytes made (`make_bytes(always_copy, &bytes)`),
@@ -265,9 +298,11 @@ const char* ple_abi_version_string(void) {
 
 const char* ple_schema_version_string(void) {
   static_assert(ple::kSchemaVersion >= ple::kReaderVersion, "the schema revision is at least the reader version");
-  static const std::string version = std::to_string(ple::kReaderVersion) + "." +
-                                     std::to_string(ple::kSchemaVersion - ple::kReaderVersion) + ".0";
-  return version.c_str();
+  static const struct Text {  // built once, without allocating
+    char text[32];
+    Text() { std::snprintf(text, sizeof text, "%u.%u.0", ple::kReaderVersion, ple::kSchemaVersion - ple::kReaderVersion); }
+  } version;
+  return version.text;
 }
 
 ple_status ple_model_open_file(const char* path, ple_model** out_model) {
@@ -415,7 +450,13 @@ ple_status ple_kernel_path_from_name(const char* name, ple_kernel_path* out_path
 }
 
 int ple_kernel_path_available(ple_kernel_path path) {
-  return path == PLE_KERNELS_AUTO || ple::rt::FindKernelSet(path) != nullptr ? 1 : 0;
+  if (path == PLE_KERNELS_AUTO) return 1;
+  int available = 0;  // XNNPACK's first probe initialises it, which may allocate
+  Guard([&] {
+    available = ple::rt::FindKernelSet(path) != nullptr ? 1 : 0;
+    return PLE_OK;
+  });
+  return available;
 }
 
 void ple_session_options_init(ple_session_options* options) {
@@ -465,10 +506,9 @@ void ple_session_close(ple_session** session) {
 
 ple_status ple_session_get_info(const ple_session* session, ple_session_info* info) {
   if (session == nullptr || info == nullptr) return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "session or info is NULL");
-  constexpr size_t kInfoSizeAbi10 = offsetof(ple_session_info, packed_weight_bytes) + sizeof(size_t);
-  if (info->struct_size < kInfoSizeAbi10) {
-    return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "ple_session_info.struct_size is %u, expected %zu",
-                        info->struct_size, sizeof(ple_session_info));
+  if (ple_status status = CheckStructSize(info->struct_size, kSessionInfoFirstBytes, "ple_session_info", "");
+      status != PLE_OK) {
+    return status;
   }
   const ple::rt::Session& s = *session->session;
   info->kernel_path = s.kernel_path();
@@ -476,7 +516,7 @@ ple_status ple_session_get_info(const ple_session* session, ple_session_info* in
   info->tile_rows = s.tile_rows();
   info->arena_bytes = s.arena_bytes();
   info->packed_weight_bytes = s.packed_weight_bytes();
-  if (info->struct_size >= offsetof(ple_session_info, num_threads) + sizeof(info->num_threads)) {
+  if (PLE_COVERS(info, ple_session_info, num_threads)) {
     info->num_threads = s.num_threads();
   }
   return PLE_OK;
@@ -540,7 +580,7 @@ ple_status ple_session_run(ple_session* session, const float* inputs, size_t inp
   }
   ple::rt::RunInputs run;
   run.sources = session->sources.data();
-  return s.Run(&run, num_candidates, outputs, nullptr);
+  return Guard([&] { return s.Run(&run, num_candidates, outputs, nullptr); });
 }
 
 ple_status ple_request_create(const ple_model* model, ple_request** out_request) {
@@ -572,13 +612,18 @@ ple_status ple_request_set(ple_request* request, const ple_feature_values* featu
   ple_status status = BindFeatures(model, features, num_features, 1, PLE_SCOPE_REQUEST, request->sources.data(),
                                    request->given.data());
   if (status != PLE_OK) return status;
-  for (size_t i = 0; i < model.features().size(); ++i) {
-    const FeatureInfo& feature = model.features()[i];
-    if (feature.scope != PLE_SCOPE_REQUEST) continue;
-    status = ple::rt::AssembleFeature(model, feature, &request->sources[i], 0, 1, 0, request->values.data(),
-                                      request->values.size(), feature.segment_offset);
-    if (status != PLE_OK) return status;
-  }
+  status = Guard([&] {
+    for (size_t i = 0; i < model.features().size(); ++i) {
+      const FeatureInfo& feature = model.features()[i];
+      if (feature.scope != PLE_SCOPE_REQUEST) continue;
+      const ple_status assembled = ple::rt::AssembleFeature(model, feature, &request->sources[i], 0, 1, 0,
+                                                            request->values.data(), request->values.size(),
+                                                            feature.segment_offset);
+      if (assembled != PLE_OK) return assembled;
+    }
+    return PLE_OK;
+  });
+  if (status != PLE_OK) return status;
   request->generation = ++g_request_generation;
   return PLE_OK;
 }
@@ -632,7 +677,7 @@ ple_status ple_session_run_features(ple_session* session, const ple_request* req
     run.request_values = request->values.data();
     run.request_generation = request->generation;
   }
-  return s.Run(&run, num_candidates, outputs, scores);
+  return Guard([&] { return s.Run(&run, num_candidates, outputs, scores); });
 }
 
 // ---- encoders ----
@@ -687,21 +732,21 @@ ple_status ple_model_encode_strings(const ple_model* model, size_t feature, cons
                                     const size_t* lengths, size_t count, int64_t* out_ids) {
   const FeatureInfo* f = EncodedFeature(model, feature, values, count, out_ids);
   if (f == nullptr) return PLE_ERROR_INVALID_ARGUMENT;
-  return ple::rt::EncodeStrings(*f, values, lengths, count, out_ids);
+  return Guard([&] { return ple::rt::EncodeStrings(*f, values, lengths, count, out_ids); });
 }
 
 ple_status ple_model_encode_ints(const ple_model* model, size_t feature, const int64_t* values, size_t count,
                                  int64_t* out_ids) {
   const FeatureInfo* f = EncodedFeature(model, feature, values, count, out_ids);
   if (f == nullptr) return PLE_ERROR_INVALID_ARGUMENT;
-  return ple::rt::EncodeInts(*f, values, count, out_ids);
+  return Guard([&] { return ple::rt::EncodeInts(*f, values, count, out_ids); });
 }
 
 ple_status ple_model_encode_floats(const ple_model* model, size_t feature, const float* values, size_t count,
                                    int64_t* out_ids) {
   const FeatureInfo* f = EncodedFeature(model, feature, values, count, out_ids);
   if (f == nullptr) return PLE_ERROR_INVALID_ARGUMENT;
-  return ple::rt::EncodeFloats(*f, values, count, out_ids);
+  return Guard([&] { return ple::rt::EncodeFloats(*f, values, count, out_ids); });
 }
 
 uint64_t ple_hash64(const void* data, size_t size) { return ple::rt::Hash64(data, size); }
@@ -712,16 +757,12 @@ namespace {
 
 // Checks the info struct's size and the level's range; the level, or null with the error set.
 const ple::rt::Level* LevelFor(const ple_model* model, size_t level, const void* info, uint32_t struct_size,
-                               size_t expected_size, const char* struct_name) {
+                               size_t first_bytes, const char* struct_name) {
   if (model == nullptr || info == nullptr) {
     SetLastError(PLE_ERROR_INVALID_ARGUMENT, "model or info is NULL");
     return nullptr;
   }
-  if (struct_size < expected_size) {
-    SetLastError(PLE_ERROR_INVALID_ARGUMENT, "%s.struct_size is %u, expected %zu", struct_name, struct_size,
-                 expected_size);
-    return nullptr;
-  }
+  if (CheckStructSize(struct_size, first_bytes, struct_name, "") != PLE_OK) return nullptr;
   if (level >= model->model->levels().size()) {
     SetLastError(PLE_ERROR_INVALID_ARGUMENT, "level %zu: the model has %zu levels", level,
                  model->model->levels().size());
@@ -745,7 +786,7 @@ size_t ple_model_num_gates(const ple_model* model, size_t level) {
 }
 
 ple_status ple_model_get_expert(const ple_model* model, size_t level, size_t expert, ple_expert_info* info) {
-  const ple::rt::Level* l = LevelFor(model, level, info, info ? info->struct_size : 0, sizeof(ple_expert_info),
+  const ple::rt::Level* l = LevelFor(model, level, info, info ? info->struct_size : 0, kExpertInfoFirstBytes,
                                      "ple_expert_info");
   if (l == nullptr) return PLE_ERROR_INVALID_ARGUMENT;
   if (expert >= l->experts.size()) {
@@ -763,7 +804,7 @@ ple_status ple_model_get_expert(const ple_model* model, size_t level, size_t exp
 
 ple_status ple_model_get_gate(const ple_model* model, size_t level, size_t gate, ple_gate_info* info) {
   const ple::rt::Level* l =
-      LevelFor(model, level, info, info ? info->struct_size : 0, sizeof(ple_gate_info), "ple_gate_info");
+      LevelFor(model, level, info, info ? info->struct_size : 0, kGateInfoFirstBytes, "ple_gate_info");
   if (l == nullptr) return PLE_ERROR_INVALID_ARGUMENT;
   if (gate >= l->gates.size()) {
     return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "gate %zu: level %zu has %zu gates", gate, level, l->gates.size());
@@ -822,9 +863,9 @@ ple_status ple_session_get_gate_weights(const ple_session* session, size_t level
 
 ple_status ple_model_get_score(const ple_model* model, ple_score_params* score) {
   if (model == nullptr || score == nullptr) return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "model or score is NULL");
-  if (score->struct_size < sizeof(ple_score_params)) {
-    return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "ple_score_params.struct_size is %u, expected %zu",
-                        score->struct_size, sizeof(ple_score_params));
+  if (ple_status status = CheckStructSize(score->struct_size, kScoreParamsFirstBytes, "ple_score_params", "");
+      status != PLE_OK) {
+    return status;
   }
   const ple::rt::ScoreInfo& info = model->model->score();
   if (!info.present) return SetLastError(PLE_ERROR_UNSUPPORTED, "the model has no ranking score");
@@ -840,9 +881,9 @@ ple_status ple_model_get_score(const ple_model* model, ple_score_params* score) 
 
 ple_status ple_session_set_score(ple_session* session, const ple_score_params* score) {
   if (session == nullptr || score == nullptr) return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "session or score is NULL");
-  if (score->struct_size < sizeof(ple_score_params)) {
-    return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "ple_score_params.struct_size is %u, expected %zu",
-                        score->struct_size, sizeof(ple_score_params));
+  if (ple_status status = CheckStructSize(score->struct_size, kScoreParamsFirstBytes, "ple_score_params", "");
+      status != PLE_OK) {
+    return status;
   }
   const Model& model = session->session->model();
   if (score->exponents == nullptr || score->num_exponents != model.tasks().size()) {

@@ -201,7 +201,7 @@ class Model {
   uint32_t stream_count() const { return static_cast<uint32_t>(tasks_.size()) + 1; }
   bool is_copy() const { return bytes_->is_copy(); }
   // Metadata value by key ("name", "description", "producer", "source_framework"), or nullptr.
-  const std::string* metadata(const std::string& key) const;
+  const std::string* metadata(const char* key) const;  // no allocation: the C API calls it unguarded
 
  private:
   friend class ModelReader;

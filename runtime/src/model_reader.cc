@@ -36,7 +36,7 @@ constexpr uint32_t kMaxGroupColumns = 1u << 24;  // the layers packed side by si
 static_assert(uint64_t{255} * 128 * (kMaxInt8Inputs + 4) * 2 < (uint64_t{1} << 31),
               "the int8 epilogue's int32 arithmetic must not overflow at the input cap");
 
-Status CheckChannelSums(const flatbuffers::Vector<int32_t>* sums, uint32_t blocks, const std::string& what,
+__attribute__((noinline)) Status CheckChannelSums(const flatbuffers::Vector<int32_t>* sums, uint32_t blocks, const std::string& what,
                         uint32_t columns) {
   if (sums == nullptr) return Status::Ok();
   const int64_t k = int64_t{blocks} * 4, lo = -128 * k, hi = 127 * k;
@@ -978,11 +978,11 @@ int Model::FindInput(const char* name) const {
   return -1;
 }
 
-const std::string* Model::metadata(const std::string& key) const {
-  if (key == "name") return &name_;
-  if (key == "description") return &description_;
-  if (key == "producer") return &producer_;
-  if (key == "source_framework") return &source_framework_;
+const std::string* Model::metadata(const char* key) const {
+  if (std::strcmp(key, "name") == 0) return &name_;
+  if (std::strcmp(key, "description") == 0) return &description_;
+  if (std::strcmp(key, "producer") == 0) return &producer_;
+  if (std::strcmp(key, "source_framework") == 0) return &source_framework_;
   return nullptr;
 }
 

@@ -11,6 +11,7 @@
 
 #include "kernels/kernels.h"
 #include "kernels/portable-math.h"
+#include "session_memory.h"
 
 namespace ple::rt {
 namespace {
@@ -36,95 +37,6 @@ class StageClock {
   std::chrono::steady_clock::time_point last_;
 };
 
-Status CheckConfig(const SessionConfig& config, const KernelSet** kernels) {
-  if (config.max_batch == 0) return MakeError(PLE_ERROR_INVALID_ARGUMENT, "max_batch must be at least 1");
-  if (config.num_threads == 0 || config.num_threads > kMaxThreads) {
-    return MakeError(PLE_ERROR_INVALID_ARGUMENT, "num_threads is %u: it must be 1 to %u", config.num_threads,
-                     kMaxThreads);
-  }
-#if defined(__EMSCRIPTEN__) && !defined(__EMSCRIPTEN_PTHREADS__)
-  if (config.num_threads > 1) {
-    return MakeError(PLE_ERROR_UNSUPPORTED, "num_threads is %u: this WebAssembly build runs one thread",
-                     config.num_threads);
-  }
-#endif
-  ple_kernel_path path;
-  Status status = ResolveKernelPath(config.kernel_path, &path);
-  if (!status.ok()) return status;
-  *kernels = FindKernelSet(path);
-  if (*kernels == nullptr) {
-    return MakeError(PLE_ERROR_UNSUPPORTED, "kernel path %s is not available in this build or on this CPU",
-                     KernelPathName(path));
-  }
-  return Status::Ok();
-}
-
-uint32_t TileRows(const SessionConfig& config) { return std::min(config.max_batch, kMaxTileRows); }
-
-uint64_t ArenaBytes(const Plan& plan, uint32_t tile_rows) {
-  return uint64_t{plan.arena_floats_per_row} * tile_rows * sizeof(float);
-}
-
-// Sizes here are products of the file's widths and the caller's max_batch, computed in 64 bits:
-// a session whose total exceeds this is refused before anything is allocated, so every size_t
-// below it is exact on 32-bit targets too (armv7, wasm), where such products could wrap.
-constexpr uint64_t kMaxSessionBytes = std::numeric_limits<ptrdiff_t>::max() / 2;
-
-// Gate recording's buffers: max_batch rows of every computed gate's weights.
-uint64_t GateRecordingBytes(const Plan& plan, uint32_t max_batch) {
-  uint64_t floats = 0;
-  for (const PlanStep& step : plan.steps) {
-    if (step.kind == StepKind::kGate) floats += uint64_t{max_batch} * step.experts_count;
-  }
-  return floats * sizeof(float);
-}
-
-// Layer recording's buffers: max_batch rows of every dense layer's output.
-uint64_t LayerRecordingBytes(const Plan& plan, uint32_t max_batch) {
-  uint64_t floats = 0;
-  for (const GroupMember& member : plan.group_members) floats += uint64_t{max_batch} * member.layer->out;
-  return floats * sizeof(float);
-}
-
-}  // namespace
-
-// The scratch a session allocates besides the arenas (in elements of each vector): per worker,
-// but for the request partials and the groups' bias and tile tables, which are shared.
-struct ScratchSizes {
-  uint64_t request_partials = 0, quantized = 0, rows = 0, request_part_rows = 0, gemm_out = 0, gate_weights = 0,
-           tile_outputs = 0;
-  uint64_t bias_and_tiles = 0;  // bytes of the groups' bias vectors and tile tables
-
-  ScratchSizes(const Plan& plan, uint32_t tile_rows, bool xnnpack_f32) {
-    for (uint32_t width : plan.split_outputs) request_partials += width;
-    quantized = uint64_t{tile_rows} * plan.max_group_blocks * 4;
-    rows = tile_rows;
-    request_part_rows = plan.split ? uint64_t{tile_rows} * plan.max_group_columns : 0;
-    gate_weights = plan.max_gate_experts;
-    tile_outputs = plan.max_group_columns / 16;
-    for (const PlanStep& step : plan.steps) {
-      if (step.kind != StepKind::kGroup) continue;
-      bias_and_tiles += uint64_t{step.group->columns} * sizeof(float) + step.group->columns / 16 * sizeof(uint32_t);
-      if (xnnpack_f32 && step.group->type == WeightType::kF32) {
-        gemm_out = std::max<uint64_t>(gemm_out, uint64_t{tile_rows} * step.group->columns);
-      }
-    }
-  }
-  uint64_t shared_bytes() const { return request_partials * sizeof(float) + bias_and_tiles; }
-  uint64_t worker_bytes() const {
-    return (request_part_rows + gemm_out + gate_weights) * sizeof(float) + quantized +
-           rows * (sizeof(float) + sizeof(int32_t)) + tile_outputs * sizeof(kernels::TileOutput);
-  }
-};
-
-namespace {
-
-// Workers a session runs with: the XNNPACK path runs its products on XNNPACK's own threads,
-// so its candidates stay on one worker.
-size_t WorkerCount(const SessionConfig& config, const KernelSet& kernels) {
-  return kernels.xnnpack_f32 ? 1 : config.num_threads;
-}
-
 // A float32 group's columns [k_begin, k_end) as the row-major [columns, k] matrix XNNPACK takes.
 std::vector<float> RowMajor(const PackedGroup& g, uint32_t k_begin, uint32_t k_end) {
   const uint32_t k = k_end - k_begin;
@@ -137,46 +49,6 @@ std::vector<float> RowMajor(const PackedGroup& g, uint32_t k_begin, uint32_t k_e
 }
 
 }  // namespace
-
-namespace {
-
-// What a session with `config` allocates (ple_session_memory_bytes), in 64 bits.
-uint64_t SessionBytes(const Plan& plan, const SessionConfig& config, const KernelSet& kernels) {
-  const uint32_t tile_rows = TileRows(config);
-  const ScratchSizes scratch(plan, tile_rows, kernels.xnnpack_f32);
-  uint64_t total = scratch.shared_bytes() + WorkerCount(config, kernels) * (ArenaBytes(plan, tile_rows) + scratch.worker_bytes());
-  if (kernels.xnnpack_f32) {
-    for (const PlanStep& step : plan.steps) {
-      if (step.kind != StepKind::kGroup || step.group->type != WeightType::kF32) continue;
-      const PackedGroup& g = *step.group;
-      total += XnnpackGemmBytesBound(g.in - g.request_columns, g.columns);
-      if (g.request_columns > 0) total += XnnpackGemmBytesBound(g.request_columns, g.columns);
-    }
-  }
-  if (config.record_gates) total += GateRecordingBytes(plan, config.max_batch);
-  return total;
-}
-
-Status CheckSessionBytes(uint64_t bytes, const char* what) {
-  if (bytes > kMaxSessionBytes) {
-    return MakeError(PLE_ERROR_OUT_OF_MEMORY, "%s of this model and max_batch needs %llu bytes, beyond this platform's %llu",
-                     what, static_cast<unsigned long long>(bytes), static_cast<unsigned long long>(kMaxSessionBytes));
-  }
-  return Status::Ok();
-}
-
-}  // namespace
-
-Status SessionMemoryBytes(const Model& model, const SessionConfig& config, size_t* bytes) {
-  const KernelSet* kernels = nullptr;
-  Status status = CheckConfig(config, &kernels);
-  if (!status.ok()) return status;
-  const uint64_t total = SessionBytes(BuildPlan(model), config, *kernels);
-  status = CheckSessionBytes(total, "a session");
-  if (!status.ok()) return status;
-  *bytes = static_cast<size_t>(total);
-  return Status::Ok();
-}
 
 Status Session::Create(std::shared_ptr<const Model> model, const SessionConfig& config,
                        std::unique_ptr<Session>* out) {

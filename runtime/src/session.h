@@ -38,7 +38,7 @@ struct SessionConfig {
   bool record_gates = false; // start with gate recording on (EnableGateRecording)
 };
 
-struct ScratchSizes;  // session.cc: what a session allocates besides its arenas
+struct ScratchSizes;  // session_memory.h: what a session allocates besides its arenas
 
 // What a session with `config` will allocate, before creating it (see ple_session_memory_bytes).
 Status SessionMemoryBytes(const Model& model, const SessionConfig& config, size_t* bytes);

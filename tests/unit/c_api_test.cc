@@ -1,6 +1,7 @@
 // The C API and the C++ wrapper: versions, queries, argument checks, ownership.
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <cstddef>
 #include <cstring>
 #include <thread>
 
@@ -224,3 +225,127 @@ TEST_CASE("c api: one model shared by sessions on several threads gives the sing
   ple_model_close(&model);
 }
 #endif  // __EMSCRIPTEN__
+
+namespace {
+
+// A caller's struct from a newer header: ours, then bytes this library does not know.
+template <typename T>
+struct Newer {
+  T s;
+  unsigned char tail[16];
+  Newer() {
+    std::memset(this, 0, sizeof *this);
+    std::memset(tail, 0xAB, sizeof tail);
+    s.struct_size = sizeof *this;
+  }
+  bool tail_untouched() const {
+    for (unsigned char b : tail) {
+      if (b != 0xAB) return false;
+    }
+    return true;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("c api: structs from older and newer headers: the first version's fields suffice, a newer tail is untouched",
+          "[c_api]") {
+  // docs/c-api.md: structs only grow at the end. Each struct's first version ends at its last
+  // field of then; one byte less is refused by name.
+  const auto bytes = ple::test::ConvertBundle("features_f16_sum").bytes;  // a score, gates with layers
+  ple::test::AlignedBuffer buffer(bytes);
+  ple_model* model = nullptr;
+  REQUIRE(ple_model_open_buffer(buffer.data(), buffer.size(), &model) == PLE_OK);
+  ple_session* session = nullptr;
+  REQUIRE(ple_session_create(model, nullptr, &session) == PLE_OK);
+
+  SECTION("ple_expert_info and ple_gate_info") {
+    const uint32_t expert_first = offsetof(ple_expert_info, parameters) + sizeof(uint64_t);
+    const uint32_t gate_first = offsetof(ple_gate_info, parameters) + sizeof(uint64_t);
+    ple_expert_info expert{};
+    expert.struct_size = expert_first;
+    CHECK(ple_model_get_expert(model, 0, 0, &expert) == PLE_OK);
+    CHECK(expert.parameters > 0);
+    expert.struct_size = expert_first - 1;
+    CHECK(ple_model_get_expert(model, 0, 0, &expert) == PLE_ERROR_INVALID_ARGUMENT);
+    CHECK_THAT(ple_last_error(), Catch::Contains("ple_expert_info.struct_size is " + std::to_string(expert_first - 1)));
+    ple_gate_info gate{};
+    gate.struct_size = gate_first;
+    CHECK(ple_model_get_gate(model, 0, 0, &gate) == PLE_OK);
+    CHECK(gate.num_experts > 0);
+    gate.struct_size = gate_first - 1;
+    CHECK(ple_model_get_gate(model, 0, 0, &gate) == PLE_ERROR_INVALID_ARGUMENT);
+    Newer<ple_expert_info> newer_expert;
+    CHECK(ple_model_get_expert(model, 0, 0, &newer_expert.s) == PLE_OK);
+    CHECK(newer_expert.s.parameters == expert.parameters);
+    CHECK(newer_expert.tail_untouched());
+    Newer<ple_gate_info> newer_gate;
+    CHECK(ple_model_get_gate(model, 0, 0, &newer_gate.s) == PLE_OK);
+    CHECK(newer_gate.s.num_experts == gate.num_experts);
+    CHECK(newer_gate.tail_untouched());
+  }
+  SECTION("ple_score_params, read and written") {
+    // Its first version ends at transform_offset: tail padding is not a field (44 of 48 bytes
+    // on 64-bit targets).
+    const uint32_t first = offsetof(ple_score_params, transform_offset) + sizeof(float);
+    ple_score_params score{};
+    score.struct_size = first;
+    REQUIRE(ple_model_get_score(model, &score) == PLE_OK);
+    CHECK(score.num_exponents == ple_model_num_tasks(model));
+    CHECK(ple_session_set_score(session, &score) == PLE_OK);
+    score.struct_size = first - 1;
+    CHECK(ple_model_get_score(model, &score) == PLE_ERROR_INVALID_ARGUMENT);
+    CHECK(ple_session_set_score(session, &score) == PLE_ERROR_INVALID_ARGUMENT);
+    CHECK_THAT(ple_last_error(), Catch::Contains("ple_score_params.struct_size"));
+    Newer<ple_score_params> newer;
+    REQUIRE(ple_model_get_score(model, &newer.s) == PLE_OK);
+    CHECK(newer.tail_untouched());
+    CHECK(ple_session_set_score(session, &newer.s) == PLE_OK);
+  }
+  SECTION("ple_session_info: ABI 1.0's struct ends before num_threads, which stays as it was") {
+    ple_session_info old{};
+    old.struct_size = offsetof(ple_session_info, num_threads);
+    old.num_threads = 77;
+    CHECK(ple_session_get_info(session, &old) == PLE_OK);
+    CHECK(old.num_threads == 77);
+    CHECK(old.max_batch > 0);
+    old.struct_size = offsetof(ple_session_info, packed_weight_bytes) + sizeof(size_t) - 1;
+    CHECK(ple_session_get_info(session, &old) == PLE_ERROR_INVALID_ARGUMENT);
+    Newer<ple_session_info> newer;
+    CHECK(ple_session_get_info(session, &newer.s) == PLE_OK);
+    CHECK(newer.s.num_threads == 1);
+    CHECK(newer.tail_untouched());
+  }
+  SECTION("ple_session_options: ABI 1.0's struct ends before num_threads (one thread)") {
+    ple_session_options old;
+    ple_session_options_init(&old);
+    old.struct_size = offsetof(ple_session_options, num_threads);
+    old.num_threads = 4;  // beyond its struct_size: not read
+    ple_session* one = nullptr;
+    REQUIRE(ple_session_create(model, &old, &one) == PLE_OK);
+    ple_session_info info{};
+    info.struct_size = sizeof info;
+    REQUIRE(ple_session_get_info(one, &info) == PLE_OK);
+    CHECK(info.num_threads == 1);
+    ple_session_close(&one);
+    old.struct_size = offsetof(ple_session_options, kernel_path) + sizeof(ple_kernel_path) - 1;
+    CHECK(ple_session_create(model, &old, &one) == PLE_ERROR_INVALID_ARGUMENT);
+    CHECK_THAT(ple_last_error(), Catch::Contains("ple_session_options.struct_size"));
+  }
+  ple_session_close(&session);
+  ple_model_close(&model);
+}
+
+TEST_CASE("c api: lookups answer for every kernel path and any metadata key", "[c_api]") {
+  for (int path = PLE_KERNELS_AUTO; path <= PLE_KERNELS_ARM_NEON_DOT; ++path) {
+    const int available = ple_kernel_path_available(static_cast<ple_kernel_path>(path));
+    CHECK((available == 0 || available == 1));
+  }
+  ple_model* model = nullptr;
+  REQUIRE(ple_model_open_file(GoldenPath().c_str(), &model) == PLE_OK);
+  const std::string long_key(100, 'x');  // past any small-string buffer (the lookup no longer builds a string)
+  CHECK(ple_model_metadata(model, long_key.c_str()) == nullptr);
+  CHECK(ple_model_metadata(model, "name") != nullptr);
+  ple_model_close(&model);
+  CHECK(std::string(ple_schema_version_string()).find('.') != std::string::npos);
+}
