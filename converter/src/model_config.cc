@@ -8,6 +8,7 @@
 
 #include "convert_error.h"
 #include "encoder_config.h"
+#include "score.h"
 
 namespace ple {
 namespace convert {
@@ -454,9 +455,11 @@ void ValidateScore(const ModelConfig& config, const std::string& where) {
   }
   for (const auto& f : config.features) {
     if (f.name != score.transform_input) continue;
-    if (f.kind == fb::FeatureKind::Dense && f.scope == fb::Scope::Candidate && f.width == 1) return;
-    throw ConvertError(where + ": transform input '" + score.transform_input +
-                       "' must be an extra or a candidate-scope dense feature of width 1");
+    if (rt::IsScoreTransformInput(false, f.kind == fb::FeatureKind::Dense, f.scope == fb::Scope::Candidate, f.width)) {
+      return;
+    }
+    throw ConvertError(where + ": transform input '" + score.transform_input + "' must be " +
+                       rt::kScoreTransformInputRule);
   }
   throw ConvertError(where + ": transform input '" + score.transform_input + "' is neither a feature nor an extra");
 }

@@ -869,13 +869,14 @@ ple_status ple_model_get_score(const ple_model* model, ple_score_params* score) 
   }
   const ple::rt::ScoreInfo& info = model->model->score();
   if (!info.present) return SetLastError(PLE_ERROR_UNSUPPORTED, "the model has no ranking score");
-  score->exponents = info.exponents.data();
-  score->num_exponents = info.exponents.size();
-  score->regression_floor = info.regression_floor;
-  score->transform = static_cast<ple_score_transform>(info.transform);
+  const ple::rt::ScoreFormula& formula = info.formula;
+  score->exponents = formula.exponents.data();
+  score->num_exponents = formula.exponents.size();
+  score->regression_floor = formula.regression_floor;
+  score->transform = static_cast<ple_score_transform>(formula.transform);
   score->transform_input = info.transform_input.c_str();
-  score->transform_scale = info.transform_scale;
-  score->transform_offset = info.transform_offset;
+  score->transform_scale = formula.transform_scale;
+  score->transform_offset = formula.transform_offset;
   return PLE_OK;
 }
 
@@ -886,18 +887,8 @@ ple_status ple_session_set_score(ple_session* session, const ple_score_params* s
     return status;
   }
   const Model& model = session->session->model();
-  if (score->exponents == nullptr || score->num_exponents != model.tasks().size()) {
-    return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "score: %zu exponents expected (one per task), found %zu",
-                        model.tasks().size(), score->exponents ? score->num_exponents : 0);
-  }
-  for (size_t t = 0; t < score->num_exponents; ++t) {
-    if (!std::isfinite(score->exponents[t])) {
-      return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "score: the exponent of task '%s' is not finite",
-                          model.tasks()[t].name.c_str());
-    }
-  }
-  if (!(score->regression_floor >= 0.0f) || !std::isfinite(score->regression_floor)) {
-    return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "score: regression_floor must be finite and >= 0");
+  if (score->exponents == nullptr && score->num_exponents > 0) {
+    return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "score: exponents is NULL");
   }
   int transform = 0;
   static_assert(sizeof(transform) == sizeof(score->transform), "ple_score_transform is int-sized");
@@ -905,31 +896,25 @@ ple_status ple_session_set_score(ple_session* session, const ple_score_params* s
   if (transform < PLE_SCORE_NONE || transform > PLE_SCORE_SIGMOID) {
     return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "score: unknown transform %d", transform);
   }
-  if (!std::isfinite(score->transform_scale) || !std::isfinite(score->transform_offset)) {
-    return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "score: transform scale and offset must be finite");
-  }
-  int input = -1;
-  if (transform != PLE_SCORE_NONE) {
-    input = score->transform_input ? model.FindInput(score->transform_input) : -1;
-    const int features = static_cast<int>(model.features().size());
-    const bool ok = input >= features ||
-                    (input >= 0 && model.features()[input].kind == FeatureKind::kDense &&
-                     model.features()[input].scope == PLE_SCOPE_CANDIDATE && model.features()[input].width == 1);
-    if (!ok) {
-      return SetLastError(PLE_ERROR_INVALID_ARGUMENT,
-                          "score: transform input '%s' is not an extra or a candidate-scope dense feature of width 1",
-                          score->transform_input ? score->transform_input : "(NULL)");
-    }
-  }
   return Guard([&] {
     ple::rt::ScoreParams params;
     params.present = true;
-    params.exponents.assign(score->exponents, score->exponents + score->num_exponents);
-    params.regression_floor = score->regression_floor;
-    params.transform = static_cast<ple::rt::ScoreTransform>(transform);
-    params.transform_input = input;
-    params.transform_scale = score->transform_scale;
-    params.transform_offset = score->transform_offset;
+    ple::rt::ScoreFormula& formula = params.formula;
+    formula.exponents.assign(score->exponents, score->exponents + score->num_exponents);
+    formula.regression_floor = score->regression_floor;
+    formula.transform = static_cast<ple::rt::ScoreTransform>(transform);
+    formula.transform_scale = score->transform_scale;
+    formula.transform_offset = score->transform_offset;
+    const std::string problem = ple::rt::ScoreFormulaProblem(formula, model.tasks());
+    if (!problem.empty()) return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "score: %s", problem.c_str());
+    if (transform != PLE_SCORE_NONE) {
+      params.transform_input = score->transform_input ? model.FindInput(score->transform_input) : -1;
+      if (!model.IsScoreTransformInput(params.transform_input)) {
+        return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "score: transform input '%s' is not %s",
+                            score->transform_input ? score->transform_input : "(NULL)",
+                            ple::rt::kScoreTransformInputRule);
+      }
+    }
     session->session->SetScore(params);
     return PLE_OK;
   });

@@ -17,6 +17,7 @@
 #include "model_bytes.h"
 #include "ple/ple.h"
 #include "ple_schema_version.h"
+#include "score.h"
 #include "status.h"
 
 namespace ple::rt {
@@ -101,7 +102,6 @@ struct TaskInfo {
 
 enum class FeatureKind : uint8_t { kDense, kSparse, kSequence };
 enum class OovPolicy : uint8_t { kError, kOovRow, kHash };
-enum class ScoreTransform : uint8_t { kNone, kIdentity, kLog1p, kSigmoid };
 
 // An embedding table, read in place: `rows` x `dim` float32 or float16 values.
 struct TableInfo {
@@ -157,15 +157,11 @@ struct FeatureInfo {
   EncoderInfo encoder;                 // sparse, sequence: optional
 };
 
-// The ranking score: prod_k max(p_k, floor if regression)^exponents[k] * f(input).
+// The model's ranking score (score.h): its formula and the name of the transform's input.
 struct ScoreInfo {
   bool present = false;
-  std::vector<float> exponents;        // one per task
-  float regression_floor = 0.0f;
-  ScoreTransform transform = ScoreTransform::kNone;
-  std::string transform_input;         // an extra or a candidate dense feature of width 1
-  float transform_scale = 1.0f;
-  float transform_offset = 0.0f;
+  ScoreFormula formula;
+  std::string transform_input;         // kScoreTransformInputRule
 };
 
 class Model {
@@ -197,6 +193,8 @@ class Model {
   bool dense_only() const { return dense_only_; }
   // Feature or extra index by name: features first, then extras at features().size() + i; -1 if none.
   int FindInput(const char* name) const;
+  // True when FindInput index `input` may feed the score's transform (kScoreTransformInputRule).
+  bool IsScoreTransformInput(int input) const;
   // Streams 0..T-1 are the tasks' outputs, stream T the shared output.
   uint32_t stream_count() const { return static_cast<uint32_t>(tasks_.size()) + 1; }
   bool is_copy() const { return bytes_->is_copy(); }

@@ -905,42 +905,26 @@ Status ModelReader::ReadScore(const fb::Model& root) {
   if (score == nullptr) return Status::Ok();
   ScoreInfo& info = m.score_;
   info.present = true;
-  const auto* exponents = score->exponents();
-  if (exponents == nullptr || exponents->size() != m.tasks_.size()) {
-    return MakeError(PLE_ERROR_INVALID_MODEL, "score: %zu exponents expected (one per task)", m.tasks_.size());
-  }
-  for (uint32_t t = 0; t < exponents->size(); ++t) {
-    if (!std::isfinite(exponents->Get(t))) return MakeError(PLE_ERROR_INVALID_MODEL, "score: exponent %u not finite", t);
-    info.exponents.push_back(exponents->Get(t));
-  }
-  info.regression_floor = score->regression_floor();
-  if (!(info.regression_floor >= 0.0f) || !std::isfinite(info.regression_floor)) {
-    return MakeError(PLE_ERROR_INVALID_MODEL, "score: regression_floor must be finite and >= 0");
-  }
+  ScoreFormula& formula = info.formula;
+  if (const auto* exponents = score->exponents()) formula.exponents.assign(exponents->begin(), exponents->end());
+  formula.regression_floor = score->regression_floor();
   switch (score->transform()) {
-    case fb::ScoreTransform::None: info.transform = ScoreTransform::kNone; break;
-    case fb::ScoreTransform::Identity: info.transform = ScoreTransform::kIdentity; break;
-    case fb::ScoreTransform::Log1p: info.transform = ScoreTransform::kLog1p; break;
-    case fb::ScoreTransform::Sigmoid: info.transform = ScoreTransform::kSigmoid; break;
+    case fb::ScoreTransform::None: formula.transform = ScoreTransform::kNone; break;
+    case fb::ScoreTransform::Identity: formula.transform = ScoreTransform::kIdentity; break;
+    case fb::ScoreTransform::Log1p: formula.transform = ScoreTransform::kLog1p; break;
+    case fb::ScoreTransform::Sigmoid: formula.transform = ScoreTransform::kSigmoid; break;
     default:
       return MakeError(PLE_ERROR_UNSUPPORTED, "score: transform %d unknown", static_cast<int>(score->transform()));
   }
-  info.transform_scale = score->transform_scale();
-  info.transform_offset = score->transform_offset();
-  if (!std::isfinite(info.transform_scale) || !std::isfinite(info.transform_offset)) {
-    return MakeError(PLE_ERROR_INVALID_MODEL, "score: transform scale and offset must be finite");
-  }
-  if (info.transform != ScoreTransform::kNone) {
+  formula.transform_scale = score->transform_scale();
+  formula.transform_offset = score->transform_offset();
+  const std::string problem = ScoreFormulaProblem(formula, m.tasks_);
+  if (!problem.empty()) return MakeError(PLE_ERROR_INVALID_MODEL, "score: %s", problem.c_str());
+  if (formula.transform != ScoreTransform::kNone) {
     info.transform_input = score->transform_input() ? score->transform_input()->str() : "";
-    const int index = m.FindInput(info.transform_input.c_str());
-    const bool is_extra = index >= static_cast<int>(m.features_.size());
-    const bool ok = index >= 0 && (is_extra || (m.features_[index].kind == FeatureKind::kDense &&
-                                                m.features_[index].scope == PLE_SCOPE_CANDIDATE &&
-                                                m.features_[index].width == 1));
-    if (!ok) {
-      return MakeError(PLE_ERROR_INVALID_MODEL,
-                       "score: transform input '%s' is not an extra or a candidate-scope dense feature of width 1",
-                       info.transform_input.c_str());
+    if (!m.IsScoreTransformInput(m.FindInput(info.transform_input.c_str()))) {
+      return MakeError(PLE_ERROR_INVALID_MODEL, "score: transform input '%s' is not %s", info.transform_input.c_str(),
+                       kScoreTransformInputRule);
     }
   }
   return Status::Ok();
@@ -976,6 +960,14 @@ int Model::FindInput(const char* name) const {
     if (extras_[i] == name) return static_cast<int>(features_.size() + i);
   }
   return -1;
+}
+
+bool Model::IsScoreTransformInput(int input) const {
+  if (input < 0) return false;
+  const bool is_extra = input >= static_cast<int>(features_.size());
+  if (is_extra) return true;
+  const FeatureInfo& f = features_[input];
+  return rt::IsScoreTransformInput(false, f.kind == FeatureKind::kDense, f.scope == PLE_SCOPE_CANDIDATE, f.width);
 }
 
 const std::string* Model::metadata(const char* key) const {

@@ -124,14 +124,11 @@ Status Session::Create(std::shared_ptr<const Model> model, const SessionConfig& 
   }
   const ScoreInfo& score = session->model_->score();
   session->score_.present = score.present;
-  session->score_.exponents =
-      score.present ? score.exponents : std::vector<float>(session->model_->tasks().size(), 0.0f);
-  session->score_.regression_floor = score.regression_floor;
-  session->score_.transform = score.transform;
-  session->score_.transform_input =
-      score.transform == ScoreTransform::kNone ? -1 : session->model_->FindInput(score.transform_input.c_str());
-  session->score_.transform_scale = score.transform_scale;
-  session->score_.transform_offset = score.transform_offset;
+  session->score_.formula = score.formula;
+  if (!score.present) session->score_.formula.exponents.assign(session->model_->tasks().size(), 0.0f);
+  session->score_.transform_input = score.formula.transform == ScoreTransform::kNone
+                                        ? -1
+                                        : session->model_->FindInput(score.transform_input.c_str());
   if (config.record_gates) {
     status = session->EnableGateRecording(true);
     if (!status.ok()) return status;
@@ -327,40 +324,56 @@ ple_status Session::GroupRequestPart(Worker& worker, size_t step_index, const Pl
                                      const float* request, float* part) {
   const PackedGroup& g = *step.group;
   const GroupState& state = groups_[step_index];
-  const size_t tiles = g.columns / 16, request_stride = plan_.request_width;
+  const size_t tiles = g.columns / 16;
   for (size_t t = 0; t < tiles; ++t) {  // all columns, the bias included, no activation
     worker.tile_outputs[t] = kernels::TileOutput{part + 16 * t, state.bias.data() + 16 * t, g.columns, 16, 0, 0};
   }
+  return GroupProduct(worker, state, g, GroupPart::kRequest, rows, request, plan_.request_width, 0);
+}
+
+// The one GEMM seam: a group's product over one part of its inputs, whatever its weight type,
+// into worker.tile_outputs (each tile's addend added, ReLU fused where the tile says). int8
+// quantizes the rows first (a NaN or an infinity is an error naming the column); float32 runs
+// XNNPACK's operator when the session has one for this part.
+ple_status Session::GroupProduct(Worker& worker, const GroupState& state, const PackedGroup& g, GroupPart part,
+                                 size_t rows, const float* x, size_t x_stride, size_t add_stride) {
+  const bool request = part == GroupPart::kRequest;
+  const size_t tiles = g.columns / 16;
+  const size_t k_begin = request ? 0 : g.request_columns, k = request ? g.request_columns : g.in - g.request_columns;
   switch (g.type) {
     case WeightType::kI8: {
-      const size_t q_stride = size_t{g.request_blocks} * 4;
-      if (!kernels_->f32_qu8_quantize(rows, g.request_columns, request, request_stride, worker.quantized.data(),
-                                      q_stride, q_stride, worker.row_scales.data(), worker.row_zero_points.data())) {
-        return NonFiniteInputError(request, request_stride, rows, g.request_columns, "request columns");
+      const size_t first_block = request ? 0 : g.request_blocks;
+      const size_t blocks = request ? g.request_blocks : g.blocks - g.request_blocks, q_stride = blocks * 4;
+      if (!kernels_->f32_qu8_quantize(rows, k, x, x_stride, worker.quantized.data(), q_stride, q_stride,
+                                      worker.row_scales.data(), worker.row_zero_points.data())) {
+        return NonFiniteInputError(x, x_stride, rows, k, request ? "request columns" : "input");
       }
-      kernels_->qu8s8_gemm(rows, g.request_blocks, worker.quantized.data(), q_stride,
-                           static_cast<const int8_t*>(g.weights), size_t{g.blocks} * 64, tiles,
-                           worker.row_scales.data(), worker.row_zero_points.data(), g.scales, g.request_sums,
-                           worker.tile_outputs.data(), 0);
-      break;
+      kernels_->qu8s8_gemm(rows, blocks, worker.quantized.data(), q_stride,
+                           static_cast<const int8_t*>(g.weights) + first_block * 64, size_t{g.blocks} * 64, tiles,
+                           worker.row_scales.data(), worker.row_zero_points.data(), g.scales,
+                           request ? g.request_sums : g.candidate_sums, worker.tile_outputs.data(), add_stride);
+      return PLE_OK;
     }
     case WeightType::kF16:
-      kernels_->f16_gemm(rows, g.request_columns, request, request_stride, static_cast<const uint16_t*>(g.weights),
-                         size_t{g.in} * 16, tiles, worker.tile_outputs.data(), 0);
-      break;
-    case WeightType::kF32:
-      if (state.xnnpack_request != nullptr) {
-        if (!state.xnnpack_request->Run(rows, request, worker.gemm_out.data(), xnnpack_threads_.get())) {
-          return SetLastError(PLE_ERROR_INTERNAL, "XNNPACK failed on a first layer's request columns");
+      kernels_->f16_gemm(rows, k, x, x_stride, static_cast<const uint16_t*>(g.weights) + k_begin * 16,
+                         size_t{g.in} * 16, tiles, worker.tile_outputs.data(), add_stride);
+      return PLE_OK;
+    case WeightType::kF32: {
+      XnnpackGemm* xnnpack = request ? state.xnnpack_request.get() : state.xnnpack_candidate.get();
+      if (xnnpack != nullptr) {
+        if (!xnnpack->Run(rows, x, worker.gemm_out.data(), xnnpack_threads_.get())) {
+          return SetLastError(PLE_ERROR_INTERNAL, "XNNPACK failed on a [%u -> %u] group's %s", g.in, g.columns,
+                              request ? "request columns" : "inputs");
         }
-        AddAndStore(worker, rows, tiles, g.columns, 0);
-        break;
+        AddAndStore(worker, rows, tiles, g.columns, add_stride);
+        return PLE_OK;
       }
-      kernels_->f32_gemm(rows, g.request_columns, request, request_stride, static_cast<const float*>(g.weights),
-                         size_t{g.in} * 16, tiles, worker.tile_outputs.data(), 0);
-      break;
+      kernels_->f32_gemm(rows, k, x, x_stride, static_cast<const float*>(g.weights) + k_begin * 16, size_t{g.in} * 16,
+                         tiles, worker.tile_outputs.data(), add_stride);
+      return PLE_OK;
+    }
   }
-  return PLE_OK;
+  return SetLastError(PLE_ERROR_INTERNAL, "a packed group of unknown weight type");
 }
 
 // The XNNPACK path's epilogue: its raw product (worker.gemm_out, `columns` floats per row) plus each
@@ -414,38 +427,9 @@ ple_status Session::RunGroup(Worker& worker, size_t step_index, const PlanStep& 
     o = kernels::TileOutput{ValuePointer(worker, member.value) + local, add + 16 * t, layer.out,
                             std::min<uint32_t>(16, layer.out - local), layer.activation == Activation::kRelu, 0};
   }
-  const float* x = ValuePointer(worker, step.input);
-  const size_t x_stride = plan_.values[step.input].width;
-  const size_t k = g.in - g.request_columns;
-  switch (g.type) {
-    case WeightType::kI8: {
-      const size_t candidate_blocks = g.blocks - g.request_blocks, q_stride = candidate_blocks * 4;
-      if (!kernels_->f32_qu8_quantize(rows, k, x, x_stride, worker.quantized.data(), q_stride, q_stride,
-                                      worker.row_scales.data(), worker.row_zero_points.data())) {
-        return NonFiniteInputError(x, x_stride, rows, k, "input");
-      }
-      kernels_->qu8s8_gemm(rows, candidate_blocks, worker.quantized.data(), q_stride,
-                           static_cast<const int8_t*>(g.weights) + size_t{g.request_blocks} * 64, size_t{g.blocks} * 64,
-                           tiles, worker.row_scales.data(), worker.row_zero_points.data(), g.scales, g.candidate_sums,
-                           worker.tile_outputs.data(), add_stride);
-      break;
-    }
-    case WeightType::kF16:
-      kernels_->f16_gemm(rows, k, x, x_stride, static_cast<const uint16_t*>(g.weights) + size_t{g.request_columns} * 16,
-                         size_t{g.in} * 16, tiles, worker.tile_outputs.data(), add_stride);
-      break;
-    case WeightType::kF32:
-      if (state.xnnpack_candidate != nullptr) {
-        if (!state.xnnpack_candidate->Run(rows, x, worker.gemm_out.data(), xnnpack_threads_.get())) {
-          return SetLastError(PLE_ERROR_INTERNAL, "XNNPACK failed on a [%u -> %u] group", g.in, g.columns);
-        }
-        AddAndStore(worker, rows, tiles, g.columns, add_stride);
-        break;
-      }
-      kernels_->f32_gemm(rows, k, x, x_stride, static_cast<const float*>(g.weights) + size_t{g.request_columns} * 16,
-                         size_t{g.in} * 16, tiles, worker.tile_outputs.data(), add_stride);
-      break;
-  }
+  const ple_status status = GroupProduct(worker, state, g, GroupPart::kCandidate, rows, ValuePointer(worker, step.input),
+                                         plan_.values[step.input].width, add_stride);
+  if (status != PLE_OK) return status;
   for (uint32_t m = 0; m < step.members_count; ++m) {
     const GroupMember& member = plan_.group_members[step.members_begin + m];
     const Activation activation = member.layer->activation;
@@ -486,17 +470,9 @@ ple_status Session::ComputeScores(const RunInputs& inputs, size_t first, size_t 
                                    ? &model_->features()[score_.transform_input]
                                    : nullptr;
   for (size_t r = 0; r < rows; ++r) {
-    const float* p = outputs + (first + r) * tasks;
-    float score = 1.0f;
-    for (size_t t = 0; t < tasks; ++t) {
-      const float w = score_.exponents[t];
-      if (w == 0.0f) continue;
-      float value = p[t];
-      if (model_->tasks()[t].type == PLE_TASK_REGRESSION) value = std::max(value, score_.regression_floor);
-      score *= kernels::Pow(value, w);
-    }
+    float x = 0.0f;
     if (input != nullptr) {
-      float x = input->dense[(first + r) * input->dense_stride];
+      x = input->dense[(first + r) * input->dense_stride];
       if (!std::isfinite(x)) {
         if (feature == nullptr || !feature->nan_replace) {
           return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "%s '%s': the score's input of candidate %zu is %s",
@@ -507,16 +483,9 @@ ple_status Session::ComputeScores(const RunInputs& inputs, size_t first, size_t 
         }
         x = feature->nan_replacement;
       }
-      switch (score_.transform) {
-        case ScoreTransform::kNone: break;
-        case ScoreTransform::kIdentity: score *= x; break;
-        case ScoreTransform::kLog1p: score *= kernels::Log1p(std::max(x, 0.0f)); break;
-        case ScoreTransform::kSigmoid:
-          score *= kernels::sigmoid(score_.transform_scale * x + score_.transform_offset);
-          break;
-      }
     }
-    scores[first + r] = score;
+    scores[first + r] =
+        kernels::f32_ranking_score__scalar(score_.formula, model_->tasks().data(), outputs + (first + r) * tasks, x);
   }
   return PLE_OK;
 }
@@ -548,17 +517,10 @@ ple_status Session::RunRows(Worker& worker, RunInputs* inputs, size_t begin, siz
           clock.Charge(1 + step.level);
           break;
         case StepKind::kTaskOutput: {
-          const float* x = ValuePointer(worker, step.input);
-          const size_t x_stride = plan_.values[step.input].width;
           const bool binary = model_->tasks()[step.task].type == PLE_TASK_BINARY;
           float* out = outputs + first * task_count + step.task;
-          size_t not_finite = rows;
-          for (size_t r = 0; r < rows; ++r) {
-            const float value = x[r * x_stride];
-            const float output = binary ? kernels::sigmoid(value) : value;
-            out[r * task_count] = output;
-            if (!std::isfinite(output) && not_finite == rows) not_finite = r;
-          }
+          const size_t not_finite = kernels::f32_task_output__scalar(
+              rows, ValuePointer(worker, step.input), plan_.values[step.input].width, binary, out, task_count);
           clock.Charge(outputs_stage);
           if (not_finite < rows) {  // a defined answer instead of NaN scores (docs/hardening.md)
             return SetLastError(PLE_ERROR_INVALID_ARGUMENT,

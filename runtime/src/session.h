@@ -46,12 +46,8 @@ Status SessionMemoryBytes(const Model& model, const SessionConfig& config, size_
 // The score a session computes (the model's, unless overridden).
 struct ScoreParams {
   bool present = false;
-  std::vector<float> exponents;        // one per task
-  float regression_floor = 0.0f;
-  ScoreTransform transform = ScoreTransform::kNone;
+  ScoreFormula formula;
   int transform_input = -1;            // Model::FindInput index of the transform's input
-  float transform_scale = 1.0f;
-  float transform_offset = 0.0f;
 };
 
 // The inputs of one Run.
@@ -183,6 +179,9 @@ class Session {
   // columns (Model::request_width floats each): part[r][n], `columns` floats per row.
   ple_status GroupRequestPart(Worker& worker, size_t step_index, const PlanStep& step, size_t rows,
                               const float* request, float* part);
+  enum class GroupPart { kRequest, kCandidate };  // a split group's request columns, or the rest (all, unsplit)
+  ple_status GroupProduct(Worker& worker, const GroupState& state, const PackedGroup& g, GroupPart part, size_t rows,
+                          const float* x, size_t x_stride, size_t add_stride);
   void AddAndStore(Worker& worker, size_t rows, size_t tiles, size_t columns, size_t add_stride);
   void RunGate(Worker& worker, size_t step_index, const PlanStep& step, size_t first, size_t rows);
   // Layer recording: copies the group's members' rows [first, first + rows) to their records.

@@ -77,6 +77,17 @@ void qu8s8_gemm__scalar(size_t rows, size_t blocks, const uint8_t* a, size_t a_s
 // The logistic function, 1 / (1 + exp(-x)), with the runtime's own exp (portable-math.h).
 float sigmoid(float x);
 
+// A task's output for `rows` candidates: out[r * out_stride] = sigmoid(x[r * x_stride]) for a
+// binary task, x itself for a regression. Returns the first row whose output is not finite, or
+// `rows` (the caller fails the run by name: docs/hardening.md).
+size_t f32_task_output__scalar(size_t rows, const float* x, size_t x_stride, bool binary, float* out,
+                               size_t out_stride);
+
+// One candidate's ranking score (score.h): prod_k max(p[k], floor if tasks[k] is a regression)
+// ^ exponents[k], k ascending, times the transform of x (x is not read for kNone). With the
+// runtime's own pow, log1p and sigmoid: the same bits on every platform.
+float f32_ranking_score__scalar(const ScoreFormula& formula, const TaskInfo* tasks, const float* p, float x);
+
 // An IEEE float16 value (bits) as float32, exactly.
 float f16_to_f32(uint16_t bits);
 
