@@ -24,10 +24,10 @@
 #include <string>
 #include <vector>
 
-#include "c_api_internal.h"
-#include "cpu_features.h"
+#include "capi/c_api_internal.h"
+#include "kernels/cpu_features.h"
 #include "kernels/kernel_set.h"
-#include "model.h"
+#include "load/model.h"
 #include "ple/ple.h"
 
 namespace {

@@ -8,11 +8,11 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "c_api_internal.h"
+#include "capi/c_api_internal.h"
 #include "conformance.h"
-#include "model.h"
+#include "load/model.h"
 #include "request_io.h"
-#include "session.h"
+#include "run/session.h"
 
 namespace ple {
 namespace tools {

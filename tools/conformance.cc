@@ -12,10 +12,10 @@
 #include "converter.h"
 #include "feature_columns.h"
 #include "ple/ple.hpp"
-#include "model.h"
+#include "load/model.h"
 #include "safetensors.h"
-#include "c_api_internal.h"
-#include "session.h"
+#include "capi/c_api_internal.h"
+#include "run/session.h"
 
 namespace ple {
 namespace conformance {

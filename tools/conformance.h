@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "feature_columns.h"
-#include "model.h"
+#include "load/model.h"
 #include "native_importer.h"
 #include "quantize.h"
 #include "ple/ple.hpp"

@@ -21,7 +21,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "c_api_internal.h"
+#include "capi/c_api_internal.h"
 #include "conformance.h"
 #include "converter.h"
 #include "feature_columns.h"

@@ -9,7 +9,7 @@
 
 #include "activity_report.h"
 #include "html_report.h"
-#include "integrity.h"
+#include "load/integrity.h"
 #include "ple/ple.hpp"
 #include "ple_model_generated.h"
 #include "version_text.h"

@@ -8,7 +8,7 @@
 #include <sstream>
 
 #include "convert_error.h"
-#include "encoder.h"
+#include "run/encoder.h"
 
 namespace ple {
 namespace convert {

@@ -8,7 +8,7 @@
 
 #include "convert_error.h"
 #include "encoder_config.h"
-#include "score.h"
+#include "load/score.h"
 
 namespace ple {
 namespace convert {

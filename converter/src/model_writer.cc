@@ -11,7 +11,7 @@
 #include <map>
 
 #include "convert_error.h"
-#include "integrity.h"
+#include "load/integrity.h"
 #include "quantize.h"
 #include "ple_schema_version.h"
 

@@ -14,7 +14,7 @@ namespace convert {
 
 // The model file image. Every weight vector is 64-byte aligned relative to the start of the
 // image (so in place from an mmap or any 64-byte aligned buffer). It ends with the integrity
-// trailer (runtime/src/integrity.h), unsigned. The same IR gives the same bytes.
+// trailer (runtime/src/load/integrity.h), unsigned. The same IR gives the same bytes.
 std::vector<uint8_t> SerializeModel(const IrModel& model, const std::string& producer);
 
 // `file` (SerializeModel's) with its trailer signed by an Ed25519 secret key (64 bytes, as

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "conformance.h"
-#include "hash64.h"
+#include "run/hash64.h"
 #include "ple/ple.hpp"
 
 namespace py = pybind11;

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "c_api_internal.h"
+#include "capi/c_api_internal.h"
 #include "exercise.h"
 #include "ple_model_generated.h"
 #include "test_util.h"

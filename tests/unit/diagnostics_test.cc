@@ -9,7 +9,7 @@
 #include <filesystem>
 
 #include "activity_report.h"
-#include "c_api_internal.h"
+#include "capi/c_api_internal.h"
 #include "conformance.h"
 #include "html_report.h"
 #include "ple/ple.hpp"

@@ -7,7 +7,7 @@
 #include <cmath>
 #include <cstring>
 
-#include "c_api_internal.h"
+#include "capi/c_api_internal.h"
 #include "ple/ple.hpp"
 #include "test_util.h"
 

@@ -8,10 +8,10 @@
 #include <string>
 #include <vector>
 
-#include "integrity.h"
+#include "load/integrity.h"
 #include "model_writer.h"
 #include "ple/ple.h"
-#include "sha256.h"
+#include "load/sha256.h"
 #include "test_util.h"
 
 using ple::test::AlignedBuffer;

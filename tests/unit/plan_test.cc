@@ -2,8 +2,8 @@
 // dropped; the arena is smaller than one buffer per value.
 #include <catch2/catch.hpp>
 
-#include "model.h"
-#include "plan.h"
+#include "load/model.h"
+#include "run/plan.h"
 #include "test_util.h"
 
 namespace {

@@ -3,9 +3,9 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "cpu_features.h"
+#include "kernels/cpu_features.h"
 #include "kernels/simd_kernels.h"
-#include "xnnpack_gemm.h"
+#include "kernels/xnnpack_gemm.h"
 
 namespace ple::rt {
 namespace {

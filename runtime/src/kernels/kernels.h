@@ -11,7 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "model.h"
+#include "load/model.h"
 
 namespace ple::rt {
 namespace kernels {
