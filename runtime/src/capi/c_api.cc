@@ -702,11 +702,8 @@ uint64_t ple_model_feature_encoder_size(const ple_model* model, size_t feature) 
 
 int64_t ple_model_find_feature(const ple_model* model, const char* name) {
   if (model == nullptr || name == nullptr) return -1;
-  const auto& features = model->model->features();
-  for (size_t i = 0; i < features.size(); ++i) {
-    if (features[i].name == name) return static_cast<int64_t>(i);
-  }
-  return -1;
+  const int input = model->model->FindInput(name);  // features first, then extras
+  return input >= 0 && static_cast<size_t>(input) < model->model->features().size() ? input : -1;
 }
 
 namespace {

@@ -189,6 +189,9 @@ class Model {
   // by this converter), so the first layers can split their columns into a request part
   // computed once per request and a candidate part.
   bool request_first() const { return request_first_; }
+  // The first layers reading the input row are split at the request columns (their request
+  // part computed once per request): the row starts with request-scope features and has both.
+  bool splits_first_layers() const { return request_first_ && request_width_ > 0 && request_width_ < row_width_; }
   // True when every feature is dense (ple_session_run's float rows can carry them).
   bool dense_only() const { return dense_only_; }
   // Feature or extra index by name: features first, then extras at features().size() + i; -1 if none.

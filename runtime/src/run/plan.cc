@@ -175,7 +175,7 @@ Plan BuildPlan(const Model& model) {
     for (const Gate& gate : level.gates) collect(gate.mlp);
   }
   for (const Tower& tower : model.towers()) collect(tower.mlp);
-  plan.split = model.request_first() && model.request_width() > 0 && model.request_width() < model.row_width();
+  plan.split = model.splits_first_layers();
   plan.request_width = plan.split ? model.request_width() : 0;
   plan.input_width = model.row_width() - plan.request_width;
   AddValue(&plan, plan.input_width);  // kInputValue
