@@ -94,34 +94,8 @@ Status Session::Create(std::shared_ptr<const Model> model, const SessionConfig& 
     partials += width;
   }
   session->request_partials_.assign(scratch.request_partials, 0.0f);
-  session->groups_.resize(plan.steps.size());
-  for (size_t i = 0; i < plan.steps.size(); ++i) {
-    const PlanStep& step = plan.steps[i];
-    if (step.kind != StepKind::kGroup) continue;
-    const PackedGroup& g = *step.group;
-    GroupState& state = session->groups_[i];
-    state.bias.assign(g.columns, 0.0f);
-    state.tile_member.assign(g.columns / 16, UINT32_MAX);
-    for (uint32_t m = 0; m < step.members_count; ++m) {
-      const DenseLayer& layer = *plan.group_members[step.members_begin + m].layer;
-      if (layer.bias != nullptr)
-        std::copy(layer.bias, layer.bias + layer.out, state.bias.begin() + layer.packed_column);
-      for (uint32_t c = 0; c < layer.out; c += 16) state.tile_member[(layer.packed_column + c) / 16] = m;
-    }
-    if (xnnpack_f32 && g.type == WeightType::kF32) {
-      size_t packed = 0;
-      status = CreateXnnpackGemm(g.in - g.request_columns, g.columns, plan.values[step.input].width, g.columns,
-                                 RowMajor(g, g.request_columns, g.in).data(), &state.xnnpack_candidate, &packed);
-      if (!status.ok()) return status;
-      session->packed_weight_bytes_ += packed;
-      if (step.split >= 0) {
-        status = CreateXnnpackGemm(g.request_columns, g.columns, plan.request_width, g.columns,
-                                   RowMajor(g, 0, g.request_columns).data(), &state.xnnpack_request, &packed);
-        if (!status.ok()) return status;
-        session->packed_weight_bytes_ += packed;
-      }
-    }
-  }
+  status = session->PrepareGroups(xnnpack_f32);
+  if (!status.ok()) return status;
   const ScoreInfo& score = session->model_->score();
   session->score_.present = score.present;
   session->score_.formula = score.formula;
@@ -134,6 +108,41 @@ Status Session::Create(std::shared_ptr<const Model> model, const SessionConfig& 
     if (!status.ok()) return status;
   }
   *out = std::move(session);
+  return Status::Ok();
+}
+
+// Each group's bias vector and tile table (which member each 16-column tile belongs to), and
+// on the XNNPACK path its operators over the request and candidate columns.
+Status Session::PrepareGroups(bool xnnpack_f32) {
+  Status status;
+  groups_.resize(plan_.steps.size());
+  for (size_t i = 0; i < plan_.steps.size(); ++i) {
+    const PlanStep& step = plan_.steps[i];
+    if (step.kind != StepKind::kGroup) continue;
+    const PackedGroup& g = *step.group;
+    GroupState& state = groups_[i];
+    state.bias.assign(g.columns, 0.0f);
+    state.tile_member.assign(g.columns / 16, UINT32_MAX);
+    for (uint32_t m = 0; m < step.members_count; ++m) {
+      const DenseLayer& layer = *plan_.group_members[step.members_begin + m].layer;
+      if (layer.bias != nullptr)
+        std::copy(layer.bias, layer.bias + layer.out, state.bias.begin() + layer.packed_column);
+      for (uint32_t c = 0; c < layer.out; c += 16) state.tile_member[(layer.packed_column + c) / 16] = m;
+    }
+    if (xnnpack_f32 && g.type == WeightType::kF32) {
+      size_t packed = 0;
+      status = CreateXnnpackGemm(g.in - g.request_columns, g.columns, plan_.values[step.input].width, g.columns,
+                                 RowMajor(g, g.request_columns, g.in).data(), &state.xnnpack_candidate, &packed);
+      if (!status.ok()) return status;
+      packed_weight_bytes_ += packed;
+      if (step.split >= 0) {
+        status = CreateXnnpackGemm(g.request_columns, g.columns, plan_.request_width, g.columns,
+                                   RowMajor(g, 0, g.request_columns).data(), &state.xnnpack_request, &packed);
+        if (!status.ok()) return status;
+        packed_weight_bytes_ += packed;
+      }
+    }
+  }
   return Status::Ok();
 }
 

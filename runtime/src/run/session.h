@@ -170,6 +170,7 @@ class Session {
   // Profile stages: 0 features, 1 + l level l, levels + 1 towers, levels + 2 outputs (the last).
   size_t OutputsStage() const { return model_->levels().size() + 2; }
   Status CreateWorker(const ScratchSizes& scratch, Worker* worker);
+  Status PrepareGroups(bool xnnpack_f32);
   float* ValuePointer(const Worker& worker, uint32_t value) const;
   ple_status RunRows(Worker& worker, RunInputs* inputs, size_t begin, size_t end, float* outputs, float* scores);
   ple_status AssembleInputs(Worker& worker, RunInputs* inputs, size_t first, size_t rows);
