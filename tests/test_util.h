@@ -73,6 +73,24 @@ class AlignedBuffer {
   size_t size_;
 };
 
+// Opens `bytes` from an aligned copy and closes the model again: the status, the last error
+// when it failed, and whether the out-pointer agreed with the status (a model on success,
+// NULL on failure).
+struct OpenResult {
+  ple_status status;
+  std::string message;
+  bool handle_consistent;
+};
+
+inline OpenResult OpenBytes(const std::vector<uint8_t>& bytes) {
+  AlignedBuffer buffer(bytes);
+  ple_model* model = nullptr;
+  const ple_status status = ple_model_open_buffer(buffer.data(), buffer.size(), &model);
+  OpenResult result{status, status == PLE_OK ? "" : ple_last_error(), (status == PLE_OK) == (model != nullptr)};
+  ple_model_close(&model);
+  return result;
+}
+
 inline convert::ConvertedModel ConvertBundle(const std::string& name, const convert::ImportOptions& options = {},
                                              const convert::PrecisionPlan& precision = {}) {
   return convert::ConvertNative(BundlePath(name) + "/config.json", BundlePath(name) + "/weights.safetensors",

@@ -17,17 +17,11 @@ using ple::test::AlignedBuffer;
 
 namespace {
 
-struct Opened {
-  ple_status status;
-  std::string message;
-};
+using Opened = ple::test::OpenResult;
 
 Opened Open(const std::vector<uint8_t>& bytes) {
-  AlignedBuffer buffer(bytes);
-  ple_model* model = nullptr;
-  const ple_status status = ple_model_open_buffer(buffer.data(), buffer.size(), &model);
-  Opened result{status, status == PLE_OK ? "" : ple_last_error()};
-  ple_model_close(&model);
+  Opened result = ple::test::OpenBytes(bytes);
+  REQUIRE(result.handle_consistent);
   return result;
 }
 

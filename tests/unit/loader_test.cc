@@ -18,19 +18,11 @@ using ple::test::AlignedBuffer;
 
 namespace {
 
-struct LoadResult {
-  ple_status status;
-  std::string message;
-};
+using LoadResult = ple::test::OpenResult;
 
 LoadResult Load(const std::vector<uint8_t>& bytes) {
-  AlignedBuffer buffer(bytes);
-  ple_model* model = nullptr;
-  const ple_status status = ple_model_open_buffer(buffer.data(), buffer.size(), &model);
-  LoadResult result{status, status == PLE_OK ? "" : ple_last_error()};
-  if (status == PLE_OK) REQUIRE(model != nullptr);
-  if (status != PLE_OK) REQUIRE(model == nullptr);
-  ple_model_close(&model);
+  LoadResult result = ple::test::OpenBytes(bytes);
+  REQUIRE(result.handle_consistent);
   return result;
 }
 
