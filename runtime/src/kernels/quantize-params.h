@@ -18,17 +18,25 @@ struct RowQuantization {
   float scale;
   float inverse;       // 1 / scale
   int32_t zero_point;
-  bool usable;         // false when hi - lo overflows float: the row is refused as a non-finite one
+  bool usable;         // false when hi - lo is not finite: the row is refused as a non-finite one
 };
 
 // lo = min(0, min x), hi = max(0, max x). A scale below the smallest normal float (a range of
 // 0, or of a few denormals, which armv7 NEON flushes to 0 anyway) is 1: its inverse would be
-// infinite.
+// infinite. A range that is not finite (hi - lo overflows, or a NaN reached lo or hi: the
+// AVX-512 path computes the range before it checks the row for NaNs) is not usable: the caller
+// refuses the row, and nothing here converts a NaN to an integer (undefined behaviour, found by
+// the kernel test under UBSan on an AVX-512 CPU).
 inline RowQuantization RowQuantizationFor(float lo, float hi) {
   RowQuantization p;
   p.usable = std::isfinite(hi - lo);
+  if (!p.usable) {
+    p.scale = p.inverse = 1.0f;
+    p.zero_point = 0;
+    return p;
+  }
   p.scale = (hi - lo) / 255.0f;
-  if (!p.usable || !(p.scale >= std::numeric_limits<float>::min())) p.scale = 1.0f;
+  if (!(p.scale >= std::numeric_limits<float>::min())) p.scale = 1.0f;
   p.inverse = 1.0f / p.scale;
   p.zero_point = static_cast<int32_t>(std::clamp(std::nearbyint(-lo * p.inverse), 0.0f, 255.0f));
   return p;
