@@ -7,7 +7,7 @@
 #include <set>
 #include <sstream>
 
-#include "convert_error.h"
+#include "json_reader.h"
 #include "run/encoder.h"
 
 namespace ple {
@@ -15,15 +15,6 @@ namespace convert {
 namespace {
 
 using nlohmann::json;
-
-[[noreturn]] void Fail(const std::string& where, const std::string& message) {
-  throw ConvertError("config: " + where + ": " + message);
-}
-
-int64_t GetInt(const json& value, const std::string& where) {
-  if (!value.is_number_integer()) Fail(where, "an integer expected, found " + value.dump());
-  return value.get<int64_t>();
-}
 
 // A whole string as an int64 (key_type "int" keys from object keys and text lines).
 bool ParseInt64(const std::string& text, int64_t* value) {
@@ -41,11 +32,11 @@ bool ParseInt64(const std::string& text, int64_t* value) {
 void KeysFromJson(const json& v, const std::string& where, int64_t id_offset, bool int_keys_wanted,
                   EncoderConfig* e) {
   if (v.is_array()) {
-    if (v.empty()) Fail(where, "an empty vocabulary");
+    if (v.empty()) kConfigJson.Fail(where, "an empty vocabulary");
     const bool ints = v[0].is_number_integer();
     for (size_t i = 0; i < v.size(); ++i) {
       if (ints != v[i].is_number_integer() || (!ints && !v[i].is_string())) {
-        Fail(where + "[" + std::to_string(i) + "]", "keys must all be strings or all integers");
+        kConfigJson.Fail(where + "[" + std::to_string(i) + "]", "keys must all be strings or all integers");
       }
       if (ints) {
         e->int_keys.push_back(v[i].get<int64_t>());
@@ -55,25 +46,26 @@ void KeysFromJson(const json& v, const std::string& where, int64_t id_offset, bo
       e->ids.push_back(id_offset + static_cast<int64_t>(i));
     }
     e->kind = ints || int_keys_wanted ? fb::EncoderKind::IntVocabulary : fb::EncoderKind::StringVocabulary;
-    if (int_keys_wanted && !ints) Fail(where, "key_type \"int\" but the keys are strings");
+    if (int_keys_wanted && !ints) kConfigJson.Fail(where, "key_type \"int\" but the keys are strings");
     return;
   }
   if (v.is_object()) {
-    if (v.empty()) Fail(where, "an empty vocabulary");
+    if (v.empty()) kConfigJson.Fail(where, "an empty vocabulary");
     for (auto it = v.begin(); it != v.end(); ++it) {
       if (int_keys_wanted) {
         int64_t key = 0;
-        if (!ParseInt64(it.key(), &key)) Fail(where, "key '" + it.key() + "' is not an integer (key_type \"int\")");
+        if (!ParseInt64(it.key(), &key))
+          kConfigJson.Fail(where, "key '" + it.key() + "' is not an integer (key_type \"int\")");
         e->int_keys.push_back(key);
       } else {
         e->string_keys.push_back(it.key());
       }
-      e->ids.push_back(GetInt(it.value(), where + "." + it.key()));
+      e->ids.push_back(kConfigJson.Int(it.value(), where + "." + it.key()));
     }
     e->kind = int_keys_wanted ? fb::EncoderKind::IntVocabulary : fb::EncoderKind::StringVocabulary;
     return;
   }
-  Fail(where, "a list of keys, an object of key -> id, or a file name expected");
+  kConfigJson.Fail(where, "a list of keys, an object of key -> id, or a file name expected");
 }
 
 // Keys from a file: .json (as inline), anything else: UTF-8 text, one key per line (a final
@@ -81,7 +73,7 @@ void KeysFromJson(const json& v, const std::string& where, int64_t id_offset, bo
 void KeysFromFile(const std::string& path, const std::string& where, int64_t id_offset, bool int_keys_wanted,
                   EncoderConfig* e) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) Fail(where, "cannot open vocabulary file '" + path + "'");
+  if (!in) kConfigJson.Fail(where, "cannot open vocabulary file '" + path + "'");
   std::stringstream text;
   text << in.rdbuf();
   const std::string content = text.str();
@@ -90,7 +82,7 @@ void KeysFromFile(const std::string& path, const std::string& where, int64_t id_
     try {
       v = json::parse(content);
     } catch (const json::exception& error) {
-      Fail(where, "'" + path + "' is not valid JSON: " + error.what());
+      kConfigJson.Fail(where, "'" + path + "' is not valid JSON: " + error.what());
     }
     KeysFromJson(v, where + " ('" + path + "')", id_offset, int_keys_wanted, e);
     return;
@@ -105,17 +97,19 @@ void KeysFromFile(const std::string& path, const std::string& where, int64_t id_
     lines.push_back(line);
     start = end + 1;
   }
-  if (lines.empty()) Fail(where, "'" + path + "' is empty");
+  if (lines.empty()) kConfigJson.Fail(where, "'" + path + "' is empty");
   json list = json::array();
   for (size_t i = 0; i < lines.size(); ++i) {
     if (int_keys_wanted) {
       int64_t key = 0;
       if (!ParseInt64(lines[i], &key)) {
-        Fail(where, "'" + path + "' line " + std::to_string(i + 1) + " is not an integer (key_type \"int\")");
+        kConfigJson.Fail(where,
+                         "'" + path + "' line " + std::to_string(i + 1) + " is not an integer (key_type \"int\")");
       }
       list.push_back(key);
     } else {
-      if (!rt::IsValidUtf8(reinterpret_cast<const uint8_t*>(lines[i].data()), lines[i].size())) Fail(where, "'" + path + "' line " + std::to_string(i + 1) + " is not valid UTF-8");
+      if (!rt::IsValidUtf8(reinterpret_cast<const uint8_t*>(lines[i].data()), lines[i].size()))
+        kConfigJson.Fail(where, "'" + path + "' line " + std::to_string(i + 1) + " is not valid UTF-8");
       list.push_back(lines[i]);
     }
   }
@@ -135,8 +129,8 @@ void SortKeys(const std::string& where, EncoderConfig* e) {
   for (size_t i = 0; i < order.size(); ++i) {
     const size_t k = order[i];
     if (i > 0 && (strings ? e->string_keys[k] == string_keys.back() : e->int_keys[k] == int_keys.back())) {
-      Fail(where, "key " + (strings ? "'" + e->string_keys[k] + "'" : std::to_string(e->int_keys[k])) +
-                      " appears twice");
+      kConfigJson.Fail(where, "key " + (strings ? "'" + e->string_keys[k] + "'" : std::to_string(e->int_keys[k])) +
+                                  " appears twice");
     }
     if (strings) {
       string_keys.push_back(e->string_keys[k]);
@@ -154,28 +148,28 @@ void SortKeys(const std::string& where, EncoderConfig* e) {
 
 EncoderConfig ParseEncoder(const json& spec, const std::string& where, uint32_t table_rows,
                            const std::string& base_directory) {
-  if (!spec.is_object()) Fail(where, "an object expected");
+  if (!spec.is_object()) kConfigJson.Fail(where, "an object expected");
   static const std::set<std::string> kKeys = {"vocabulary", "key_type", "id_offset", "oov_id",
                                               "hash_buckets", "input", "boundaries"};
   for (auto it = spec.begin(); it != spec.end(); ++it) {
-    if (!kKeys.count(it.key())) Fail(where, "unknown key '" + it.key() + "'");
+    if (!kKeys.count(it.key())) kConfigJson.Fail(where, "unknown key '" + it.key() + "'");
   }
   const int kinds = spec.contains("vocabulary") + spec.contains("hash_buckets") + spec.contains("boundaries");
-  if (kinds != 1) Fail(where, "exactly one of 'vocabulary', 'hash_buckets' and 'boundaries' expected");
+  if (kinds != 1) kConfigJson.Fail(where, "exactly one of 'vocabulary', 'hash_buckets' and 'boundaries' expected");
   EncoderConfig e;
   e.source = "inline";
   auto check_id = [&](int64_t id, const std::string& what) {
     if (id < 0 || static_cast<uint64_t>(id) >= table_rows) {
-      Fail(where, what + " " + std::to_string(id) + " is outside the embedding table's " + std::to_string(table_rows) +
-                      " rows");
+      kConfigJson.Fail(where, what + " " + std::to_string(id) + " is outside the embedding table's " +
+                                  std::to_string(table_rows) + " rows");
     }
   };
   if (spec.contains("vocabulary")) {
     const std::string key_type = spec.value("key_type", std::string("auto"));
     if (key_type != "auto" && key_type != "string" && key_type != "int") {
-      Fail(where + ".key_type", "\"string\" or \"int\" expected");
+      kConfigJson.Fail(where + ".key_type", "\"string\" or \"int\" expected");
     }
-    const int64_t id_offset = spec.contains("id_offset") ? GetInt(spec["id_offset"], where + ".id_offset") : 0;
+    const int64_t id_offset = spec.contains("id_offset") ? kConfigJson.Int(spec["id_offset"], where + ".id_offset") : 0;
     const json& v = spec["vocabulary"];
     if (v.is_string()) {
       std::string path = v.get<std::string>();
@@ -186,47 +180,48 @@ EncoderConfig ParseEncoder(const json& spec, const std::string& where, uint32_t 
       KeysFromJson(v, where + ".vocabulary", id_offset, key_type == "int", &e);
     }
     if (key_type == "string" && e.kind != fb::EncoderKind::StringVocabulary) {
-      Fail(where + ".vocabulary", "key_type \"string\" but the keys are integers");
+      kConfigJson.Fail(where + ".vocabulary", "key_type \"string\" but the keys are integers");
     }
     SortKeys(where + ".vocabulary", &e);
     for (int64_t id : e.ids) check_id(id, "vocabulary id");
     if (spec.contains("oov_id")) {
       e.has_oov_id = true;
-      e.oov_id = GetInt(spec["oov_id"], where + ".oov_id");
+      e.oov_id = kConfigJson.Int(spec["oov_id"], where + ".oov_id");
       check_id(e.oov_id, "oov_id");
     }
     return e;
   }
   if (spec.contains("oov_id") || spec.contains("id_offset") || spec.contains("key_type")) {
-    Fail(where, "'oov_id', 'id_offset' and 'key_type' apply to a vocabulary");
+    kConfigJson.Fail(where, "'oov_id', 'id_offset' and 'key_type' apply to a vocabulary");
   }
   if (spec.contains("hash_buckets")) {
-    const int64_t buckets = GetInt(spec["hash_buckets"], where + ".hash_buckets");
+    const int64_t buckets = kConfigJson.Int(spec["hash_buckets"], where + ".hash_buckets");
     if (buckets < 1 || static_cast<uint64_t>(buckets) > table_rows) {
-      Fail(where + ".hash_buckets", std::to_string(buckets) + " outside [1, " + std::to_string(table_rows) +
-                                        "] (the embedding table's rows)");
+      kConfigJson.Fail(where + ".hash_buckets", std::to_string(buckets) + " outside [1, " + std::to_string(table_rows) +
+                                                    "] (the embedding table's rows)");
     }
     const std::string input = spec.value("input", std::string("string"));
-    if (input != "string" && input != "int") Fail(where + ".input", "\"string\" or \"int\" expected");
+    if (input != "string" && input != "int") kConfigJson.Fail(where + ".input", "\"string\" or \"int\" expected");
     e.kind = input == "string" ? fb::EncoderKind::HashString : fb::EncoderKind::HashInt;
     e.buckets = static_cast<uint64_t>(buckets);
     return e;
   }
-  if (spec.contains("input")) Fail(where + ".input", "applies to 'hash_buckets'");
+  if (spec.contains("input")) kConfigJson.Fail(where + ".input", "applies to 'hash_buckets'");
   const json& b = spec["boundaries"];
-  if (!b.is_array() || b.empty()) Fail(where + ".boundaries", "a non-empty list of numbers expected");
+  if (!b.is_array() || b.empty()) kConfigJson.Fail(where + ".boundaries", "a non-empty list of numbers expected");
   for (size_t i = 0; i < b.size(); ++i) {
-    if (!b[i].is_number()) Fail(where + ".boundaries", "a non-empty list of numbers expected");
+    if (!b[i].is_number()) kConfigJson.Fail(where + ".boundaries", "a non-empty list of numbers expected");
     const float x = b[i].get<float>();
     if (!std::isfinite(x) || (i > 0 && !(e.boundaries.back() < x))) {
-      Fail(where + ".boundaries", "must be finite and strictly ascending (as float32), at " + std::to_string(i));
+      kConfigJson.Fail(where + ".boundaries",
+                       "must be finite and strictly ascending (as float32), at " + std::to_string(i));
     }
     e.boundaries.push_back(x);
   }
   if (e.boundaries.size() + 1 > table_rows) {
-    Fail(where + ".boundaries", std::to_string(e.boundaries.size()) + " boundaries make " +
-                                    std::to_string(e.boundaries.size() + 1) + " buckets; the table has " +
-                                    std::to_string(table_rows) + " rows");
+    kConfigJson.Fail(where + ".boundaries", std::to_string(e.boundaries.size()) + " boundaries make " +
+                                                std::to_string(e.boundaries.size() + 1) + " buckets; the table has " +
+                                                std::to_string(table_rows) + " rows");
   }
   e.kind = fb::EncoderKind::Boundaries;
   return e;

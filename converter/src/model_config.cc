@@ -8,6 +8,7 @@
 
 #include "convert_error.h"
 #include "encoder_config.h"
+#include "json_reader.h"
 #include "load/score.h"
 
 namespace ple {
@@ -18,84 +19,13 @@ using nlohmann::json;
 
 constexpr uint32_t kMaxUnits = 1u << 16;
 
-[[noreturn]] void Fail(const std::string& where, const std::string& message) {
-  throw ConvertError("config: " + where + ": " + message);
-}
-
-void CheckKeys(const json& object, const std::string& where, std::initializer_list<const char*> known) {
-  if (!object.is_object()) Fail(where, "an object expected, found " + std::string(object.type_name()));
-  for (auto it = object.begin(); it != object.end(); ++it) {
-    bool found = false;
-    for (const char* key : known) found = found || it.key() == key;
-    if (!found) {
-      std::string list;
-      for (const char* key : known) list += (list.empty() ? "" : ", ") + std::string(key);
-      Fail(where, "unknown key '" + it.key() + "' (known keys: " + list + ")");
-    }
-  }
-}
-
-std::string GetString(const json& object, const char* key, const std::string& where, const std::string& fallback,
-                      bool required = false) {
-  if (!object.contains(key)) {
-    if (required) Fail(where, std::string("key '") + key + "' is required");
-    return fallback;
-  }
-  if (!object[key].is_string()) Fail(where + "." + key, "a string expected");
-  return object[key].get<std::string>();
-}
-
-// One of a fixed set of strings, mapped to its value; `fallback` when the key is absent
-// (required when there is none).
-template <typename T>
-T GetChoice(const json& object, const char* key, const std::string& where,
-            std::initializer_list<std::pair<const char*, T>> choices, const T* fallback = nullptr) {
-  if (!object.contains(key) && fallback != nullptr) return *fallback;
-  const std::string value = GetString(object, key, where, "", /*required=*/true);
-  std::string known;
-  for (const auto& choice : choices) {
-    if (value == choice.first) return choice.second;
-    known += (known.empty() ? "\"" : " or \"") + std::string(choice.first) + "\"";
-  }
-  Fail(where + "." + key, known + " expected, found \"" + value + "\"");
-}
-
-bool GetBool(const json& object, const char* key, const std::string& where, bool fallback) {
-  if (!object.contains(key)) return fallback;
-  if (!object[key].is_boolean()) Fail(where + "." + key, "true or false expected");
-  return object[key].get<bool>();
-}
-
-uint32_t ToCount(const json& value, const std::string& where, uint32_t min, uint32_t max) {
-  if (!value.is_number_integer() || value.get<int64_t>() < min || value.get<int64_t>() > max) {
-    Fail(where, "an integer in [" + std::to_string(min) + ", " + std::to_string(max) + "] expected, found " +
-                    value.dump());
-  }
-  return static_cast<uint32_t>(value.get<int64_t>());
-}
-
 double GetEps(const json& object, const std::string& where, double fallback) {
   if (!object.contains("batch_norm_eps")) return fallback;
   const json& v = object["batch_norm_eps"];
   if (!v.is_number() || !(v.get<double>() > 0.0) || v.get<double>() > 1.0) {
-    Fail(where + ".batch_norm_eps", "a number in (0, 1] expected");
+    kConfigJson.Fail(where + ".batch_norm_eps", "a number in (0, 1] expected");
   }
   return v.get<double>();
-}
-
-std::vector<uint32_t> GetUnits(const json& object, const char* key, const std::string& where, bool allow_empty) {
-  if (!object.contains(key)) {
-    if (allow_empty) return {};
-    Fail(where, std::string("key '") + key + "' is required");
-  }
-  const json& units = object[key];
-  if (!units.is_array()) Fail(where + "." + key, "a list of layer widths expected");
-  if (units.empty() && !allow_empty) Fail(where + "." + key, "at least one layer expected");
-  std::vector<uint32_t> out;
-  for (size_t i = 0; i < units.size(); ++i) {
-    out.push_back(ToCount(units[i], where + "." + key + "[" + std::to_string(i) + "]", 1, kMaxUnits));
-  }
-  return out;
 }
 
 ActivationConfig ParseActivation(const json& value, const std::string& where) {
@@ -109,22 +39,22 @@ ActivationConfig ParseActivation(const json& value, const std::string& where) {
   if (value.is_string()) {
     name = value.get<std::string>();
   } else if (value.is_object()) {
-    CheckKeys(value, where, {"type", "negative_slope", "epsilon"});
-    name = GetString(value, "type", where, "", /*required=*/true);
+    kConfigJson.CheckKeys(value, where, {"type", "negative_slope", "epsilon"});
+    name = kConfigJson.String(value, "type", where);
     if (value.contains("negative_slope")) {
-      if (name != "leaky_relu") Fail(where, "negative_slope applies to leaky_relu only");
-      if (!value["negative_slope"].is_number()) Fail(where + ".negative_slope", "a number expected");
+      if (name != "leaky_relu") kConfigJson.Fail(where, "negative_slope applies to leaky_relu only");
+      if (!value["negative_slope"].is_number()) kConfigJson.Fail(where + ".negative_slope", "a number expected");
       config.negative_slope = value["negative_slope"].get<float>();
     }
     if (value.contains("epsilon")) {
-      if (name != "dice") Fail(where, "epsilon applies to dice only");
+      if (name != "dice") kConfigJson.Fail(where, "epsilon applies to dice only");
       if (!value["epsilon"].is_number() || !(value["epsilon"].get<double>() > 0)) {
-        Fail(where + ".epsilon", "a positive number expected");
+        kConfigJson.Fail(where + ".epsilon", "a positive number expected");
       }
       config.dice_epsilon = value["epsilon"].get<float>();
     }
   } else {
-    Fail(where, "an activation name or {\"type\": ...} expected");
+    kConfigJson.Fail(where, "an activation name or {\"type\": ...} expected");
   }
   for (const auto& entry : kNames) {
     if (name == entry.first) {
@@ -132,15 +62,15 @@ ActivationConfig ParseActivation(const json& value, const std::string& where) {
       return config;
     }
   }
-  Fail(where, "unsupported activation '" + name +
-                  "' (supported: identity, relu, leaky_relu, prelu, sigmoid, tanh, silu, dice)");
+  kConfigJson.Fail(where, "unsupported activation '" + name +
+                              "' (supported: identity, relu, leaky_relu, prelu, sigmoid, tanh, silu, dice)");
 }
 
 // Shallow merge: keys of `override_object` replace those of `defaults`.
 json Merge(const json& defaults, const json* override_object, const std::string& where) {
   json merged = defaults.is_null() ? json::object() : defaults;
   if (override_object != nullptr) {
-    if (!override_object->is_object()) Fail(where, "an object expected");
+    if (!override_object->is_object()) kConfigJson.Fail(where, "an object expected");
     for (auto it = override_object->begin(); it != override_object->end(); ++it) merged[it.key()] = it.value();
   }
   return merged;
@@ -149,45 +79,46 @@ json Merge(const json& defaults, const json* override_object, const std::string&
 // The MLP fields experts and towers share: units, activation, batch_norm, bias, batch_norm_eps.
 MlpConfig ParseMlpFields(const json& object, const std::string& where, double default_eps, bool allow_no_layers) {
   MlpConfig config;
-  config.units = GetUnits(object, "units", where, allow_no_layers);
+  config.units = kConfigJson.Units(object, "units", where, allow_no_layers);
   if (object.contains("activation")) config.activation = ParseActivation(object["activation"], where + ".activation");
-  config.batch_norm = GetBool(object, "batch_norm", where, false);
-  config.bias = GetBool(object, "bias", where, true);
+  config.batch_norm = kConfigJson.Bool(object, "batch_norm", where, false);
+  config.bias = kConfigJson.Bool(object, "bias", where, true);
   config.batch_norm_eps = GetEps(object, where, default_eps);
   return config;
 }
 
 MlpConfig ParseExpert(const json& object, const std::string& where, double default_eps) {
-  CheckKeys(object, where, {"units", "activation", "batch_norm", "bias", "batch_norm_eps"});
+  kConfigJson.CheckKeys(object, where, {"units", "activation", "batch_norm", "bias", "batch_norm_eps"});
   return ParseMlpFields(object, where, default_eps, /*allow_no_layers=*/false);
 }
 
 GateConfig ParseGate(const json& object, const std::string& where, double default_eps) {
-  CheckKeys(object, where,
-            {"type", "hidden_units", "hidden_activation", "hidden_batch_norm", "hidden_bias", "bias", "batch_norm",
-             "batch_norm_eps"});
+  kConfigJson.CheckKeys(object, where,
+                        {"type", "hidden_units", "hidden_activation", "hidden_batch_norm", "hidden_bias", "bias",
+                         "batch_norm", "batch_norm_eps"});
   GateConfig config;
   const bool softmax = true;
-  config.has_gate = GetChoice<bool>(object, "type", where, {{"softmax", true}, {"none", false}}, &softmax);
-  config.hidden.units = GetUnits(object, "hidden_units", where, /*allow_empty=*/true);
+  config.has_gate = kConfigJson.Choice<bool>(object, "type", where, {{"softmax", true}, {"none", false}}, &softmax);
+  config.hidden.units = kConfigJson.Units(object, "hidden_units", where, /*allow_empty=*/true);
   if (object.contains("hidden_activation")) {
     config.hidden.activation = ParseActivation(object["hidden_activation"], where + ".hidden_activation");
   }
-  config.hidden.batch_norm = GetBool(object, "hidden_batch_norm", where, false);
-  config.hidden.bias = GetBool(object, "hidden_bias", where, true);
-  config.bias = GetBool(object, "bias", where, true);
-  config.batch_norm = GetBool(object, "batch_norm", where, false);
+  config.hidden.batch_norm = kConfigJson.Bool(object, "hidden_batch_norm", where, false);
+  config.hidden.bias = kConfigJson.Bool(object, "hidden_bias", where, true);
+  config.bias = kConfigJson.Bool(object, "bias", where, true);
+  config.batch_norm = kConfigJson.Bool(object, "batch_norm", where, false);
   config.batch_norm_eps = GetEps(object, where, default_eps);
   config.hidden.batch_norm_eps = config.batch_norm_eps;
   return config;
 }
 
 TowerConfig ParseTower(const json& object, const std::string& where, double default_eps) {
-  CheckKeys(object, where, {"units", "activation", "batch_norm", "bias", "batch_norm_eps", "head_bias", "output_bias"});
+  kConfigJson.CheckKeys(object, where,
+                        {"units", "activation", "batch_norm", "bias", "batch_norm_eps", "head_bias", "output_bias"});
   TowerConfig config;
   config.mlp = ParseMlpFields(object, where, default_eps, /*allow_no_layers=*/true);
-  config.head_bias = GetBool(object, "head_bias", where, true);
-  config.output_bias = GetBool(object, "output_bias", where, false);
+  config.head_bias = kConfigJson.Bool(object, "head_bias", where, true);
+  config.output_bias = kConfigJson.Bool(object, "output_bias", where, false);
   return config;
 }
 
@@ -197,66 +128,70 @@ void ParseScore(const json& s, ModelConfig* config);
 std::vector<float> GetFloats(const json& value, const std::string& where, uint32_t width) {
   if (value.is_number()) return std::vector<float>(width, value.get<float>());
   if (!value.is_array() || value.size() != width) {
-    Fail(where, "a number or a list of " + std::to_string(width) + " numbers expected");
+    kConfigJson.Fail(where, "a number or a list of " + std::to_string(width) + " numbers expected");
   }
   std::vector<float> out;
   for (const auto& v : value) {
-    if (!v.is_number()) Fail(where, "a number or a list of " + std::to_string(width) + " numbers expected");
+    if (!v.is_number()) kConfigJson.Fail(where, "a number or a list of " + std::to_string(width) + " numbers expected");
     out.push_back(v.get<float>());
   }
   return out;
 }
 
 void ParseTables(const json& tables, ModelConfig* config) {
-  if (!tables.is_array()) Fail("tables", "a list expected");
+  if (!tables.is_array()) kConfigJson.Fail("tables", "a list expected");
   std::set<std::string> names;
   for (size_t i = 0; i < tables.size(); ++i) {
     const std::string where = "tables[" + std::to_string(i) + "]";
-    CheckKeys(tables[i], where, {"name", "vocabulary", "dim", "dtype"});
+    kConfigJson.CheckKeys(tables[i], where, {"name", "vocabulary", "dim", "dtype"});
     TableConfig table;
-    table.name = GetString(tables[i], "name", where, "", true);
-    if (table.name.empty()) Fail(where + ".name", "must not be empty");
-    if (!names.insert(table.name).second) Fail(where + ".name", "'" + table.name + "' is used twice");
-    if (!tables[i].contains("vocabulary") || !tables[i].contains("dim")) Fail(where, "'vocabulary' and 'dim' are required");
-    table.vocabulary = ToCount(tables[i]["vocabulary"], where + ".vocabulary", 1, 1u << 30);
-    table.dim = ToCount(tables[i]["dim"], where + ".dim", 1, kMaxUnits);
+    table.name = kConfigJson.String(tables[i], "name", where);
+    if (table.name.empty()) kConfigJson.Fail(where + ".name", "must not be empty");
+    if (!names.insert(table.name).second) kConfigJson.Fail(where + ".name", "'" + table.name + "' is used twice");
+    if (!tables[i].contains("vocabulary") || !tables[i].contains("dim"))
+      kConfigJson.Fail(where, "'vocabulary' and 'dim' are required");
+    table.vocabulary = kConfigJson.AsCount(tables[i]["vocabulary"], where + ".vocabulary", 1, 1u << 30);
+    table.dim = kConfigJson.AsCount(tables[i]["dim"], where + ".dim", 1, kMaxUnits);
     const bool f32 = false;
-    table.f16 = GetChoice<bool>(tables[i], "dtype", where, {{"f32", false}, {"f16", true}}, &f32);
+    table.f16 = kConfigJson.Choice<bool>(tables[i], "dtype", where, {{"f32", false}, {"f16", true}}, &f32);
     config->tables.push_back(table);
   }
 }
 
 FeatureConfig ParseFeature(const json& f, const std::string& where, const ModelConfig& config) {
-  CheckKeys(f, where,
-            {"name", "kind", "scope", "width", "normalize", "nan", "table", "oov", "max_length", "pooling",
-             "padding_id", "mean_eps", "encoder"});
+  kConfigJson.CheckKeys(f, where,
+                        {"name", "kind", "scope", "width", "normalize", "nan", "table", "oov", "max_length", "pooling",
+                         "padding_id", "mean_eps", "encoder"});
   FeatureConfig feature;
-  feature.name = GetString(f, "name", where, "", true);
-  if (feature.name.empty()) Fail(where + ".name", "must not be empty");
-  feature.kind = GetChoice<fb::FeatureKind>(
-      f, "kind", where,
-      {{"dense", fb::FeatureKind::Dense}, {"sparse", fb::FeatureKind::Sparse}, {"sequence", fb::FeatureKind::Sequence}});
-  feature.scope = GetChoice<fb::Scope>(f, "scope", where,
-                                       {{"request", fb::Scope::Request}, {"candidate", fb::Scope::Candidate}});
+  feature.name = kConfigJson.String(f, "name", where);
+  if (feature.name.empty()) kConfigJson.Fail(where + ".name", "must not be empty");
+  feature.kind = kConfigJson.Choice<fb::FeatureKind>(f, "kind", where,
+                                                     {{"dense", fb::FeatureKind::Dense},
+                                                      {"sparse", fb::FeatureKind::Sparse},
+                                                      {"sequence", fb::FeatureKind::Sequence}});
+  feature.scope = kConfigJson.Choice<fb::Scope>(f, "scope", where,
+                                                {{"request", fb::Scope::Request}, {"candidate", fb::Scope::Candidate}});
   auto reject = [&](std::initializer_list<const char*> keys, const char* kind) {
     for (const char* key : keys) {
-      if (f.contains(key)) Fail(where + "." + key, std::string("does not apply to a ") + kind + " feature");
+      if (f.contains(key)) kConfigJson.Fail(where + "." + key, std::string("does not apply to a ") + kind + " feature");
     }
   };
   if (feature.kind == fb::FeatureKind::Dense) {
     reject({"table", "oov", "max_length", "pooling", "padding_id", "mean_eps", "encoder"}, "dense");
-    if (!f.contains("width")) Fail(where, "key 'width' is required for a dense feature");
-    feature.width = ToCount(f["width"], where + ".width", 1, kMaxUnits);
+    if (!f.contains("width")) kConfigJson.Fail(where, "key 'width' is required for a dense feature");
+    feature.width = kConfigJson.AsCount(f["width"], where + ".width", 1, kMaxUnits);
     if (f.contains("normalize")) {
       const json& n = f["normalize"];
-      CheckKeys(n, where + ".normalize", {"mean", "std"});
-      if (!n.contains("mean") || !n.contains("std")) Fail(where + ".normalize", "'mean' and 'std' are required");
+      kConfigJson.CheckKeys(n, where + ".normalize", {"mean", "std"});
+      if (!n.contains("mean") || !n.contains("std"))
+        kConfigJson.Fail(where + ".normalize", "'mean' and 'std' are required");
       feature.normalize_mean = GetFloats(n["mean"], where + ".normalize.mean", feature.width);
       feature.normalize_std = GetFloats(n["std"], where + ".normalize.std", feature.width);
       for (size_t i = 0; i < feature.width; ++i) {
         if (!std::isfinite(feature.normalize_mean[i]) || !(feature.normalize_std[i] > 0.0f) ||
             !std::isfinite(feature.normalize_std[i])) {
-          Fail(where + ".normalize", "mean must be finite and std finite and > 0 (value " + std::to_string(i) + ")");
+          kConfigJson.Fail(where + ".normalize",
+                           "mean must be finite and std finite and > 0 (value " + std::to_string(i) + ")");
         }
       }
     }
@@ -269,13 +204,13 @@ FeatureConfig ParseFeature(const json& f, const std::string& where, const ModelC
         feature.nan_policy = fb::NanPolicy::Replace;
         feature.nan_replacement = nan["replace"].get<float>();
       } else {
-        Fail(where + ".nan", "\"error\" or {\"replace\": <finite number>} expected");
+        kConfigJson.Fail(where + ".nan", "\"error\" or {\"replace\": <finite number>} expected");
       }
     }
     return feature;
   }
   reject({"width", "normalize", "nan"}, feature.kind == fb::FeatureKind::Sparse ? "sparse" : "sequence");
-  const std::string table = GetString(f, "table", where, "", true);
+  const std::string table = kConfigJson.String(f, "table", where);
   bool found = false;
   for (size_t t = 0; t < config.tables.size(); ++t) {
     if (config.tables[t].name == table) {
@@ -283,7 +218,7 @@ FeatureConfig ParseFeature(const json& f, const std::string& where, const ModelC
       found = true;
     }
   }
-  if (!found) Fail(where + ".table", "no table named '" + table + "' in 'tables'");
+  if (!found) kConfigJson.Fail(where + ".table", "no table named '" + table + "' in 'tables'");
   const TableConfig& t = config.tables[feature.table];
   feature.width = t.dim;
   if (f.contains("oov")) ParseOov(f["oov"], where + ".oov", t.vocabulary, &feature);
@@ -294,18 +229,19 @@ FeatureConfig ParseFeature(const json& f, const std::string& where, const ModelC
     reject({"max_length", "pooling", "padding_id", "mean_eps"}, "sparse");
     return feature;
   }
-  if (!f.contains("max_length")) Fail(where, "key 'max_length' is required for a sequence feature");
-  feature.max_length = ToCount(f["max_length"], where + ".max_length", 1, 1u << 20);
-  feature.pooling = GetChoice<fb::Pooling>(f, "pooling", where, {{"sum", fb::Pooling::Sum}, {"mean", fb::Pooling::Mean}});
+  if (!f.contains("max_length")) kConfigJson.Fail(where, "key 'max_length' is required for a sequence feature");
+  feature.max_length = kConfigJson.AsCount(f["max_length"], where + ".max_length", 1, 1u << 20);
+  feature.pooling =
+      kConfigJson.Choice<fb::Pooling>(f, "pooling", where, {{"sum", fb::Pooling::Sum}, {"mean", fb::Pooling::Mean}});
   if (f.contains("padding_id") && !f["padding_id"].is_null()) {
-    if (!f["padding_id"].is_number_integer()) Fail(where + ".padding_id", "an integer or null expected");
+    if (!f["padding_id"].is_number_integer()) kConfigJson.Fail(where + ".padding_id", "an integer or null expected");
     feature.has_padding_id = true;
     feature.padding_id = f["padding_id"].get<int64_t>();
   }
   if (f.contains("mean_eps")) {
-    if (feature.pooling != fb::Pooling::Mean) Fail(where + ".mean_eps", "applies to mean pooling only");
+    if (feature.pooling != fb::Pooling::Mean) kConfigJson.Fail(where + ".mean_eps", "applies to mean pooling only");
     if (!f["mean_eps"].is_number() || f["mean_eps"].get<double>() < 0 || f["mean_eps"].get<double>() > 1) {
-      Fail(where + ".mean_eps", "a number in [0, 1] expected");
+      kConfigJson.Fail(where + ".mean_eps", "a number in [0, 1] expected");
     }
     feature.mean_eps = f["mean_eps"].get<float>();
   }
@@ -315,74 +251,77 @@ FeatureConfig ParseFeature(const json& f, const std::string& where, const ModelC
 // `inputs` (dense only) or `tables` + `features`, then `extras`.
 void ParseFeatureLayer(const json& root, ModelConfig* config) {
   const bool has_inputs = root.contains("inputs"), has_features = root.contains("features");
-  if (has_inputs == has_features) Fail("(top level)", "exactly one of 'inputs' and 'features' is required");
-  if (has_inputs && root.contains("tables")) Fail("tables", "tables need 'features' (not 'inputs')");
+  if (has_inputs == has_features) kConfigJson.Fail("(top level)", "exactly one of 'inputs' and 'features' is required");
+  if (has_inputs && root.contains("tables")) kConfigJson.Fail("tables", "tables need 'features' (not 'inputs')");
   if (root.contains("tables")) ParseTables(root["tables"], config);
   const char* key = has_inputs ? "inputs" : "features";
   const json& list = root[key];
-  if (!list.is_array() || list.empty()) Fail(key, "a non-empty list expected");
+  if (!list.is_array() || list.empty()) kConfigJson.Fail(key, "a non-empty list expected");
   std::set<std::string> names;
   uint64_t row_width = 0;
   for (size_t i = 0; i < list.size(); ++i) {
     const std::string where = std::string(key) + "[" + std::to_string(i) + "]";
     FeatureConfig feature;
     if (has_inputs) {
-      CheckKeys(list[i], where, {"name", "width", "scope"});
+      kConfigJson.CheckKeys(list[i], where, {"name", "width", "scope"});
       json as_feature = list[i];
       as_feature["kind"] = "dense";
       feature = ParseFeature(as_feature, where, *config);
     } else {
       feature = ParseFeature(list[i], where, *config);
     }
-    if (!names.insert(feature.name).second) Fail(where + ".name", "'" + feature.name + "' is used twice");
+    if (!names.insert(feature.name).second) kConfigJson.Fail(where + ".name", "'" + feature.name + "' is used twice");
     row_width += feature.width;
     config->features.push_back(feature);
   }
-  if (row_width > kMaxUnits) Fail(key, "the input row is wider than " + std::to_string(kMaxUnits) + " floats");
+  if (row_width > kMaxUnits)
+    kConfigJson.Fail(key, "the input row is wider than " + std::to_string(kMaxUnits) + " floats");
 }
 
 void ParseScore(const json& s, ModelConfig* config) {
-  CheckKeys(s, "score", {"exponents", "transform", "regression_floor"});
+  kConfigJson.CheckKeys(s, "score", {"exponents", "transform", "regression_floor"});
   ScoreConfig& score = config->score;
   score.present = true;
   score.exponents.assign(config->tasks.size(), 0.0f);
-  if (!s.contains("exponents") || !s["exponents"].is_object()) Fail("score.exponents", "an object {task: exponent} expected");
+  if (!s.contains("exponents") || !s["exponents"].is_object())
+    kConfigJson.Fail("score.exponents", "an object {task: exponent} expected");
   for (auto it = s["exponents"].begin(); it != s["exponents"].end(); ++it) {
     bool found = false;
     for (size_t t = 0; t < config->tasks.size(); ++t) {
       if (config->tasks[t].name == it.key()) {
         if (!it.value().is_number() || !std::isfinite(it.value().get<double>())) {
-          Fail("score.exponents." + it.key(), "a finite number expected");
+          kConfigJson.Fail("score.exponents." + it.key(), "a finite number expected");
         }
         score.exponents[t] = it.value().get<float>();
         found = true;
       }
     }
-    if (!found) Fail("score.exponents", "'" + it.key() + "' is not a task");
+    if (!found) kConfigJson.Fail("score.exponents", "'" + it.key() + "' is not a task");
   }
   if (s.contains("regression_floor")) {
     if (!s["regression_floor"].is_number() || !(s["regression_floor"].get<double>() >= 0) ||
         !std::isfinite(s["regression_floor"].get<double>())) {
-      Fail("score.regression_floor", "a finite number >= 0 expected");
+      kConfigJson.Fail("score.regression_floor", "a finite number >= 0 expected");
     }
     score.regression_floor = s["regression_floor"].get<float>();
   }
   if (s.contains("transform")) {
     const json& t = s["transform"];
-    CheckKeys(t, "score.transform", {"type", "input", "scale", "offset"});
-    score.transform = GetChoice<fb::ScoreTransform>(t, "type", "score.transform",
-                                                    {{"none", fb::ScoreTransform::None},
-                                                     {"identity", fb::ScoreTransform::Identity},
-                                                     {"log1p", fb::ScoreTransform::Log1p},
-                                                     {"sigmoid", fb::ScoreTransform::Sigmoid}});
+    kConfigJson.CheckKeys(t, "score.transform", {"type", "input", "scale", "offset"});
+    score.transform = kConfigJson.Choice<fb::ScoreTransform>(t, "type", "score.transform",
+                                                             {{"none", fb::ScoreTransform::None},
+                                                              {"identity", fb::ScoreTransform::Identity},
+                                                              {"log1p", fb::ScoreTransform::Log1p},
+                                                              {"sigmoid", fb::ScoreTransform::Sigmoid}});
     if (score.transform != fb::ScoreTransform::None) {
-      score.transform_input = GetString(t, "input", "score.transform", "", true);
+      score.transform_input = kConfigJson.String(t, "input", "score.transform");
     }
     for (const char* key : {"scale", "offset"}) {
       if (!t.contains(key)) continue;
-      if (score.transform != fb::ScoreTransform::Sigmoid) Fail(std::string("score.transform.") + key, "applies to sigmoid only");
+      if (score.transform != fb::ScoreTransform::Sigmoid)
+        kConfigJson.Fail(std::string("score.transform.") + key, "applies to sigmoid only");
       if (!t[key].is_number() || !std::isfinite(t[key].get<double>())) {
-        Fail(std::string("score.transform.") + key, "a finite number expected");
+        kConfigJson.Fail(std::string("score.transform.") + key, "a finite number expected");
       }
       (std::string(key) == "scale" ? score.transform_scale : score.transform_offset) = t[key].get<float>();
     }
@@ -399,9 +338,9 @@ void ParseOov(const json& oov, const std::string& where, uint32_t vocabulary, Fe
     feature->oov_policy = fb::OovPolicy::Hash;
   } else if (oov.is_object() && oov.size() == 1 && oov.contains("oov_row")) {
     feature->oov_policy = fb::OovPolicy::OovRow;
-    feature->oov_row = ToCount(oov["oov_row"], where + ".oov_row", 0, vocabulary - 1);
+    feature->oov_row = kConfigJson.AsCount(oov["oov_row"], where + ".oov_row", 0, vocabulary - 1);
   } else {
-    Fail(where, "\"error\", \"hash\" or {\"oov_row\": <row>} expected");
+    kConfigJson.Fail(where, "\"error\", \"hash\" or {\"oov_row\": <row>} expected");
   }
 }
 
@@ -411,25 +350,26 @@ void CheckInputName(const std::string& name, const std::string& where) {
   const std::string suffix = ".lengths";
   if (name == "request" || name == "id" || name == "labels" ||
       (name.size() >= suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0)) {
-    Fail(where, "'" + name + "' is reserved (request, id, labels, and names ending in .lengths)");
+    kConfigJson.Fail(where, "'" + name + "' is reserved (request, id, labels, and names ending in .lengths)");
   }
 }
 
 void ParseSharedKeys(const json& root, ModelConfig* config) {
   for (const auto& f : config->features) CheckInputName(f.name, "feature name");
-  config->name = GetString(root, "name", "(top level)", config->name);
-  config->description = GetString(root, "description", "(top level)", config->description);
-  config->source_framework = GetString(root, "source_framework", "(top level)", config->source_framework);
+  config->name = kConfigJson.String(root, "name", "(top level)", config->name);
+  config->description = kConfigJson.String(root, "description", "(top level)", config->description);
+  config->source_framework = kConfigJson.String(root, "source_framework", "(top level)", config->source_framework);
   std::set<std::string> names;
   for (const auto& f : config->features) names.insert(f.name);
   if (root.contains("extras")) {
     const json& extras = root["extras"];
-    if (!extras.is_array()) Fail("extras", "a list expected");
+    if (!extras.is_array()) kConfigJson.Fail("extras", "a list expected");
     for (size_t i = 0; i < extras.size(); ++i) {
       const std::string where = "extras[" + std::to_string(i) + "]";
-      CheckKeys(extras[i], where, {"name"});
-      const std::string name = GetString(extras[i], "name", where, "", true);
-      if (name.empty() || !names.insert(name).second) Fail(where + ".name", "empty, or already a feature or an extra");
+      kConfigJson.CheckKeys(extras[i], where, {"name"});
+      const std::string name = kConfigJson.String(extras[i], "name", where);
+      if (name.empty() || !names.insert(name).second)
+        kConfigJson.Fail(where + ".name", "empty, or already a feature or an extra");
       CheckInputName(name, where + ".name");
       config->extras.push_back(name);
     }
@@ -472,17 +412,17 @@ ModelConfig ParseModelConfig(const std::string& json_text, const std::string& ba
     throw ConvertError(std::string("config: not valid JSON: ") + e.what());
   }
   if (root.is_object() && root.contains("framework")) {
-    Fail("framework", "this describes a " + root["framework"].dump() +
-                          " model: convert it with --from " +
-                          (root["framework"].is_string() ? root["framework"].get<std::string>() : "<framework>") +
-                          " (docs/importing.md)");
+    kConfigJson.Fail("framework",
+                     "this describes a " + root["framework"].dump() + " model: convert it with --from " +
+                         (root["framework"].is_string() ? root["framework"].get<std::string>() : "<framework>") +
+                         " (docs/importing.md)");
   }
-  CheckKeys(root, "(top level)",
-            {"format_version", "name", "description", "source_framework", "inputs", "tables", "features", "extras",
-             "score", "tasks", "batch_norm_eps", "expert", "gate", "tower", "levels", "towers",
-             "last_level_shared_gate"});
+  kConfigJson.CheckKeys(
+      root, "(top level)",
+      {"format_version", "name", "description", "source_framework", "inputs", "tables", "features", "extras", "score",
+       "tasks", "batch_norm_eps", "expert", "gate", "tower", "levels", "towers", "last_level_shared_gate"});
   if (!root.contains("format_version") || root["format_version"] != 1) {
-    Fail("format_version", "1 expected (this converter reads config format 1)");
+    kConfigJson.Fail("format_version", "1 expected (this converter reads config format 1)");
   }
   ModelConfig config;
   config.base_directory = base_directory;
@@ -490,19 +430,19 @@ ModelConfig ParseModelConfig(const std::string& json_text, const std::string& ba
 
   ParseFeatureLayer(root, &config);
   if (!root.contains("tasks") || !root["tasks"].is_array() || root["tasks"].empty()) {
-    Fail("tasks", "a non-empty list of tasks expected");
+    kConfigJson.Fail("tasks", "a non-empty list of tasks expected");
   }
   std::set<std::string> names;
   for (size_t t = 0; t < root["tasks"].size(); ++t) {
     const json& task_json = root["tasks"][t];
     const std::string where = "tasks[" + std::to_string(t) + "]";
-    CheckKeys(task_json, where, {"name", "type"});
+    kConfigJson.CheckKeys(task_json, where, {"name", "type"});
     TaskConfig task;
-    task.name = GetString(task_json, "name", where, "", true);
-    if (task.name.empty()) Fail(where + ".name", "must not be empty");
-    if (!names.insert(task.name).second) Fail(where + ".name", "'" + task.name + "' is used twice");
-    task.type = GetChoice<fb::TaskType>(task_json, "type", where,
-                                        {{"binary", fb::TaskType::Binary}, {"regression", fb::TaskType::Regression}});
+    task.name = kConfigJson.String(task_json, "name", where);
+    if (task.name.empty()) kConfigJson.Fail(where + ".name", "must not be empty");
+    if (!names.insert(task.name).second) kConfigJson.Fail(where + ".name", "'" + task.name + "' is used twice");
+    task.type = kConfigJson.Choice<fb::TaskType>(
+        task_json, "type", where, {{"binary", fb::TaskType::Binary}, {"regression", fb::TaskType::Regression}});
     config.tasks.push_back(task);
   }
   const size_t task_count = config.tasks.size();
@@ -511,36 +451,37 @@ ModelConfig ParseModelConfig(const std::string& json_text, const std::string& ba
   const json gate_defaults = root.value("gate", json::object());
   const json tower_defaults = root.value("tower", json::object());
   if (!root.contains("levels") || !root["levels"].is_array() || root["levels"].empty()) {
-    Fail("levels", "a non-empty list of levels expected");
+    kConfigJson.Fail("levels", "a non-empty list of levels expected");
   }
   for (size_t l = 0; l < root["levels"].size(); ++l) {
     const json& lj = root["levels"][l];
     const std::string where = "levels[" + std::to_string(l) + "]";
-    CheckKeys(lj, where, {"specific_experts", "shared_experts", "expert", "gate"});
+    kConfigJson.CheckKeys(lj, where, {"specific_experts", "shared_experts", "expert", "gate"});
     LevelConfig level;
-    if (!lj.contains("specific_experts")) Fail(where, "key 'specific_experts' is required");
+    if (!lj.contains("specific_experts")) kConfigJson.Fail(where, "key 'specific_experts' is required");
     const json& specific = lj["specific_experts"];
     if (specific.is_array()) {
       if (specific.size() != task_count) {
-        Fail(where + ".specific_experts", "one count per task expected (" + std::to_string(task_count) +
-                                              "), found " + std::to_string(specific.size()));
+        kConfigJson.Fail(where + ".specific_experts", "one count per task expected (" + std::to_string(task_count) +
+                                                          "), found " + std::to_string(specific.size()));
       }
       for (size_t t = 0; t < task_count; ++t) {
         level.specific_experts.push_back(
-            ToCount(specific[t], where + ".specific_experts[" + std::to_string(t) + "]", 0, 1024));
+            kConfigJson.AsCount(specific[t], where + ".specific_experts[" + std::to_string(t) + "]", 0, 1024));
       }
     } else {
-      level.specific_experts.assign(task_count, ToCount(specific, where + ".specific_experts", 0, 1024));
+      level.specific_experts.assign(task_count, kConfigJson.AsCount(specific, where + ".specific_experts", 0, 1024));
     }
-    if (!lj.contains("shared_experts")) Fail(where, "key 'shared_experts' is required");
-    level.shared_experts = ToCount(lj["shared_experts"], where + ".shared_experts", 0, 1024);
-    level.expert = ParseExpert(Merge(expert_defaults, lj.contains("expert") ? &lj["expert"] : nullptr, where + ".expert"),
-                               where + ".expert", eps);
+    if (!lj.contains("shared_experts")) kConfigJson.Fail(where, "key 'shared_experts' is required");
+    level.shared_experts = kConfigJson.AsCount(lj["shared_experts"], where + ".shared_experts", 0, 1024);
+    level.expert =
+        ParseExpert(Merge(expert_defaults, lj.contains("expert") ? &lj["expert"] : nullptr, where + ".expert"),
+                    where + ".expert", eps);
     level.gate = ParseGate(Merge(gate_defaults, lj.contains("gate") ? &lj["gate"] : nullptr, where + ".gate"),
                            where + ".gate", eps);
     for (size_t t = 0; t < task_count; ++t) {
       if (level.specific_experts[t] + level.shared_experts == 0) {
-        Fail(where, "task '" + config.tasks[t].name + "' has no experts (0 specific and 0 shared)");
+        kConfigJson.Fail(where, "task '" + config.tasks[t].name + "' has no experts (0 specific and 0 shared)");
       }
     }
     config.levels.push_back(level);
@@ -548,7 +489,7 @@ ModelConfig ParseModelConfig(const std::string& json_text, const std::string& ba
 
   const json* towers = root.contains("towers") ? &root["towers"] : nullptr;
   if (towers != nullptr && (!towers->is_array() || towers->size() != task_count)) {
-    Fail("towers", "a list with one object per task expected (" + std::to_string(task_count) + ")");
+    kConfigJson.Fail("towers", "a list with one object per task expected (" + std::to_string(task_count) + ")");
   }
   for (size_t t = 0; t < task_count; ++t) {
     const std::string where = towers ? "towers[" + std::to_string(t) + "]" : "tower";
@@ -556,8 +497,8 @@ ModelConfig ParseModelConfig(const std::string& json_text, const std::string& ba
   }
 
   const bool absent = false;
-  config.last_level_shared_gate_present =
-      GetChoice<bool>(root, "last_level_shared_gate", "(top level)", {{"absent", false}, {"ignore", true}}, &absent);
+  config.last_level_shared_gate_present = kConfigJson.Choice<bool>(root, "last_level_shared_gate", "(top level)",
+                                                                   {{"absent", false}, {"ignore", true}}, &absent);
   ParseSharedKeys(root, &config);
   return config;
 }
