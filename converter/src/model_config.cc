@@ -158,6 +158,80 @@ void ParseTables(const json& tables, ModelConfig* config) {
   }
 }
 
+// A dense feature's own keys: width, normalize, nan.
+void ParseDenseFields(const json& f, const std::string& where, FeatureConfig* feature) {
+  if (!f.contains("width")) kConfigJson.Fail(where, "key 'width' is required for a dense feature");
+  feature->width = kConfigJson.AsCount(f["width"], where + ".width", 1, kMaxUnits);
+  if (f.contains("normalize")) {
+    const json& n = f["normalize"];
+    kConfigJson.CheckKeys(n, where + ".normalize", {"mean", "std"});
+    if (!n.contains("mean") || !n.contains("std")) {
+      kConfigJson.Fail(where + ".normalize", "'mean' and 'std' are required");
+    }
+    feature->normalize_mean = GetFloats(n["mean"], where + ".normalize.mean", feature->width);
+    feature->normalize_std = GetFloats(n["std"], where + ".normalize.std", feature->width);
+    for (size_t i = 0; i < feature->width; ++i) {
+      if (!std::isfinite(feature->normalize_mean[i]) || !(feature->normalize_std[i] > 0.0f) ||
+          !std::isfinite(feature->normalize_std[i])) {
+        kConfigJson.Fail(where + ".normalize",
+                         "mean must be finite and std finite and > 0 (value " + std::to_string(i) + ")");
+      }
+    }
+  }
+  if (f.contains("nan")) {
+    const json& nan = f["nan"];
+    if (nan.is_string() && nan == "error") {
+      feature->nan_policy = fb::NanPolicy::Error;
+    } else if (nan.is_object() && nan.size() == 1 && nan.contains("replace") && nan["replace"].is_number() &&
+               std::isfinite(nan["replace"].get<double>())) {
+      feature->nan_policy = fb::NanPolicy::Replace;
+      feature->nan_replacement = nan["replace"].get<float>();
+    } else {
+      kConfigJson.Fail(where + ".nan", "\"error\" or {\"replace\": <finite number>} expected");
+    }
+  }
+}
+
+// A sparse or sequence feature's table, oov policy and encoder.
+void ParseEmbeddingFields(const json& f, const std::string& where, const ModelConfig& config,
+                          FeatureConfig* feature) {
+  const std::string table = kConfigJson.String(f, "table", where);
+  bool found = false;
+  for (size_t t = 0; t < config.tables.size(); ++t) {
+    if (config.tables[t].name == table) {
+      feature->table = static_cast<uint32_t>(t);
+      found = true;
+    }
+  }
+  if (!found) kConfigJson.Fail(where + ".table", "no table named '" + table + "' in 'tables'");
+  const TableConfig& t = config.tables[feature->table];
+  feature->width = t.dim;
+  if (f.contains("oov")) ParseOov(f["oov"], where + ".oov", t.vocabulary, feature);
+  if (f.contains("encoder")) {
+    feature->encoder = ParseEncoder(f["encoder"], where + ".encoder", t.vocabulary, config.base_directory);
+  }
+}
+
+// A sequence feature's own keys: max_length, pooling, padding_id, mean_eps.
+void ParseSequenceFields(const json& f, const std::string& where, FeatureConfig* feature) {
+  if (!f.contains("max_length")) kConfigJson.Fail(where, "key 'max_length' is required for a sequence feature");
+  feature->max_length = kConfigJson.AsCount(f["max_length"], where + ".max_length", 1, 1u << 20);
+  feature->pooling =
+      kConfigJson.Choice<fb::Pooling>(f, "pooling", where, {{"sum", fb::Pooling::Sum}, {"mean", fb::Pooling::Mean}});
+  if (f.contains("padding_id") && !f["padding_id"].is_null()) {
+    if (!f["padding_id"].is_number_integer()) kConfigJson.Fail(where + ".padding_id", "an integer or null expected");
+    feature->has_padding_id = true;
+    feature->padding_id = f["padding_id"].get<int64_t>();
+  }
+  if (f.contains("mean_eps")) {
+    if (feature->pooling != fb::Pooling::Mean) kConfigJson.Fail(where + ".mean_eps", "applies to mean pooling only");
+    if (!f["mean_eps"].is_number() || f["mean_eps"].get<double>() < 0 || f["mean_eps"].get<double>() > 1) {
+      kConfigJson.Fail(where + ".mean_eps", "a number in [0, 1] expected");
+    }
+    feature->mean_eps = f["mean_eps"].get<float>();
+  }
+}
+
 FeatureConfig ParseFeature(const json& f, const std::string& where, const ModelConfig& config) {
   kConfigJson.CheckKeys(f, where,
                         {"name", "kind", "scope", "width", "normalize", "nan", "table", "oov", "max_length", "pooling",
@@ -178,72 +252,15 @@ FeatureConfig ParseFeature(const json& f, const std::string& where, const ModelC
   };
   if (feature.kind == fb::FeatureKind::Dense) {
     reject({"table", "oov", "max_length", "pooling", "padding_id", "mean_eps", "encoder"}, "dense");
-    if (!f.contains("width")) kConfigJson.Fail(where, "key 'width' is required for a dense feature");
-    feature.width = kConfigJson.AsCount(f["width"], where + ".width", 1, kMaxUnits);
-    if (f.contains("normalize")) {
-      const json& n = f["normalize"];
-      kConfigJson.CheckKeys(n, where + ".normalize", {"mean", "std"});
-      if (!n.contains("mean") || !n.contains("std"))
-        kConfigJson.Fail(where + ".normalize", "'mean' and 'std' are required");
-      feature.normalize_mean = GetFloats(n["mean"], where + ".normalize.mean", feature.width);
-      feature.normalize_std = GetFloats(n["std"], where + ".normalize.std", feature.width);
-      for (size_t i = 0; i < feature.width; ++i) {
-        if (!std::isfinite(feature.normalize_mean[i]) || !(feature.normalize_std[i] > 0.0f) ||
-            !std::isfinite(feature.normalize_std[i])) {
-          kConfigJson.Fail(where + ".normalize",
-                           "mean must be finite and std finite and > 0 (value " + std::to_string(i) + ")");
-        }
-      }
-    }
-    if (f.contains("nan")) {
-      const json& nan = f["nan"];
-      if (nan.is_string() && nan == "error") {
-        feature.nan_policy = fb::NanPolicy::Error;
-      } else if (nan.is_object() && nan.size() == 1 && nan.contains("replace") && nan["replace"].is_number() &&
-                 std::isfinite(nan["replace"].get<double>())) {
-        feature.nan_policy = fb::NanPolicy::Replace;
-        feature.nan_replacement = nan["replace"].get<float>();
-      } else {
-        kConfigJson.Fail(where + ".nan", "\"error\" or {\"replace\": <finite number>} expected");
-      }
-    }
+    ParseDenseFields(f, where, &feature);
     return feature;
   }
   reject({"width", "normalize", "nan"}, feature.kind == fb::FeatureKind::Sparse ? "sparse" : "sequence");
-  const std::string table = kConfigJson.String(f, "table", where);
-  bool found = false;
-  for (size_t t = 0; t < config.tables.size(); ++t) {
-    if (config.tables[t].name == table) {
-      feature.table = static_cast<uint32_t>(t);
-      found = true;
-    }
-  }
-  if (!found) kConfigJson.Fail(where + ".table", "no table named '" + table + "' in 'tables'");
-  const TableConfig& t = config.tables[feature.table];
-  feature.width = t.dim;
-  if (f.contains("oov")) ParseOov(f["oov"], where + ".oov", t.vocabulary, &feature);
-  if (f.contains("encoder")) {
-    feature.encoder = ParseEncoder(f["encoder"], where + ".encoder", t.vocabulary, config.base_directory);
-  }
+  ParseEmbeddingFields(f, where, config, &feature);
   if (feature.kind == fb::FeatureKind::Sparse) {
     reject({"max_length", "pooling", "padding_id", "mean_eps"}, "sparse");
-    return feature;
-  }
-  if (!f.contains("max_length")) kConfigJson.Fail(where, "key 'max_length' is required for a sequence feature");
-  feature.max_length = kConfigJson.AsCount(f["max_length"], where + ".max_length", 1, 1u << 20);
-  feature.pooling =
-      kConfigJson.Choice<fb::Pooling>(f, "pooling", where, {{"sum", fb::Pooling::Sum}, {"mean", fb::Pooling::Mean}});
-  if (f.contains("padding_id") && !f["padding_id"].is_null()) {
-    if (!f["padding_id"].is_number_integer()) kConfigJson.Fail(where + ".padding_id", "an integer or null expected");
-    feature.has_padding_id = true;
-    feature.padding_id = f["padding_id"].get<int64_t>();
-  }
-  if (f.contains("mean_eps")) {
-    if (feature.pooling != fb::Pooling::Mean) kConfigJson.Fail(where + ".mean_eps", "applies to mean pooling only");
-    if (!f["mean_eps"].is_number() || f["mean_eps"].get<double>() < 0 || f["mean_eps"].get<double>() > 1) {
-      kConfigJson.Fail(where + ".mean_eps", "a number in [0, 1] expected");
-    }
-    feature.mean_eps = f["mean_eps"].get<float>();
+  } else {
+    ParseSequenceFields(f, where, &feature);
   }
   return feature;
 }
@@ -404,31 +421,9 @@ void ValidateScore(const ModelConfig& config, const std::string& where) {
   throw ConvertError(where + ": transform input '" + score.transform_input + "' is neither a feature nor an extra");
 }
 
-ModelConfig ParseModelConfig(const std::string& json_text, const std::string& base_directory) {
-  json root;
-  try {
-    root = json::parse(json_text);
-  } catch (const json::exception& e) {
-    throw ConvertError(std::string("config: not valid JSON: ") + e.what());
-  }
-  if (root.is_object() && root.contains("framework")) {
-    kConfigJson.Fail("framework",
-                     "this describes a " + root["framework"].dump() + " model: convert it with --from " +
-                         (root["framework"].is_string() ? root["framework"].get<std::string>() : "<framework>") +
-                         " (docs/importing.md)");
-  }
-  kConfigJson.CheckKeys(
-      root, "(top level)",
-      {"format_version", "name", "description", "source_framework", "inputs", "tables", "features", "extras", "score",
-       "tasks", "batch_norm_eps", "expert", "gate", "tower", "levels", "towers", "last_level_shared_gate"});
-  if (!root.contains("format_version") || root["format_version"] != 1) {
-    kConfigJson.Fail("format_version", "1 expected (this converter reads config format 1)");
-  }
-  ModelConfig config;
-  config.base_directory = base_directory;
-  const double eps = GetEps(root, "(top level)", 1e-5);
+namespace {
 
-  ParseFeatureLayer(root, &config);
+void ParseTasks(const json& root, ModelConfig* config) {
   if (!root.contains("tasks") || !root["tasks"].is_array() || root["tasks"].empty()) {
     kConfigJson.Fail("tasks", "a non-empty list of tasks expected");
   }
@@ -443,13 +438,16 @@ ModelConfig ParseModelConfig(const std::string& json_text, const std::string& ba
     if (!names.insert(task.name).second) kConfigJson.Fail(where + ".name", "'" + task.name + "' is used twice");
     task.type = kConfigJson.Choice<fb::TaskType>(
         task_json, "type", where, {{"binary", fb::TaskType::Binary}, {"regression", fb::TaskType::Regression}});
-    config.tasks.push_back(task);
+    config->tasks.push_back(task);
   }
-  const size_t task_count = config.tasks.size();
+}
 
+// Each level's expert and gate are the top-level "expert" and "gate" objects with the level's
+// keys merged over them.
+void ParseLevels(const json& root, double eps, ModelConfig* config) {
+  const size_t task_count = config->tasks.size();
   const json expert_defaults = root.value("expert", json::object());
   const json gate_defaults = root.value("gate", json::object());
-  const json tower_defaults = root.value("tower", json::object());
   if (!root.contains("levels") || !root["levels"].is_array() || root["levels"].empty()) {
     kConfigJson.Fail("levels", "a non-empty list of levels expected");
   }
@@ -481,20 +479,57 @@ ModelConfig ParseModelConfig(const std::string& json_text, const std::string& ba
                            where + ".gate", eps);
     for (size_t t = 0; t < task_count; ++t) {
       if (level.specific_experts[t] + level.shared_experts == 0) {
-        kConfigJson.Fail(where, "task '" + config.tasks[t].name + "' has no experts (0 specific and 0 shared)");
+        kConfigJson.Fail(where, "task '" + config->tasks[t].name + "' has no experts (0 specific and 0 shared)");
       }
     }
-    config.levels.push_back(level);
+    config->levels.push_back(level);
   }
+}
 
+// "towers" (one per task) or the one "tower" every task uses, merged over "tower".
+void ParseTowers(const json& root, double eps, ModelConfig* config) {
+  const size_t task_count = config->tasks.size();
+  const json tower_defaults = root.value("tower", json::object());
   const json* towers = root.contains("towers") ? &root["towers"] : nullptr;
   if (towers != nullptr && (!towers->is_array() || towers->size() != task_count)) {
     kConfigJson.Fail("towers", "a list with one object per task expected (" + std::to_string(task_count) + ")");
   }
   for (size_t t = 0; t < task_count; ++t) {
     const std::string where = towers ? "towers[" + std::to_string(t) + "]" : "tower";
-    config.towers.push_back(ParseTower(Merge(tower_defaults, towers ? &(*towers)[t] : nullptr, where), where, eps));
+    config->towers.push_back(ParseTower(Merge(tower_defaults, towers ? &(*towers)[t] : nullptr, where), where, eps));
   }
+}
+
+}  // namespace
+
+ModelConfig ParseModelConfig(const std::string& json_text, const std::string& base_directory) {
+  json root;
+  try {
+    root = json::parse(json_text);
+  } catch (const json::exception& e) {
+    throw ConvertError(std::string("config: not valid JSON: ") + e.what());
+  }
+  if (root.is_object() && root.contains("framework")) {
+    kConfigJson.Fail("framework",
+                     "this describes a " + root["framework"].dump() + " model: convert it with --from " +
+                         (root["framework"].is_string() ? root["framework"].get<std::string>() : "<framework>") +
+                         " (docs/importing.md)");
+  }
+  kConfigJson.CheckKeys(
+      root, "(top level)",
+      {"format_version", "name", "description", "source_framework", "inputs", "tables", "features", "extras", "score",
+       "tasks", "batch_norm_eps", "expert", "gate", "tower", "levels", "towers", "last_level_shared_gate"});
+  if (!root.contains("format_version") || root["format_version"] != 1) {
+    kConfigJson.Fail("format_version", "1 expected (this converter reads config format 1)");
+  }
+  ModelConfig config;
+  config.base_directory = base_directory;
+  const double eps = GetEps(root, "(top level)", 1e-5);
+
+  ParseFeatureLayer(root, &config);
+  ParseTasks(root, &config);
+  ParseLevels(root, eps, &config);
+  ParseTowers(root, eps, &config);
 
   const bool absent = false;
   config.last_level_shared_gate_present = kConfigJson.Choice<bool>(root, "last_level_shared_gate", "(top level)",
