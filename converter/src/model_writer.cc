@@ -263,11 +263,9 @@ Offset<fb::Mlp> WriteMlp(FlatBufferBuilder& builder, const IrMlp& mlp, const Pac
   return fb::CreateMlp(builder, builder.CreateVector(layers));
 }
 
-}  // namespace
-
-std::vector<uint8_t> SerializeModel(const IrModel& model, const std::string& producer) {
-  FlatBufferBuilder builder(1 << 16);
-  const Packer packer(model);
+// The levels' experts and gates, in file order (not yet a vector: the caller's order of
+// builder calls fixes the file's bytes).
+std::vector<Offset<fb::Level>> WriteLevels(FlatBufferBuilder& builder, const IrModel& model, const Packer& packer) {
   std::vector<Offset<fb::Level>> levels;
   for (const IrLevel& level : model.levels) {
     std::vector<Offset<fb::Expert>> experts;
@@ -282,6 +280,84 @@ std::vector<uint8_t> SerializeModel(const IrModel& model, const std::string& pro
     }
     levels.push_back(fb::CreateLevel(builder, builder.CreateVector(experts), builder.CreateVector(gates)));
   }
+  return levels;
+}
+
+Offset<flatbuffers::Vector<Offset<fb::EmbeddingTable>>> WriteTables(FlatBufferBuilder& builder, const IrModel& model) {
+  std::vector<Offset<fb::EmbeddingTable>> tables;
+  for (const IrTable& table : model.tables) {
+    const auto rows = WriteTable(builder, table);
+    const auto name = builder.CreateString(table.config.name);
+    Offset<flatbuffers::Vector<uint16_t>> scales = 0;
+    if (table.int8) scales = builder.CreateVector(RowScales(table));
+    tables.push_back(fb::CreateEmbeddingTable(builder, name, rows, scales));
+  }
+  return builder.CreateVector(tables);
+}
+
+Offset<fb::Feature> WriteFeature(FlatBufferBuilder& builder, const FeatureConfig& f) {
+  const auto name = builder.CreateString(f.name);
+  const Offset<fb::Encoder> encoder = f.encoder.kind == fb::EncoderKind::None ? 0 : WriteEncoder(builder, f.encoder);
+  Offset<flatbuffers::Vector<float>> mean = 0, std_dev = 0;
+  if (!f.normalize_mean.empty()) {
+    mean = builder.CreateVector(f.normalize_mean);
+    std_dev = builder.CreateVector(f.normalize_std);
+  }
+  fb::FeatureBuilder fbf(builder);
+  fbf.add_name(name);
+  fbf.add_kind(f.kind);
+  fbf.add_scope(f.scope);
+  fbf.add_width(f.width);
+  if (!mean.IsNull()) {
+    fbf.add_normalize_mean(mean);
+    fbf.add_normalize_std(std_dev);
+  }
+  fbf.add_nan_policy(f.nan_policy);
+  fbf.add_nan_replacement(f.nan_replacement);
+  fbf.add_table(f.table);
+  fbf.add_oov_policy(f.oov_policy);
+  fbf.add_oov_row(f.oov_row);
+  fbf.add_max_length(f.max_length);
+  fbf.add_pooling(f.pooling);
+  fbf.add_has_padding_id(f.has_padding_id);
+  fbf.add_padding_id(f.padding_id);
+  fbf.add_mean_eps(f.mean_eps);
+  if (!encoder.IsNull()) fbf.add_encoder(encoder);
+  return fbf.Finish();
+}
+
+// The feature layer: tables, features, extras and the score (0 when the model has none).
+struct FeatureLayerOffsets {
+  Offset<flatbuffers::Vector<Offset<fb::Feature>>> features = 0;
+  Offset<flatbuffers::Vector<Offset<fb::EmbeddingTable>>> tables = 0;
+  Offset<flatbuffers::Vector<Offset<flatbuffers::String>>> extras = 0;
+  Offset<fb::Score> score = 0;
+};
+
+FeatureLayerOffsets WriteFeatureLayer(FlatBufferBuilder& builder, const IrModel& model) {
+  FeatureLayerOffsets out;
+  out.tables = WriteTables(builder, model);
+  std::vector<Offset<fb::Feature>> features;
+  for (const FeatureConfig& f : model.features) features.push_back(WriteFeature(builder, f));
+  out.features = builder.CreateVector(features);
+  std::vector<Offset<flatbuffers::String>> extras;
+  for (const std::string& extra : model.extras) extras.push_back(builder.CreateString(extra));
+  out.extras = builder.CreateVector(extras);
+  if (model.score.present) {
+    const auto exponents = builder.CreateVector(model.score.exponents);
+    const auto input = builder.CreateString(model.score.transform_input);
+    out.score = fb::CreateScore(builder, exponents, model.score.regression_floor, model.score.transform, input,
+                                model.score.transform_scale, model.score.transform_offset);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<uint8_t> SerializeModel(const IrModel& model, const std::string& producer) {
+  FlatBufferBuilder builder(1 << 16);
+  const Packer packer(model);
+  const std::vector<Offset<fb::Level>> levels = WriteLevels(builder, model, packer);
   std::vector<Offset<fb::Tower>> towers;
   for (const IrTower& tower : model.towers) {
     towers.push_back(fb::CreateTower(builder, tower.input_stream, WriteMlp(builder, tower.mlp, packer)));
@@ -295,63 +371,8 @@ std::vector<uint8_t> SerializeModel(const IrModel& model, const std::string& pro
   const auto levels_offset = builder.CreateVector(levels);
   const auto towers_offset = builder.CreateVector(towers);
   const auto tasks_offset = builder.CreateVector(tasks);
-  Offset<flatbuffers::Vector<Offset<fb::Feature>>> features_offset = 0;
-  Offset<flatbuffers::Vector<Offset<fb::EmbeddingTable>>> tables_offset = 0;
-  Offset<flatbuffers::Vector<Offset<flatbuffers::String>>> extras_offset = 0;
-  Offset<fb::Score> score_offset = 0;
   const auto packed_offset = packer.Write(builder);
-  {
-    std::vector<Offset<fb::EmbeddingTable>> tables;
-    for (const IrTable& table : model.tables) {
-      const auto rows = WriteTable(builder, table);
-      const auto name = builder.CreateString(table.config.name);
-      Offset<flatbuffers::Vector<uint16_t>> scales = 0;
-      if (table.int8) scales = builder.CreateVector(RowScales(table));
-      tables.push_back(fb::CreateEmbeddingTable(builder, name, rows, scales));
-    }
-    tables_offset = builder.CreateVector(tables);
-    std::vector<Offset<fb::Feature>> features;
-    for (const FeatureConfig& f : model.features) {
-      const auto name = builder.CreateString(f.name);
-      const Offset<fb::Encoder> encoder = f.encoder.kind == fb::EncoderKind::None ? 0 : WriteEncoder(builder, f.encoder);
-      Offset<flatbuffers::Vector<float>> mean = 0, std_dev = 0;
-      if (!f.normalize_mean.empty()) {
-        mean = builder.CreateVector(f.normalize_mean);
-        std_dev = builder.CreateVector(f.normalize_std);
-      }
-      fb::FeatureBuilder fbf(builder);
-      fbf.add_name(name);
-      fbf.add_kind(f.kind);
-      fbf.add_scope(f.scope);
-      fbf.add_width(f.width);
-      if (!mean.IsNull()) {
-        fbf.add_normalize_mean(mean);
-        fbf.add_normalize_std(std_dev);
-      }
-      fbf.add_nan_policy(f.nan_policy);
-      fbf.add_nan_replacement(f.nan_replacement);
-      fbf.add_table(f.table);
-      fbf.add_oov_policy(f.oov_policy);
-      fbf.add_oov_row(f.oov_row);
-      fbf.add_max_length(f.max_length);
-      fbf.add_pooling(f.pooling);
-      fbf.add_has_padding_id(f.has_padding_id);
-      fbf.add_padding_id(f.padding_id);
-      fbf.add_mean_eps(f.mean_eps);
-      if (!encoder.IsNull()) fbf.add_encoder(encoder);
-      features.push_back(fbf.Finish());
-    }
-    features_offset = builder.CreateVector(features);
-    std::vector<Offset<flatbuffers::String>> extras;
-    for (const std::string& extra : model.extras) extras.push_back(builder.CreateString(extra));
-    extras_offset = builder.CreateVector(extras);
-    if (model.score.present) {
-      const auto exponents = builder.CreateVector(model.score.exponents);
-      const auto input = builder.CreateString(model.score.transform_input);
-      score_offset = fb::CreateScore(builder, exponents, model.score.regression_floor, model.score.transform, input,
-                                     model.score.transform_scale, model.score.transform_offset);
-    }
-  }
+  const FeatureLayerOffsets feature_layer = WriteFeatureLayer(builder, model);
   fb::ModelBuilder root(builder);
   root.add_schema_version(kSchemaVersion);
   root.add_min_reader_version(kMinReaderVersionPacked);
@@ -359,10 +380,10 @@ std::vector<uint8_t> SerializeModel(const IrModel& model, const std::string& pro
   root.add_tasks(tasks_offset);
   root.add_levels(levels_offset);
   root.add_towers(towers_offset);
-  if (!features_offset.IsNull()) root.add_features(features_offset);
-  if (!tables_offset.IsNull()) root.add_tables(tables_offset);
-  if (!extras_offset.IsNull()) root.add_extras(extras_offset);
-  if (!score_offset.IsNull()) root.add_score(score_offset);
+  if (!feature_layer.features.IsNull()) root.add_features(feature_layer.features);
+  if (!feature_layer.tables.IsNull()) root.add_tables(feature_layer.tables);
+  if (!feature_layer.extras.IsNull()) root.add_extras(feature_layer.extras);
+  if (!feature_layer.score.IsNull()) root.add_score(feature_layer.score);
   root.add_packed_groups(packed_offset);
   fb::FinishModelBuffer(builder, root.Finish());
   std::vector<uint8_t> file(builder.GetBufferPointer(), builder.GetBufferPointer() + builder.GetSize());

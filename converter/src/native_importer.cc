@@ -103,6 +103,11 @@ class Importer {
                 const ActivationConfig& activation, bool drop_bias = false);
   IrMlp Mlp(const std::string& prefix, uint32_t in, const MlpConfig& config);
   IrGate Gate(const std::string& prefix, uint32_t in, const GateConfig& config, size_t expert_count);
+  IrTable Table(const TableConfig& table);
+  // Level l, whose experts and gates read streams of `stream_width` (one per task, then shared).
+  IrLevel Level(size_t l, const std::vector<uint32_t>& stream_width);
+  // Task t's tower and head, reading a stream of `width`.
+  IrTower Tower(uint32_t t, uint32_t width);
 
   const ModelConfig& config_;
   WeightSource weights_;
@@ -186,6 +191,104 @@ IrGate Importer::Gate(const std::string& prefix, uint32_t in, const GateConfig& 
   return gate;
 }
 
+IrTable Importer::Table(const TableConfig& table) {
+  IrTable ir_table;
+  ir_table.config = table;
+  const std::string name = "embeddings." + table.name + ".weight";
+  ir_table.rows = weights_.Take(name, {{table.vocabulary, table.dim}});
+  if (table.f16) {
+    for (size_t i = 0; i < ir_table.rows.size(); ++i) {
+      ir_table.rows[i] = RoundToHalf(ir_table.rows[i]);
+      if (!std::isfinite(ir_table.rows[i])) {
+        throw ConvertError("weights: tensor '" + name + "' element " + std::to_string(i) +
+                           " does not fit in float16 (|value| >= 65520); store the table as f32");
+      }
+    }
+  }
+  return ir_table;
+}
+
+IrLevel Importer::Level(size_t l, const std::vector<uint32_t>& stream_width) {
+  const uint32_t task_count = static_cast<uint32_t>(config_.tasks.size());
+  const uint32_t shared_stream = task_count;
+  const LevelConfig& level_config = config_.levels[l];
+  const bool last = l + 1 == config_.levels.size();
+  const std::string level_prefix = "levels." + std::to_string(l);
+  IrLevel level;
+  // Expert order in the level: task 0's specific experts, task 1's, ..., then shared.
+  std::vector<std::vector<uint32_t>> specific(task_count);
+  std::vector<uint32_t> shared;
+  for (uint32_t t = 0; t < task_count; ++t) {
+    for (uint32_t j = 0; j < level_config.specific_experts[t]; ++j) {
+      IrExpert expert;
+      expert.input_stream = t;
+      expert.mlp = Mlp(level_prefix + ".specific_experts." + std::to_string(t) + "." + std::to_string(j),
+                       stream_width[t], level_config.expert);
+      specific[t].push_back(static_cast<uint32_t>(level.experts.size()));
+      level.experts.push_back(std::move(expert));
+    }
+  }
+  for (uint32_t j = 0; j < level_config.shared_experts; ++j) {
+    IrExpert expert;
+    expert.input_stream = shared_stream;
+    expert.mlp = Mlp(level_prefix + ".shared_experts." + std::to_string(j), stream_width[shared_stream],
+                     level_config.expert);
+    shared.push_back(static_cast<uint32_t>(level.experts.size()));
+    level.experts.push_back(std::move(expert));
+  }
+  auto concat = [&](const std::vector<uint32_t>& first, const std::vector<uint32_t>& second) {
+    std::vector<uint32_t> all = first;
+    all.insert(all.end(), second.begin(), second.end());
+    return all;
+  };
+  const bool swap = mutation_ == Mutation::kSwapExpertOrder;
+  for (uint32_t t = 0; t < task_count; ++t) {
+    IrGate gate = Gate(level_prefix + ".task_gates." + std::to_string(t), stream_width[t], level_config.gate,
+                       specific[t].size() + shared.size());
+    gate.input_stream = t;
+    gate.output_stream = t;
+    gate.experts = swap ? concat(shared, specific[t]) : concat(specific[t], shared);
+    level.gates.push_back(std::move(gate));
+  }
+  std::vector<uint32_t> all_specific;
+  for (const auto& experts : specific) all_specific.insert(all_specific.end(), experts.begin(), experts.end());
+  const bool build_shared_gate =
+      !last || config_.last_level_shared_gate_present || mutation_ == Mutation::kUseLastLevelSharedGate;
+  if (build_shared_gate) {
+    IrGate gate = Gate(level_prefix + ".shared_gate", stream_width[shared_stream], level_config.gate,
+                       all_specific.size() + shared.size());
+    gate.input_stream = shared_stream;
+    gate.output_stream = shared_stream;
+    gate.experts = swap ? concat(shared, all_specific) : concat(all_specific, shared);
+    // A last-level shared gate is checked (its tensors are consumed) and dropped, unless
+    // the mutation test asks for the bug of using it.
+    if (!last || mutation_ == Mutation::kUseLastLevelSharedGate) level.gates.push_back(std::move(gate));
+  }
+  return level;
+}
+
+IrTower Importer::Tower(uint32_t t, uint32_t width) {
+  const TowerConfig& tower_config = config_.towers[t];
+  const std::string prefix = "towers." + std::to_string(t);
+  IrTower tower;
+  const uint32_t shared_stream = static_cast<uint32_t>(config_.tasks.size());
+  tower.input_stream = mutation_ == Mutation::kUseLastLevelSharedGate ? shared_stream : t;
+  tower.mlp = Mlp(prefix, width, tower_config.mlp);
+  const uint32_t head_in = tower_config.mlp.units.empty() ? width : tower_config.mlp.units.back();
+  IrDense head;
+  head.in = head_in;
+  head.out = 1;
+  head.activation = fb::Activation::Identity;
+  head.weight = weights_.TakeLinear(prefix + ".head.weight", 1, head_in);
+  if (tower_config.head_bias) head.bias = weights_.Take(prefix + ".head.bias", {{1}});
+  if (tower_config.output_bias) {
+    const float output_bias = weights_.Take(prefix + ".output_bias", {{1}})[0];
+    head.bias = {(head.bias.empty() ? 0.0f : head.bias[0]) + output_bias};
+  }
+  tower.mlp.layers.push_back(std::move(head));
+  return tower;
+}
+
 IrModel Importer::Run() {
   IrModel model;
   model.name = config_.name;
@@ -195,105 +298,16 @@ IrModel Importer::Run() {
   model.extras = config_.extras;
   model.score = config_.score;
   model.tasks = config_.tasks;
-  for (const TableConfig& table : config_.tables) {
-    IrTable ir_table;
-    ir_table.config = table;
-    const std::string name = "embeddings." + table.name + ".weight";
-    ir_table.rows = weights_.Take(name, {{table.vocabulary, table.dim}});
-    if (table.f16) {
-      for (size_t i = 0; i < ir_table.rows.size(); ++i) {
-        ir_table.rows[i] = RoundToHalf(ir_table.rows[i]);
-        if (!std::isfinite(ir_table.rows[i])) {
-          throw ConvertError("weights: tensor '" + name + "' element " + std::to_string(i) +
-                             " does not fit in float16 (|value| >= 65520); store the table as f32");
-        }
-      }
-    }
-    model.tables.push_back(std::move(ir_table));
-  }
+  for (const TableConfig& table : config_.tables) model.tables.push_back(Table(table));
+  // Before level 0 every stream is the input row; after a level, every stream is its experts'
+  // output width.
   const uint32_t task_count = static_cast<uint32_t>(config_.tasks.size());
-  const uint32_t shared_stream = task_count;
   std::vector<uint32_t> stream_width(task_count + 1, config_.row_width());
-
   for (size_t l = 0; l < config_.levels.size(); ++l) {
-    const LevelConfig& level_config = config_.levels[l];
-    const bool last = l + 1 == config_.levels.size();
-    const std::string level_prefix = "levels." + std::to_string(l);
-    IrLevel level;
-    // Expert order in the level: task 0's specific experts, task 1's, ..., then shared.
-    std::vector<std::vector<uint32_t>> specific(task_count);
-    std::vector<uint32_t> shared;
-    for (uint32_t t = 0; t < task_count; ++t) {
-      for (uint32_t j = 0; j < level_config.specific_experts[t]; ++j) {
-        IrExpert expert;
-        expert.input_stream = t;
-        expert.mlp = Mlp(level_prefix + ".specific_experts." + std::to_string(t) + "." + std::to_string(j),
-                         stream_width[t], level_config.expert);
-        specific[t].push_back(static_cast<uint32_t>(level.experts.size()));
-        level.experts.push_back(std::move(expert));
-      }
-    }
-    for (uint32_t j = 0; j < level_config.shared_experts; ++j) {
-      IrExpert expert;
-      expert.input_stream = shared_stream;
-      expert.mlp = Mlp(level_prefix + ".shared_experts." + std::to_string(j), stream_width[shared_stream],
-                       level_config.expert);
-      shared.push_back(static_cast<uint32_t>(level.experts.size()));
-      level.experts.push_back(std::move(expert));
-    }
-    auto concat = [&](const std::vector<uint32_t>& first, const std::vector<uint32_t>& second) {
-      std::vector<uint32_t> all = first;
-      all.insert(all.end(), second.begin(), second.end());
-      return all;
-    };
-    const bool swap = mutation_ == Mutation::kSwapExpertOrder;
-    for (uint32_t t = 0; t < task_count; ++t) {
-      IrGate gate = Gate(level_prefix + ".task_gates." + std::to_string(t), stream_width[t], level_config.gate,
-                         specific[t].size() + shared.size());
-      gate.input_stream = t;
-      gate.output_stream = t;
-      gate.experts = swap ? concat(shared, specific[t]) : concat(specific[t], shared);
-      level.gates.push_back(std::move(gate));
-    }
-    std::vector<uint32_t> all_specific;
-    for (const auto& experts : specific) all_specific.insert(all_specific.end(), experts.begin(), experts.end());
-    const bool build_shared_gate = !last || config_.last_level_shared_gate_present ||
-                                   mutation_ == Mutation::kUseLastLevelSharedGate;
-    if (build_shared_gate) {
-      IrGate gate = Gate(level_prefix + ".shared_gate", stream_width[shared_stream], level_config.gate,
-                         all_specific.size() + shared.size());
-      gate.input_stream = shared_stream;
-      gate.output_stream = shared_stream;
-      gate.experts = swap ? concat(shared, all_specific) : concat(all_specific, shared);
-      // A last-level shared gate is checked (its tensors are consumed) and dropped, unless
-      // the mutation test asks for the bug of using it.
-      if (!last || mutation_ == Mutation::kUseLastLevelSharedGate) level.gates.push_back(std::move(gate));
-    }
-    const uint32_t width = level_config.expert.units.back();
-    std::fill(stream_width.begin(), stream_width.end(), width);
-    model.levels.push_back(std::move(level));
+    model.levels.push_back(Level(l, stream_width));
+    std::fill(stream_width.begin(), stream_width.end(), config_.levels[l].expert.units.back());
   }
-
-  for (uint32_t t = 0; t < task_count; ++t) {
-    const TowerConfig& tower_config = config_.towers[t];
-    const std::string prefix = "towers." + std::to_string(t);
-    IrTower tower;
-    tower.input_stream = mutation_ == Mutation::kUseLastLevelSharedGate ? shared_stream : t;
-    tower.mlp = Mlp(prefix, stream_width[t], tower_config.mlp);
-    const uint32_t head_in = tower_config.mlp.units.empty() ? stream_width[t] : tower_config.mlp.units.back();
-    IrDense head;
-    head.in = head_in;
-    head.out = 1;
-    head.activation = fb::Activation::Identity;
-    head.weight = weights_.TakeLinear(prefix + ".head.weight", 1, head_in);
-    if (tower_config.head_bias) head.bias = weights_.Take(prefix + ".head.bias", {{1}});
-    if (tower_config.output_bias) {
-      const float output_bias = weights_.Take(prefix + ".output_bias", {{1}})[0];
-      head.bias = {(head.bias.empty() ? 0.0f : head.bias[0]) + output_bias};
-    }
-    tower.mlp.layers.push_back(std::move(head));
-    model.towers.push_back(std::move(tower));
-  }
+  for (uint32_t t = 0; t < task_count; ++t) model.towers.push_back(Tower(t, stream_width[t]));
   weights_.CheckAllUsed();
   ReorderRequestFirst(&model);
   return model;

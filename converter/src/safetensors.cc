@@ -113,6 +113,55 @@ SafeTensorsFile SafeTensorsFile::Read(const std::string& path) {
   return Parse(std::move(bytes), "weights file '" + path + "'");
 }
 
+namespace {
+
+// One header entry: its dtype, shape and data range, checked against the `data_bytes`-byte data
+// section at `data`.
+SafeTensor ParseEntry(const nlohmann::json& entry, const std::string& where, const uint8_t* data,
+                      uint64_t data_bytes) {
+  SafeTensor tensor;
+  bool known = false;
+  if (entry["dtype"].is_string()) {
+    for (const auto& d : kDTypes) {
+      if (entry["dtype"] == d.name) {
+        tensor.dtype = d.dtype;
+        known = true;
+      }
+    }
+  }
+  if (!known) throw ConvertError(where + ": unsupported dtype " + entry["dtype"].dump());
+  const auto& shape = entry["shape"];
+  const auto& offsets = entry["data_offsets"];
+  if (!shape.is_array()) throw ConvertError(where + ": shape is not an array");
+  uint64_t count = 1;
+  for (const auto& d : shape) {
+    if (!d.is_number_unsigned()) throw ConvertError(where + ": shape has a non-integer or negative dimension");
+    const uint64_t dim = d.get<uint64_t>();
+    if (dim != 0 && count > (uint64_t{1} << 40) / dim) throw ConvertError(where + ": shape too large");
+    count *= dim;
+    tensor.shape.push_back(dim);
+  }
+  if (!offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_unsigned() ||
+      !offsets[1].is_number_unsigned()) {
+    throw ConvertError(where + ": data_offsets must be [begin, end]");
+  }
+  const uint64_t begin = offsets[0].get<uint64_t>(), end = offsets[1].get<uint64_t>();
+  if (begin > end || end > data_bytes) {
+    throw ConvertError(where + ": data_offsets [" + std::to_string(begin) + ", " + std::to_string(end) +
+                       "] outside the " + std::to_string(data_bytes) + "-byte data section");
+  }
+  if (end - begin != count * SafeDTypeBytes(tensor.dtype)) {
+    throw ConvertError(where + ": " + std::to_string(end - begin) + " data bytes for shape " + tensor.shape_string() +
+                       " of " + SafeDTypeName(tensor.dtype) + " (" +
+                       std::to_string(count * SafeDTypeBytes(tensor.dtype)) + " expected)");
+  }
+  tensor.data = data + begin;
+  tensor.size_bytes = end - begin;
+  return tensor;
+}
+
+}  // namespace
+
 SafeTensorsFile SafeTensorsFile::Parse(std::vector<uint8_t> bytes, const std::string& what) {
   SafeTensorsFile file;
   file.bytes_ = std::move(bytes);
@@ -148,45 +197,9 @@ SafeTensorsFile SafeTensorsFile::Parse(std::vector<uint8_t> bytes, const std::st
     if (!entry.is_object() || !entry.contains("dtype") || !entry.contains("shape") || !entry.contains("data_offsets")) {
       throw ConvertError(where + ": entry needs dtype, shape and data_offsets");
     }
-    SafeTensor tensor;
-    bool known = false;
-    if (entry["dtype"].is_string()) {
-      for (const auto& d : kDTypes) {
-        if (entry["dtype"] == d.name) {
-          tensor.dtype = d.dtype;
-          known = true;
-        }
-      }
-    }
-    if (!known) throw ConvertError(where + ": unsupported dtype " + entry["dtype"].dump());
-    const auto& shape = entry["shape"];
-    const auto& offsets = entry["data_offsets"];
-    if (!shape.is_array()) throw ConvertError(where + ": shape is not an array");
-    uint64_t count = 1;
-    for (const auto& d : shape) {
-      if (!d.is_number_unsigned()) throw ConvertError(where + ": shape has a non-integer or negative dimension");
-      const uint64_t dim = d.get<uint64_t>();
-      if (dim != 0 && count > (uint64_t{1} << 40) / dim) throw ConvertError(where + ": shape too large");
-      count *= dim;
-      tensor.shape.push_back(dim);
-    }
-    if (!offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_unsigned() ||
-        !offsets[1].is_number_unsigned()) {
-      throw ConvertError(where + ": data_offsets must be [begin, end]");
-    }
-    const uint64_t begin = offsets[0].get<uint64_t>(), end = offsets[1].get<uint64_t>();
-    if (begin > end || end > data_bytes) {
-      throw ConvertError(where + ": data_offsets [" + std::to_string(begin) + ", " + std::to_string(end) +
-                         "] outside the " + std::to_string(data_bytes) + "-byte data section");
-    }
-    if (end - begin != count * SafeDTypeBytes(tensor.dtype)) {
-      throw ConvertError(where + ": " + std::to_string(end - begin) + " data bytes for shape " + tensor.shape_string() +
-                         " of " + SafeDTypeName(tensor.dtype) + " (" +
-                         std::to_string(count * SafeDTypeBytes(tensor.dtype)) + " expected)");
-    }
-    tensor.data = data + begin;
-    tensor.size_bytes = end - begin;
-    ranges.emplace_back(begin, end);
+    const SafeTensor tensor = ParseEntry(entry, where, data, data_bytes);
+    const uint64_t begin = static_cast<uint64_t>(tensor.data - data);
+    ranges.emplace_back(begin, begin + tensor.size_bytes);
     file.tensors_[name] = tensor;
   }
   std::sort(ranges.begin(), ranges.end());
