@@ -45,6 +45,77 @@ ple_status ReadOptions(const ple_session_options* options, ple::rt::SessionConfi
 // cached results for another's (even one allocated at the same address).
 std::atomic<uint64_t> g_request_generation{0};
 
+// An extra's values for `rows` candidates (extras are never request-scope).
+ple_status BindExtra(const ple_feature_values& value, size_t rows, ple_scope scope, FeatureSource* source) {
+  if (scope == PLE_SCOPE_REQUEST) {
+    return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "request: '%s' is an extra: give it with the candidates",
+                        value.name);
+  }
+  if (value.values == nullptr || value.num_values != rows) {
+    return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "candidates: extra '%s' needs %zu values, found %zu%s",
+                        value.name, rows, value.values ? value.num_values : 0, value.values ? "" : " (NULL)");
+  }
+  source->dense = value.values;
+  source->dense_stride = 1;
+  return PLE_OK;
+}
+
+// A sequence feature's ids for `rows` rows: rows x max_length, or the sum of the given lengths.
+ple_status BindSequence(const FeatureInfo& feature, const ple_feature_values& value, size_t rows, const char* where,
+                        FeatureSource* source) {
+  size_t expected = rows * size_t{feature.max_length};
+  if (value.lengths != nullptr) {
+    expected = 0;
+    for (size_t r = 0; r < rows; ++r) {
+      if (value.lengths[r] > feature.max_length) {
+        return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "%s: feature '%s': row %zu has %u ids, max_length is %u",
+                            where, value.name, r, value.lengths[r], feature.max_length);
+      }
+      expected += value.lengths[r];
+    }
+  }
+  if ((value.ids == nullptr && expected > 0) || value.num_ids != expected) {
+    return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "%s: sequence feature '%s' needs %zu ids (%s), found %zu", where,
+                        value.name, expected, value.lengths ? "the sum of its lengths" : "rows x max_length",
+                        value.num_ids);
+  }
+  source->ids = value.ids;
+  source->lengths = value.lengths;
+  return PLE_OK;
+}
+
+// A feature's values for `rows` rows, given in `scope` (`where` names it in errors).
+ple_status BindFeature(const FeatureInfo& feature, const ple_feature_values& value, size_t rows, ple_scope scope,
+                       const char* where, FeatureSource* source) {
+  if (feature.scope != scope) {
+    return SetLastError(
+        PLE_ERROR_INVALID_ARGUMENT, "%s: '%s' is a %s-scope feature: give it %s", where, value.name,
+        feature.scope == PLE_SCOPE_REQUEST ? "request" : "candidate",
+        feature.scope == PLE_SCOPE_REQUEST ? "on the request (ple_request_set)" : "with the candidates");
+  }
+  switch (feature.kind) {
+    case FeatureKind::kDense:
+      if (value.values == nullptr || value.num_values != rows * feature.width) {
+        return SetLastError(PLE_ERROR_INVALID_ARGUMENT,
+                            "%s: dense feature '%s' needs %zu values (%zu rows x width %u), found %zu", where,
+                            value.name, rows * feature.width, rows, feature.width, value.values ? value.num_values : 0);
+      }
+      source->dense = value.values;
+      source->dense_stride = feature.width;
+      return PLE_OK;
+    case FeatureKind::kSparse:
+      if (value.ids == nullptr || value.num_ids != rows) {
+        return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "%s: sparse feature '%s' needs %zu ids, found %zu", where,
+                            value.name, rows, value.ids ? value.num_ids : 0);
+      }
+      source->ids = value.ids;
+      return PLE_OK;
+    case FeatureKind::kSequence:
+      return BindSequence(feature, value, rows, where, source);
+  }
+  return PLE_OK;
+}
+
 // Checks `values` against the model and fills `sources` (one per feature, then per extra) for
 // `rows` rows. `scope`: the features that must all be given (request or candidate); extras
 // may be given with candidates. No allocation.
@@ -66,66 +137,10 @@ ple_status BindFeatures(const Model& model, const ple_feature_values* values, si
     }
     if (given[index]) return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "%s: '%s' is given twice", where, value.name);
     given[index] = 1;
-    FeatureSource& source = sources[index];
-    if (static_cast<size_t>(index) >= feature_count) {  // an extra
-      if (scope == PLE_SCOPE_REQUEST) {
-        return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "request: '%s' is an extra: give it with the candidates",
-                            value.name);
-      }
-      if (value.values == nullptr || value.num_values != rows) {
-        return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "candidates: extra '%s' needs %zu values, found %zu%s",
-                            value.name, rows, value.values ? value.num_values : 0, value.values ? "" : " (NULL)");
-      }
-      source.dense = value.values;
-      source.dense_stride = 1;
-      continue;
-    }
-    const FeatureInfo& feature = model.features()[index];
-    if (feature.scope != scope) {
-      return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "%s: '%s' is a %s-scope feature: give it %s", where, value.name,
-                          feature.scope == PLE_SCOPE_REQUEST ? "request" : "candidate",
-                          feature.scope == PLE_SCOPE_REQUEST ? "on the request (ple_request_set)" : "with the candidates");
-    }
-    switch (feature.kind) {
-      case FeatureKind::kDense:
-        if (value.values == nullptr || value.num_values != rows * feature.width) {
-          return SetLastError(PLE_ERROR_INVALID_ARGUMENT,
-                              "%s: dense feature '%s' needs %zu values (%zu rows x width %u), found %zu", where,
-                              value.name, rows * feature.width, rows, feature.width,
-                              value.values ? value.num_values : 0);
-        }
-        source.dense = value.values;
-        source.dense_stride = feature.width;
-        break;
-      case FeatureKind::kSparse:
-        if (value.ids == nullptr || value.num_ids != rows) {
-          return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "%s: sparse feature '%s' needs %zu ids, found %zu", where,
-                              value.name, rows, value.ids ? value.num_ids : 0);
-        }
-        source.ids = value.ids;
-        break;
-      case FeatureKind::kSequence: {
-        size_t expected = rows * size_t{feature.max_length};
-        if (value.lengths != nullptr) {
-          expected = 0;
-          for (size_t r = 0; r < rows; ++r) {
-            if (value.lengths[r] > feature.max_length) {
-              return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "%s: feature '%s': row %zu has %u ids, max_length is %u",
-                                  where, value.name, r, value.lengths[r], feature.max_length);
-            }
-            expected += value.lengths[r];
-          }
-        }
-        if ((value.ids == nullptr && expected > 0) || value.num_ids != expected) {
-          return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "%s: sequence feature '%s' needs %zu ids (%s), found %zu",
-                              where, value.name, expected, value.lengths ? "the sum of its lengths" : "rows x max_length",
-                              value.num_ids);
-        }
-        source.ids = value.ids;
-        source.lengths = value.lengths;
-        break;
-      }
-    }
+    const ple_status status = static_cast<size_t>(index) >= feature_count
+                                  ? BindExtra(value, rows, scope, &sources[index])
+                                  : BindFeature(model.features()[index], value, rows, scope, where, &sources[index]);
+    if (status != PLE_OK) return status;
   }
   for (size_t i = 0; i < feature_count; ++i) {
     if (model.features()[i].scope == scope && !given[i]) {
