@@ -244,7 +244,7 @@ void Check(ple_status status, const char* what) {
 
 // Useful multiply-adds of one run: every layer in*out per candidate, except the request
 // columns of a split first layer, which a request context computes once per request.
-double RunMacs(const ple::rt::Model& model, size_t batch, bool broadcast) {
+double RunMacs(const ple::rt::LoadedModel& model, size_t batch, bool broadcast) {
   const bool split = model.request_first() && model.request_width() > 0 && model.request_width() < model.row_width();
   double per_candidate = 0.0, per_request = 0.0;
   auto add = [&](const ple::rt::Mlp& mlp, bool first_level) {

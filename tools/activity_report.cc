@@ -52,7 +52,7 @@ std::vector<uint32_t> Widths(const rt::Mlp& mlp) {
 
 // Every dense layer of `model` by its place: the same names for a quantized model and its
 // float32 conversion.
-std::vector<std::pair<const rt::DenseLayer*, LayerShape>> NamedLayers(const rt::Model& model) {
+std::vector<std::pair<const rt::DenseLayer*, LayerShape>> NamedLayers(const rt::LoadedModel& model) {
   std::vector<std::pair<const rt::DenseLayer*, LayerShape>> layers;
   auto add = [&](const rt::Mlp& mlp, const std::string& prefix, bool tower) {
     for (size_t i = 0; i < mlp.layers.size(); ++i) {
@@ -78,7 +78,7 @@ std::vector<std::pair<const rt::DenseLayer*, LayerShape>> NamedLayers(const rt::
   return layers;
 }
 
-ModelShape ShapeOf(const ple::Model& model, const rt::Model& internal, size_t file_bytes) {
+ModelShape ShapeOf(const ple::Model& model, const rt::LoadedModel& internal, size_t file_bytes) {
   ModelShape shape;
   shape.name = model.metadata("name");
   shape.tasks = model.tasks();
@@ -104,7 +104,7 @@ ModelShape ShapeOf(const ple::Model& model, const rt::Model& internal, size_t fi
     shape.towers.push_back({Widths(tower.mlp), tower.mlp.parameters()});
     shape.parameters += shape.towers.back().parameters;
   }
-  for (const rt::TableInfo& table : internal.tables()) shape.parameters += uint64_t{table.rows} * table.dim;
+  for (const rt::TableSpec& table : internal.tables()) shape.parameters += uint64_t{table.rows} * table.dim;
   ple_score_params score{};
   score.struct_size = sizeof(score);
   if (ple_model_get_score(model.get(), &score) == PLE_OK) {
@@ -189,7 +189,7 @@ std::vector<uint8_t> ReadBytes(const std::string& path) {
   return std::vector<uint8_t>((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 
-void RequireSameStructure(const rt::Model& a, const rt::Model& b, const std::string& b_path) {
+void RequireSameStructure(const rt::LoadedModel& a, const rt::LoadedModel& b, const std::string& b_path) {
   const auto layers_a = NamedLayers(a), layers_b = NamedLayers(b);
   bool same = layers_a.size() == layers_b.size() && a.tasks().size() == b.tasks().size();
   for (size_t i = 0; same && i < layers_a.size(); ++i) {

@@ -22,7 +22,7 @@ namespace conformance {
 namespace {
 
 using rt::LastError;
-using rt::Model;
+using rt::LoadedModel;
 using rt::ModelBytes;
 using rt::Session;
 using rt::SessionConfig;
@@ -230,13 +230,13 @@ BundleInputs ReadBundleInputs(const std::string& directory, const ple::Model& mo
   return inputs;
 }
 
-std::string WeightPrecision(const rt::Model& model) {
+std::string WeightPrecision(const rt::LoadedModel& model) {
   std::string precision = "f32";
   for (const rt::PackedGroup& g : model.packed_groups()) {
     if (g.type == rt::WeightType::kI8) precision = "int8";
     if (g.type == rt::WeightType::kF16 && precision == "f32") precision = "f16";
   }
-  for (const rt::TableInfo& table : model.tables()) {
+  for (const rt::TableSpec& table : model.tables()) {
     if (table.int8) precision = "int8";
   }
   return precision;
@@ -328,7 +328,7 @@ BundleReport RunBundle(const std::string& directory, ple_kernel_path kernel_path
   }
   // Gate intermediates: the native converter writes task gates to streams 0..T-1 and the
   // shared gate to stream T, which names them as the bundle does.
-  const rt::Model& internal_model = internal.model();
+  const rt::LoadedModel& internal_model = internal.model();
   for (const auto& entry : data.tensors()) {
     const std::string& name = entry.first;
     if (name.rfind("expected.levels.", 0) != 0) continue;

@@ -80,7 +80,7 @@ struct BundleRunOptions {
 };
 
 // "int8" when any layer or table is int8, else "f16" when any layer is, else "f32".
-std::string WeightPrecision(const rt::Model& model);
+std::string WeightPrecision(const rt::LoadedModel& model);
 
 // The model file RunBundle converts from the bundle (options.import and options.precision).
 std::vector<uint8_t> ConvertBundleModel(const std::string& directory, const BundleRunOptions& options = {});

@@ -8,12 +8,12 @@
 
 namespace {
 
-std::shared_ptr<const ple::rt::Model> LoadBundle(const std::string& name) {
+std::shared_ptr<const ple::rt::LoadedModel> LoadBundle(const std::string& name) {
   const auto bytes = ple::test::ConvertBundle(name).bytes;
   std::unique_ptr<ple::rt::ModelBytes> model_bytes;
   REQUIRE(ple::rt::ModelBytes::FromBuffer(bytes.data(), bytes.size(), &model_bytes).ok());
-  std::shared_ptr<const ple::rt::Model> model;
-  REQUIRE(ple::rt::Model::Load(std::move(model_bytes), &model).ok());
+  std::shared_ptr<const ple::rt::LoadedModel> model;
+  REQUIRE(ple::rt::LoadedModel::Load(std::move(model_bytes), &model).ok());
   return model;
 }
 

@@ -15,7 +15,7 @@
 #error "PLE_VERSION must be defined by the build"
 #endif
 
-using ple::rt::FeatureInfo;
+using ple::rt::FeatureSpec;
 using ple::rt::FeatureKind;
 using namespace ple::capi;
 
@@ -47,8 +47,8 @@ ple_status OpenModel(std::unique_ptr<ple::rt::ModelBytes> bytes, ple_model** out
                      const ple::rt::IntegrityRequest& integrity = {}) {
   ple::rt::Status checked = ple::rt::CheckIntegrity(bytes->data(), bytes->size(), integrity);
   if (!checked.ok()) return Fail(checked);
-  std::shared_ptr<const ple::rt::Model> model;
-  ple::rt::Status status = ple::rt::Model::Load(std::move(bytes), &model, skip_verifier);
+  std::shared_ptr<const ple::rt::LoadedModel> model;
+  ple::rt::Status status = ple::rt::LoadedModel::Load(std::move(bytes), &model, skip_verifier);
   if (!status.ok()) return Fail(status);
   *out_model = new ple_model{std::move(model)};
   return PLE_OK;
@@ -226,7 +226,7 @@ ple_scope ple_model_feature_scope(const ple_model* model, size_t feature) {
 
 size_t ple_model_feature_width(const ple_model* model, size_t feature) {
   if (model == nullptr || feature >= model->model->features().size()) return 0;
-  const FeatureInfo& f = model->model->features()[feature];
+  const FeatureSpec& f = model->model->features()[feature];
   switch (f.kind) {
     case FeatureKind::kSparse: return 1;
     case FeatureKind::kSequence: return f.max_length;
@@ -236,7 +236,7 @@ size_t ple_model_feature_width(const ple_model* model, size_t feature) {
 
 size_t ple_model_feature_vocabulary(const ple_model* model, size_t feature) {
   if (model == nullptr || feature >= model->model->features().size()) return 0;
-  const FeatureInfo& f = model->model->features()[feature];
+  const FeatureSpec& f = model->model->features()[feature];
   return f.kind == FeatureKind::kDense ? 0 : model->model->tables()[f.table].rows;
 }
 

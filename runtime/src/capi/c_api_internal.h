@@ -11,7 +11,7 @@ namespace ple::rt {
 Session* InternalSession(ple_session* session);
 
 // ple_model_open_buffer_copy without the FlatBuffers verifier, for one fuzz target only (see
-// Model::Load): the buffer must be a verifier-valid file with scalar fields overwritten.
+// LoadedModel::Load): the buffer must be a verifier-valid file with scalar fields overwritten.
 ple_status OpenModelSkippingVerifier(const void* data, size_t size_bytes, ple_model** out_model);
 
 }  // namespace ple::rt

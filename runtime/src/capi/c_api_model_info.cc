@@ -9,9 +9,9 @@
 #include "run/encoder.h"
 #include "run/hash64.h"
 
-using ple::rt::FeatureInfo;
+using ple::rt::FeatureSpec;
 using ple::rt::FeatureKind;
-using ple::rt::Model;
+using ple::rt::LoadedModel;
 using namespace ple::capi;
 
 extern "C" {
@@ -32,7 +32,7 @@ ple_encoder_kind ple_model_feature_encoder(const ple_model* model, size_t featur
 
 uint64_t ple_model_feature_encoder_size(const ple_model* model, size_t feature) {
   if (model == nullptr || feature >= model->model->features().size()) return 0;
-  const ple::rt::EncoderInfo& e = model->model->features()[feature].encoder;
+  const ple::rt::EncoderSpec& e = model->model->features()[feature].encoder;
   return e.kind == ple::rt::EncoderKind::kHashString || e.kind == ple::rt::EncoderKind::kHashInt ? e.buckets : e.size;
 }
 
@@ -45,7 +45,7 @@ int64_t ple_model_find_feature(const ple_model* model, const char* name) {
 namespace {
 
 // The feature, or null with the error set.
-const FeatureInfo* EncodedFeature(const ple_model* model, size_t feature, const void* values, size_t count,
+const FeatureSpec* EncodedFeature(const ple_model* model, size_t feature, const void* values, size_t count,
                                   const int64_t* out_ids) {
   if (model == nullptr || ((values == nullptr || out_ids == nullptr) && count > 0)) {
     SetLastError(PLE_ERROR_INVALID_ARGUMENT, "model, values or out_ids is NULL");
@@ -63,21 +63,21 @@ const FeatureInfo* EncodedFeature(const ple_model* model, size_t feature, const 
 
 ple_status ple_model_encode_strings(const ple_model* model, size_t feature, const char* const* values,
                                     const size_t* lengths, size_t count, int64_t* out_ids) {
-  const FeatureInfo* f = EncodedFeature(model, feature, values, count, out_ids);
+  const FeatureSpec* f = EncodedFeature(model, feature, values, count, out_ids);
   if (f == nullptr) return PLE_ERROR_INVALID_ARGUMENT;
   return Guard([&] { return ple::rt::EncodeStrings(*f, values, lengths, count, out_ids); });
 }
 
 ple_status ple_model_encode_ints(const ple_model* model, size_t feature, const int64_t* values, size_t count,
                                  int64_t* out_ids) {
-  const FeatureInfo* f = EncodedFeature(model, feature, values, count, out_ids);
+  const FeatureSpec* f = EncodedFeature(model, feature, values, count, out_ids);
   if (f == nullptr) return PLE_ERROR_INVALID_ARGUMENT;
   return Guard([&] { return ple::rt::EncodeInts(*f, values, count, out_ids); });
 }
 
 ple_status ple_model_encode_floats(const ple_model* model, size_t feature, const float* values, size_t count,
                                    int64_t* out_ids) {
-  const FeatureInfo* f = EncodedFeature(model, feature, values, count, out_ids);
+  const FeatureSpec* f = EncodedFeature(model, feature, values, count, out_ids);
   if (f == nullptr) return PLE_ERROR_INVALID_ARGUMENT;
   return Guard([&] { return ple::rt::EncodeFloats(*f, values, count, out_ids); });
 }
@@ -167,7 +167,7 @@ ple_status ple_session_get_gate_weights(const ple_session* session, size_t level
                         capacity);
   }
   const ple::rt::Session& s = *session->session;
-  const Model& model = s.model();
+  const LoadedModel& model = s.model();
   if (level >= model.levels().size() || gate >= model.levels()[level].gates.size()) {
     return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "level %zu gate %zu: out of range", level, gate);
   }
@@ -200,7 +200,7 @@ ple_status ple_model_get_score(const ple_model* model, ple_score_params* score) 
       status != PLE_OK) {
     return status;
   }
-  const ple::rt::ScoreInfo& info = model->model->score();
+  const ple::rt::ScoreSpec& info = model->model->score();
   if (!info.present) return SetLastError(PLE_ERROR_UNSUPPORTED, "the model has no ranking score");
   const ple::rt::ScoreFormula& formula = info.formula;
   score->exponents = formula.exponents.data();
@@ -219,7 +219,7 @@ ple_status ple_session_set_score(ple_session* session, const ple_score_params* s
       status != PLE_OK) {
     return status;
   }
-  const Model& model = session->session->model();
+  const LoadedModel& model = session->session->model();
   if (score->exponents == nullptr && score->num_exponents > 0) {
     return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "score: exponents is NULL");
   }

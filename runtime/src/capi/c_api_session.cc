@@ -6,10 +6,10 @@
 #include "run/feature_layer.h"
 #include "run/session_memory.h"
 
-using ple::rt::FeatureInfo;
+using ple::rt::FeatureSpec;
 using ple::rt::FeatureKind;
 using ple::rt::FeatureSource;
-using ple::rt::Model;
+using ple::rt::LoadedModel;
 using namespace ple::capi;
 
 namespace {
@@ -61,7 +61,7 @@ ple_status BindExtra(const ple_feature_values& value, size_t rows, ple_scope sco
 }
 
 // A sequence feature's ids for `rows` rows: rows x max_length, or the sum of the given lengths.
-ple_status BindSequence(const FeatureInfo& feature, const ple_feature_values& value, size_t rows, const char* where,
+ple_status BindSequence(const FeatureSpec& feature, const ple_feature_values& value, size_t rows, const char* where,
                         FeatureSource* source) {
   size_t expected = rows * size_t{feature.max_length};
   if (value.lengths != nullptr) {
@@ -85,7 +85,7 @@ ple_status BindSequence(const FeatureInfo& feature, const ple_feature_values& va
 }
 
 // A feature's values for `rows` rows, given in `scope` (`where` names it in errors).
-ple_status BindFeature(const FeatureInfo& feature, const ple_feature_values& value, size_t rows, ple_scope scope,
+ple_status BindFeature(const FeatureSpec& feature, const ple_feature_values& value, size_t rows, ple_scope scope,
                        const char* where, FeatureSource* source) {
   if (feature.scope != scope) {
     return SetLastError(
@@ -119,7 +119,7 @@ ple_status BindFeature(const FeatureInfo& feature, const ple_feature_values& val
 // Checks `values` against the model and fills `sources` (one per feature, then per extra) for
 // `rows` rows. `scope`: the features that must all be given (request or candidate); extras
 // may be given with candidates. No allocation.
-ple_status BindFeatures(const Model& model, const ple_feature_values* values, size_t count, size_t rows,
+ple_status BindFeatures(const LoadedModel& model, const ple_feature_values* values, size_t count, size_t rows,
                         ple_scope scope, FeatureSource* sources, uint8_t* given) {
   const size_t feature_count = model.features().size();
   const size_t total = feature_count + model.extras().size();
@@ -269,7 +269,7 @@ ple_status ple_session_run(ple_session* session, const float* inputs, size_t inp
   }
   // Every feature is dense: each row's values are the sources, request-scope ones included.
   for (size_t i = 0; i < s.model().features().size(); ++i) {
-    const FeatureInfo& f = s.model().features()[i];
+    const FeatureSpec& f = s.model().features()[i];
     session->sources[i] = FeatureSource{};
     session->sources[i].dense = inputs + f.row_offset;
     session->sources[i].dense_stride = row_width;
@@ -303,14 +303,14 @@ void ple_request_close(ple_request** request) {
 
 ple_status ple_request_set(ple_request* request, const ple_feature_values* features, size_t num_features) {
   if (request == nullptr) return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "request is NULL");
-  const Model& model = *request->model;
+  const LoadedModel& model = *request->model;
   request->generation = 0;  // not usable until it is set completely
   ple_status status = BindFeatures(model, features, num_features, 1, PLE_SCOPE_REQUEST, request->sources.data(),
                                    request->given.data());
   if (status != PLE_OK) return status;
   status = Guard([&] {
     for (size_t i = 0; i < model.features().size(); ++i) {
-      const FeatureInfo& feature = model.features()[i];
+      const FeatureSpec& feature = model.features()[i];
       if (feature.scope != PLE_SCOPE_REQUEST) continue;
       const ple_status assembled = ple::rt::AssembleFeature(model, feature, &request->sources[i], 0, 1, 0,
                                                             request->values.data(), request->values.size(),
@@ -329,7 +329,7 @@ ple_status ple_session_run_features(ple_session* session, const ple_request* req
                                     float* outputs, size_t outputs_count, float* scores, size_t scores_count) {
   if (session == nullptr) return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "session is NULL");
   ple::rt::Session& s = *session->session;
-  const Model& model = s.model();
+  const LoadedModel& model = s.model();
   if (num_candidates == 0) return PLE_OK;
   if (num_candidates > s.max_batch()) {
     return SetLastError(PLE_ERROR_BATCH_TOO_LARGE, "%zu candidates, the session was prepared for at most %u",

@@ -16,7 +16,7 @@
 #include "status.h"
 
 struct ple_model {
-  std::shared_ptr<const ple::rt::Model> model;
+  std::shared_ptr<const ple::rt::LoadedModel> model;
 };
 
 struct ple_session {
@@ -26,8 +26,8 @@ struct ple_session {
 };
 
 struct ple_request {
-  std::shared_ptr<const ple::rt::Model> model;
-  std::vector<float> values;                    // the request-scope columns (Model::request_width)
+  std::shared_ptr<const ple::rt::LoadedModel> model;
+  std::vector<float> values;                    // the request-scope columns (LoadedModel::request_width)
   uint64_t generation = 0;                      // 0: not set yet
   std::vector<ple::rt::FeatureSource> sources;  // scratch
   std::vector<uint8_t> given;                   // scratch

@@ -6,7 +6,7 @@
 namespace ple::rt {
 namespace kernels {
 
-float f32_ranking_score__scalar(const ScoreFormula& formula, const TaskInfo* tasks, const float* p, float x) {
+float f32_ranking_score__scalar(const ScoreFormula& formula, const TaskSpec* tasks, const float* p, float x) {
   float score = 1.0f;
   for (size_t t = 0; t < formula.exponents.size(); ++t) {
     const float w = formula.exponents[t];

@@ -86,7 +86,7 @@ size_t f32_task_output__scalar(size_t rows, const float* x, size_t x_stride, boo
 // One candidate's ranking score (score.h): prod_k max(p[k], floor if tasks[k] is a regression)
 // ^ exponents[k], k ascending, times the transform of x (x is not read for kNone). With the
 // runtime's own pow, log1p and sigmoid: the same bits on every platform.
-float f32_ranking_score__scalar(const ScoreFormula& formula, const TaskInfo* tasks, const float* p, float x);
+float f32_ranking_score__scalar(const ScoreFormula& formula, const TaskSpec* tasks, const float* p, float x);
 
 // An IEEE float16 value (bits) as float32, exactly.
 float f16_to_f32(uint16_t bits);

@@ -2,8 +2,8 @@
 // (ple.hpp): a class name in both would be an ODR violation (ASan caught one: ple::Model).
 //
 // A loaded, verified model: the file's bytes plus views into them that the planner reads.
-// Immutable after Load; shared (std::shared_ptr<const Model>) by every session made from it.
-// All pointers point into `bytes_` and live as long as the Model.
+// Immutable after Load; shared (std::shared_ptr<const LoadedModel>) by every session made from it.
+// All pointers point into `bytes_` and live as long as the LoadedModel.
 #ifndef PLE_RUNTIME_LOAD_MODEL_H_
 #define PLE_RUNTIME_LOAD_MODEL_H_
 
@@ -30,7 +30,7 @@ enum class WeightType : uint8_t { kF32, kF16, kI8 };
 // output channels in the tiled layout every kernel path reads in place (schema: PackedGroup;
 // docs/architecture.md). Every layer of a loaded model is the member of one group: files of
 // schema 3 carry them; older files' row-major float32 layers are packed at load, each its own
-// group, into memory the Model owns.
+// group, into memory the LoadedModel owns.
 struct PackedGroup {
   WeightType type = WeightType::kF32;
   uint32_t in = 0;                     // K
@@ -95,7 +95,7 @@ struct Tower {
   Mlp mlp;                             // last layer: the head, one output
 };
 
-struct TaskInfo {
+struct TaskSpec {
   std::string name;
   ple_task_type type = PLE_TASK_BINARY;
 };
@@ -104,7 +104,7 @@ enum class FeatureKind : uint8_t { kDense, kSparse, kSequence };
 enum class OovPolicy : uint8_t { kError, kOovRow, kHash };
 
 // An embedding table, read in place: `rows` x `dim` float32 or float16 values.
-struct TableInfo {
+struct TableSpec {
   std::string name;
   const void* data = nullptr;
   bool f16 = false;
@@ -117,7 +117,7 @@ struct TableInfo {
 // A feature's encoder (docs/encoders.md): raw values to ids, views into the model's bytes.
 enum class EncoderKind : uint8_t { kNone, kStringVocabulary, kIntVocabulary, kHashString, kHashInt, kBoundaries };
 
-struct EncoderInfo {
+struct EncoderSpec {
   EncoderKind kind = EncoderKind::kNone;
   size_t size = 0;                        // vocabulary keys, or boundaries
   const uint32_t* string_offsets = nullptr;  // kStringVocabulary: size + 1, from 0, into string_bytes
@@ -132,7 +132,7 @@ struct EncoderInfo {
 };
 
 // One feature of the input row. Revision-1 files' `inputs` become dense features.
-struct FeatureInfo {
+struct FeatureSpec {
   std::string name;
   FeatureKind kind = FeatureKind::kDense;
   ple_scope scope = PLE_SCOPE_CANDIDATE;
@@ -154,32 +154,32 @@ struct FeatureInfo {
   bool has_padding_id = false;
   int64_t padding_id = 0;
   float mean_eps = 0.0f;
-  EncoderInfo encoder;                 // sparse, sequence: optional
+  EncoderSpec encoder;                 // sparse, sequence: optional
 };
 
 // The model's ranking score (score.h): its formula and the name of the transform's input.
-struct ScoreInfo {
+struct ScoreSpec {
   bool present = false;
   ScoreFormula formula;
   std::string transform_input;         // kScoreTransformInputRule
 };
 
-class Model {
+class LoadedModel {
  public:
   // Verifies `bytes` (FlatBuffers verifier, then semantic checks) and builds the views.
   // `skip_verifier` is for the fuzz target that overwrites scalar fields of valid files in
   // place (tests/fuzz/fuzz_model_fields.cc): such buffers stay verifier-valid, and any other
   // buffer read without the verifier is undefined behaviour.
-  static Status Load(std::unique_ptr<ModelBytes> bytes, std::shared_ptr<const Model>* out, bool skip_verifier = false);
+  static Status Load(std::unique_ptr<ModelBytes> bytes, std::shared_ptr<const LoadedModel>* out, bool skip_verifier = false);
 
-  const std::vector<FeatureInfo>& features() const { return features_; }
-  const std::vector<TableInfo>& tables() const { return tables_; }
+  const std::vector<FeatureSpec>& features() const { return features_; }
+  const std::vector<TableSpec>& tables() const { return tables_; }
   const std::deque<PackedGroup>& packed_groups() const { return packed_groups_; }
   // Bytes of weights packed at load (files before schema 3), owned by the model.
   size_t packed_at_load_bytes() const { return packed_at_load_bytes_; }
   const std::vector<std::string>& extras() const { return extras_; }
-  const ScoreInfo& score() const { return score_; }
-  const std::vector<TaskInfo>& tasks() const { return tasks_; }
+  const ScoreSpec& score() const { return score_; }
+  const std::vector<TaskSpec>& tasks() const { return tasks_; }
   const std::vector<Level>& levels() const { return levels_; }
   const std::vector<Tower>& towers() const { return towers_; }
   uint32_t row_width() const { return row_width_; }
@@ -206,11 +206,11 @@ class Model {
 
  private:
   friend class ModelReader;
-  Model() = default;
+  LoadedModel() = default;
 
   std::unique_ptr<ModelBytes> bytes_;
-  std::vector<FeatureInfo> features_;
-  std::vector<TableInfo> tables_;
+  std::vector<FeatureSpec> features_;
+  std::vector<TableSpec> tables_;
   std::deque<PackedGroup> packed_groups_;   // DenseLayer::packed points here (a deque: stable addresses)
   struct FreeDeleter {
     void operator()(void* p) const { std::free(p); }
@@ -218,8 +218,8 @@ class Model {
   std::vector<std::unique_ptr<float, FreeDeleter>> packed_at_load_;  // 64-byte aligned
   size_t packed_at_load_bytes_ = 0;
   std::vector<std::string> extras_;
-  ScoreInfo score_;
-  std::vector<TaskInfo> tasks_;
+  ScoreSpec score_;
+  std::vector<TaskSpec> tasks_;
   std::vector<Level> levels_;
   std::vector<Tower> towers_;
   uint32_t row_width_ = 0;

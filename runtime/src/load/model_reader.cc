@@ -1,4 +1,4 @@
-// Model::Load, and the reader of the model as a whole: versions, metadata, tasks, levels with
+// LoadedModel::Load, and the reader of the model as a whole: versions, metadata, tasks, levels with
 // their experts and gates, towers, the score (model_reader.h).
 #include <cstring>
 #include <set>
@@ -14,7 +14,7 @@ const char* DTypeName(fb::DType dtype) {
 }
 
 Status ModelReader::Read(const fb::Model& root) {
-  Model& m = *model_;
+  LoadedModel& m = *model_;
   if (root.min_reader_version() == 0) {
     return MakeError(PLE_ERROR_INVALID_MODEL, "min_reader_version is 0: not written by a PLE converter");
   }
@@ -40,7 +40,7 @@ Status ModelReader::Read(const fb::Model& root) {
 }
 
 Status ModelReader::ReadTasks(const fb::Model& root) {
-  Model& m = *model_;
+  LoadedModel& m = *model_;
   const auto* tasks = root.tasks();
   if (tasks == nullptr || tasks->size() == 0) return MakeError(PLE_ERROR_INVALID_MODEL, "the model has no tasks");
   if (tasks->size() > kMaxTasks) {
@@ -49,7 +49,7 @@ Status ModelReader::ReadTasks(const fb::Model& root) {
   std::set<std::string> names;
   for (uint32_t t = 0; t < tasks->size(); ++t) {
     const fb::Task* task = tasks->Get(t);
-    TaskInfo info;
+    TaskSpec info;
     info.name = task->name()->str();
     if (task->type() == fb::TaskType::Binary) {
       info.type = PLE_TASK_BINARY;
@@ -70,7 +70,7 @@ Status ModelReader::ReadTasks(const fb::Model& root) {
 // Levels, then towers: `stream_width` tracks which streams the previous level defined and how
 // wide they are (kUndefined: not written); the first level's streams are all the input row.
 Status ModelReader::ReadLevelsAndTowers(const fb::Model& root) {
-  Model& m = *model_;
+  LoadedModel& m = *model_;
   const auto* levels = root.levels();
   if (levels == nullptr || levels->size() == 0) return MakeError(PLE_ERROR_INVALID_MODEL, "the model has no levels");
   if (levels->size() > kMaxLevels) {
@@ -86,7 +86,7 @@ Status ModelReader::ReadLevelsAndTowers(const fb::Model& root) {
 
 Status ModelReader::ReadLevel(const fb::Level& fb_level, const std::string& level_name,
                               std::vector<uint32_t>* stream_width) {
-  Model& m = *model_;
+  LoadedModel& m = *model_;
   const uint32_t stream_count = m.stream_count();
   Level level;
   const auto* experts = fb_level.experts();
@@ -183,7 +183,7 @@ Status ModelReader::ReadGate(const fb::Gate& fb_gate, const std::string& what, L
 
 // One tower per task, reading a stream the last level writes; the head has one output.
 Status ModelReader::ReadTowers(const fb::Model& root, const std::vector<uint32_t>& stream_width) {
-  Model& m = *model_;
+  LoadedModel& m = *model_;
   const uint32_t stream_count = m.stream_count();
   const auto* towers = root.towers();
   if (towers == nullptr || towers->size() != m.tasks_.size()) {
@@ -211,10 +211,10 @@ Status ModelReader::ReadTowers(const fb::Model& root, const std::vector<uint32_t
 }
 
 Status ModelReader::ReadScore(const fb::Model& root) {
-  Model& m = *model_;
+  LoadedModel& m = *model_;
   const fb::Score* score = root.score();
   if (score == nullptr) return Status::Ok();
-  ScoreInfo& info = m.score_;
+  ScoreSpec& info = m.score_;
   info.present = true;
   ScoreFormula& formula = info.formula;
   if (const auto* exponents = score->exponents()) formula.exponents.assign(exponents->begin(), exponents->end());
@@ -241,7 +241,7 @@ Status ModelReader::ReadScore(const fb::Model& root) {
   return Status::Ok();
 }
 
-Status Model::Load(std::unique_ptr<ModelBytes> bytes, std::shared_ptr<const Model>* out, bool skip_verifier) {
+Status LoadedModel::Load(std::unique_ptr<ModelBytes> bytes, std::shared_ptr<const LoadedModel>* out, bool skip_verifier) {
   if (bytes->size() < 8 || !fb::ModelBufferHasIdentifier(bytes->data())) {
     return MakeError(PLE_ERROR_INVALID_MODEL, "not a PLE model file (file identifier \"%s\" missing)",
                      fb::ModelIdentifier());
@@ -254,7 +254,7 @@ Status Model::Load(std::unique_ptr<ModelBytes> bytes, std::shared_ptr<const Mode
   if (!skip_verifier && !fb::VerifyModelBuffer(verifier)) {
     return MakeError(PLE_ERROR_INVALID_MODEL, "model file is corrupted or truncated (FlatBuffers verification failed)");
   }
-  std::shared_ptr<Model> model(new Model());
+  std::shared_ptr<LoadedModel> model(new LoadedModel());
   ModelReader reader(model.get());
   Status status = reader.Read(*fb::GetModel(bytes->data()));
   if (!status.ok()) return status;
@@ -263,7 +263,7 @@ Status Model::Load(std::unique_ptr<ModelBytes> bytes, std::shared_ptr<const Mode
   return Status::Ok();
 }
 
-int Model::FindInput(const char* name) const {
+int LoadedModel::FindInput(const char* name) const {
   for (size_t i = 0; i < features_.size(); ++i) {
     if (features_[i].name == name) return static_cast<int>(i);
   }
@@ -273,15 +273,15 @@ int Model::FindInput(const char* name) const {
   return -1;
 }
 
-bool Model::IsScoreTransformInput(int input) const {
+bool LoadedModel::IsScoreTransformInput(int input) const {
   if (input < 0) return false;
   const bool is_extra = input >= static_cast<int>(features_.size());
   if (is_extra) return true;
-  const FeatureInfo& f = features_[input];
+  const FeatureSpec& f = features_[input];
   return rt::IsScoreTransformInput(false, f.kind == FeatureKind::kDense, f.scope == PLE_SCOPE_CANDIDATE, f.width);
 }
 
-const std::string* Model::metadata(const char* key) const {
+const std::string* LoadedModel::metadata(const char* key) const {
   if (std::strcmp(key, "name") == 0) return &name_;
   if (std::strcmp(key, "description") == 0) return &description_;
   if (std::strcmp(key, "producer") == 0) return &producer_;

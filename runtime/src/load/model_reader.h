@@ -1,4 +1,4 @@
-// ModelReader: Model::Load's semantic checks and views, run only after the FlatBuffers verifier
+// ModelReader: LoadedModel::Load's semantic checks and views, run only after the FlatBuffers verifier
 // accepted the buffer (docs/architecture.md, "Load"). Every count, index and shape is checked
 // before a view points at it, so a malformed file gives an error and never an out-of-bounds
 // read. One reader per part of the model: model_reader.cc the whole (versions, metadata,
@@ -31,7 +31,7 @@ const char* DTypeName(fb::DType dtype);
 
 class ModelReader {
  public:
-  explicit ModelReader(Model* model) : model_(model) {}
+  explicit ModelReader(LoadedModel* model) : model_(model) {}
 
   Status Read(const fb::Model& root);
 
@@ -57,12 +57,12 @@ class ModelReader {
   // read_features.cc
   Status ReadTables(const fb::Model& root);
   Status ReadFeatureLayer(const fb::Model& root);
-  Status ReadFeature(const fb::Feature& feature, FeatureInfo* info);
-  Status ReadDenseFeature(const fb::Feature& feature, FeatureInfo* info);
-  Status ReadEncoder(const fb::Encoder& encoder, uint32_t table_rows, FeatureInfo* info);
-  Status ReadVocabulary(const fb::Encoder& encoder, uint32_t table_rows, FeatureInfo* info);
+  Status ReadFeature(const fb::Feature& feature, FeatureSpec* info);
+  Status ReadDenseFeature(const fb::Feature& feature, FeatureSpec* info);
+  Status ReadEncoder(const fb::Encoder& encoder, uint32_t table_rows, FeatureSpec* info);
+  Status ReadVocabulary(const fb::Encoder& encoder, uint32_t table_rows, FeatureSpec* info);
 
-  Model* model_;
+  LoadedModel* model_;
 };
 
 }  // namespace ple::rt

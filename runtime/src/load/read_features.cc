@@ -10,12 +10,12 @@ namespace ple::rt {
 
 // The embedding tables: float32, float16, or int8 rows with a float16 scale each.
 Status ModelReader::ReadTables(const fb::Model& root) {
-  Model& m = *model_;
+  LoadedModel& m = *model_;
   const auto* tables = root.tables();
   if (tables == nullptr) return Status::Ok();
   for (uint32_t t = 0; t < tables->size(); ++t) {
     const fb::EmbeddingTable* table = tables->Get(t);
-    TableInfo info;
+    TableSpec info;
     info.name = table->name()->str();
     const fb::Tensor* rows = table->rows();
     const std::string what = "tables." + info.name;
@@ -57,7 +57,7 @@ Status ModelReader::ReadTables(const fb::Model& root) {
 }
 
 Status ModelReader::ReadFeatureLayer(const fb::Model& root) {
-  Model& m = *model_;
+  LoadedModel& m = *model_;
   const auto* inputs = root.inputs();
   const auto* features = root.features();
   if ((inputs != nullptr) == (features != nullptr)) {
@@ -70,7 +70,7 @@ Status ModelReader::ReadFeatureLayer(const fb::Model& root) {
   const uint32_t count = inputs ? inputs->size() : features->size();
   if (count == 0) return MakeError(PLE_ERROR_INVALID_MODEL, "the model has no inputs");
   for (uint32_t i = 0; i < count; ++i) {
-    FeatureInfo info;
+    FeatureSpec info;
     fb::Scope scope;
     if (inputs != nullptr) {
       const fb::Input* in = inputs->Get(i);
@@ -105,7 +105,7 @@ Status ModelReader::ReadFeatureLayer(const fb::Model& root) {
   m.row_width_ = static_cast<uint32_t>(row_width);
   uint32_t request_offset = 0, candidate_offset = 0;
   bool seen_candidate = false;
-  for (FeatureInfo& f : m.features_) {
+  for (FeatureSpec& f : m.features_) {
     const bool request = f.scope == PLE_SCOPE_REQUEST;
     f.segment_offset = request ? request_offset : candidate_offset;
     (request ? request_offset : candidate_offset) += f.width;
@@ -127,7 +127,7 @@ Status ModelReader::ReadFeatureLayer(const fb::Model& root) {
 }
 
 // A dense feature: optional normalization (finite means, finite stds > 0) and its NaN policy.
-Status ModelReader::ReadDenseFeature(const fb::Feature& f, FeatureInfo* info) {
+Status ModelReader::ReadDenseFeature(const fb::Feature& f, FeatureSpec* info) {
   const std::string& name = info->name;
   info->kind = FeatureKind::kDense;
   const auto* mean = f.normalize_mean();
@@ -159,8 +159,8 @@ Status ModelReader::ReadDenseFeature(const fb::Feature& f, FeatureInfo* info) {
   return Status::Ok();
 }
 
-Status ModelReader::ReadFeature(const fb::Feature& f, FeatureInfo* info) {
-  const Model& m = *model_;
+Status ModelReader::ReadFeature(const fb::Feature& f, FeatureSpec* info) {
+  const LoadedModel& m = *model_;
   const std::string& name = info->name;
   switch (f.kind()) {
     case fb::FeatureKind::Dense:
@@ -177,7 +177,7 @@ Status ModelReader::ReadFeature(const fb::Feature& f, FeatureInfo* info) {
                      f.table(), m.tables_.size());
   }
   info->table = f.table();
-  const TableInfo& table = m.tables_[info->table];
+  const TableSpec& table = m.tables_[info->table];
   if (info->width != table.dim) {
     return MakeError(PLE_ERROR_INVALID_MODEL, "feature '%s': width %u differs from table '%s' dim %u", name.c_str(),
                      info->width, table.name.c_str(), table.dim);
@@ -219,9 +219,9 @@ Status ModelReader::ReadFeature(const fb::Feature& f, FeatureInfo* info) {
 
 // A string or int64 vocabulary: keys sorted and unique (strings valid UTF-8, their offsets
 // from 0 to the byte count), ids and the OOV id inside the table.
-Status ModelReader::ReadVocabulary(const fb::Encoder& e, uint32_t table_rows, FeatureInfo* info) {
+Status ModelReader::ReadVocabulary(const fb::Encoder& e, uint32_t table_rows, FeatureSpec* info) {
   const std::string& name = info->name;
-  EncoderInfo& out = info->encoder;
+  EncoderSpec& out = info->encoder;
   auto id_in_table = [&](int64_t id) { return id >= 0 && static_cast<uint64_t>(id) < table_rows; };
   const bool strings = e.kind() == fb::EncoderKind::StringVocabulary;
   const auto* ids = e.ids();
@@ -290,9 +290,9 @@ Status ModelReader::ReadVocabulary(const fb::Encoder& e, uint32_t table_rows, Fe
 
 // Checks everything a lookup relies on (sorted keys, offsets in range, valid UTF-8, ids inside
 // the table), so encoding never reads outside the file.
-Status ModelReader::ReadEncoder(const fb::Encoder& e, uint32_t table_rows, FeatureInfo* info) {
+Status ModelReader::ReadEncoder(const fb::Encoder& e, uint32_t table_rows, FeatureSpec* info) {
   const std::string& name = info->name;
-  EncoderInfo& out = info->encoder;
+  EncoderSpec& out = info->encoder;
   switch (e.kind()) {
     case fb::EncoderKind::None:
       return Status::Ok();

@@ -279,7 +279,7 @@ Status ModelReader::ReadPackedGroups(const fb::Model& root) {
 // columns exactly when it reads the model's input row and that row lists its request-scope
 // features first.
 Status ModelReader::CheckPackedGroups() const {
-  const Model& m = *model_;
+  const LoadedModel& m = *model_;
   const bool split = m.splits_first_layers();
   // What each group's members read: a level's stream, or one particular layer's predecessor.
   std::vector<std::string> group_input(m.packed_groups_.size());
@@ -341,7 +341,7 @@ Status ModelReader::CheckPackedGroups() const {
 // packed once here into memory the model owns (every session shares it). A first layer of the
 // first level is split at the request columns like the converter's groups.
 Status ModelReader::PackRowMajorLayers() {
-  Model& m = *model_;
+  LoadedModel& m = *model_;
   const bool split = m.splits_first_layers();
   auto pack = [&](DenseLayer& layer, bool reads_input_row) -> Status {
     if (layer.packed != nullptr) return Status::Ok();

@@ -6,7 +6,7 @@
 
 namespace ple::rt {
 
-std::string ScoreFormulaProblem(const ScoreFormula& formula, const std::vector<TaskInfo>& tasks) {
+std::string ScoreFormulaProblem(const ScoreFormula& formula, const std::vector<TaskSpec>& tasks) {
   if (formula.exponents.size() != tasks.size()) {
     return std::to_string(tasks.size()) + " exponents expected (one per task), found " +
            std::to_string(formula.exponents.size());

@@ -28,11 +28,11 @@ inline bool IsScoreTransformInput(bool is_extra, bool dense, bool candidate_scop
   return is_extra || (dense && candidate_scope && width == 1);
 }
 
-struct TaskInfo;
+struct TaskSpec;
 
 // Empty when the formula's numbers are usable for these tasks, else what is wrong, naming the
 // task (score.cc).
-std::string ScoreFormulaProblem(const ScoreFormula& formula, const std::vector<TaskInfo>& tasks);
+std::string ScoreFormulaProblem(const ScoreFormula& formula, const std::vector<TaskSpec>& tasks);
 
 }  // namespace ple::rt
 

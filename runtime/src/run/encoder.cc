@@ -58,7 +58,7 @@ const char* EncoderKindName(EncoderKind kind) {
 
 namespace {
 
-ple_status WrongInput(const FeatureInfo& f, const char* given) {
+ple_status WrongInput(const FeatureSpec& f, const char* given) {
   if (f.encoder.kind == EncoderKind::kNone) {
     return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "feature '%s' has no encoder: give its ids, not %s", f.name.c_str(),
                      given);
@@ -68,7 +68,7 @@ ple_status WrongInput(const FeatureInfo& f, const char* given) {
 }
 
 // The vocabulary's id of key `index`, or the OOV id (false: no OOV id).
-bool VocabularyId(const EncoderInfo& e, size_t index, bool found, int64_t* id) {
+bool VocabularyId(const EncoderSpec& e, size_t index, bool found, int64_t* id) {
   if (found) {
     *id = e.ids[index];
     return true;
@@ -80,9 +80,9 @@ bool VocabularyId(const EncoderInfo& e, size_t index, bool found, int64_t* id) {
 
 }  // namespace
 
-ple_status EncodeStrings(const FeatureInfo& f, const char* const* values, const size_t* lengths, size_t count,
+ple_status EncodeStrings(const FeatureSpec& f, const char* const* values, const size_t* lengths, size_t count,
                      int64_t* ids) {
-  const EncoderInfo& e = f.encoder;
+  const EncoderSpec& e = f.encoder;
   if (e.kind != EncoderKind::kStringVocabulary && e.kind != EncoderKind::kHashString) return WrongInput(f, "strings");
   for (size_t i = 0; i < count; ++i) {
     if (values[i] == nullptr) {
@@ -118,8 +118,8 @@ ple_status EncodeStrings(const FeatureInfo& f, const char* const* values, const 
   return PLE_OK;
 }
 
-ple_status EncodeInts(const FeatureInfo& f, const int64_t* values, size_t count, int64_t* ids) {
-  const EncoderInfo& e = f.encoder;
+ple_status EncodeInts(const FeatureSpec& f, const int64_t* values, size_t count, int64_t* ids) {
+  const EncoderSpec& e = f.encoder;
   if (e.kind != EncoderKind::kIntVocabulary && e.kind != EncoderKind::kHashInt) return WrongInput(f, "int64 values");
   for (size_t i = 0; i < count; ++i) {
     if (e.kind == EncoderKind::kHashInt) {
@@ -143,8 +143,8 @@ ple_status EncodeInts(const FeatureInfo& f, const int64_t* values, size_t count,
   return PLE_OK;
 }
 
-ple_status EncodeFloats(const FeatureInfo& f, const float* values, size_t count, int64_t* ids) {
-  const EncoderInfo& e = f.encoder;
+ple_status EncodeFloats(const FeatureSpec& f, const float* values, size_t count, int64_t* ids) {
+  const EncoderSpec& e = f.encoder;
   if (e.kind != EncoderKind::kBoundaries) return WrongInput(f, "floats");
   for (size_t i = 0; i < count; ++i) {
     const float x = values[i];

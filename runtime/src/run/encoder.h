@@ -24,10 +24,10 @@ int CompareBytes(const uint8_t* a, size_t a_size, const uint8_t* b, size_t b_siz
 
 // `lengths` may be null: the values are NUL-terminated. Errors go to this thread's last error
 // (SetLastError: no allocation, unlike a Status); nothing past the failing index is written.
-ple_status EncodeStrings(const FeatureInfo& feature, const char* const* values, const size_t* lengths, size_t count,
+ple_status EncodeStrings(const FeatureSpec& feature, const char* const* values, const size_t* lengths, size_t count,
                          int64_t* ids);
-ple_status EncodeInts(const FeatureInfo& feature, const int64_t* values, size_t count, int64_t* ids);
-ple_status EncodeFloats(const FeatureInfo& feature, const float* values, size_t count, int64_t* ids);
+ple_status EncodeInts(const FeatureSpec& feature, const int64_t* values, size_t count, int64_t* ids);
+ple_status EncodeFloats(const FeatureSpec& feature, const float* values, size_t count, int64_t* ids);
 
 const char* EncoderKindName(EncoderKind kind);  // "string vocabulary", "hash of strings", ...
 

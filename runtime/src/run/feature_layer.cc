@@ -10,7 +10,7 @@ namespace ple::rt {
 namespace {
 
 // The table row an id reads, or false when the id is out of vocabulary under the error policy.
-bool MapId(const FeatureInfo& feature, uint32_t vocabulary, int64_t id, uint32_t* row) {
+bool MapId(const FeatureSpec& feature, uint32_t vocabulary, int64_t id, uint32_t* row) {
   if (id >= 0 && id < static_cast<int64_t>(vocabulary)) {
     *row = static_cast<uint32_t>(id);
     return true;
@@ -30,7 +30,7 @@ bool MapId(const FeatureInfo& feature, uint32_t vocabulary, int64_t id, uint32_t
   return false;
 }
 
-ple_status OovError(const FeatureInfo& feature, const TableInfo& table, int64_t id, size_t row) {
+ple_status OovError(const FeatureSpec& feature, const TableSpec& table, int64_t id, size_t row) {
   return SetLastError(PLE_ERROR_INVALID_ARGUMENT,
                       "feature '%s': id %lld of candidate %zu is outside the vocabulary [0, %u) of table '%s' "
                       "(oov policy: error)",
@@ -38,7 +38,7 @@ ple_status OovError(const FeatureInfo& feature, const TableInfo& table, int64_t 
 }
 
 // out[c] = table row `row` (dim values), or out[c] += it when `accumulate`.
-void ReadRow(const TableInfo& table, uint32_t row, float* out, bool accumulate) {
+void ReadRow(const TableSpec& table, uint32_t row, float* out, bool accumulate) {
   if (table.int8) {
     const float scale = kernels::f16_to_f32(table.row_scales[row]);
     const int8_t* values = static_cast<const int8_t*>(table.data) + size_t{row} * table.dim;
@@ -79,7 +79,7 @@ bool AllFinite(const float* values, size_t count) {
 
 }  // namespace
 
-ple_status AssembleFeature(const Model& model, const FeatureInfo& feature, FeatureSource* source, size_t first_row,
+ple_status AssembleFeature(const LoadedModel& model, const FeatureSpec& feature, FeatureSource* source, size_t first_row,
                            size_t rows, size_t row_label, float* out, size_t out_stride, size_t column) {
   switch (feature.kind) {
     case FeatureKind::kDense:
@@ -111,7 +111,7 @@ ple_status AssembleFeature(const Model& model, const FeatureInfo& feature, Featu
       }
       return PLE_OK;
     case FeatureKind::kSparse: {
-      const TableInfo& table = model.tables()[feature.table];
+      const TableSpec& table = model.tables()[feature.table];
       for (size_t r = 0; r < rows; ++r) {
         const int64_t id = source->ids[first_row + r];
         uint32_t row = 0;
@@ -121,7 +121,7 @@ ple_status AssembleFeature(const Model& model, const FeatureInfo& feature, Featu
       return PLE_OK;
     }
     case FeatureKind::kSequence: {
-      const TableInfo& table = model.tables()[feature.table];
+      const TableSpec& table = model.tables()[feature.table];
       for (size_t r = 0; r < rows; ++r) {
         const size_t length = source->lengths ? source->lengths[first_row + r] : feature.max_length;
         if (length > feature.max_length) {

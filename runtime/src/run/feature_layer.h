@@ -24,7 +24,7 @@ struct FeatureSource {
 // Writes rows [first_row, first_row + rows) of `feature` into out (row r at out + r * out_stride,
 // starting at the column `column`). `row_label` is added to r in error messages (the
 // candidate's index in the caller's batch). Sequence sources must be read in row order.
-ple_status AssembleFeature(const Model& model, const FeatureInfo& feature, FeatureSource* source, size_t first_row,
+ple_status AssembleFeature(const LoadedModel& model, const FeatureSpec& feature, FeatureSource* source, size_t first_row,
                            size_t rows, size_t row_label, float* out, size_t out_stride, size_t column);
 
 }  // namespace ple::rt

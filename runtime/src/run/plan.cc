@@ -164,7 +164,7 @@ void PlaceValues(Plan* plan) {
 
 }  // namespace
 
-Plan BuildPlan(const Model& model) {
+Plan BuildPlan(const LoadedModel& model) {
   Plan plan;
   Builder builder{&plan, {}, {}};
   auto collect = [&](const Mlp& mlp) {

@@ -6,7 +6,7 @@
 // widths are padded to 16 floats so every value starts 64-byte aligned for any tile size.
 //
 // Value 0 is the input row the feature layer assembles. When the model lists its request-scope
-// features first (Model::request_first), value 0 holds only the candidate-scope columns and
+// features first (LoadedModel::request_first), value 0 holds only the candidate-scope columns and
 // each first-level group is split: its request columns make a per-request partial result
 // (computed once per request context, or per row from value 1 when each row brings its own
 // request values) that is added to the candidate columns' product. The same arithmetic runs
@@ -48,7 +48,7 @@ struct PlanStep {
   StepKind kind = StepKind::kGroup;
   uint32_t input = 0;             // value id
   uint32_t output = 0;            // value id (kGate)
-  const PackedGroup* group = nullptr; // kGroup: points into the Model
+  const PackedGroup* group = nullptr; // kGroup: points into the LoadedModel
   uint32_t members_begin = 0;     // kGroup: range in Plan::group_members
   uint32_t members_count = 0;
   int32_t split = -1;             // kGroup reading the split input row: its index among the split steps, else -1
@@ -75,7 +75,7 @@ struct Plan {
 };
 
 // Flattens the model (steps whose result nothing reads are dropped) and places every value.
-Plan BuildPlan(const Model& model);
+Plan BuildPlan(const LoadedModel& model);
 
 }  // namespace ple::rt
 

@@ -50,7 +50,7 @@ std::vector<float> RowMajor(const PackedGroup& g, uint32_t k_begin, uint32_t k_e
 
 }  // namespace
 
-Status Session::Create(std::shared_ptr<const Model> model, const SessionConfig& config,
+Status Session::Create(std::shared_ptr<const LoadedModel> model, const SessionConfig& config,
                        std::unique_ptr<Session>* out) {
   std::unique_ptr<Session> session(new Session());
   Status status = CheckConfig(config, &session->kernels_);
@@ -96,7 +96,7 @@ Status Session::Create(std::shared_ptr<const Model> model, const SessionConfig& 
   session->request_partials_.assign(scratch.request_partials, 0.0f);
   status = session->PrepareGroups(xnnpack_f32);
   if (!status.ok()) return status;
-  const ScoreInfo& score = session->model_->score();
+  const ScoreSpec& score = session->model_->score();
   session->score_.present = score.present;
   session->score_.formula = score.formula;
   if (!score.present) session->score_.formula.exponents.assign(session->model_->tasks().size(), 0.0f);
@@ -176,11 +176,11 @@ float* Session::ValuePointer(const Worker& worker, uint32_t value) const {
 
 // Fills value 0 (and, split with per-row request values, value 1) for rows [first, first + rows).
 ple_status Session::AssembleInputs(Worker& worker, RunInputs* inputs, size_t first, size_t rows) {
-  const Model& model = *model_;
+  const LoadedModel& model = *model_;
   float* input_row = ValuePointer(worker, kInputValue);
   const size_t input_stride = plan_.input_width;
   for (size_t i = 0; i < model.features().size(); ++i) {
-    const FeatureInfo& feature = model.features()[i];
+    const FeatureSpec& feature = model.features()[i];
     const bool request = feature.scope == PLE_SCOPE_REQUEST;
     if (!request) {
       const size_t column = plan_.split ? feature.segment_offset : feature.row_offset;
@@ -390,7 +390,7 @@ ple_status Session::ComputeScores(const RunInputs& inputs, size_t first, size_t 
   // A dense feature's value as the feature layer takes it (NaN replaced, not normalized); an
   // extra's must be finite.
   const int features = static_cast<int>(model_->features().size());
-  const FeatureInfo* feature = input != nullptr && score_.transform_input < features
+  const FeatureSpec* feature = input != nullptr && score_.transform_input < features
                                    ? &model_->features()[score_.transform_input]
                                    : nullptr;
   for (size_t r = 0; r < rows; ++r) {

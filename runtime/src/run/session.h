@@ -41,22 +41,22 @@ struct SessionConfig {
 struct ScratchSizes;  // session_memory.h: what a session allocates besides its arenas
 
 // What a session with `config` will allocate, before creating it (see ple_session_memory_bytes).
-Status SessionMemoryBytes(const Model& model, const SessionConfig& config, size_t* bytes);
+Status SessionMemoryBytes(const LoadedModel& model, const SessionConfig& config, size_t* bytes);
 
 // The score a session computes (the model's, unless overridden).
 struct ScoreParams {
   bool present = false;
   ScoreFormula formula;
-  int transform_input = -1;            // Model::FindInput index of the transform's input
+  int transform_input = -1;            // LoadedModel::FindInput index of the transform's input
 };
 
 // The inputs of one Run.
 struct RunInputs {
-  // One source per model feature, then one per extra (Model::FindInput order). Sources of
+  // One source per model feature, then one per extra (LoadedModel::FindInput order). Sources of
   // request-scope features are read only when `request_values` is null (each row brings its
   // own request values); extras only for the score.
   FeatureSource* sources = nullptr;
-  // A request context's request-scope columns (Model::request_width floats, in the features'
+  // A request context's request-scope columns (LoadedModel::request_width floats, in the features'
   // segment order), or null. `request_generation` identifies their content: the session
   // reuses its request-part results while it is unchanged.
   const float* request_values = nullptr;
@@ -65,7 +65,7 @@ struct RunInputs {
 
 class Session {
  public:
-  static Status Create(std::shared_ptr<const Model> model, const SessionConfig& config,
+  static Status Create(std::shared_ptr<const LoadedModel> model, const SessionConfig& config,
                        std::unique_ptr<Session>* out);
   ~Session();
   Session(const Session&) = delete;
@@ -124,7 +124,7 @@ class Session {
   // The stages' totals (workers summed); valid until the next Run or EnableProfiling.
   const std::vector<StageTime>& Profile();
 
-  const Model& model() const { return *model_; }
+  const LoadedModel& model() const { return *model_; }
   uint32_t num_threads() const { return static_cast<uint32_t>(workers_.size()); }
   ple_kernel_path kernel_path() const { return kernel_path_; }
   uint32_t max_batch() const { return max_batch_; }
@@ -177,7 +177,7 @@ class Session {
   ple_status UpdateRequestPartials(Worker& worker, const RunInputs& inputs);
   ple_status RunGroup(Worker& worker, size_t step_index, const PlanStep& step, size_t rows, bool per_row_request);
   // The request part of a split group's columns, bias included, for `rows` rows of request
-  // columns (Model::request_width floats each): part[r][n], `columns` floats per row.
+  // columns (LoadedModel::request_width floats each): part[r][n], `columns` floats per row.
   ple_status GroupRequestPart(Worker& worker, size_t step_index, const PlanStep& step, size_t rows,
                               const float* request, float* part);
   enum class GroupPart { kRequest, kCandidate };  // a split group's request columns, or the rest (all, unsplit)
@@ -190,7 +190,7 @@ class Session {
   ple_status ComputeScores(const RunInputs& inputs, size_t first, size_t rows, const float* outputs,
                            float* scores) const;
 
-  std::shared_ptr<const Model> model_;
+  std::shared_ptr<const LoadedModel> model_;
   Plan plan_;
   const KernelSet* kernels_ = nullptr;
   ple_kernel_path kernel_path_ = PLE_KERNELS_REFERENCE;

@@ -84,7 +84,7 @@ Status CheckSessionBytes(uint64_t bytes, const char* what) {
   return Status::Ok();
 }
 
-Status SessionMemoryBytes(const Model& model, const SessionConfig& config, size_t* bytes) {
+Status SessionMemoryBytes(const LoadedModel& model, const SessionConfig& config, size_t* bytes) {
   const KernelSet* kernels = nullptr;
   Status status = CheckConfig(config, &kernels);
   if (!status.ok()) return status;
