@@ -291,12 +291,15 @@ std::string Bytes(size_t bytes) {
   return text;
 }
 
-int Run(const Options& o) {
-  const bool text = o.json_path != "-";
-  FILE* report = text ? stdout : stderr;
-  const Memory at_start = ReadMemory();
+// The model under test, converted in memory first for --config, and what loading it took.
+struct LoadedModel {
+  ple::Model model;
+  double convert_ms = 0, load_ms = 0;
+  size_t file_bytes = 0;
+  bool mapped = false;  // opened from its file (mmap), not copied from a conversion
+};
 
-  // Load (and convert first, for --config).
+LoadedModel LoadModel(const Options& o) {
   std::vector<uint8_t> converted;
   double convert_ms = 0;
   if (!o.config_path.empty()) {
@@ -314,194 +317,265 @@ int Run(const Options& o) {
   const size_t file_bytes =
       converted.empty() ? static_cast<size_t>(std::ifstream(o.model_path, std::ios::binary | std::ios::ate).tellg())
                         : converted.size();
-  converted.clear();
-  converted.shrink_to_fit();
-  const Memory after_load = ReadMemory();
+  return {std::move(model), convert_ms, load_ms, file_bytes, mapped};
+}
 
-  ple_kernel_path kernel_path = PLE_KERNELS_AUTO;
-  if (ple_kernel_path_from_name(o.kernels.c_str(), &kernel_path) != PLE_OK) {
-    UsageError("unknown kernel path '" + o.kernels + "'");
-  }
-  bool dense_only = true, has_request = false;
+// What every run reads: the largest batch's candidates (smaller batches use its first rows)
+// and the request context's values. `request_values` and the candidates' values point into
+// `columns`, which stays unchanged while they are used.
+struct Workload {
+  size_t max_batch = 0;
+  size_t tasks = 0;
+  bool has_request = false;  // the model has request-scope features
+  std::string mode;          // as reported: --mode, or "candidates only" for a model without request features
+  std::vector<ple::tools::FeatureColumn> columns;
+  std::vector<float> dense_rows;  // --mode per_row: every row's features, request ones included
+  std::vector<ple_feature_values> request_values;
+};
+
+// Exits with a usage error when --mode per_row meets a model with sparse or sequence features;
+// throws std::runtime_error for an unreadable --input.
+Workload PrepareWorkload(const Options& o, const ple::Model& model) {
+  Workload w;
+  bool dense_only = true;
   for (const auto& f : model.features()) {
     dense_only = dense_only && f.kind == PLE_FEATURE_DENSE;
-    has_request = has_request || f.scope == PLE_SCOPE_REQUEST;
+    w.has_request = w.has_request || f.scope == PLE_SCOPE_REQUEST;
   }
   if (o.mode == "per_row" && !dense_only) UsageError("--mode per_row needs a model whose features are all dense");
-  const std::string mode = has_request ? o.mode : "candidates only";
-
-  // Inputs: the largest batch; smaller batches use its first rows.
-  const size_t max_batch = *std::max_element(o.batches.begin(), o.batches.end());
-  std::vector<ple::tools::FeatureColumn> columns;
+  w.mode = w.has_request ? o.mode : "candidates only";
+  w.max_batch = *std::max_element(o.batches.begin(), o.batches.end());
   if (!o.input_path.empty()) {
     std::ifstream in(o.input_path);
     if (!in) throw std::runtime_error("cannot open '" + o.input_path + "'");
     std::vector<ple::tools::RequestBatch> requests = ple::tools::ReadJsonLines(in, model);
     if (requests.empty() || requests[0].candidates == 0) throw std::runtime_error(o.input_path + ": no candidates");
-    columns = Cycle(requests[0].columns, requests[0].candidates, max_batch);
+    w.columns = Cycle(requests[0].columns, requests[0].candidates, w.max_batch);
   } else {
-    columns = RandomColumns(model, max_batch, o.seed);
+    w.columns = RandomColumns(model, w.max_batch, o.seed);
   }
-  const std::vector<float> dense_rows =
-      o.mode == "per_row" ? DenseRows(model, columns, max_batch) : std::vector<float>();
-  const std::vector<ple_feature_values> request_values = ple::tools::RequestValues(columns);
-  const size_t tasks = model.tasks().size();
-  std::vector<float> outputs(max_batch * tasks);
+  if (o.mode == "per_row") w.dense_rows = DenseRows(model, w.columns, w.max_batch);
+  w.request_values = ple::tools::RequestValues(w.columns);
+  w.tasks = model.tasks().size();
+  return w;
+}
+
+// One session (one thread count) as the batches of it see it.
+struct SessionUnderTest {
+  ple::Session& session;
+  ple::Request& request;
+  uint32_t threads = 1;
+  double prepare_ms = 0;
+  ple_session_info info{};
+};
+
+// One batch size's runs: the first, the warm-up, and the timed ones (microseconds each).
+struct Timing {
+  double first_us = 0, warmup_total_us = 0;
+  std::vector<double> samples_us;
+};
+
+// At least --runs timed runs and --min-time measured, stopping at --max-time once 5 are done.
+template <typename RunOnce>
+Timing TimeRuns(const Options& o, const RunOnce& run_once) {
+  auto timed = [&] {
+    const auto start = Clock::now();
+    run_once();
+    return Microseconds(Clock::now() - start);
+  };
+  Timing t;
+  t.first_us = timed();
+  for (size_t i = 0; i < o.warmup; ++i) t.warmup_total_us += timed();
+  double measured_s = 0;
+  constexpr size_t kMinRuns = 5;
+  while (t.samples_us.size() < o.runs || measured_s < o.min_time_s) {
+    if (o.max_time_s > 0 && measured_s >= o.max_time_s && t.samples_us.size() >= kMinRuns) break;
+    t.samples_us.push_back(timed());
+    measured_s += t.samples_us.back() / 1e6;
+  }
+  return t;
+}
+
+// The per-stage profile, from separate runs (as many as the timed ones, 10 to 100): each
+// stage's time per run and share, as JSON and as the text report's line.
+struct StageProfile {
+  json stages = json::array();
+  std::string text;
+};
+
+template <typename RunOnce>
+StageProfile ProfileStages(ple::Session& session, size_t timed_runs, const RunOnce& run_once) {
+  session.SetProfiling(true);
+  const size_t profile_runs = std::max<size_t>(10, std::min<size_t>(timed_runs, 100));
+  for (size_t i = 0; i < profile_runs; ++i) run_once();
+  const std::vector<ple_stage_time> stages = session.Profile();
+  session.SetProfiling(false);
+  double total_ns = 0;
+  for (const ple_stage_time& st : stages) total_ns += static_cast<double>(st.nanoseconds);
+  StageProfile profile;
+  for (const ple_stage_time& st : stages) {
+    const double us = static_cast<double>(st.nanoseconds) / 1000.0 / static_cast<double>(profile_runs);
+    const double share = total_ns > 0 ? static_cast<double>(st.nanoseconds) / total_ns : 0.0;
+    profile.stages.push_back({{"stage", st.name}, {"us_per_run", us}, {"share", share}});
+    char item[96];
+    std::snprintf(item, sizeof(item), "%s%s %.1f us (%.0f%%)", profile.text.empty() ? "" : ", ", st.name, us,
+                  100 * share);
+    profile.text += item;
+  }
+  return profile;
+}
+
+// Runs `batch` candidates on `s` (timed, then profiled), prints its lines to `text` (nullptr:
+// none) and returns its JSON result. `outputs` holds max_batch x tasks floats.
+json BenchBatch(const Options& o, const Workload& w, SessionUnderTest& s, size_t batch, std::vector<float>& outputs,
+                FILE* text) {
+  const std::vector<ple_feature_values> candidates = ple::tools::CandidateValues(w.columns, 0, batch);
+  auto run_once = [&] {
+    if (o.mode == "per_row") {
+      s.session.Run(w.dense_rows.data(), batch, outputs.data());
+      return;
+    }
+    if (w.has_request && o.fresh_request) s.request.Set(w.request_values.data(), w.request_values.size());
+    ple::Check(ple_session_run_features(s.session.get(), w.has_request ? s.request.get() : nullptr, candidates.data(),
+                                        candidates.size(), batch, outputs.data(), batch * w.tasks, nullptr, 0));
+  };
+  const Timing t = TimeRuns(o, run_once);
+  const Stats st = Summarize(t.samples_us);
+  const double per_second = static_cast<double>(batch) / (st.p50 / 1e6);
+  const double warmup_mean_us = o.warmup ? t.warmup_total_us / static_cast<double>(o.warmup) : 0.0;
+  const StageProfile profile = o.profile ? ProfileStages(s.session, t.samples_us.size(), run_once) : StageProfile();
+  const Memory now = ReadMemory();
+  if (text) {
+    std::fprintf(
+        text,
+        "batch %zu (%s%s): first run %.1f us, warm-up mean %.1f us (%zu runs)\n"
+        "  %zu runs: min %.1f  mean %.1f  p50 %.1f  p95 %.1f  p99 %.1f  max %.1f us;"
+        " %.0f candidates/s\n",
+        batch, w.mode.c_str(),
+        w.has_request && w.mode == "broadcast" ? (o.fresh_request ? ", fresh request" : ", request reused") : "",
+        t.first_us, warmup_mean_us, o.warmup, t.samples_us.size(), st.min, st.mean, st.p50, st.p95, st.p99, st.max,
+        per_second);
+    if (o.profile) std::fprintf(text, "  profile (threads summed): %s\n", profile.text.c_str());
+  }
+  return {{"batch", batch},
+          {"threads", s.threads},
+          {"mode", w.mode},
+          {"fresh_request", o.fresh_request},
+          {"kernel_path", ple_kernel_path_name(s.info.kernel_path)},
+          {"prepare_ms", s.prepare_ms},
+          {"arena_bytes", s.info.arena_bytes},
+          {"packed_weight_bytes", s.info.packed_weight_bytes},
+          {"first_run_us", t.first_us},
+          {"warmup_runs", o.warmup},
+          {"warmup_mean_us", warmup_mean_us},
+          {"runs", t.samples_us.size()},
+          {"min_us", st.min},
+          {"mean_us", st.mean},
+          {"p50_us", st.p50},
+          {"p95_us", st.p95},
+          {"p99_us", st.p99},
+          {"max_us", st.max},
+          {"candidates_per_s", per_second},
+          {"rss_bytes", now.rss},
+          {"profile", profile.stages}};
+}
+
+// One session with `threads` threads, prepared for the largest batch, then every batch size on
+// it; their results are appended to `results`. `precision` is set from the first session.
+void BenchSession(const Options& o, const ple::Model& model, const Workload& w, ple_kernel_path kernel_path,
+                  uint32_t threads, FILE* text, std::vector<float>& outputs, std::string* precision, json* results) {
+  ple::SessionOptions options;
+  options.max_batch = static_cast<uint32_t>(w.max_batch);
+  options.kernel_path = kernel_path;
+  options.num_threads = threads;
+  const auto prepare_start = Clock::now();
+  ple::Session session(model, options);
+  const double prepare_ms = Microseconds(Clock::now() - prepare_start) / 1000;
+  const ple_session_info info = session.info();
+  if (precision->empty()) {
+    *precision = ple::conformance::WeightPrecision(ple::rt::InternalSession(session.get())->model());
+  }
+  ple::Request request(model);
+  if (w.has_request) request.Set(w.request_values.data(), w.request_values.size());
+  if (text) {
+    std::fprintf(text, "prepare: %.3f ms, %u thread%s, kernel path %s, %s weights, arena %s, packed weights %s\n",
+                 prepare_ms, threads, threads == 1 ? "" : "s", ple_kernel_path_name(info.kernel_path),
+                 precision->c_str(), Bytes(info.arena_bytes).c_str(), Bytes(info.packed_weight_bytes).c_str());
+  }
+  SessionUnderTest s{session, request, threads, prepare_ms, info};
+  for (size_t batch : o.batches) results->push_back(BenchBatch(o, w, s, batch, outputs, text));
+}
+
+// The peak resident memory: VmHWM, or getrusage's maximum where there is no /proc.
+size_t PeakResident(const Memory& at_end) {
+  struct rusage usage {};
+  getrusage(RUSAGE_SELF, &usage);
+  return at_end.peak ? at_end.peak : static_cast<size_t>(usage.ru_maxrss) * 1024;
+}
+
+// Writes `doc` to --json's file, or to standard output for '-'.
+void WriteJson(const std::string& path, const json& doc) {
+  if (path == "-") {
+    std::cout << doc.dump(2) << "\n";
+    return;
+  }
+  std::ofstream out(path);
+  out << doc.dump(2) << "\n";
+  if (!out) throw std::runtime_error("cannot write '" + path + "'");
+}
+
+int Run(const Options& o) {
+  FILE* text = o.json_path != "-" ? stdout : nullptr;  // with --json -, standard output holds the JSON alone
+  const Memory at_start = ReadMemory();
+  const LoadedModel loaded = LoadModel(o);
+  const ple::Model& model = loaded.model;
+  const Memory after_load = ReadMemory();
+  ple_kernel_path kernel_path = PLE_KERNELS_AUTO;
+  if (ple_kernel_path_from_name(o.kernels.c_str(), &kernel_path) != PLE_OK) {
+    UsageError("unknown kernel path '" + o.kernels + "'");
+  }
+  const Workload w = PrepareWorkload(o, model);
+  std::vector<float> outputs(w.max_batch * w.tasks);
 
   const std::string precision_spec =
       o.config_path.empty() ? "" : ple::convert::PrecisionPlan::Parse(o.precision).ToString();
+  if (text) {
+    std::fprintf(text, "model: %s (%s, %zu tasks, input row %zu floats)\n",
+                 o.config_path.empty() ? o.model_path.c_str() : o.config_path.c_str(),
+                 Bytes(loaded.file_bytes).c_str(), w.tasks, model.row_width());
+    if (!o.config_path.empty())
+      std::fprintf(text, "converted in memory: %.1f ms (%s)\n", loaded.convert_ms, precision_spec.c_str());
+    std::fprintf(text, "load: %.3f ms (%s)\n", loaded.load_ms, loaded.mapped ? "mmap" : "copy");
+  }
   std::string precision;  // the weights' widest-reaching quantization: int8, f16 or f32
   json results = json::array();
-  if (text) {
-    std::fprintf(report, "model: %s (%s, %zu tasks, input row %zu floats)\n",
-                 o.config_path.empty() ? o.model_path.c_str() : o.config_path.c_str(), Bytes(file_bytes).c_str(), tasks,
-                 model.row_width());
-    if (!o.config_path.empty())
-      std::fprintf(report, "converted in memory: %.1f ms (%s)\n", convert_ms, precision_spec.c_str());
-    std::fprintf(report, "load: %.3f ms (%s)\n", load_ms, mapped ? "mmap" : "copy");
-  }
-
   for (uint32_t threads : o.threads) {
-    ple::SessionOptions options;
-    options.max_batch = static_cast<uint32_t>(max_batch);
-    options.kernel_path = kernel_path;
-    options.num_threads = threads;
-    const auto prepare_start = Clock::now();
-    ple::Session session(model, options);
-    const double prepare_ms = Microseconds(Clock::now() - prepare_start) / 1000;
-    const ple_session_info info = session.info();
-    if (precision.empty())
-      precision = ple::conformance::WeightPrecision(ple::rt::InternalSession(session.get())->model());
-    ple::Request request(model);
-    auto set_request = [&] { request.Set(request_values.data(), request_values.size()); };
-    if (has_request) set_request();
-    if (text) {
-      std::fprintf(report, "prepare: %.3f ms, %u thread%s, kernel path %s, %s weights, arena %s, packed weights %s\n",
-                   prepare_ms, threads, threads == 1 ? "" : "s", ple_kernel_path_name(info.kernel_path),
-                   precision.c_str(), Bytes(info.arena_bytes).c_str(), Bytes(info.packed_weight_bytes).c_str());
-    }
-
-    for (size_t batch : o.batches) {
-      const std::vector<ple_feature_values> candidates = ple::tools::CandidateValues(columns, 0, batch);
-      auto run_once = [&] {
-        if (o.mode == "per_row") {
-          session.Run(dense_rows.data(), batch, outputs.data());
-          return;
-        }
-        if (has_request && o.fresh_request) set_request();
-        ple::Check(ple_session_run_features(session.get(), has_request ? request.get() : nullptr, candidates.data(),
-                                            candidates.size(), batch, outputs.data(), batch * tasks, nullptr, 0));
-      };
-      auto timed = [&] {
-        const auto start = Clock::now();
-        run_once();
-        return Microseconds(Clock::now() - start);
-      };
-      const double first_us = timed();
-      double warmup_total = 0;
-      for (size_t i = 0; i < o.warmup; ++i) warmup_total += timed();
-      std::vector<double> samples;
-      double measured_s = 0;
-      constexpr size_t kMinRuns = 5;
-      while (samples.size() < o.runs || measured_s < o.min_time_s) {
-        if (o.max_time_s > 0 && measured_s >= o.max_time_s && samples.size() >= kMinRuns) break;
-        samples.push_back(timed());
-        measured_s += samples.back() / 1e6;
-      }
-      const Stats s = Summarize(samples);
-      const double per_second = static_cast<double>(batch) / (s.p50 / 1e6);
-
-      json profile = json::array();
-      std::string profile_text;
-      if (o.profile) {
-        session.SetProfiling(true);
-        const size_t profile_runs = std::max<size_t>(10, std::min<size_t>(samples.size(), 100));
-        for (size_t i = 0; i < profile_runs; ++i) run_once();
-        const std::vector<ple_stage_time> stages = session.Profile();
-        session.SetProfiling(false);
-        double total_ns = 0;
-        for (const ple_stage_time& st : stages) total_ns += static_cast<double>(st.nanoseconds);
-        for (const ple_stage_time& st : stages) {
-          const double us = static_cast<double>(st.nanoseconds) / 1000.0 / static_cast<double>(profile_runs);
-          const double share = total_ns > 0 ? static_cast<double>(st.nanoseconds) / total_ns : 0.0;
-          profile.push_back({{"stage", st.name}, {"us_per_run", us}, {"share", share}});
-          char item[96];
-          std::snprintf(item, sizeof(item), "%s%s %.1f us (%.0f%%)", profile_text.empty() ? "" : ", ", st.name, us,
-                        100 * share);
-          profile_text += item;
-        }
-      }
-      const Memory now = ReadMemory();
-      if (text) {
-        std::fprintf(
-            report,
-            "batch %zu (%s%s): first run %.1f us, warm-up mean %.1f us (%zu runs)\n"
-            "  %zu runs: min %.1f  mean %.1f  p50 %.1f  p95 %.1f  p99 %.1f  max %.1f us;"
-            " %.0f candidates/s\n",
-            batch, mode.c_str(),
-            has_request && mode == "broadcast" ? (o.fresh_request ? ", fresh request" : ", request reused") : "",
-            first_us, o.warmup ? warmup_total / static_cast<double>(o.warmup) : 0.0, o.warmup, samples.size(), s.min,
-            s.mean, s.p50, s.p95, s.p99, s.max, per_second);
-        if (o.profile) std::fprintf(report, "  profile (threads summed): %s\n", profile_text.c_str());
-      }
-      results.push_back({{"batch", batch},
-                         {"threads", threads},
-                         {"mode", mode},
-                         {"fresh_request", o.fresh_request},
-                         {"kernel_path", ple_kernel_path_name(info.kernel_path)},
-                         {"prepare_ms", prepare_ms},
-                         {"arena_bytes", info.arena_bytes},
-                         {"packed_weight_bytes", info.packed_weight_bytes},
-                         {"first_run_us", first_us},
-                         {"warmup_runs", o.warmup},
-                         {"warmup_mean_us", o.warmup ? warmup_total / static_cast<double>(o.warmup) : 0.0},
-                         {"runs", samples.size()},
-                         {"min_us", s.min},
-                         {"mean_us", s.mean},
-                         {"p50_us", s.p50},
-                         {"p95_us", s.p95},
-                         {"p99_us", s.p99},
-                         {"max_us", s.max},
-                         {"candidates_per_s", per_second},
-                         {"rss_bytes", now.rss},
-                         {"profile", profile}});
-    }
+    BenchSession(o, model, w, kernel_path, threads, text, outputs, &precision, &results);
   }
 
-  const Memory at_end = ReadMemory();
-  struct rusage usage {};
-  getrusage(RUSAGE_SELF, &usage);
-  const size_t peak = at_end.peak ? at_end.peak : static_cast<size_t>(usage.ru_maxrss) * 1024;
+  const size_t peak = PeakResident(ReadMemory());
   const size_t above_start = peak > at_start.rss ? peak - at_start.rss : 0;
   if (text) {
     std::fprintf(
-        report,
+        text,
         "memory: resident %s at start, %s after load, peak %s (%s above the start, %s above it and the model file)\n",
         Bytes(at_start.rss).c_str(), Bytes(after_load.rss).c_str(), Bytes(peak).c_str(), Bytes(above_start).c_str(),
-        Bytes(above_start > file_bytes ? above_start - file_bytes : 0).c_str());
+        Bytes(above_start > loaded.file_bytes ? above_start - loaded.file_bytes : 0).c_str());
   }
-  if (!o.json_path.empty()) {
-    json doc = {{"tool", "ple-bench"},
-                {"version", ple_version_string()},
-                {"model", o.config_path.empty() ? o.model_path : o.config_path},
-                {"model_file_bytes", file_bytes},
-                {"precision", precision},
-                {"precision_spec", precision_spec},
-                {"input", o.input_path.empty() ? "random, seed " + std::to_string(o.seed) : o.input_path},
-                {"convert_ms", convert_ms},
-                {"load_ms", load_ms},
-                {"rss_start_bytes", at_start.rss},
-                {"rss_after_load_bytes", after_load.rss},
-                {"peak_rss_bytes", peak},
-                {"results", results}};
-    if (o.json_path == "-") {
-      std::cout << doc.dump(2) << "\n";
-    } else {
-      std::ofstream out(o.json_path);
-      out << doc.dump(2) << "\n";
-      if (!out) throw std::runtime_error("cannot write '" + o.json_path + "'");
-    }
-  }
+  if (o.json_path.empty()) return 0;
+  WriteJson(o.json_path, {{"tool", "ple-bench"},
+                          {"version", ple_version_string()},
+                          {"model", o.config_path.empty() ? o.model_path : o.config_path},
+                          {"model_file_bytes", loaded.file_bytes},
+                          {"precision", precision},
+                          {"precision_spec", precision_spec},
+                          {"input", o.input_path.empty() ? "random, seed " + std::to_string(o.seed) : o.input_path},
+                          {"convert_ms", loaded.convert_ms},
+                          {"load_ms", loaded.load_ms},
+                          {"rss_start_bytes", at_start.rss},
+                          {"rss_after_load_bytes", after_load.rss},
+                          {"peak_rss_bytes", peak},
+                          {"results", results}});
   return 0;
 }
 
