@@ -174,6 +174,152 @@ std::string FormatFloat(double value) {
   return text;
 }
 
+// One CSV line's fields, each trimmed of blanks; a trailing comma ends with an empty field.
+std::vector<std::string> SplitCsvLine(const std::string& line) {
+  std::vector<std::string> fields;
+  std::stringstream stream(line);
+  std::string field;
+  while (std::getline(stream, field, ',')) {
+    const size_t b = field.find_first_not_of(" \t\r"), e = field.find_last_not_of(" \t\r");
+    fields.push_back(b == std::string::npos ? "" : field.substr(b, e - b + 1));
+  }
+  if (!line.empty() && line.back() == ',') fields.push_back("");
+  return fields;
+}
+
+// --request's JSON object into the request columns of `batch` (required when the model has
+// request-scope features; ignored otherwise).
+void ReadCsvRequest(const std::string& request_json, RequestBatch* batch) {
+  bool has_request = false;
+  for (const auto& c : batch->columns) has_request = has_request || c.request;
+  if (!has_request) return;
+  if (request_json.empty()) {
+    throw std::runtime_error("the model has request-scope features (" + FeatureList(batch->columns, true) +
+                             "): give them with --request '{...}'");
+  }
+  json request;
+  try {
+    request = json::parse(request_json);
+  } catch (const json::exception& e) {
+    throw std::runtime_error(std::string("--request is not valid JSON: ") + e.what());
+  }
+  if (!request.is_object()) throw std::runtime_error("--request must be a JSON object");
+  ReadObject(request, batch->columns, /*request=*/true, 0, {});
+}
+
+// Where a CSV column's values go: a candidate column (and the index within a dense feature).
+struct CsvTarget {
+  FeatureColumn* column = nullptr;  // nullptr: the id column
+  size_t index = 0;
+};
+
+// The header's columns mapped to `columns` (pointers into it): every candidate feature must
+// have its columns (name, or name.0 .. name.{w-1} for a dense one of width w > 1), each once.
+std::vector<CsvTarget> MapCsvHeader(const std::vector<std::string>& header, std::vector<FeatureColumn>& columns) {
+  std::vector<CsvTarget> targets;
+  std::map<std::string, bool> seen;
+  for (const std::string& name : header) {
+    if (seen[name]) Fail(1, "column '" + name + "' appears twice");
+    seen[name] = true;
+    if (name == "id") {
+      targets.push_back({nullptr, 0});
+      continue;
+    }
+    CsvTarget target;
+    for (auto& c : columns) {
+      if (c.request) continue;
+      if (c.name == name && (c.kind != PLE_FEATURE_DENSE || c.width == 1)) target = {&c, 0};
+      for (size_t i = 0; c.kind == PLE_FEATURE_DENSE && c.width > 1 && i < c.width; ++i) {
+        if (c.name + "." + std::to_string(i) == name) target = {&c, i};
+      }
+    }
+    if (target.column == nullptr) {
+      Fail(1, "unknown column '" + name + "' (candidate features and extras: " + FeatureList(columns, false) +
+                  "; a width-w dense feature has columns name.0 .. name.{w-1})");
+    }
+    targets.push_back(target);
+  }
+  for (auto& c : columns) {
+    if (c.request || c.extra) continue;
+    const size_t count = c.kind == PLE_FEATURE_DENSE ? c.width : 1;
+    for (size_t i = 0; i < count; ++i) {
+      const std::string name = count == 1 ? c.name : c.name + "." + std::to_string(i);
+      if (!seen[name]) Fail(1, "column '" + name + "' missing");
+    }
+  }
+  return targets;
+}
+
+// A sparse or sequence field's ids: blank-separated ids, or raw values when the feature has an
+// encoder (strings as they are, numbers parsed), encoded.
+std::vector<int64_t> CsvIds(const FeatureColumn& c, const std::string& field, size_t line, const std::string& what) {
+  std::vector<int64_t> ids;
+  std::stringstream stream(field);
+  std::string token;
+  while (stream >> token) {
+    if (c.encoder == PLE_ENCODER_STRING_VOCABULARY || c.encoder == PLE_ENCODER_HASH_STRING) {
+      ids.push_back(EncodedId(c, json(token), line, what));
+      continue;
+    }
+    char* end = nullptr;
+    if (c.encoder == PLE_ENCODER_BOUNDARIES) {
+      const double v = std::strtod(token.c_str(), &end);
+      if (*end != '\0') Fail(line, what + ": '" + token + "' is not a number");
+      ids.push_back(EncodedId(c, json(v), line, what));
+      continue;
+    }
+    const long long v = std::strtoll(token.c_str(), &end, 10);
+    if (*end != '\0') Fail(line, what + ": '" + token + "' is not an integer");
+    ids.push_back(c.encoder == PLE_ENCODER_NONE ? v : EncodedId(c, json(static_cast<int64_t>(v)), line, what));
+  }
+  return ids;
+}
+
+// One field into its target's column. A dense value goes into the row's slot, which the
+// caller has added to the column.
+void AppendCsvField(const CsvTarget& target, const std::string& field, size_t line, const std::string& what) {
+  FeatureColumn& c = *target.column;
+  if (c.kind == PLE_FEATURE_DENSE) {
+    char* end = nullptr;
+    const double v = std::strtod(field.c_str(), &end);
+    if (field.empty() || *end != '\0') Fail(line, what + ": '" + field + "' is not a number");
+    c.floats[c.floats.size() - c.width + target.index] = CheckedFloat(json(v), line, what);
+    return;
+  }
+  const std::vector<int64_t> ids = CsvIds(c, field, line, what);
+  if (c.kind == PLE_FEATURE_SPARSE) {
+    if (ids.size() != 1) Fail(line, what + ": one integer id expected");
+    c.ids.push_back(ids[0]);
+  } else {
+    if (ids.size() > c.width) {
+      Fail(line, what + ": " + std::to_string(ids.size()) + " ids, max_length is " + std::to_string(c.width));
+    }
+    c.AppendSequence(ids.data(), ids.size());
+  }
+}
+
+// One candidate line (already split) into `batch`.
+void AppendCsvRow(const std::vector<std::string>& header, const std::vector<CsvTarget>& targets,
+                  const std::vector<std::string>& fields, size_t line, RequestBatch* batch) {
+  if (fields.size() != header.size()) {
+    Fail(line, std::to_string(fields.size()) + " fields, the header has " + std::to_string(header.size()));
+  }
+  std::string id;
+  for (auto& c : batch->columns) {  // this row's dense values, filled column by column below
+    if (!c.request && c.kind == PLE_FEATURE_DENSE) c.floats.resize(c.floats.size() + c.width);
+  }
+  for (size_t f = 0; f < fields.size(); ++f) {
+    if (targets[f].column == nullptr) {
+      id = fields[f];
+      continue;
+    }
+    AppendCsvField(targets[f], fields[f], line, "column '" + header[f] + "'");
+  }
+  batch->ids.push_back(id);
+  batch->labels.emplace_back();
+  ++batch->candidates;
+}
+
 }  // namespace
 
 std::vector<RequestBatch> ReadJsonLines(std::istream& in, const Model& model) {
@@ -246,131 +392,16 @@ std::vector<RequestBatch> ReadJsonLines(std::istream& in, const Model& model) {
 
 std::vector<RequestBatch> ReadCsv(std::istream& in, const Model& model, const std::string& request_json) {
   RequestBatch batch = NewBatch(model, 1);
-  bool has_request = false;
-  for (const auto& c : batch.columns) has_request = has_request || c.request;
-  if (has_request) {
-    if (request_json.empty()) {
-      throw std::runtime_error("the model has request-scope features (" + FeatureList(batch.columns, true) +
-                               "): give them with --request '{...}'");
-    }
-    json request;
-    try {
-      request = json::parse(request_json);
-    } catch (const json::exception& e) {
-      throw std::runtime_error(std::string("--request is not valid JSON: ") + e.what());
-    }
-    if (!request.is_object()) throw std::runtime_error("--request must be a JSON object");
-    ReadObject(request, batch.columns, /*request=*/true, 0, {});
-  }
-  // Header: column name -> (column, index within a dense feature).
+  ReadCsvRequest(request_json, &batch);
   std::string text;
   if (!std::getline(in, text)) throw std::runtime_error("empty CSV input: a header line is required");
-  auto split = [](const std::string& line) {
-    std::vector<std::string> fields;
-    std::stringstream stream(line);
-    std::string field;
-    while (std::getline(stream, field, ',')) {
-      const size_t b = field.find_first_not_of(" \t\r"), e = field.find_last_not_of(" \t\r");
-      fields.push_back(b == std::string::npos ? "" : field.substr(b, e - b + 1));
-    }
-    if (!line.empty() && line.back() == ',') fields.push_back("");
-    return fields;
-  };
-  const std::vector<std::string> header = split(text);
-  struct Target {
-    FeatureColumn* column = nullptr;  // nullptr: the id column
-    size_t index = 0;
-  };
-  std::vector<Target> targets;
-  std::map<std::string, bool> seen;
-  for (const std::string& name : header) {
-    if (seen[name]) Fail(1, "column '" + name + "' appears twice");
-    seen[name] = true;
-    if (name == "id") {
-      targets.push_back({nullptr, 0});
-      continue;
-    }
-    Target target;
-    for (auto& c : batch.columns) {
-      if (c.request) continue;
-      if (c.name == name && (c.kind != PLE_FEATURE_DENSE || c.width == 1)) target = {&c, 0};
-      for (size_t i = 0; c.kind == PLE_FEATURE_DENSE && c.width > 1 && i < c.width; ++i) {
-        if (c.name + "." + std::to_string(i) == name) target = {&c, i};
-      }
-    }
-    if (target.column == nullptr) {
-      Fail(1, "unknown column '" + name + "' (candidate features and extras: " + FeatureList(batch.columns, false) +
-                  "; a width-w dense feature has columns name.0 .. name.{w-1})");
-    }
-    targets.push_back(target);
-  }
-  for (auto& c : batch.columns) {
-    if (c.request || c.extra) continue;
-    const size_t columns = c.kind == PLE_FEATURE_DENSE ? c.width : 1;
-    for (size_t i = 0; i < columns; ++i) {
-      const std::string name = columns == 1 ? c.name : c.name + "." + std::to_string(i);
-      if (!seen[name]) Fail(1, "column '" + name + "' missing");
-    }
-  }
+  const std::vector<std::string> header = SplitCsvLine(text);
+  const std::vector<CsvTarget> targets = MapCsvHeader(header, batch.columns);
   size_t line = 1;
   while (std::getline(in, text)) {
     ++line;
     if (text.find_first_not_of(" \t\r") == std::string::npos) continue;
-    const std::vector<std::string> fields = split(text);
-    if (fields.size() != header.size()) {
-      Fail(line, std::to_string(fields.size()) + " fields, the header has " + std::to_string(header.size()));
-    }
-    std::string id;
-    for (auto& c : batch.columns) {  // this row's dense values, filled column by column below
-      if (!c.request && c.kind == PLE_FEATURE_DENSE) c.floats.resize(c.floats.size() + c.width);
-    }
-    for (size_t f = 0; f < fields.size(); ++f) {
-      const Target& target = targets[f];
-      if (target.column == nullptr) {
-        id = fields[f];
-        continue;
-      }
-      FeatureColumn& c = *target.column;
-      const std::string what = "column '" + header[f] + "'";
-      if (c.kind == PLE_FEATURE_DENSE) {
-        char* end = nullptr;
-        const double v = std::strtod(fields[f].c_str(), &end);
-        if (fields[f].empty() || *end != '\0') Fail(line, what + ": '" + fields[f] + "' is not a number");
-        c.floats[c.floats.size() - c.width + target.index] = CheckedFloat(json(v), line, what);
-        continue;
-      }
-      std::vector<int64_t> ids;
-      std::stringstream stream(fields[f]);
-      std::string token;
-      while (stream >> token) {  // raw values of an encoder: strings as they are, numbers parsed
-        if (c.encoder == PLE_ENCODER_STRING_VOCABULARY || c.encoder == PLE_ENCODER_HASH_STRING) {
-          ids.push_back(EncodedId(c, json(token), line, what));
-          continue;
-        }
-        char* end = nullptr;
-        if (c.encoder == PLE_ENCODER_BOUNDARIES) {
-          const double v = std::strtod(token.c_str(), &end);
-          if (*end != '\0') Fail(line, what + ": '" + token + "' is not a number");
-          ids.push_back(EncodedId(c, json(v), line, what));
-          continue;
-        }
-        const long long v = std::strtoll(token.c_str(), &end, 10);
-        if (*end != '\0') Fail(line, what + ": '" + token + "' is not an integer");
-        ids.push_back(c.encoder == PLE_ENCODER_NONE ? v : EncodedId(c, json(static_cast<int64_t>(v)), line, what));
-      }
-      if (c.kind == PLE_FEATURE_SPARSE) {
-        if (ids.size() != 1) Fail(line, what + ": one integer id expected");
-        c.ids.push_back(ids[0]);
-      } else {
-        if (ids.size() > c.width) {
-          Fail(line, what + ": " + std::to_string(ids.size()) + " ids, max_length is " + std::to_string(c.width));
-        }
-        c.AppendSequence(ids.data(), ids.size());
-      }
-    }
-    batch.ids.push_back(id);
-    batch.labels.emplace_back();
-    ++batch.candidates;
+    AppendCsvRow(header, targets, SplitCsvLine(text), line, &batch);
   }
   return {batch};
 }
