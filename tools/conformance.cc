@@ -212,6 +212,15 @@ std::vector<tools::FeatureColumn> ReadInputs(const ple::Model& model, const conv
   return columns;
 }
 
+// The candidates of a bundle: the rows of its 2-d 'expected.outputs' tensor.
+size_t ExpectedCandidates(const convert::SafeTensorsFile& data, const std::string& where) {
+  const convert::SafeTensor* expected = data.Find("expected.outputs");
+  if (expected == nullptr || expected->shape.size() != 2) {
+    throw std::runtime_error(where + ": data has no 2-d 'expected.outputs' tensor");
+  }
+  return expected->shape[0];
+}
+
 }  // namespace
 
 BundleInputs ReadBundleInputs(const std::string& directory, const ple::Model& model) {
@@ -220,12 +229,8 @@ BundleInputs ReadBundleInputs(const std::string& directory, const ple::Model& mo
   const std::string config_path = directory + "/" + manifest.value("config", "config.json");
   const convert::SafeTensorsFile data =
       convert::SafeTensorsFile::Read(directory + "/" + manifest.value("data", "data.safetensors"));
-  const convert::SafeTensor* expected = data.Find("expected.outputs");
-  if (expected == nullptr || expected->shape.size() != 2) {
-    throw std::runtime_error(where + ": data has no 2-d 'expected.outputs' tensor");
-  }
   BundleInputs inputs;
-  inputs.candidates = expected->shape[0];
+  inputs.candidates = ExpectedCandidates(data, where);
   inputs.columns = ReadInputs(model, data, ReadJson(config_path), inputs.candidates, where);
   return inputs;
 }
@@ -251,83 +256,55 @@ std::vector<uint8_t> ConvertBundleModel(const std::string& directory, const Bund
       .bytes;
 }
 
-BundleReport RunBundle(const std::string& directory, ple_kernel_path kernel_path, const BundleRunOptions& options) {
-  const std::string& model_path = options.model_path;
-  const json manifest = ReadJson(directory + "/bundle.json");
-  const std::string where = "bundle '" + directory + "'";
-  if (manifest.value("format_version", 0) != 1) throw std::runtime_error(where + ": format_version 1 expected");
+namespace {
+
+// The bundle's own tolerance (the manifest's, else Tolerance's defaults).
+Tolerance BundleTolerance(const json& manifest) {
   Tolerance tolerance;
   if (manifest.contains("tolerance")) {
     tolerance.rtol = manifest["tolerance"].value("rtol", tolerance.rtol);
     tolerance.atol = manifest["tolerance"].value("atol", tolerance.atol);
   }
-  const std::string config_path = directory + "/" + manifest.value("config", "config.json");
-  const std::string data_path = directory + "/" + manifest.value("data", "data.safetensors");
-  std::vector<uint8_t> model_bytes;
-  if (model_path.empty()) {
-    model_bytes = ConvertBundleModel(directory, options);
-  } else {
-    std::ifstream in(model_path, std::ios::binary);
-    if (!in) throw std::runtime_error("cannot open model file '" + model_path + "'");
-    model_bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  }
+  return tolerance;
+}
 
-  // Through the public API, as an app would; the session is reached inside only to record gates.
-  ple::Model model = ple::Model::OpenBuffer(model_bytes.data(), model_bytes.size());
-  const convert::SafeTensorsFile data = convert::SafeTensorsFile::Read(data_path);
-  const convert::SafeTensor* expected_tensor = data.Find("expected.outputs");
-  if (expected_tensor == nullptr || expected_tensor->shape.size() != 2) {
-    throw std::runtime_error(where + ": data has no 2-d 'expected.outputs' tensor");
-  }
-  const size_t n = expected_tensor->shape[0];
-  const size_t tasks = model.tasks().size();
-  const std::vector<double> expected =
-      ReadDoubles(Require(data, "expected.outputs", {n, tasks}, where), "expected.outputs");
-  const std::vector<tools::FeatureColumn> columns = ReadInputs(model, data, ReadJson(config_path), n, where);
+// options.model_path's bytes, or the bundle converted as options say.
+std::vector<uint8_t> BundleModelBytes(const std::string& directory, const BundleRunOptions& options) {
+  if (options.model_path.empty()) return ConvertBundleModel(directory, options);
+  std::ifstream in(options.model_path, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot open model file '" + options.model_path + "'");
+  return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
 
-  ple::SessionOptions session_options;
-  session_options.max_batch = static_cast<uint32_t>(std::max<size_t>(n, 1));
-  session_options.kernel_path = kernel_path;
-  session_options.num_threads = options.num_threads;
-  ple::Session session(model, session_options);
-  rt::Session& internal = *rt::InternalSession(session.get());
-  // A quantized model is held to the quantized accuracy bar instead of the bundle's tolerance.
-  const std::string precision = WeightPrecision(internal.model());
-  const bool quantized = precision != "f32";
-  const Tolerance probability_tolerance = quantized ? QuantizedProbabilityTolerance(precision == "int8") : tolerance;
-  const Tolerance value_tolerance = quantized ? QuantizedValueTolerance(precision == "int8") : tolerance;
-  const rt::Status recording = internal.EnableGateRecording();
-  if (!recording.ok()) throw std::runtime_error(recording.message());
+// What a run is held to: float32 models to the bundle's tolerance, quantized ones to the
+// quantized accuracy bar (probabilities: binary tasks and gate weights; values: the rest).
+struct Bars {
+  Tolerance probability, value;
+};
 
-  // The request: request-scope features from row 0 (all rows of a bundle share them).
+Bars BarsFor(const std::string& precision, const Tolerance& bundle_tolerance) {
+  if (precision == "f32") return {bundle_tolerance, bundle_tolerance};
+  return {QuantizedProbabilityTolerance(precision == "int8"), QuantizedValueTolerance(precision == "int8")};
+}
+
+// Every candidate in one run, with the request context from row 0 (all rows of a bundle share
+// it); `scores` are computed when `with_scores`.
+void RunCandidates(ple::Session& session, const ple::Model& model, const std::vector<tools::FeatureColumn>& columns,
+                   size_t n, bool with_scores, std::vector<float>* outputs, std::vector<float>* scores) {
   ple::Request request(model);
   const std::vector<ple_feature_values> request_values = tools::RequestValues(columns);
   request.Set(request_values.data(), request_values.size());
   const std::vector<ple_feature_values> candidates = tools::CandidateValues(columns, 0, n);
-  const convert::SafeTensor* expected_scores_tensor = data.Find("expected.scores");
-  std::vector<float> outputs(n * tasks), scores(n);
   ple::Check(ple_session_run_features(session.get(), request.get(), candidates.data(), candidates.size(), n,
-                                      outputs.data(), outputs.size(), expected_scores_tensor ? scores.data() : nullptr,
-                                      expected_scores_tensor ? scores.size() : 0));
+                                      outputs->data(), outputs->size(), with_scores ? scores->data() : nullptr,
+                                      with_scores ? scores->size() : 0));
+}
 
-  BundleReport report;
-  report.bundle = manifest.value("name", directory);
-  report.kernel_path = KernelPathName(internal.kernel_path());
-  report.precision = precision;
-  report.candidates = n;
-  for (size_t t = 0; t < tasks; ++t) {
-    const bool binary = model.tasks()[t].type == PLE_TASK_BINARY;
-    report.tasks.push_back(Compare("task " + model.tasks()[t].name, binary ? probability_tolerance : value_tolerance,
-                                   outputs.data() + t, tasks,
-                                   expected.data() + t, tasks, n, 1));
-  }
-  if (expected_scores_tensor != nullptr) {
-    const std::vector<double> expected_scores =
-        ReadDoubles(Require(data, "expected.scores", {n}, where), "expected.scores");
-    report.scores.push_back(Compare("score", value_tolerance, scores.data(), 1, expected_scores.data(), 1, n, 1));
-  }
-  // Gate intermediates: the native converter writes task gates to streams 0..T-1 and the
-  // shared gate to stream T, which names them as the bundle does.
+// Gate intermediates: the native converter writes task gates to streams 0..T-1 and the
+// shared gate to stream T, which names them as the bundle does. A gate the bundle has but the
+// plan pruned is listed as not computed.
+void CompareGates(const convert::SafeTensorsFile& data, const rt::Session& internal, size_t n, size_t tasks,
+                  const Tolerance& tolerance, const std::string& where, BundleReport* report) {
   const rt::LoadedModel& internal_model = internal.model();
   for (const auto& entry : data.tensors()) {
     const std::string& name = entry.first;
@@ -341,41 +318,97 @@ BundleReport RunBundle(const std::string& directory, ple_kernel_path kernel_path
       if (record_name == gate_name) record = &r;
     }
     if (record == nullptr) {
-      report.gates_not_computed.push_back(gate_name);
+      report->gates_not_computed.push_back(gate_name);
       continue;
     }
     const std::vector<double> gate_expected = ReadDoubles(Require(data, name, {n, record->width}, where), name);
-    report.gates.push_back(Compare(gate_name, probability_tolerance, record->weights.data(), record->width, gate_expected.data(),
-                                   record->width, n, record->width));
+    report->gates.push_back(Compare(gate_name, tolerance, record->weights.data(), record->width,
+                                    gate_expected.data(), record->width, n, record->width));
   }
+}
 
-  // Dense-only models: the same rows with each row carrying its request values must give the
-  // same bits (the request part is computed per row instead of once per request).
-  bool dense_only = true;
-  for (const auto& f : model.features()) dense_only = dense_only && f.kind == PLE_FEATURE_DENSE;
-  if (dense_only) {
-    const size_t row_width = model.row_width();
-    std::vector<float> rows(n * row_width);
-    for (size_t r = 0; r < n; ++r) {
-      size_t offset = 0;
-      for (const tools::FeatureColumn& c : columns) {  // features in the model's order, then extras
-        if (c.extra) continue;
-        const size_t source_row = c.request ? 0 : r;
-        std::copy(c.floats.begin() + source_row * c.width, c.floats.begin() + (source_row + 1) * c.width,
-                  rows.begin() + r * row_width + offset);
-        offset += c.width;
-      }
-    }
-    std::vector<float> per_row(n * tasks);
-    session.Run(rows.data(), n, per_row.data());
-    report.per_row_checked = true;
-    report.per_row_identical = std::memcmp(per_row.data(), outputs.data(), outputs.size() * sizeof(float)) == 0;
+// Dense-only models: the same rows with each row carrying its request values must give the
+// same bits as `outputs` (the request part is computed per row instead of once per request).
+void CheckPerRow(ple::Session& session, const ple::Model& model, const std::vector<tools::FeatureColumn>& columns,
+                 size_t n, const std::vector<float>& outputs, BundleReport* report) {
+  for (const auto& f : model.features()) {
+    if (f.kind != PLE_FEATURE_DENSE) return;
   }
+  const size_t row_width = model.row_width();
+  std::vector<float> rows(n * row_width);
+  for (size_t r = 0; r < n; ++r) {
+    size_t offset = 0;
+    for (const tools::FeatureColumn& c : columns) {  // features in the model's order, then extras
+      if (c.extra) continue;
+      const size_t source_row = c.request ? 0 : r;
+      std::copy(c.floats.begin() + source_row * c.width, c.floats.begin() + (source_row + 1) * c.width,
+                rows.begin() + r * row_width + offset);
+      offset += c.width;
+    }
+  }
+  std::vector<float> per_row(n * model.tasks().size());
+  session.Run(rows.data(), n, per_row.data());
+  report->per_row_checked = true;
+  report->per_row_identical = std::memcmp(per_row.data(), outputs.data(), outputs.size() * sizeof(float)) == 0;
+}
+
+}  // namespace
+
+BundleReport RunBundle(const std::string& directory, ple_kernel_path kernel_path, const BundleRunOptions& options) {
+  const json manifest = ReadJson(directory + "/bundle.json");
+  const std::string where = "bundle '" + directory + "'";
+  if (manifest.value("format_version", 0) != 1) throw std::runtime_error(where + ": format_version 1 expected");
+  const Tolerance tolerance = BundleTolerance(manifest);
+  const std::string config_path = directory + "/" + manifest.value("config", "config.json");
+  const std::string data_path = directory + "/" + manifest.value("data", "data.safetensors");
+  const std::vector<uint8_t> model_bytes = BundleModelBytes(directory, options);
+
+  // Through the public API, as an app would; the session is reached inside only to record gates.
+  ple::Model model = ple::Model::OpenBuffer(model_bytes.data(), model_bytes.size());
+  const convert::SafeTensorsFile data = convert::SafeTensorsFile::Read(data_path);
+  const size_t n = ExpectedCandidates(data, where);
+  const size_t tasks = model.tasks().size();
+  const std::vector<double> expected =
+      ReadDoubles(Require(data, "expected.outputs", {n, tasks}, where), "expected.outputs");
+  const std::vector<tools::FeatureColumn> columns = ReadInputs(model, data, ReadJson(config_path), n, where);
+
+  ple::SessionOptions session_options;
+  session_options.max_batch = static_cast<uint32_t>(std::max<size_t>(n, 1));
+  session_options.kernel_path = kernel_path;
+  session_options.num_threads = options.num_threads;
+  ple::Session session(model, session_options);
+  rt::Session& internal = *rt::InternalSession(session.get());
+  const std::string precision = WeightPrecision(internal.model());
+  const Bars bars = BarsFor(precision, tolerance);
+  const rt::Status recording = internal.EnableGateRecording();
+  if (!recording.ok()) throw std::runtime_error(recording.message());
+
+  const bool with_scores = data.Find("expected.scores") != nullptr;
+  std::vector<float> outputs(n * tasks), scores(n);
+  RunCandidates(session, model, columns, n, with_scores, &outputs, &scores);
+
+  BundleReport report;
+  report.bundle = manifest.value("name", directory);
+  report.kernel_path = KernelPathName(internal.kernel_path());
+  report.precision = precision;
+  report.candidates = n;
+  for (size_t t = 0; t < tasks; ++t) {
+    const bool binary = model.tasks()[t].type == PLE_TASK_BINARY;
+    report.tasks.push_back(Compare("task " + model.tasks()[t].name, binary ? bars.probability : bars.value,
+                                   outputs.data() + t, tasks, expected.data() + t, tasks, n, 1));
+  }
+  if (with_scores) {
+    const std::vector<double> expected_scores =
+        ReadDoubles(Require(data, "expected.scores", {n}, where), "expected.scores");
+    report.scores.push_back(Compare("score", bars.value, scores.data(), 1, expected_scores.data(), 1, n, 1));
+  }
+  CompareGates(data, internal, n, tasks, bars.probability, where, &report);
+  CheckPerRow(session, model, columns, n, outputs, &report);
   for (const auto& r : internal.gate_records()) {
     report.gate_values.insert(report.gate_values.end(), r.weights.begin(), r.weights.begin() + n * r.width);
   }
   report.output_values = std::move(outputs);
-  if (expected_scores_tensor != nullptr) report.score_values = std::move(scores);
+  if (with_scores) report.score_values = std::move(scores);
   return report;
 }
 
