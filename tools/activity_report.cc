@@ -241,6 +241,152 @@ std::vector<std::string> Warnings(const ModelShape& model, const std::vector<Gat
   return warnings;
 }
 
+// The float32 conversion of a quantized model, run beside it over the same data.
+struct FloatTwin {
+  std::vector<uint8_t> bytes;  // the model reads them: kept while it lives
+  std::unique_ptr<ple::Model> model;
+  std::unique_ptr<ple::Session> session;
+  rt::Session* internal = nullptr;  // inside `session`
+};
+
+// Opens `path` with the quantized session's options and checks that it is a float32
+// conversion of the same model; both sessions then record gates and layers.
+std::unique_ptr<FloatTwin> OpenFloatTwin(const std::string& path, const ple::SessionOptions& session_options,
+                                         rt::Session& quantized) {
+  auto twin = std::make_unique<FloatTwin>();
+  twin->bytes = ReadBytes(path);
+  twin->model = std::make_unique<ple::Model>(ple::Model::OpenBuffer(twin->bytes.data(), twin->bytes.size()));
+  twin->session = std::make_unique<ple::Session>(*twin->model, session_options);
+  twin->internal = rt::InternalSession(twin->session->get());
+  RequireSameStructure(quantized.model(), twin->internal->model(), path);
+  if (conformance::WeightPrecision(twin->internal->model()) != "f32") {
+    throw std::runtime_error("'" + path + "' is not a float32 model (it holds " +
+                             conformance::WeightPrecision(twin->internal->model()) + " weights)");
+  }
+  twin->session->SetGateRecording(true);
+  for (rt::Session* s : {&quantized, twin->internal}) {
+    const rt::Status status = s->EnableLayerRecording(true);
+    if (!status.ok()) throw std::runtime_error(status.message());
+  }
+  return twin;
+}
+
+// One GateActivity per gate of the model, levels in order. A gate with an MLP that the plan
+// pruned is not computed; one without (a single expert, weight 1) needs no run.
+std::vector<GateActivity> GateActivities(const rt::Session& internal, const ModelShape& shape) {
+  std::vector<GateActivity> gates;
+  const auto& levels = internal.model().levels();
+  for (uint32_t l = 0; l < levels.size(); ++l) {
+    for (uint32_t g = 0; g < levels[l].gates.size(); ++g) {
+      GateActivity activity;
+      activity.level = l;
+      activity.gate = g;
+      activity.name = shape.StreamName(levels[l].gates[g].output_stream);
+      activity.computed = internal.FindGateRecord(l, g) != nullptr || levels[l].gates[g].mlp.layers.empty();
+      for (uint32_t e : levels[l].gates[g].experts) activity.experts.push_back({e});
+      gates.push_back(activity);
+    }
+  }
+  return gates;
+}
+
+// What is summed over the data for one gate.
+struct GateAccumulator {
+  std::vector<WeightAccumulator> experts;  // each expert's weight, softmax order
+  ErrorAccumulator error;                  // the weights against the float32 model's
+};
+
+// Adds the last run's gate weights to `accumulators` (one per gate of `gates`), their error
+// against `float_session`'s when given, and counts in each gate's share_collapsed the
+// candidates where one expert takes more than kCollapsedWeight.
+void AccumulateGates(ple::Session& session, ple::Session* float_session, std::vector<GateActivity>* gates,
+                     std::vector<GateAccumulator>* accumulators) {
+  for (size_t i = 0; i < gates->size(); ++i) {
+    GateActivity& activity = (*gates)[i];
+    if (!activity.computed) continue;
+    GateAccumulator& a = (*accumulators)[i];
+    const GateWeights w = session.GetGateWeights(activity.level, activity.gate);
+    for (size_t r = 0; r < w.rows; ++r) {
+      for (size_t e = 0; e < w.experts; ++e) a.experts[e].Add(w.weights[r * w.experts + e]);
+      const float top = *std::max_element(w.weights.begin() + r * w.experts, w.weights.begin() + (r + 1) * w.experts);
+      activity.share_collapsed += top > kCollapsedWeight;
+    }
+    if (float_session) {
+      const GateWeights f = float_session->GetGateWeights(activity.level, activity.gate);
+      a.error.Add(f.weights.data(), w.weights.data(), w.rows * w.experts);
+    }
+  }
+}
+
+// Turns the sums into each computed gate's statistics over `candidates`.
+void SummarizeGates(const std::vector<GateAccumulator>& accumulators, size_t candidates,
+                    std::vector<GateActivity>* gates) {
+  for (size_t i = 0; i < gates->size(); ++i) {
+    GateActivity& g = (*gates)[i];
+    if (!g.computed) continue;
+    g.share_collapsed /= static_cast<double>(candidates);
+    for (size_t e = 0; e < g.experts.size(); ++e) {
+      const WeightAccumulator& a = accumulators[i].experts[e];
+      ExpertWeightStats& s = g.experts[e];
+      const double n = static_cast<double>(a.count);
+      s.mean = a.sum / n;
+      s.stddev = std::sqrt(std::max(0.0, a.sum_squares / n - s.mean * s.mean));
+      s.p10 = a.Quantile(0.1);
+      s.p90 = a.Quantile(0.9);
+      s.min = a.min;
+      s.max = a.max;
+      s.share_collapsed = static_cast<double>(a.collapsed) / n;
+    }
+  }
+}
+
+// One layer both models computed, matched by name, and its error so far.
+struct LayerPair {
+  const rt::Session::LayerRecord* float32 = nullptr;
+  const rt::Session::LayerRecord* quantized = nullptr;
+  LayerShape shape;  // the quantized model's
+  ErrorAccumulator error;
+};
+
+// The layers of the two models (the same structure) that both sessions record; a layer no
+// output needs is computed by neither and left out.
+std::vector<LayerPair> MatchLayers(const rt::Session& quantized, const rt::Session& float32) {
+  const auto named = NamedLayers(quantized.model());
+  const auto float_named = NamedLayers(float32.model());
+  auto record_of = [](const rt::Session& s, const rt::DenseLayer* layer) -> const rt::Session::LayerRecord* {
+    for (const auto& r : s.layer_records()) {
+      if (r.layer == layer) return &r;
+    }
+    return nullptr;  // not computed (a layer no output needs)
+  };
+  std::vector<LayerPair> pairs;
+  for (size_t i = 0; i < named.size(); ++i) {
+    const auto* q = record_of(quantized, named[i].first);
+    const auto* f = record_of(float32, float_named[i].first);
+    if (q == nullptr || f == nullptr) continue;
+    pairs.push_back({f, q, named[i].second, {}});
+  }
+  return pairs;
+}
+
+// The quantization error of every matched layer, every computed gate's softmax weights, and
+// the task outputs.
+QuantizationView QuantizationOf(const std::string& float_model, const std::vector<LayerPair>& layers,
+                                const std::vector<GateActivity>& gates,
+                                const std::vector<GateAccumulator>& accumulators,
+                                std::vector<TaskQuantizationReport> tasks) {
+  QuantizationView view;
+  view.float_model = float_model;
+  for (const LayerPair& p : layers) view.layers.push_back(p.error.Result(p.shape.name, p.shape.precision));
+  for (size_t i = 0; i < gates.size(); ++i) {
+    if (!gates[i].computed) continue;
+    view.gates.push_back(accumulators[i].error.Result(
+        "level " + std::to_string(gates[i].level + 1) + " gate -> " + gates[i].name + " (softmax)", ""));
+  }
+  view.tasks = std::move(tasks);
+  return view;
+}
+
 }  // namespace
 
 std::string ModelShape::StreamName(uint32_t stream) const {
@@ -268,122 +414,31 @@ ActivityReport BuildActivityReport(const std::string& model_path, const std::str
   report.model = ShapeOf(model, internal.model(), bytes.size());
   report.kernel_path = ple_kernel_path_name(internal.kernel_path());
   session.SetGateRecording(true);
-
   // The float32 model, when given: the same data through a second session, layers recorded.
-  std::vector<uint8_t> float_bytes;
-  std::unique_ptr<ple::Model> float_model;
-  std::unique_ptr<ple::Session> float_session;
-  rt::Session* float_internal = nullptr;
-  if (!options.float_model_path.empty()) {
-    float_bytes = ReadBytes(options.float_model_path);
-    float_model = std::make_unique<ple::Model>(ple::Model::OpenBuffer(float_bytes.data(), float_bytes.size()));
-    float_session = std::make_unique<ple::Session>(*float_model, session_options);
-    float_internal = rt::InternalSession(float_session->get());
-    RequireSameStructure(internal.model(), float_internal->model(), options.float_model_path);
-    if (conformance::WeightPrecision(float_internal->model()) != "f32") {
-      throw std::runtime_error("'" + options.float_model_path + "' is not a float32 model (it holds " +
-                               conformance::WeightPrecision(float_internal->model()) + " weights)");
-    }
-    float_session->SetGateRecording(true);
-    for (rt::Session* s : {&internal, float_internal}) {
-      const rt::Status status = s->EnableLayerRecording(true);
-      if (!status.ok()) throw std::runtime_error(status.message());
-    }
-  }
+  const std::unique_ptr<FloatTwin> twin =
+      options.float_model_path.empty() ? nullptr : OpenFloatTwin(options.float_model_path, session_options, internal);
 
-  const auto& levels = internal.model().levels();
-  std::vector<std::vector<WeightAccumulator>> weights;  // per gate of report.gates, per expert
-  std::vector<ErrorAccumulator> gate_errors;
-  for (uint32_t l = 0; l < levels.size(); ++l) {
-    for (uint32_t g = 0; g < levels[l].gates.size(); ++g) {
-      GateActivity activity;
-      activity.level = l;
-      activity.gate = g;
-      activity.name = report.model.StreamName(levels[l].gates[g].output_stream);
-      activity.computed = internal.FindGateRecord(l, g) != nullptr || levels[l].gates[g].mlp.layers.empty();
-      for (uint32_t e : levels[l].gates[g].experts) activity.experts.push_back({e});
-      report.gates.push_back(activity);
-      weights.emplace_back(activity.experts.size());
-      gate_errors.emplace_back();
-    }
+  report.gates = GateActivities(internal, report.model);
+  std::vector<GateAccumulator> accumulators;
+  for (const GateActivity& g : report.gates) {
+    accumulators.push_back({std::vector<WeightAccumulator>(g.experts.size()), ErrorAccumulator()});
   }
-  // Layer records matched by name.
-  const auto named = NamedLayers(internal.model());
-  std::vector<std::pair<const rt::Session::LayerRecord*, const rt::Session::LayerRecord*>> layer_pairs;
-  std::vector<ErrorAccumulator> layer_errors;
-  std::vector<LayerShape> layer_shapes;
-  if (float_internal != nullptr) {
-    const auto float_named = NamedLayers(float_internal->model());
-    auto record_of = [](const rt::Session& s, const rt::DenseLayer* layer) -> const rt::Session::LayerRecord* {
-      for (const auto& r : s.layer_records()) {
-        if (r.layer == layer) return &r;
-      }
-      return nullptr;  // not computed (a layer no output needs)
-    };
-    for (size_t i = 0; i < named.size(); ++i) {
-      const auto* q = record_of(internal, named[i].first);
-      const auto* f = record_of(*float_internal, float_named[i].first);
-      if (q == nullptr || f == nullptr) continue;
-      layer_pairs.emplace_back(f, q);
-      layer_shapes.push_back(named[i].second);
-    }
-    layer_errors.resize(layer_pairs.size());
-  }
-
+  std::vector<LayerPair> layers = twin ? MatchLayers(internal, *twin->internal) : std::vector<LayerPair>();
   std::vector<float> outputs, float_outputs;
   for (const RequestBatch& batch : batches) {
     ScoreBatch(session, model, batch, &outputs);
-    if (float_session) ScoreBatch(*float_session, *float_model, batch, &float_outputs);
-    for (size_t i = 0; i < report.gates.size(); ++i) {
-      const GateActivity& activity = report.gates[i];
-      if (!activity.computed) continue;
-      const GateWeights w = session.GetGateWeights(activity.level, activity.gate);
-      for (size_t r = 0; r < w.rows; ++r) {
-        for (size_t e = 0; e < w.experts; ++e) weights[i][e].Add(w.weights[r * w.experts + e]);
-        const float top = *std::max_element(w.weights.begin() + r * w.experts, w.weights.begin() + (r + 1) * w.experts);
-        report.gates[i].share_collapsed += top > kCollapsedWeight;
-      }
-      if (float_session) {
-        const GateWeights f = float_session->GetGateWeights(activity.level, activity.gate);
-        gate_errors[i].Add(f.weights.data(), w.weights.data(), w.rows * w.experts);
-      }
-    }
-    for (size_t i = 0; i < layer_pairs.size(); ++i) {
-      layer_errors[i].Add(layer_pairs[i].first->values.data(), layer_pairs[i].second->values.data(),
-                          batch.candidates * layer_pairs[i].first->layer->out);
+    if (twin) ScoreBatch(*twin->session, *twin->model, batch, &float_outputs);
+    AccumulateGates(session, twin ? twin->session.get() : nullptr, &report.gates, &accumulators);
+    for (LayerPair& p : layers) {
+      p.error.Add(p.float32->values.data(), p.quantized->values.data(), batch.candidates * p.float32->layer->out);
     }
   }
-  for (size_t i = 0; i < report.gates.size(); ++i) {
-    GateActivity& g = report.gates[i];
-    if (!g.computed) continue;
-    g.share_collapsed /= static_cast<double>(report.candidates);
-    for (size_t e = 0; e < g.experts.size(); ++e) {
-      const WeightAccumulator& a = weights[i][e];
-      ExpertWeightStats& s = g.experts[e];
-      const double n = static_cast<double>(a.count);
-      s.mean = a.sum / n;
-      s.stddev = std::sqrt(std::max(0.0, a.sum_squares / n - s.mean * s.mean));
-      s.p10 = a.Quantile(0.1);
-      s.p90 = a.Quantile(0.9);
-      s.min = a.min;
-      s.max = a.max;
-      s.share_collapsed = static_cast<double>(a.collapsed) / n;
-    }
-  }
+  SummarizeGates(accumulators, report.candidates, &report.gates);
   report.warnings = Warnings(report.model, report.gates);
-  if (float_session) {
+  if (twin) {
     report.has_quantization = true;
-    QuantizationView& view = report.quantization;
-    view.float_model = options.float_model_path;
-    for (size_t i = 0; i < layer_pairs.size(); ++i) {
-      view.layers.push_back(layer_errors[i].Result(layer_shapes[i].name, layer_shapes[i].precision));
-    }
-    for (size_t i = 0; i < report.gates.size(); ++i) {
-      if (!report.gates[i].computed) continue;
-      view.gates.push_back(gate_errors[i].Result(
-          "level " + std::to_string(report.gates[i].level + 1) + " gate -> " + report.gates[i].name + " (softmax)", ""));
-    }
-    view.tasks = CompareTaskOutputs(model.tasks(), batches, float_outputs, outputs);
+    report.quantization = QuantizationOf(options.float_model_path, layers, report.gates, accumulators,
+                                         CompareTaskOutputs(model.tasks(), batches, float_outputs, outputs));
   }
   return report;
 }
