@@ -327,9 +327,11 @@ std::string EscapeXml(const std::string& text) {
   return out;
 }
 
-std::string RenderHtmlReport(const ActivityReport& report) {
+namespace {
+
+// The document's head, the title and the run's one-line summary.
+void WriteHead(std::ostream& out, const ActivityReport& report) {
   const ModelShape& model = report.model;
-  std::ostringstream out;
   const std::string title = "PLE diagnostics: " + (model.name.empty() ? std::string("model") : model.name);
   out << "<!DOCTYPE html>\n<html xmlns=\"http://www.w3.org/1999/xhtml\" lang=\"en\">\n<head>\n"
       << "<meta charset=\"utf-8\"/>\n<title>" << EscapeXml(title) << "</title>\n<style>" << kStyle
@@ -338,22 +340,26 @@ std::string RenderHtmlReport(const ActivityReport& report) {
       << " requests) of <code>" << EscapeXml(report.data) << "</code>; " << model.precision << " weights, "
       << Count(model.parameters) << " parameters, " << model.file_bytes << " bytes; " << EscapeXml(report.kernel_path)
       << " kernels; runtime " << EscapeXml(ple_version_string()) << ".</p>\n";
+}
 
+// The warnings box (id "warnings"), or the box that says there are none.
+void WriteWarnings(std::ostream& out, const ActivityReport& report) {
   if (report.warnings.empty()) {
     out << "<div class=\"ok\" id=\"warnings\"><p>No warnings: no gate collapses onto one expert (weight &gt; "
         << kCollapsedWeight << " on most candidates) and every expert gets a weight of at least " << kUnusedWeight
         << " somewhere.</p></div>\n";
-  } else {
-    out << "<div class=\"warnings\" id=\"warnings\"><p><strong>" << report.warnings.size() << " warning"
-        << (report.warnings.size() > 1 ? "s" : "") << "</strong></p>\n<ul>\n";
-    for (const std::string& w : report.warnings) out << "<li class=\"warning\">" << EscapeXml(w) << "</li>\n";
-    out << "</ul></div>\n";
+    return;
   }
+  out << "<div class=\"warnings\" id=\"warnings\"><p><strong>" << report.warnings.size() << " warning"
+      << (report.warnings.size() > 1 ? "s" : "") << "</strong></p>\n<ul>\n";
+  for (const std::string& w : report.warnings) out << "<li class=\"warning\">" << EscapeXml(w) << "</li>\n";
+  out << "</ul></div>\n";
+}
 
-  out << "<h2>Structure</h2>\n<div class=\"figure\">\n" << StructureSvg(report) << "</div>\n";
-  out << "<p class=\"note\">Widths are floats per layer (input first). Colours: a task's own experts and gates take "
-         "the task's colour, shared ones grey. Lines join each gate to the experts it weighs.</p>\n";
-
+// Per level the utilisation figure and the gates that were not computed, then the table of
+// every computed gate's weight statistics per expert (id "gate-weights").
+void WriteUtilisation(std::ostream& out, const ActivityReport& report) {
+  const ModelShape& model = report.model;
   out << "<h2>Expert utilisation</h2>\n<p class=\"note\">Per level, for every gate, the mean softmax weight it "
          "gives each expert over all candidates (bar) and the 10th to 90th percentile (whisker). A collapsed gate "
          "puts almost all of its weight on one expert; an unused expert gets almost none from every gate.</p>\n";
@@ -381,37 +387,54 @@ std::string RenderHtmlReport(const ActivityReport& report) {
     }
   }
   out << "</table>\n";
+}
 
+// The quantization section: the figure and the tables of layer errors (id "layer-errors") and
+// task errors (id "task-errors"), or a note on how to get them.
+void WriteQuantization(std::ostream& out, const ActivityReport& report) {
   out << "<h2>Quantization</h2>\n";
   if (!report.has_quantization) {
     out << "<p class=\"note\" id=\"no-quantization\">Not compared: give the float32 conversion of this model "
            "(<code>ple-inspect MODEL --activity DATA --float-model F32.ple</code>) to see each layer's error.</p>\n";
-  } else {
-    const QuantizationView& view = report.quantization;
-    out << "<p>Against the float32 model <code>" << EscapeXml(view.float_model)
-        << "</code> on the same candidates. Relative L2: ||q - f|| / ||f|| of a layer's outputs over every "
-           "candidate; cosine: of the same two vectors.</p>\n<div class=\"figure\">\n"
-        << QuantizationSvg(view) << "</div>\n";
-    out << "<table id=\"layer-errors\">\n<tr><th class=\"name\">layer</th><th class=\"name\">precision</th>"
-           "<th>relative L2</th><th>cosine</th><th>max abs</th></tr>\n";
-    auto error_row = [&](const LayerError& e) {
-      out << "<tr><td class=\"name\">" << EscapeXml(e.name) << "</td><td class=\"name\">" << EscapeXml(e.precision)
-          << "</td><td>" << Num(e.relative_l2, 3) << "</td><td>" << Num(e.cosine, 7) << "</td><td>"
-          << Num(e.max_abs, 3) << "</td></tr>\n";
-    };
-    for (const LayerError& e : view.layers) error_row(e);
-    for (const LayerError& e : view.gates) error_row(e);
-    out << "</table>\n<table id=\"task-errors\">\n<tr><th class=\"name\">task</th><th>max abs</th><th>mean abs</th>"
-           "<th>relative L2</th><th>labelled</th><th>AUC f32</th><th>AUC quantized</th><th>AUC difference</th></tr>\n";
-    for (const TaskQuantizationReport& t : view.tasks) {
-      const bool auc = !std::isnan(t.auc_float32) && !std::isnan(t.auc_quantized);
-      out << "<tr><td class=\"name\">" << EscapeXml(t.name) << "</td><td>" << Num(t.max_abs, 3) << "</td><td>"
-          << Num(t.mean_abs, 3) << "</td><td>" << Num(t.relative_l2, 3) << "</td><td>" << t.labelled << "</td><td>"
-          << (auc ? Num(t.auc_float32, 5) : "-") << "</td><td>" << (auc ? Num(t.auc_quantized, 5) : "-")
-          << "</td><td>" << (auc ? Num(t.auc_quantized - t.auc_float32, 3) : "-") << "</td></tr>\n";
-    }
-    out << "</table>\n";
+    return;
   }
+  const QuantizationView& view = report.quantization;
+  out << "<p>Against the float32 model <code>" << EscapeXml(view.float_model)
+      << "</code> on the same candidates. Relative L2: ||q - f|| / ||f|| of a layer's outputs over every "
+         "candidate; cosine: of the same two vectors.</p>\n<div class=\"figure\">\n"
+      << QuantizationSvg(view) << "</div>\n";
+  out << "<table id=\"layer-errors\">\n<tr><th class=\"name\">layer</th><th class=\"name\">precision</th>"
+         "<th>relative L2</th><th>cosine</th><th>max abs</th></tr>\n";
+  auto error_row = [&](const LayerError& e) {
+    out << "<tr><td class=\"name\">" << EscapeXml(e.name) << "</td><td class=\"name\">" << EscapeXml(e.precision)
+        << "</td><td>" << Num(e.relative_l2, 3) << "</td><td>" << Num(e.cosine, 7) << "</td><td>"
+        << Num(e.max_abs, 3) << "</td></tr>\n";
+  };
+  for (const LayerError& e : view.layers) error_row(e);
+  for (const LayerError& e : view.gates) error_row(e);
+  out << "</table>\n<table id=\"task-errors\">\n<tr><th class=\"name\">task</th><th>max abs</th><th>mean abs</th>"
+         "<th>relative L2</th><th>labelled</th><th>AUC f32</th><th>AUC quantized</th><th>AUC difference</th></tr>\n";
+  for (const TaskQuantizationReport& t : view.tasks) {
+    const bool auc = !std::isnan(t.auc_float32) && !std::isnan(t.auc_quantized);
+    out << "<tr><td class=\"name\">" << EscapeXml(t.name) << "</td><td>" << Num(t.max_abs, 3) << "</td><td>"
+        << Num(t.mean_abs, 3) << "</td><td>" << Num(t.relative_l2, 3) << "</td><td>" << t.labelled << "</td><td>"
+        << (auc ? Num(t.auc_float32, 5) : "-") << "</td><td>" << (auc ? Num(t.auc_quantized, 5) : "-")
+        << "</td><td>" << (auc ? Num(t.auc_quantized - t.auc_float32, 3) : "-") << "</td></tr>\n";
+  }
+  out << "</table>\n";
+}
+
+}  // namespace
+
+std::string RenderHtmlReport(const ActivityReport& report) {
+  std::ostringstream out;
+  WriteHead(out, report);
+  WriteWarnings(out, report);
+  out << "<h2>Structure</h2>\n<div class=\"figure\">\n" << StructureSvg(report) << "</div>\n";
+  out << "<p class=\"note\">Widths are floats per layer (input first). Colours: a task's own experts and gates take "
+         "the task's colour, shared ones grey. Lines join each gate to the experts it weighs.</p>\n";
+  WriteUtilisation(out, report);
+  WriteQuantization(out, report);
   out << "<p class=\"note\">Written by ple-inspect --activity (docs/diagnostics.md).</p>\n</body>\n</html>\n";
   return out.str();
 }
