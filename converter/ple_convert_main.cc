@@ -8,87 +8,118 @@
 #include "quantization_report.h"
 #include "version_text.h"
 
+namespace {
+
+struct ConvertOptions {
+  std::string config_path, weights_path, output_path, source = "native", layout = "out_in", precision = "f32",
+                                                       report_data, sign_key_path, key_prefix;
+  bool quiet = false;
+};
+
+// Returns --generate-signing-key's option: given, it replaces the conversion.
+CLI::Option* AddOptions(CLI::App& app, ConvertOptions* o) {
+  auto* config_option = app.add_option("--config,-c", o->config_path, "model config (JSON)")->check(CLI::ExistingFile);
+  auto* weights_option =
+      app.add_option("--weights,-w", o->weights_path, "weights (safetensors)")->check(CLI::ExistingFile);
+  auto* output_option = app.add_option("--output,-o", o->output_path, "model file to write (.ple)");
+  app.add_option("--from", o->source,
+                 "what the config and weights are: native (docs/config-format.md), torch-rechub or deepctr-torch "
+                 "(the framework's own constructor arguments and state_dict, docs/importing.md)")
+      ->check(CLI::IsMember({"native", "torch-rechub", "deepctr-torch"}));
+  app.add_option("--weights-layout", o->layout,
+                 "Linear kernels are out_in (PyTorch, default) or in_out (TensorFlow/Keras, Paddle: transposed)")
+      ->check(CLI::IsMember({"out_in", "in_out"}));
+  app.add_option("--precision,-p", o->precision,
+                 "how weights are stored: f32 (default), f16, or int8 (the default mix of docs/quantization.md); "
+                 "per layer class overrides follow, e.g. int8,gates=int8,towers=f16 "
+                 "(classes: embeddings, experts, gates, towers, heads)");
+  app.add_option("--report-data", o->report_data,
+                 "with a quantized precision: also convert to float32 and report, per task, the max and mean "
+                 "absolute output difference and (binary tasks with labels) the AUC difference on this data: a "
+                 "conformance bundle directory or ple-run's JSON lines (docs/quantization.md)");
+  app.add_option("--sign-key", o->sign_key_path,
+                 "sign the file's integrity trailer with this Ed25519 secret key (64 bytes; needs a build with "
+                 "libsodium; docs/file-format.md)")
+      ->check(CLI::ExistingFile);
+  auto* generate_option = app.add_option("--generate-signing-key", o->key_prefix,
+                 "write a new Ed25519 key pair to PREFIX.key (secret, mode 0600) and PREFIX.pub (the 32-byte public "
+                 "key apps pin), then exit")
+      ->excludes(config_option)->excludes(weights_option)->excludes(output_option);
+  app.add_flag("--quiet,-q", o->quiet, "print nothing on success");
+  app.set_version_flag("--version", ple::tools::VersionText("ple-convert"));
+  return generate_option;
+}
+
+// What was written: the model's size and shape, the precision and the file's SHA-256.
+void PrintSummary(const ConvertOptions& o, const ple::convert::ConvertedModel& model, const std::vector<uint8_t>& file,
+                  const ple::convert::PrecisionPlan& precision_plan) {
+  size_t experts = 0;
+  for (const auto& level : model.ir.levels) experts += level.experts.size();
+  std::printf("ple-convert: wrote %s (%zu bytes): %zu tasks, %zu features (%u floats per input row), "
+              "%zu embedding tables, %zu levels, %zu experts, %zu dense layers, %zu parameters\n",
+              o.output_path.c_str(), file.size(), model.ir.tasks.size(), model.ir.features.size(),
+              model.ir.row_width(), model.ir.tables.size(), model.ir.levels.size(), experts, model.ir.layer_count(),
+              model.ir.parameter_count());
+  std::printf("ple-convert: precision %s\n", precision_plan.ToString().c_str());
+  std::printf("ple-convert: sha256 %s%s\n", ple::convert::Sha256Hex(file).c_str(),
+              o.sign_key_path.empty() ? "" : " (signed)");
+}
+
+// --report-data: converts again to float32 and prints how far the quantized `model` is from it.
+void PrintQuantizationReport(const ConvertOptions& o, const ple::convert::ImportOptions& options,
+                             const ple::convert::ConvertedModel& model) {
+  std::fflush(stdout);
+  std::fprintf(stderr, "ple-convert: converting to float32 and scoring %s for the report\n", o.report_data.c_str());
+  const ple::convert::ConvertedModel reference =
+      ple::convert::Convert(ple::convert::ParseSource(o.source), o.config_path, o.weights_path, options);
+  const ple::tools::QuantizationReport report = ple::tools::CompareOnData(reference.bytes, model.bytes, o.report_data);
+  std::fputs(ple::tools::FormatQuantizationReport(report, o.precision).c_str(), stdout);
+}
+
+// Converts, signs when asked, writes the file atomically, then reports. Throws ConvertError,
+// or std::runtime_error for the report's data.
+void ConvertModel(const ConvertOptions& o) {
+  ple::convert::ImportOptions options;
+  options.naming.transpose_linear = o.layout == "in_out";
+  const ple::convert::PrecisionPlan precision_plan = ple::convert::PrecisionPlan::Parse(o.precision);
+  const ple::convert::ConvertedModel model = ple::convert::Convert(ple::convert::ParseSource(o.source), o.config_path,
+                                                                   o.weights_path, options, precision_plan);
+  if (!o.report_data.empty() && !precision_plan.quantized()) {
+    throw ple::convert::ConvertError("--report-data compares a quantized conversion with float32: give --precision");
+  }
+  const std::vector<uint8_t> file =
+      o.sign_key_path.empty() ? model.bytes
+                              : ple::convert::SignModel(model.bytes, ple::convert::ReadFileBytes(o.sign_key_path));
+  ple::convert::WriteFileAtomically(o.output_path, file);
+  if (!o.quiet) PrintSummary(o, model, file, precision_plan);
+  if (!o.report_data.empty()) PrintQuantizationReport(o, options, model);
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   CLI::App app{
       "ple-convert: convert a PLE-family model (config JSON + safetensors weights, PyTorch [out, in] layout,\n"
       "native naming of docs/config-format.md) into one model file for the PLE runtime.\n"
       "BatchNorm is folded into the preceding Linear; every tensor is validated; the output is written\n"
       "to a temporary file and renamed, so a failure never leaves a partial file."};
-  std::string config_path, weights_path, output_path, source = "native", layout = "out_in", precision = "f32",
-                                                       report_data, sign_key_path, key_prefix;
-  bool quiet = false;
-  auto* config_option = app.add_option("--config,-c", config_path, "model config (JSON)")->check(CLI::ExistingFile);
-  auto* weights_option = app.add_option("--weights,-w", weights_path, "weights (safetensors)")->check(CLI::ExistingFile);
-  auto* output_option = app.add_option("--output,-o", output_path, "model file to write (.ple)");
-  app.add_option("--from", source,
-                 "what the config and weights are: native (docs/config-format.md), torch-rechub or deepctr-torch "
-                 "(the framework's own constructor arguments and state_dict, docs/importing.md)")
-      ->check(CLI::IsMember({"native", "torch-rechub", "deepctr-torch"}));
-  app.add_option("--weights-layout", layout,
-                 "Linear kernels are out_in (PyTorch, default) or in_out (TensorFlow/Keras, Paddle: transposed)")
-      ->check(CLI::IsMember({"out_in", "in_out"}));
-  app.add_option("--precision,-p", precision,
-                 "how weights are stored: f32 (default), f16, or int8 (the default mix of docs/quantization.md); "
-                 "per layer class overrides follow, e.g. int8,gates=int8,towers=f16 "
-                 "(classes: embeddings, experts, gates, towers, heads)");
-  app.add_option("--report-data", report_data,
-                 "with a quantized precision: also convert to float32 and report, per task, the max and mean "
-                 "absolute output difference and (binary tasks with labels) the AUC difference on this data: a "
-                 "conformance bundle directory or ple-run's JSON lines (docs/quantization.md)");
-  app.add_option("--sign-key", sign_key_path,
-                 "sign the file's integrity trailer with this Ed25519 secret key (64 bytes; needs a build with "
-                 "libsodium; docs/file-format.md)")
-      ->check(CLI::ExistingFile);
-  auto* generate_option = app.add_option("--generate-signing-key", key_prefix,
-                 "write a new Ed25519 key pair to PREFIX.key (secret, mode 0600) and PREFIX.pub (the 32-byte public "
-                 "key apps pin), then exit")
-      ->excludes(config_option)->excludes(weights_option)->excludes(output_option);
-  app.add_flag("--quiet,-q", quiet, "print nothing on success");
-  app.set_version_flag("--version", ple::tools::VersionText("ple-convert"));
+  ConvertOptions o;
+  const CLI::Option* generate_option = AddOptions(app, &o);
   CLI11_PARSE(app, argc, argv);
-  if (generate_option->count() == 0 && (config_path.empty() || weights_path.empty() || output_path.empty())) {
+  if (generate_option->count() == 0 && (o.config_path.empty() || o.weights_path.empty() || o.output_path.empty())) {
     std::fprintf(stderr, "ple-convert: --config, --weights and --output are required (--help)\n");
     return 1;
   }
 
   try {
-    if (!key_prefix.empty()) {
-      ple::convert::GenerateSigningKey(key_prefix);
-      if (!quiet) std::printf("ple-convert: wrote %s.key (secret) and %s.pub\n", key_prefix.c_str(), key_prefix.c_str());
+    if (!o.key_prefix.empty()) {
+      ple::convert::GenerateSigningKey(o.key_prefix);
+      if (!o.quiet) {
+        std::printf("ple-convert: wrote %s.key (secret) and %s.pub\n", o.key_prefix.c_str(), o.key_prefix.c_str());
+      }
       return 0;
     }
-    ple::convert::ImportOptions options;
-    options.naming.transpose_linear = layout == "in_out";
-    const ple::convert::PrecisionPlan precision_plan = ple::convert::PrecisionPlan::Parse(precision);
-    const ple::convert::ConvertedModel model =
-        ple::convert::Convert(ple::convert::ParseSource(source), config_path, weights_path, options, precision_plan);
-    if (!report_data.empty() && !precision_plan.quantized()) {
-      throw ple::convert::ConvertError("--report-data compares a quantized conversion with float32: give --precision");
-    }
-    const std::vector<uint8_t> file =
-        sign_key_path.empty() ? model.bytes : ple::convert::SignModel(model.bytes, ple::convert::ReadFileBytes(sign_key_path));
-    ple::convert::WriteFileAtomically(output_path, file);
-    if (!quiet) {
-      size_t experts = 0;
-      for (const auto& level : model.ir.levels) experts += level.experts.size();
-      std::printf("ple-convert: wrote %s (%zu bytes): %zu tasks, %zu features (%u floats per input row), "
-                  "%zu embedding tables, %zu levels, %zu experts, %zu dense layers, %zu parameters\n",
-                  output_path.c_str(), file.size(), model.ir.tasks.size(), model.ir.features.size(),
-                  model.ir.row_width(), model.ir.tables.size(), model.ir.levels.size(), experts,
-                  model.ir.layer_count(), model.ir.parameter_count());
-      std::printf("ple-convert: precision %s\n", precision_plan.ToString().c_str());
-      std::printf("ple-convert: sha256 %s%s\n", ple::convert::Sha256Hex(file).c_str(),
-                  sign_key_path.empty() ? "" : " (signed)");
-    }
-    if (!report_data.empty()) {
-      std::fflush(stdout);
-      std::fprintf(stderr, "ple-convert: converting to float32 and scoring %s for the report\n", report_data.c_str());
-      const ple::convert::ConvertedModel reference =
-          ple::convert::Convert(ple::convert::ParseSource(source), config_path, weights_path, options);
-      const ple::tools::QuantizationReport report =
-          ple::tools::CompareOnData(reference.bytes, model.bytes, report_data);
-      std::fputs(ple::tools::FormatQuantizationReport(report, precision).c_str(), stdout);
-    }
+    ConvertModel(o);
   } catch (const ple::convert::ConvertError& e) {
     std::fprintf(stderr, "ple-convert: error: %s\n", e.what());
     return 1;
