@@ -5,6 +5,7 @@
 #include <string>
 
 #include "load/model_reader.h"
+#include "load/structure_verifier.h"
 
 namespace ple::rt {
 
@@ -250,8 +251,7 @@ Status LoadedModel::Load(std::unique_ptr<ModelBytes> bytes, std::shared_ptr<cons
     return MakeError(PLE_ERROR_INVALID_MODEL, "model file of %zu bytes is larger than FlatBuffers allows",
                      bytes->size());
   }
-  flatbuffers::Verifier verifier(bytes->data(), bytes->size(), /*max_depth=*/64, /*max_tables=*/4000000);
-  if (!skip_verifier && !fb::VerifyModelBuffer(verifier)) {
+  if (!skip_verifier && !VerifyModelStructure(bytes->data(), bytes->size())) {
     return MakeError(PLE_ERROR_INVALID_MODEL, "model file is corrupted or truncated (FlatBuffers verification failed)");
   }
   std::shared_ptr<LoadedModel> model(new LoadedModel());
