@@ -19,13 +19,14 @@ using ple::rt::KernelSet;
 using ple::test::GemmTester;
 using ple::test::PathsUnderTest;
 
-TEST_CASE("kernels: float32 and float16 GEMMs within float32 rounding of float64, float16 = float32 bits", "[kernel]") {
+TEST_CASE("kernels: float32 and float16 GEMMs within float32 rounding of float64, float16 = float32 bits",
+          "[kernel][paths]") {
   const KernelSet* path = GENERATE(Catch::Generators::from_range(PathsUnderTest()));
   const GemmTester shape = GENERATE(Catch::Generators::from_range(ple::test::EdgeShapes()));
   shape.TestFloat(*path);
 }
 
-TEST_CASE("kernels: int8 GEMMs compute exact integers and one epilogue, bit for bit", "[kernel]") {
+TEST_CASE("kernels: int8 GEMMs compute exact integers and one epilogue, bit for bit", "[kernel][paths]") {
   const KernelSet* path = GENERATE(Catch::Generators::from_range(PathsUnderTest()));
   const GemmTester shape = GENERATE(Catch::Generators::from_range(ple::test::EdgeShapes()));
   const bool extremes = GENERATE(false, true);  // 255 x +-127 everywhere: the int16 saturation trap
@@ -37,7 +38,7 @@ TEST_CASE("kernels: int8 GEMMs compute exact integers and one epilogue, bit for 
 // float instructions to zero. With a combined scale below the smallest normal float, the
 // epilogue's product may then differ from the definition by at most
 // |acc - zero_point * channel_sum| * FLT_MIN, and the addend step by FLT_MIN.
-TEST_CASE("kernels: int8 epilogue with denormal scales stays within the documented bound", "[kernel]") {
+TEST_CASE("kernels: int8 epilogue with denormal scales stays within the documented bound", "[kernel][paths]") {
   const KernelSet* path = GENERATE(Catch::Generators::from_range(PathsUnderTest()));
   GemmTester().rows(7).k(64).tiles(2).seed(99).denormal_scales(true).TestInt8(*path);
 }
@@ -81,7 +82,7 @@ std::vector<float> QuantizeInput(size_t rows, size_t k, size_t stride, uint32_t 
 
 }  // namespace
 
-TEST_CASE("kernels: per-row uint8 quantization follows its definition, every path bit-exact", "[kernel]") {
+TEST_CASE("kernels: per-row uint8 quantization follows its definition, every path bit-exact", "[kernel][paths]") {
   const KernelSet* set = GENERATE(Catch::Generators::from_range(PathsUnderTest()));
   for (size_t rows : {1, 2, 5, 16, 33}) {
     for (size_t k : {1, 3, 4, 7, 16, 31, 64, 100, 385}) {
@@ -117,7 +118,7 @@ TEST_CASE("kernels: per-row uint8 quantization follows its definition, every pat
   }
 }
 
-TEST_CASE("kernels: a row with a NaN or an infinity is refused the same way on every path", "[kernel]") {
+TEST_CASE("kernels: a row with a NaN or an infinity is refused the same way on every path", "[kernel][paths]") {
   const KernelSet* set = GENERATE(Catch::Generators::from_range(PathsUnderTest()));
   INFO("kernel path " << set->name);
   const float specials[] = {std::nanf(""), INFINITY, -INFINITY};
@@ -225,7 +226,7 @@ TEST_CASE("kernels: fused gate softmax and weighted expert sum", "[kernel]") {
   CHECK(out2 == out);
 }
 
-TEST_CASE("kernels: every path's fused gate gives the scalar reference's bits", "[kernel]") {
+TEST_CASE("kernels: every path's fused gate gives the scalar reference's bits", "[kernel][paths]") {
   const KernelSet* set = GENERATE(Catch::Generators::from_range(PathsUnderTest()));
   std::mt19937 rng(11);
   std::normal_distribution<float> normal(0.0f, 2.0f);

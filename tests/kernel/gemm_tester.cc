@@ -335,4 +335,25 @@ std::vector<const KernelSet*> PathsUnderTest() {
   return sets;
 }
 
+std::string RequestedPathsNotRunnable() {
+  const char* only = std::getenv("PLE_TEST_KERNEL_PATHS");
+  if (only == nullptr) return "";
+  std::string unavailable, names = only;
+  bool any_runnable = false;
+  for (size_t start = 0; start <= names.size();) {
+    const size_t end = std::min(names.find(',', start), names.size());
+    const std::string name = names.substr(start, end - start);
+    ple_kernel_path path;
+    if (rt::KernelPathFromName(name.c_str(), &path)) {
+      if (rt::FindKernelSet(path) != nullptr) {
+        any_runnable = true;
+      } else {
+        unavailable += (unavailable.empty() ? "" : ",") + name;
+      }
+    }
+    start = end + 1;
+  }
+  return any_runnable ? "" : unavailable;
+}
+
 }  // namespace ple::test

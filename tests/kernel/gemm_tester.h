@@ -75,6 +75,11 @@ std::vector<GemmTester> EdgeShapes();
 // lists it.
 std::vector<const rt::KernelSet*> PathsUnderTest();
 
+// When PLE_TEST_KERNEL_PATHS names kernel paths and none of them can run here (not built into
+// this library, or this CPU lacks their instructions): their names, comma-separated. Empty
+// otherwise (unset, or at least one runs; unknown names are PathsUnderTest's error).
+std::string RequestedPathsNotRunnable();
+
 }  // namespace ple::test
 
 #endif  // PLE_TESTS_KERNEL_GEMM_TESTER_H_
