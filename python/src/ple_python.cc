@@ -308,9 +308,10 @@ py::dict LevelDict(const ple::LevelInfo& level) {
 
 }  // namespace
 
-PYBIND11_MODULE(_ple, m) {
-  m.doc() = "PLE edge runtime: load a converted model, score candidate batches from numpy arrays.";
-  // ple.Error(RuntimeError), with the C API's status as .status (int) and .status_name.
+namespace {
+
+// ple.Error(RuntimeError), with the C API's status as .status (int) and .status_name.
+void RegisterErrors(py::module_& m) {
   static py::exception<ple::Error> error(m, "Error", PyExc_RuntimeError);
   py::register_exception_translator([](std::exception_ptr p) {
     try {
@@ -322,7 +323,10 @@ PYBIND11_MODULE(_ple, m) {
       PyErr_SetObject(error.ptr(), exception.ptr());
     }
   });
+}
 
+// Versions, the encoders' hash and the kernel paths.
+void BindLibrary(py::module_& m) {
   m.attr("__version__") = ple_version_string();
   m.def("version", [] { return std::string(ple_version_string()); }, "The library's semantic version.");
   m.def("abi_version", [] { return std::string(ple_abi_version_string()); }, "The C ABI's semantic version.");
@@ -348,7 +352,9 @@ PYBIND11_MODULE(_ple, m) {
     }
     return names;
   }, "The kernel paths this library and CPU can run.");
+}
 
+void BindModel(py::module_& m) {
   py::class_<PyModel>(m, "Model", "A converted model file (.ple), opened read-only.")
       .def(py::init([](const std::string& path, bool verify) {
              ple_model_open_options options;
@@ -402,7 +408,10 @@ PYBIND11_MODULE(_ple, m) {
       .def_property_readonly("has_score", [](const PyModel& self) { return self.model->has_score(); })
       .def("metadata", [](const PyModel& self, const std::string& key) { return self.model->metadata(key); },
            py::arg("key"));
+}
 
+// Request, Session and top_k.
+void BindScoring(py::module_& m) {
   py::class_<PyRequest>(m, "Request", "A request context: the request-scope features, set once, reused.")
       .def(py::init([](PyModel& model, const py::dict& features) { return new PyRequest(model, features); }),
            py::arg("model"), py::arg("features"))
@@ -434,7 +443,9 @@ PYBIND11_MODULE(_ple, m) {
     ple::Check(ple_rank_top_k(scores.data(), n, k, out.mutable_data()));
     return out;
   }, py::arg("scores"), py::arg("k"), "Indices of the k best scores, best first (ties: lower index first).");
+}
 
+void BindConformance(py::module_& m) {
   m.def("run_bundle", [](const std::string& directory, const std::string& kernels, const std::string& precision) {
     ple_kernel_path path;
     ple::Check(ple_kernel_path_from_name(kernels.c_str(), &path));
@@ -463,4 +474,15 @@ PYBIND11_MODULE(_ple, m) {
     return result;
   }, py::arg("directory"), py::arg("kernels") = "auto", py::arg("precision") = "f32",
      "Converts a conformance bundle, runs it and compares with its expected outputs (docs/bundle-format.md).");
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_ple, m) {
+  m.doc() = "PLE edge runtime: load a converted model, score candidate batches from numpy arrays.";
+  RegisterErrors(m);
+  BindLibrary(m);
+  BindModel(m);
+  BindScoring(m);
+  BindConformance(m);
 }
