@@ -280,6 +280,14 @@ TEST_CASE("converter: framework imports reject what the framework would not comp
   c = rechub;
   c["n_expert_shared"] = 3;
   CHECK_THAT(convert("rechub_ple", c, Source::kTorchRechub), Catch::Contains("missing tensor 'cgc_layers.0.experts_shared.2"));
+  c = rechub;
+  c["expert_params"].erase("dims");  // an expert without layers (was a crash: an empty list got through)
+  CHECK_THAT(convert("rechub_ple", c, Source::kTorchRechub),
+             Catch::Contains("torch-rechub config: expert_params: key 'dims' is required"));
+  c = rechub;
+  c["n_level"] = "2";  // a bad integer says what it found
+  CHECK_THAT(convert("rechub_ple", c, Source::kTorchRechub),
+             Catch::Contains("n_level: an integer in [1, 64] expected, found \"2\""));
 
   const json deepctr = BundleConfig("deepctr_ple_bn");
   CHECK(convert("deepctr_ple_bn", deepctr, Source::kDeepCtrTorch).empty());
