@@ -2,7 +2,8 @@
 # Installs the Debian 12 packages the project needs (compiler included), only those missing.
 #   tools/install-deps.sh [GROUP...]
 # Groups: (none) build and test; sanitize (clang and its sanitizer runtime); cross (aarch64 and
-# armv7 cross compilers, qemu-user); wasm (emscripten); jni (OpenJDK 17, JUnit 4).
+# armv7 cross compilers, qemu-user); wasm (emscripten); jni (OpenJDK 17, JUnit 4); mca (LLVM 19's
+# llvm-mca and llvm-objdump: tools/arm_kernel_mca.py).
 # Runs apt-get as root, or through sudo when not root.
 set -euo pipefail
 
@@ -18,7 +19,8 @@ for group in "$@"; do
     cross) packages+=(g++-aarch64-linux-gnu g++-arm-linux-gnueabihf qemu-user) ;;
     wasm) packages+=(emscripten) ;;
     jni) packages+=(openjdk-17-jdk-headless junit4) ;;
-    *) echo "install-deps: unknown group '$group' (sanitize, cross, wasm, jni)" >&2; exit 2 ;;
+    mca) packages+=(llvm-19) ;;
+    *) echo "install-deps: unknown group '$group' (sanitize, cross, wasm, jni, mca)" >&2; exit 2 ;;
   esac
 done
 

@@ -9,6 +9,8 @@
 #     --haswell   the native build's tests once more under qemu-x86_64 -cpu Haswell (AVX2, no AVX-512)
 #     --aarch64   cross build, tests under qemu-aarch64 -cpu cortex-a53 (no dot-product) and -cpu max
 #     --armv7     cross build (NEON), tests under qemu-arm
+#     --arm-mca   the ARM kernels' inner loops under llvm-mca 19 (tools/arm_kernel_mca.py), from the
+#                 aarch64 and armv7 builds of the two stages above
 #     --wasm      emscripten build, tests under node
 #     --size      the runtime's stripped size per target, against its budget
 #     --release   tools/release.sh x86_64, then the archive checked: checksums, contents, its
@@ -102,6 +104,15 @@ case "${1:-}" in
     export PLE_TEST_EMULATED=1
     ctest --test-dir build-armv7 --output-on-failure -j "$jobs"
     ;;
+  --arm-mca)
+    tools/install-deps.sh mca
+    for dir in build-aarch64 build-armv7; do
+      [[ -d $dir/runtime ]] || { echo "test.sh --arm-mca: $dir missing: run --aarch64 and --armv7 first" >&2; exit 1; }
+    done
+    # A report for now: the GEMM loops are below the 85 % bar of docs/performance.md on the
+    # little cores, and --check (which fails below it) is switched on with the kernels' fix.
+    python3 tools/arm_kernel_mca.py --aarch64 build-aarch64 --armv7 build-armv7
+    ;;
   --wasm)
     tools/install-deps.sh wasm
     need_native_build
@@ -134,7 +145,7 @@ case "${1:-}" in
     rm -rf "$unpacked"
     ;;
   *)
-    echo "usage: tools/test.sh [--sanitize|--tsan|--jni|--haswell|--aarch64|--armv7|--wasm|--size|--release]" >&2
+    echo "usage: tools/test.sh [--sanitize|--tsan|--jni|--haswell|--aarch64|--armv7|--arm-mca|--wasm|--size|--release]" >&2
     exit 2
     ;;
 esac

@@ -1,0 +1,278 @@
+#!/usr/bin/env python3
+"""ARM kernel speed by simulation: llvm-mca (LLVM 19) on the inner loops of the built kernels.
+
+  tools/arm_kernel_mca.py [--aarch64 BUILD] [--armv7 BUILD] [--check]
+
+For each ARM kernel symbol in the cross-compiled objects (BUILD/runtime/.../kernels/*.cc.o),
+the inner loop is taken from the disassembly (llvm-objdump): the innermost loops are the
+ranges closed by a backward branch with no other backward branch inside, and the kernel's
+main loop is the innermost loop with the most multiply-accumulate instructions (for a GEMM,
+its full row block). Nothing is hand-written: a change to a kernel changes what is measured.
+
+Each core's peak is computed here, not quoted: llvm-mca's throughput for a loop of only the
+loop's multiply-accumulate instruction (same opcode and arrangement) with 24 independent
+accumulators. Per loop and core it prints the predicted cycles per iteration, multiply-adds
+per cycle, the percentage of that peak, and what llvm-mca's bottleneck analysis names.
+
+The numbers are predictions of a static model (no caches, no branch mispredictions, perfect
+prefetch), identical on every run: they rank kernels and catch regressions; a phone measures
+(docs/ple-bench.md). --check exits 1 when a GEMM loop is below its bar (BARS).
+"""
+import argparse
+import collections
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+OBJDUMP = os.environ.get("LLVM_OBJDUMP", "/usr/lib/llvm-19/bin/llvm-objdump")
+NM = os.environ.get("LLVM_NM", "/usr/lib/llvm-19/bin/llvm-nm")
+MCA = os.environ.get("LLVM_MCA", "llvm-mca-19")
+
+# Core models with a real scheduling model in LLVM 19 (LLVM 14 maps most ARM cores to a
+# generic one: do not use it). armv7: Cortex-A57 in AArch32, the one NEON model of the ARM
+# backend that describes its pipelines.
+CORES = {
+    "aarch64": ["cortex-a55", "cortex-a510", "neoverse-n1", "neoverse-n2", "neoverse-v1", "apple-m1"],
+    "armv7": ["cortex-a57"],
+}
+TRIPLES = {"aarch64": "aarch64-linux-gnu", "armv7": "thumbv7a-linux-gnueabihf"}  # armv7: Thumb-2 code
+MATTR = {"aarch64": "+neon,+dotprod", "armv7": "+neon,+vfp4"}
+
+# (object, symbol regex, kernel name, is a GEMM)
+KERNELS = {
+    "aarch64": [
+        ("neondot.cc.o", r"qu8s8_gemm__neondot\(", "int8 GEMM (neondot)", True),
+        ("neon.cc.o", r"qu8s8_gemm__neon\(", "int8 GEMM (neon)", True),
+        ("neon.cc.o", r"FloatGemm<float,", "f32 GEMM (neon)", True),
+        ("neon.cc.o", r"FloatGemm<unsigned short,", "f16 GEMM (neon)", True),
+        ("neon.cc.o", r"f32_qu8_quantize__neon\(", "quantization (neon)", False),
+        ("neon.cc.o", r"f32_gate_softmax_sum__neon\(", "gate softmax-sum (neon)", False),
+    ],
+    "armv7": [
+        ("neon.cc.o", r"qu8s8_gemm__neon\(", "int8 GEMM (armv7 neon)", True),
+        ("neon.cc.o", r"FloatGemm<float,|f32_gemm__neon\(", "f32 GEMM (armv7 neon)", True),
+        ("neon.cc.o", r"FloatGemm<unsigned short,|f16_gemm__neon\(", "f16 GEMM (armv7 neon)", True),
+        ("neon.cc.o", r"f32_qu8_quantize__neon\(", "quantization (armv7 neon)", False),
+        ("neon.cc.o", r"f32_gate_softmax_sum__neon\(", "gate softmax-sum (armv7 neon)", False),
+    ],
+}
+
+# Multiply-accumulate opcodes and the multiply-adds one instruction does, by arrangement.
+MAC_LANES = {".4s": 4, ".2s": 2, ".8h": 8, ".4h": 4, ".2d": 2}
+MAC_OPCODES = ("sdot", "udot", "usdot", "smmla", "ummla", "usmmla", "fmla", "mla", "smlal", "smlal2", "umlal",
+               "umlal2", "vmla.f32", "vfma.f32", "vmlal.s16", "vmlal.u16", "vmla.i32")
+
+# The GEMM loops' bar: % of the computed peak, per (kernel, core); a loop below it fails
+# --check. Where a loop cannot reach the default, the exception says why.
+DEFAULT_BAR = 85.0
+BARS = {}
+
+
+def run(cmd, stdin=None):
+    done = subprocess.run(cmd, input=stdin, capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(f"arm_kernel_mca: {' '.join(cmd)} failed:\n{done.stderr}\ninput:\n{stdin or ''}")
+    return done.stdout
+
+
+def macs_of(opcode, operands):
+    """Multiply-adds of one instruction (0 when it is not a multiply-accumulate)."""
+    if opcode not in MAC_OPCODES:
+        return 0
+    if opcode in ("sdot", "udot", "usdot"):
+        return 16 if ".4s" in operands.split(",")[0] else 8
+    if opcode in ("smmla", "ummla", "usmmla"):
+        return 32
+    if opcode.startswith("v"):  # armv7: q registers hold 4 lanes, d registers 2
+        first = operands.split(",")[0].strip()
+        lanes = 4 if first.startswith("q") else 2
+        return lanes
+    first = operands.split(",")[0]
+    for arrangement, lanes in MAC_LANES.items():
+        if first.endswith(arrangement):
+            return lanes
+    return 1
+
+
+def symbols(obj):
+    """(address, size, demangled name) of every function in the object."""
+    out = []
+    for line in run([NM, "-C", "-S", "--defined-only", obj]).splitlines():
+        m = re.match(r"([0-9a-f]+) ([0-9a-f]+) [tT] (.*)", line)
+        if m:
+            out.append((int(m.group(1), 16), int(m.group(2), 16), m.group(3)))
+    return out
+
+
+def disassemble(obj, start, size):
+    """[(address, opcode, operands)] of [start, start + size)."""
+    text = run([OBJDUMP, "-d", "--no-show-raw-insn", "--print-imm-hex",
+                f"--start-address={start:#x}", f"--stop-address={start + size:#x}", obj])
+    instructions = []
+    for line in text.splitlines():
+        m = re.match(r"\s*([0-9a-f]+):\s+(\S+)\s*(.*)", line)
+        if m and not m.group(2).startswith("<"):
+            operands = re.sub(r"\s*//.*$|\s*@.*$", "", m.group(3)).strip()
+            instructions.append((int(m.group(1), 16), m.group(2), operands))
+    return instructions
+
+
+BRANCH = re.compile(r"^(b(\.\w+)?|cbn?z|tbn?z|b(ne|eq|lo|hs|hi|ls|lt|le|gt|ge|mi|pl|cc|cs)?(\.[wn])?)$")
+
+
+def inner_loops(instructions):
+    """The innermost loops: (first index, last index) of ranges closed by a backward branch
+    with no other backward branch strictly inside."""
+    index = {addr: i for i, (addr, _, _) in enumerate(instructions)}
+    edges = []
+    for i, (addr, opcode, operands) in enumerate(instructions):
+        if not BRANCH.match(opcode):
+            continue
+        m = re.search(r"(?:^|[ ,])(?:0x)?([0-9a-f]+) <", operands)
+        if not m:
+            continue
+        target = int(m.group(1), 16)
+        if target <= addr and target in index:
+            edges.append((index[target], i))
+    innermost = [(a, b) for a, b in edges if not any(a <= c < b and (c, d) != (a, b) and d < b for c, d in edges)]
+    # A SIMD inner loop is straight-line code: no call, return or other branch before its back edge.
+    return [(a, b) for a, b in innermost
+            if not any(BRANCH.match(op) or op in ("bl", "blr", "br", "ret") for _, op, _ in instructions[a:b])]
+
+
+def is_simd(operands):
+    return re.search(r"\bv\d+\.|\b[qd]\d+\b", operands) is not None
+
+
+def loop_text(instructions, first, last):
+    """The loop as llvm-mca input: branch targets become a label at the loop's top."""
+    lines = []
+    for addr, opcode, operands in instructions[first:last + 1]:
+        if BRANCH.match(opcode):
+            operands = re.sub(r"(?:0x)?[0-9a-f]+ <[^>]*>", "loop_top", operands)
+        lines.append(f"  {opcode} {operands}".rstrip())
+    return "loop_top:\n" + "\n".join(lines) + "\n"
+
+
+def mca(arch, core, text, iterations=200):
+    """(cycles per iteration, bottleneck) predicted by llvm-mca."""
+    out = run([MCA, f"-mtriple={TRIPLES[arch]}", f"-mcpu={core}", f"-mattr={MATTR[arch]}",
+               f"-iterations={iterations}", "-bottleneck-analysis"], stdin=text)
+    cycles = int(re.search(r"Total Cycles:\s+(\d+)", out).group(1))
+    bottleneck = "none reported"
+    m = re.search(r"Cycles with backend pressure increase \[ ([\d.]+)% \]", out)
+    if m and float(m.group(1)) > 1.0:
+        causes = re.findall(r"- (Resource Pressure|Data Dependencies|Register Dependencies|Memory Dependencies)\s+\[ ([\d.]+)% \]",
+                            out)
+        causes = [(name, float(p)) for name, p in causes if float(p) > 0.5]
+        resources = re.findall(r"- (\S+)\s+\[ ([\d.]+)% \]", out.split("Throughput Bottlenecks:")[-1].split("Critical sequence")[0])
+        named = sorted(((float(p), r) for r, p in resources if r not in ("Resource", "Data", "Register", "Memory")),
+                       reverse=True)
+        parts = [f"{name.lower()} {p:.0f}%" for name, p in causes]
+        if named:
+            parts.append("busiest " + named[0][1])
+        bottleneck = ", ".join(parts) if parts else f"backend pressure {m.group(1)}%"
+    return cycles / iterations, bottleneck
+
+
+def peak_text(arch, opcode, operands):
+    """24 independent copies of the multiply-accumulate `opcode`, the arrangement of `operands`."""
+    regs = [r.strip() for r in operands.split(",")]
+    lines = []
+    for i in range(24):
+        if arch == "armv7":  # accumulators q2-q15; sources in d0-d3 (a scalar operand must be below d8)
+            dst = re.sub(r"^([qd])\d+", lambda m: f"q{2 + i % 14}" if m.group(1) == "q" else f"d{4 + i % 28}", regs[0])
+            srcs = []
+            for k, r in enumerate(regs[1:]):
+                if "[" in r:
+                    srcs.append("d1[0]")
+                else:
+                    srcs.append(re.sub(r"^([qd])\d+", lambda m: f"{m.group(1)}{k % 2}", r))
+        else:  # sources v14, v15 (an indexed element's register must be below v16)
+            dst = re.sub(r"^v\d+", f"v{i if i < 14 else i + 2}", regs[0])
+            srcs = [re.sub(r"^v\d+", "v" + str(14 + k % 2), r) for k, r in enumerate(regs[1:])]
+        lines.append(f"  {opcode} {', '.join([dst] + srcs)}")
+    return "\n".join(lines) + "\n", 24
+
+
+Row = collections.namedtuple("Row", "arch kernel gemm core cycles macs_per_iter peak_macs_per_cycle bottleneck loop_size")
+
+
+def analyse(arch, build):
+    rows = []
+    objdir = os.path.join(build, "runtime", "CMakeFiles", "ple_runtime_objects.dir", "src", "kernels")
+    for obj_name, pattern, kernel, gemm in KERNELS[arch]:
+        obj = os.path.join(objdir, obj_name)
+        if not os.path.exists(obj):
+            sys.exit(f"arm_kernel_mca: {obj} missing: build {build} first")
+        found = [s for s in symbols(obj) if re.search(pattern, s[2])]
+        if not found:
+            sys.exit(f"arm_kernel_mca: no symbol matching {pattern!r} in {obj}")
+        start, size, _ = max(found, key=lambda s: s[1])
+        instructions = disassemble(obj, start, size)
+        loops = inner_loops(instructions)
+        if not loops:
+            sys.exit(f"arm_kernel_mca: no loop in {kernel}")
+
+        def loop_macs(loop):
+            return sum(macs_of(op, args) for _, op, args in instructions[loop[0]:loop[1] + 1])
+
+        def loop_simd(loop):
+            return sum(is_simd(args) for _, _, args in instructions[loop[0]:loop[1] + 1])
+
+        # A GEMM: the loop with the most multiply-adds (the full row block). Other kernels: their
+        # two loops with the most SIMD instructions (e.g. the quantizer's range and its rounding).
+        ranked = sorted(loops, key=lambda l: (loop_macs(l), loop_simd(l)), reverse=True)
+        for n, (first, last) in enumerate(ranked[:1 if gemm else 2]):
+            macs = loop_macs((first, last))
+            text = loop_text(instructions, first, last)
+            mac_ops = collections.Counter((op, args) for _, op, args in instructions[first:last + 1]
+                                          if macs_of(op, args))
+            name = kernel if n == 0 else kernel + ", second loop"
+            for core in CORES[arch]:
+                cycles, bottleneck = mca(arch, core, text)
+                peak = 0.0
+                if mac_ops:
+                    (opcode, operands), _ = mac_ops.most_common(1)[0]
+                    ptext, count = peak_text(arch, opcode, operands)
+                    pcycles, _ = mca(arch, core, ptext)
+                    peak = count * macs_of(opcode, operands) / pcycles
+                rows.append(Row(arch, name, gemm, core, cycles, macs, peak, bottleneck, last - first + 1))
+    return rows
+
+
+def percent(row):
+    return 100.0 * row.macs_per_iter / row.cycles / row.peak_macs_per_cycle if row.peak_macs_per_cycle else None
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--aarch64", default="build-aarch64", help="aarch64 cross build directory")
+    parser.add_argument("--armv7", default="build-armv7", help="armv7 cross build directory ('' to skip)")
+    parser.add_argument("--check", action="store_true", help="exit 1 when a GEMM loop is below its bar")
+    args = parser.parse_args()
+    rows = analyse("aarch64", args.aarch64)
+    if args.armv7:
+        rows += analyse("armv7", args.armv7)
+    print("| kernel | core | loop instructions | cycles / iteration | multiply-adds / cycle | peak | % of peak | bottleneck (llvm-mca) |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |")
+    failures = []
+    for r in rows:
+        p = percent(r)
+        mpc = r.macs_per_iter / r.cycles if r.macs_per_iter else 0.0
+        print(f"| {r.kernel} | {r.core} | {r.loop_size} | {r.cycles:.1f} | "
+              f"{mpc:.1f} | {r.peak_macs_per_cycle:.1f} | {'-' if p is None else f'{p:.0f} %'} | {r.bottleneck} |")
+        bar = BARS.get((r.kernel, r.core), DEFAULT_BAR)
+        if r.gemm and p is not None and r.core in ("cortex-a55", "cortex-a510", "neoverse-n1", "neoverse-v1") and p < bar:
+            failures.append(f"{r.kernel} on {r.core}: {p:.0f} % of peak, bar {bar:.0f} %")
+    if failures:
+        print("\nbelow the bar:\n  " + "\n  ".join(failures), file=sys.stderr)
+        if args.check:
+            return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
