@@ -74,6 +74,16 @@ BARS = {
     ("int8 GEMM (neondot)", "cortex-a510"): (
         45.0, "in the A510 model two SDOTs issue a cycle but each 128-bit load takes a cycle of its own (16 SDOTs "
               "take 8 cycles, 12 with 4 LDR Q): a step's 32 SDOT cycles and 20 load cycles, 62 % at best"),
+    ("f32 GEMM (neon)", "cortex-a55"): (
+        55.0, "in the A55 model a 128-bit load never issues beside a 128-bit FMLA (16 FMLAs take 8 cycles, 10 "
+              "with 4 LDR Q), so a 4 x 16 step's 64 FMLAs and 20 loads need 52 cycles: 62 % at best"),
+    ("f32 GEMM (neon)", "cortex-a510"): (
+        75.0, "in the A510 model each column group's load takes an issue slot of its own beside the two FMLAs a "
+              "cycle (the timeline: 4 FMLAs and a load every 2.5 cycles), 80 % at best"),
+    ("int8 GEMM (neon)", "cortex-a55"): (
+        0.0, "never runs there: a core with the dot product (every A55 and A510) takes the neondot path"),
+    ("int8 GEMM (neon)", "cortex-a510"): (
+        0.0, "never runs there: a core with the dot product (every A55 and A510) takes the neondot path"),
 }
 
 
@@ -242,6 +252,9 @@ def analyse(arch, build):
         ranked = sorted(loops, key=lambda l: (loop_macs(l), loop_simd(l)), reverse=True)
         for n, (first, last) in enumerate(ranked[:1 if gemm else 2]):
             macs = loop_macs((first, last))
+            if gemm and macs < 32:  # a full row block does 2 rows x 16 columns at least
+                sys.exit(f"arm_kernel_mca: {kernel}: the loop found does {macs} multiply-adds an iteration, not a "
+                         "GEMM's row block: the loop extraction needs a look")
             text = loop_text(instructions, first, last)
             mac_ops = collections.Counter((op, args) for _, op, args in instructions[first:last + 1]
                                           if macs_of(op, args))

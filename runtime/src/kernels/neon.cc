@@ -1,10 +1,14 @@
 // ARM NEON kernels, for aarch64 and for armv7 with NEON + VFPv4 (compiled with
 // -mfpu=neon-vfpv4 -mfp16-format=ieee there). float32/float16: a tile is four 4-float
-// registers per row; aarch64 runs MR = 6 rows with fused multiply-adds (32 registers), armv7
-// MR = 2 with vmla (16 registers). int8 without the dot product: vld4 de-interleaves a block
+// registers per row; aarch64 runs fused multiply-adds, float32 in blocks of 4 rows, 4 inputs a
+// step in the inline-assembly step loop it shares with the dot-product int8 GEMM
+// (aarch64-step-loop.h, lane-indexed FMLA: llvm-mca numbers in docs/performance.md), float16 in
+// blocks of 6 rows; armv7 MR = 2 with vmla (16 registers). int8 without the dot product: vld4 de-interleaves a block
 // into the 16 columns' weights for each of its 4 inputs, widened to int16, and vmlal
 // multiplies them by the row's value into int32 exactly.
 #include <arm_neon.h>
+
+#include <type_traits>
 
 #include "kernels/quantize-params.h"
 #include "kernels/row-blocks.h"
@@ -16,10 +20,14 @@ namespace kernels {
 namespace {
 
 #if defined(__aarch64__)
-constexpr int kFloatRows = 6;
+// Rows per block: float32 4 (the step loop's), float16 6 (24 accumulators, the weights widened
+// as they load).
+template <typename Weight>
+constexpr int kFloatRows = std::is_same_v<Weight, float> ? 4 : 6;
 constexpr int kInt8Rows = 4;
 inline float32x4_t MultiplyAdd(float32x4_t acc, float32x4_t x, float32x4_t w) { return vfmaq_f32(acc, x, w); }
 #else
+template <typename Weight>
 constexpr int kFloatRows = 2;
 constexpr int kInt8Rows = 1;
 inline float32x4_t MultiplyAdd(float32x4_t acc, float32x4_t x, float32x4_t w) { return vmlaq_f32(acc, x, w); }
@@ -58,6 +66,25 @@ struct LoadF16 {
   }
 };
 
+#if defined(__aarch64__)
+#define PLE_A64_MAC(acc, w, x, lane) "fmla " acc ".4s, " w ".4s, " x ".s[" lane "]\n"
+#define PLE_A64_PREPARE_X(x) ""
+#include "kernels/aarch64-step-loop.h"
+
+// float32 weights, 4 rows: `steps` (> 0) steps of 4 inputs, rows r0..r3 (4 floats a step
+// each), weights w (64 floats a step), fused into acc (row r's 16 columns at acc[r][0..3]):
+// acc += w x x[i] for i ascending, one fused multiply-add per product, as the loop below.
+inline void StepLoopF32(float32x4_t (&acc)[4][4], const float* r0, const float* r1, const float* r2,
+                        const float* r3, const float* w, size_t steps) {
+  float32x4_t* a = &acc[0][0];
+  size_t with_next = steps - 1;  // steps followed by another: they load it
+  __asm__ volatile(PLE_A64_STEP_LOOP_4X16
+                   : [r0] "+r"(r0), [r1] "+r"(r1), [r2] "+r"(r2), [r3] "+r"(r3), [w] "+r"(w), [n] "+r"(with_next)
+                   : [a] "r"(a)
+                   : PLE_A64_STEP_LOOP_CLOBBERS);
+}
+#endif
+
 template <typename Weight, typename Loader>
 void FloatGemm(size_t rows, size_t k, const float* a, size_t a_stride, const Weight* w, size_t w_tile_stride,
                size_t tiles, const TileOutput* outputs, size_t add_stride) {
@@ -65,7 +92,7 @@ void FloatGemm(size_t rows, size_t k, const float* a, size_t a_stride, const Wei
     const TileOutput& o = outputs[t];
     if (o.out == nullptr) continue;
     const Loader weights{w + t * w_tile_stride};
-    ForRowBlocks<kFloatRows>(rows, [&](auto block_rows, size_t first) {
+    ForRowBlocks<kFloatRows<Weight>>(rows, [&](auto block_rows, size_t first) {
       constexpr int R = decltype(block_rows)::value;
       float32x4_t acc[R][4];
       #pragma GCC unroll 8
@@ -73,7 +100,18 @@ void FloatGemm(size_t rows, size_t k, const float* a, size_t a_stride, const Wei
         for (int j = 0; j < 4; ++j) acc[r][j] = vdupq_n_f32(0.0f);
       }
       const float* row = a + first * a_stride;
-      for (size_t i = 0; i < k; ++i) {
+      size_t i = 0;
+#if defined(__aarch64__)
+      // float32 weights in blocks of 4 rows: the step loop (aarch64-step-loop.h), 4 inputs a step.
+      if constexpr (R == 4 && std::is_same_v<Weight, float>) {
+        const size_t steps = k / 4;
+        if (steps > 0) {
+          StepLoopF32(acc, row, row + a_stride, row + 2 * a_stride, row + 3 * a_stride, weights.w, steps);
+          i = 4 * steps;
+        }
+      }
+#endif
+      for (; i < k; ++i) {
         const float32x4_t w0 = weights(i, 0), w1 = weights(i, 1), w2 = weights(i, 2), w3 = weights(i, 3);
         #pragma GCC unroll 8
         for (int r = 0; r < R; ++r) {
