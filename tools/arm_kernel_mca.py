@@ -275,11 +275,59 @@ def percent(row):
     return 100.0 * row.macs_per_iter / row.cycles / row.peak_macs_per_cycle if row.peak_macs_per_cycle else None
 
 
+# Whole-model estimate: assumed clocks (GHz) and weight bandwidth (GB/s) per core class.
+CLOCK_GHZ = {"cortex-a55": 1.8, "cortex-a510": 2.0, "neoverse-n1": 2.6, "neoverse-n2": 2.8, "neoverse-v1": 3.0,
+             "apple-m1": 3.2}
+BANDWIDTH_GBS = {"cortex-a55": 12.0, "cortex-a510": 12.0, "neoverse-n1": 20.0, "neoverse-n2": 20.0,
+                 "neoverse-v1": 25.0, "apple-m1": 40.0}
+LOOP_OF_DTYPE = {"I8": "int8 GEMM (neondot)", "F32": "f32 GEMM (neon)", "F16": "f16 GEMM (neon)"}
+
+
+def packed_groups(inspect, model):
+    """[(dtype, inputs, request inputs, columns, weight bytes)] from ple-inspect's listing."""
+    groups = []
+    for line in run([inspect, model]).splitlines():
+        m = re.match(r"\s+group \d+\s+(\w+)\s+\d+ layers?, (\d+) inputs(?: \((\d+) request-scope\))? -> (\d+) columns, "
+                     r"(\d+) bytes", line)
+        if m:
+            groups.append((m.group(1), int(m.group(2)), int(m.group(3) or 0), int(m.group(4)), int(m.group(5))))
+    if not groups:
+        sys.exit(f"arm_kernel_mca: ple-inspect lists no packed groups for {model}")
+    return groups
+
+
+def estimate(rows, inspect, models, batches=(1, 50, 200)):
+    """Per model, core and batch: the sum over packed groups of the larger of compute (the
+    group's multiply-adds at its loop's predicted rate: candidate columns for every row, the
+    request columns once) and weight bandwidth (every weight byte streamed once a run)."""
+    rate = {(r.kernel, r.core): r.macs_per_iter / r.cycles for r in rows if r.arch == "aarch64" and r.macs_per_iter}
+    print("\n| model | core (clock, bandwidth) | " + " | ".join(f"batch {b}" for b in batches) + " |")
+    print("| --- | --- | " + " | ".join("---:" for _ in batches) + " |")
+    for model in models:
+        groups = packed_groups(inspect, model)
+        for core in CORES["aarch64"]:
+            cells = []
+            for batch in batches:
+                total, bound = 0.0, collections.Counter()
+                for dtype, inputs, request, columns, weight_bytes in groups:
+                    macs = batch * (inputs - request) * columns + request * columns
+                    compute = macs / rate[(LOOP_OF_DTYPE[dtype], core)] / (CLOCK_GHZ[core] * 1e3)  # us
+                    memory = weight_bytes / (BANDWIDTH_GBS[core] * 1e3)  # us
+                    total += max(compute, memory)
+                    bound["compute" if compute >= memory else "bandwidth"] += max(compute, memory)
+                cells.append(f"{total:.0f} us ({bound.most_common(1)[0][0]})")
+            print(f"| {os.path.basename(model)} | {core} ({CLOCK_GHZ[core]} GHz, {BANDWIDTH_GBS[core]:.0f} GB/s) | "
+                  + " | ".join(cells) + " |")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--aarch64", default="build-aarch64", help="aarch64 cross build directory")
     parser.add_argument("--armv7", default="build-armv7", help="armv7 cross build directory ('' to skip)")
     parser.add_argument("--check", action="store_true", help="exit 1 when a GEMM loop is below its bar")
+    parser.add_argument("--estimate", nargs="*", default=[], metavar="MODEL.ple",
+                        help="also estimate these models' GEMM time per core at batch 1, 50, 200 (needs ple-inspect)")
+    parser.add_argument("--inspect", default="build/tools/ple-inspect", help="ple-inspect, for --estimate")
     args = parser.parse_args()
     rows = analyse("aarch64", args.aarch64)
     if args.armv7:
@@ -295,6 +343,8 @@ def main():
         bar = BARS.get((r.kernel, r.core), (DEFAULT_BAR, ""))[0]
         if r.barred and p is not None and r.core in ("cortex-a55", "cortex-a510", "neoverse-n1", "neoverse-v1") and p < bar:
             failures.append(f"{r.kernel} on {r.core}: {p:.0f} % of peak, bar {bar:.0f} %")
+    if args.estimate:
+        estimate(rows, args.inspect, args.estimate)
     lowered = [(k, c, bar, why) for (k, c), (bar, why) in BARS.items()]
     if lowered:
         print("\nBars below the default %.0f %%, and why:" % DEFAULT_BAR)

@@ -352,7 +352,7 @@ std::map<uint32_t, size_t> PackedGroupMembers(const ple::fb::Model& model) {
   return members;
 }
 
-// The packed groups that run several layers as one GEMM.
+// Every packed group (one GEMM each: several layers reading the same input, or one layer).
 void PrintPackedGroups(const ple::fb::Model& model) {
   const auto* groups = model.packed_groups();
   if (groups == nullptr) return;
@@ -362,9 +362,9 @@ void PrintPackedGroups(const ple::fb::Model& model) {
   std::printf("packed groups: %u (%zu run several layers as one GEMM)\n", groups->size(), fused);
   for (uint32_t i = 0; i < groups->size(); ++i) {
     const auto* g = groups->Get(i);
-    if (members[i] < 2) continue;  // list the fused ones; the others are single layers
-    std::printf("  group %-3u %-4s %u layers, %u inputs%s -> %u columns, %u bytes\n", i + 1,
-                ple::fb::EnumNameDType(g->dtype()), static_cast<unsigned>(members[i]), g->in(),
+    std::printf("  group %-3u %-4s %u layer%s, %u inputs%s -> %u columns, %u bytes\n", i + 1,
+                ple::fb::EnumNameDType(g->dtype()), static_cast<unsigned>(members[i]), members[i] == 1 ? "" : "s",
+                g->in(),
                 g->request_columns() ? (" (" + std::to_string(g->request_columns()) + " request-scope)").c_str()
                                      : "",
                 g->columns(), g->weights()->size());
