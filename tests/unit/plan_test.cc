@@ -1,9 +1,12 @@
 // The execution plan: values alive at the same time never share arena bytes; unused work is
 // dropped; the arena is smaller than one buffer per value.
 #include <catch2/catch.hpp>
+#include <algorithm>
+#include <cmath>
 
 #include "load/model.h"
 #include "run/plan.h"
+#include "run/worker_cost.h"
 #include "test_util.h"
 
 namespace {
@@ -101,4 +104,45 @@ TEST_CASE("plan: work no output depends on is dropped", "[plan]") {
   for (const auto& step : plan.steps) {
     if (step.kind == ple::rt::StepKind::kGate) CHECK_FALSE((step.level == 1 && step.gate == 3));
   }
+}
+
+TEST_CASE("worker cost: a run takes another worker only where it saves time, later for a smaller model",
+          "[plan][threads]") {
+  using ple::rt::WorkerCost;
+  using ple::rt::WorkersFor;
+  // The modelled time: rows x row_ns / w + wake_ns; a second worker only when that is at most
+  // kWorthSplitting of one thread's time.
+  const WorkerCost cheap{50000.0, 100.0}, costly{50000.0, 2000.0};
+  auto threshold = [](const WorkerCost& cost) {
+    size_t rows = 1;
+    while (WorkersFor(rows, cost, 2) == 1) ++rows;
+    return rows;
+  };
+  const size_t cheap_rows = threshold(cheap), costly_rows = threshold(costly);
+  // 2 workers pay off when rows x row_ns (1/2 - ... ) exceeds the wake-up: rows >= wake / ((0.85 - 0.5) row_ns).
+  CHECK(cheap_rows == static_cast<size_t>(std::ceil(50000.0 / ((ple::rt::kWorthSplitting - 0.5) * 100.0))));
+  CHECK(costly_rows == static_cast<size_t>(std::ceil(50000.0 / ((ple::rt::kWorthSplitting - 0.5) * 2000.0))));
+  CHECK(costly_rows < cheap_rows);
+  for (size_t rows : {1, 2, 10, 100, 1000, 100000}) {
+    for (const WorkerCost& cost : {cheap, costly}) {
+      const size_t w = WorkersFor(rows, cost, 8);
+      CHECK(w >= 1);
+      CHECK(w <= std::min<size_t>(8, rows));
+      const double one = rows * cost.row_ns;
+      if (w > 1) CHECK(one / w + cost.wake_ns <= ple::rt::kWorthSplitting * one);
+    }
+  }
+  CHECK(WorkersFor(100000, cheap, 8) == 8);  // plenty of work: every worker
+  CHECK(WorkersFor(1000, WorkerCost{0.0, 0.0}, 4) == 1);  // no measurement yet of anything: one thread
+
+  // Two models of different size, the same wake-up: the larger one splits at fewer rows.
+  const auto small = LoadBundle("single_task"), large = LoadBundle("six_tasks");
+  const double small_macs = ple::rt::CandidateMacsPerRow(ple::rt::BuildPlan(*small));
+  const double large_macs = ple::rt::CandidateMacsPerRow(ple::rt::BuildPlan(*large));
+  INFO("multiply-adds per candidate row: single_task " << small_macs << ", six_tasks " << large_macs);
+  REQUIRE(small_macs > 0);
+  REQUIRE(large_macs > small_macs);
+  const WorkerCost small_cost{50000.0, small_macs / ple::rt::kOptimisticMacsPerNs};
+  const WorkerCost large_cost{50000.0, large_macs / ple::rt::kOptimisticMacsPerNs};
+  CHECK(threshold(large_cost) < threshold(small_cost));
 }

@@ -224,4 +224,13 @@ Plan BuildPlan(const LoadedModel& model) {
   return plan;
 }
 
+double CandidateMacsPerRow(const Plan& plan) {
+  double macs = 0.0;
+  for (const PlanStep& step : plan.steps) {
+    if (step.kind != StepKind::kGroup) continue;
+    macs += static_cast<double>(step.group->in - step.group->request_columns) * step.group->columns;
+  }
+  return macs;
+}
+
 }  // namespace ple::rt

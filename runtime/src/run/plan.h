@@ -77,6 +77,10 @@ struct Plan {
 // Flattens the model (steps whose result nothing reads are dropped) and places every value.
 Plan BuildPlan(const LoadedModel& model);
 
+// The multiply-adds of one candidate row: every group's candidate columns (the request part of
+// a split group is computed once per request) times its output columns, padding included.
+double CandidateMacsPerRow(const Plan& plan);
+
 }  // namespace ple::rt
 
 #endif  // PLE_RUNTIME_RUN_PLAN_H_

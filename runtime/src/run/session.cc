@@ -81,6 +81,8 @@ Status Session::Create(std::shared_ptr<const LoadedModel> model, const SessionCo
       return MakeError(PLE_ERROR_INTERNAL, "cannot start %zu worker threads: %s", session->workers_.size() - 1,
                        e.what());
     }
+    session->worker_cost_.wake_ns = session->pool_->MeasureWakeNanoseconds(9);
+    session->worker_cost_.row_ns = CandidateMacsPerRow(session->plan_) / kOptimisticMacsPerNs;
   }
   if (xnnpack_f32 && config.num_threads > 1) {
     session->xnnpack_threads_ = CreateXnnpackThreads(config.num_threads);
@@ -474,9 +476,8 @@ ple_status Session::Run(RunInputs* inputs, size_t num_candidates, float* outputs
     if (status != PLE_OK) return status;
     clock.Charge(1);  // the request part of level 1's products
   }
-  // Contiguous ranges, one per worker, at least kMinRowsPerWorker rows each.
-  const size_t active =
-      std::max<size_t>(1, std::min<size_t>(workers_.size(), num_candidates / kMinRowsPerWorker));
+  // Contiguous ranges, one per worker, as many workers as the rows deserve (worker_cost.h).
+  const size_t active = WorkersFor(num_candidates, worker_cost_, workers_.size());
   const size_t features = model_->features().size();
   for (size_t w = 0; w < active; ++w) {
     Worker& worker = workers_[w];
@@ -491,11 +492,20 @@ ple_status Session::Run(RunInputs* inputs, size_t num_candidates, float* outputs
       for (size_t r = previous_begin; r < begin; ++r) source.next_id += source.lengths[r];
     }
   }
-  if (active == 1) return RunRows(workers_[0], inputs, 0, num_candidates, outputs, scores);
+  // Worker 0's range, timed when the session has workers to decide for: the measured row_ns.
+  auto run_first = [&](size_t end) {
+    if (!pool_) return RunRows(workers_[0], inputs, 0, end, outputs, scores);
+    const auto start = std::chrono::steady_clock::now();
+    const ple_status status = RunRows(workers_[0], inputs, 0, end, outputs, scores);
+    const double ns = std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start).count();
+    if (status == PLE_OK) worker_cost_.row_ns = UpdatedRowNs(worker_cost_.row_ns, ns, end);
+    return status;
+  };
+  if (active == 1) return run_first(num_candidates);
   auto run_range = [&](size_t w) {
     Worker& worker = workers_[w];
-    worker.status = RunRows(worker, inputs, num_candidates * w / active, num_candidates * (w + 1) / active,
-                            outputs, scores);
+    const size_t begin = num_candidates * w / active, end = num_candidates * (w + 1) / active;
+    worker.status = w == 0 ? run_first(end) : RunRows(worker, inputs, begin, end, outputs, scores);
     if (worker.status != PLE_OK && w > 0) std::snprintf(worker.error, sizeof(worker.error), "%s", LastError());
   };
   pool_->Run(active, run_range);

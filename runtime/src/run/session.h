@@ -18,6 +18,7 @@
 #include "run/plan.h"
 #include "status.h"
 #include "run/thread_pool.h"
+#include "run/worker_cost.h"
 #include "kernels/xnnpack_gemm.h"
 
 namespace ple::rt {
@@ -26,9 +27,6 @@ namespace ple::rt {
 constexpr uint32_t kMaxTileRows = 128;
 constexpr uint32_t kDefaultMaxBatch = 256;
 
-// A worker takes a range of candidates only when every worker gets at least this many: below
-// it, waking a thread costs more than it saves (docs/performance.md, "Threads").
-constexpr size_t kMinRowsPerWorker = 8;
 constexpr uint32_t kMaxThreads = 64;
 
 struct SessionConfig {
@@ -206,6 +204,7 @@ class Session {
   size_t request_part_updates_ = 0;
   std::vector<Worker> workers_;                                // one per thread, workers_[0] the caller's
   std::unique_ptr<ThreadPool> pool_;                           // null with one thread
+  WorkerCost worker_cost_;                                     // how many workers a run deserves (worker_cost.h)
   std::unique_ptr<XnnpackThreads> xnnpack_threads_;            // XNNPACK path, several threads: its own pool
   bool profiling_ = false;
   std::vector<StageTime> profile_;

@@ -1,5 +1,8 @@
 #include "run/thread_pool.h"
 
+#include <algorithm>
+#include <chrono>
+
 namespace ple::rt {
 
 ThreadPool::ThreadPool(size_t threads) {
@@ -30,6 +33,20 @@ void ThreadPool::RunTasks(size_t count, void (*task)(void*, size_t), void* conte
     std::unique_lock<std::mutex> lock(mutex_);
     finished_.wait(lock, [this] { return pending_ == 0; });
   }
+}
+
+double ThreadPool::MeasureWakeNanoseconds(int rounds) {
+  std::vector<double> times;
+  times.reserve(static_cast<size_t>(rounds));
+  auto nothing = [](size_t) {};
+  for (int i = 0; i < rounds; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    Run(threads(), nothing);
+    times.push_back(std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start).count());
+  }
+  if (times.empty()) return 0.0;
+  std::nth_element(times.begin(), times.begin() + times.size() / 2, times.end());
+  return times[times.size() / 2];
 }
 
 void ThreadPool::WorkerLoop(size_t index) {
