@@ -76,6 +76,16 @@ class AlignedBuffer {
 // Opens `bytes` from an aligned copy and closes the model again: the status, the last error
 // when it failed, and whether the out-pointer agreed with the status (a model on success,
 // NULL on failure).
+// Sessions created while this lives split every run across all their threads
+// (PLE_THREAD_SPLIT=always): the tests' batches are too small for the cost model to wake a
+// worker (run/worker_cost.h), and the tests are there to run them on many workers.
+struct AlwaysSplitThreads {
+  AlwaysSplitThreads() { setenv("PLE_THREAD_SPLIT", "always", 1); }
+  ~AlwaysSplitThreads() { unsetenv("PLE_THREAD_SPLIT"); }
+  AlwaysSplitThreads(const AlwaysSplitThreads&) = delete;
+  AlwaysSplitThreads& operator=(const AlwaysSplitThreads&) = delete;
+};
+
 struct OpenResult {
   ple_status status;
   std::string message;

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -373,7 +374,15 @@ struct SessionUnderTest {
 struct Timing {
   double first_us = 0, warmup_total_us = 0;
   std::vector<double> samples_us;
+  double cpu_us_per_run = 0;  // the process's CPU time over the timed runs (every thread, spinning included) / runs
 };
+
+// The CPU time this process has used, every thread: microseconds.
+double ProcessCpuMicroseconds() {
+  timespec t{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) * 1e6 + static_cast<double>(t.tv_nsec) / 1e3;
+}
 
 // At least --runs timed runs and --min-time measured, stopping at --max-time once 5 are done.
 template <typename RunOnce>
@@ -388,11 +397,13 @@ Timing TimeRuns(const Options& o, const RunOnce& run_once) {
   for (size_t i = 0; i < o.warmup; ++i) t.warmup_total_us += timed();
   double measured_s = 0;
   constexpr size_t kMinRuns = 5;
+  const double cpu_start = ProcessCpuMicroseconds();
   while (t.samples_us.size() < o.runs || measured_s < o.min_time_s) {
     if (o.max_time_s > 0 && measured_s >= o.max_time_s && t.samples_us.size() >= kMinRuns) break;
     t.samples_us.push_back(timed());
     measured_s += t.samples_us.back() / 1e6;
   }
+  t.cpu_us_per_run = (ProcessCpuMicroseconds() - cpu_start) / static_cast<double>(t.samples_us.size());
   return t;
 }
 
@@ -450,11 +461,11 @@ json BenchBatch(const Options& o, const Workload& w, SessionUnderTest& s, size_t
         text,
         "batch %zu (%s%s): first run %.1f us, warm-up mean %.1f us (%zu runs)\n"
         "  %zu runs: min %.1f  mean %.1f  p50 %.1f  p95 %.1f  p99 %.1f  max %.1f us;"
-        " %.0f candidates/s\n",
+        " %.0f candidates/s; CPU %.1f us a run (all threads)\n",
         batch, w.mode.c_str(),
         w.has_request && w.mode == "broadcast" ? (o.fresh_request ? ", fresh request" : ", request reused") : "",
         t.first_us, warmup_mean_us, o.warmup, t.samples_us.size(), st.min, st.mean, st.p50, st.p95, st.p99, st.max,
-        per_second);
+        per_second, t.cpu_us_per_run);
     if (o.profile) std::fprintf(text, "  profile (threads summed): %s\n", profile.text.c_str());
   }
   return {{"batch", batch},
@@ -476,6 +487,7 @@ json BenchBatch(const Options& o, const Workload& w, SessionUnderTest& s, size_t
           {"p99_us", st.p99},
           {"max_us", st.max},
           {"candidates_per_s", per_second},
+          {"cpu_us_per_run", t.cpu_us_per_run},
           {"rss_bytes", now.rss},
           {"profile", profile.stages}};
 }

@@ -260,6 +260,7 @@ bool DenseOnly(const ple_model* model) {
 
 TEST_CASE("determinism: a candidate's bytes do not depend on batch, position, threads, request reuse or broadcast",
           "[determinism]") {
+  const ple::test::AlwaysSplitThreads split;  // 24 candidates: every worker takes a share
   constexpr size_t kCandidates = 24;
   for (const Subject& subject : Subjects()) {
     ple::test::AlignedBuffer buffer(subject.bytes);

@@ -121,6 +121,7 @@ TEST_CASE("the hooks see allocations (the test can fail)", "[no_alloc]") {
 
 TEST_CASE("Run allocates nothing, for every batch size up to the maximum, on every kernel path and 1 or 2 threads",
           "[no_alloc]") {
+  const ple::test::AlwaysSplitThreads split;  // 2 threads: both take a share of every batch above 1
   const std::vector<ple_kernel_path> paths = ple::test::KernelPaths();
   std::vector<std::string> models = {ple::test::SourcePath("tests/golden/v1-feed-ranker.ple")};
   const std::string dir = ple::test::MakeTempDir();

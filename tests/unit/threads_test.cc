@@ -5,9 +5,11 @@
 // shared model, get the single-thread results (the ThreadSanitizer build runs this file);
 // profiling names its stages and reads no clock when off.
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <cstddef>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <limits>
 #include <thread>
@@ -18,6 +20,8 @@
 
 #ifndef __EMSCRIPTEN__  // WebAssembly builds run one thread
 namespace {
+
+using AlwaysSplit = ple::test::AlwaysSplitThreads;
 
 bool SameBytes(const std::vector<float>& a, const std::vector<float>& b) {
   return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
@@ -42,6 +46,7 @@ std::vector<uint32_t> ThreadCounts() {
 }  // namespace
 
 TEST_CASE("threads: every bundle gives the same bytes with 1, 2, 3 and 7 threads", "[threads]") {
+  const AlwaysSplit split;
   const std::string temp = ple::test::MakeTempDir();
   REQUIRE(!temp.empty());
   const std::vector<std::string> bundles = AllBundleDirectories();
@@ -79,6 +84,7 @@ TEST_CASE("threads: every bundle gives the same bytes with 1, 2, 3 and 7 threads
 }
 
 TEST_CASE("threads: application threads with multi-threaded sessions on one shared model", "[threads]") {
+  const AlwaysSplit split;
   const auto bytes = ple::test::ConvertBundle("six_tasks", {}, ple::convert::PrecisionPlan::ForName("int8")).bytes;
   ple::test::AlignedBuffer buffer(bytes);
   ple::Model model = ple::Model::OpenBuffer(buffer.data(), buffer.size());
@@ -115,6 +121,7 @@ TEST_CASE("threads: application threads with multi-threaded sessions on one shar
 }
 
 TEST_CASE("threads: a worker's error reaches the caller", "[threads]") {
+  const AlwaysSplit split;
   // features_mixed: the score reads the extra video_len, which must be finite; a NaN in the
   // last candidate is found by the last worker, and its message must be the caller's error.
   const auto bytes = ple::test::ConvertBundle("features_mixed").bytes;
@@ -178,6 +185,33 @@ TEST_CASE("profiling: per-stage times, and none when off", "[threads]") {
   CHECK(session.Profile()[1].nanoseconds == 0);  // turning it off zeroes the totals
   size_t count = 0;
   CHECK(ple_session_get_profile(session.get(), nullptr, 1, &count) == PLE_ERROR_INVALID_ARGUMENT);
+}
+
+// A session's workers spin for at most their spin time after a run (50 us by default,
+// thread_pool.h), then sleep: over an idle second the process uses (almost) no CPU.
+TEST_CASE("threads: an idle multi-threaded session uses no CPU", "[threads]") {
+  const AlwaysSplit split;
+  const auto bytes = ple::test::ConvertBundle("mmoe").bytes;
+  ple::Model model = ple::Model::OpenBuffer(bytes.data(), bytes.size());
+  ple_session_options options;
+  ple_session_options_init(&options);
+  options.num_threads = 3;
+  ple_session* session = nullptr;
+  REQUIRE(ple_session_create(model.get(), &options, &session) == PLE_OK);
+  const size_t rows = 16, width = ple_model_row_width(model.get()), tasks = ple_model_num_tasks(model.get());
+  std::vector<float> inputs(rows * width, 0.25f), outputs(rows * tasks);
+  REQUIRE(ple_session_run(session, inputs.data(), inputs.size(), rows, outputs.data(), outputs.size()) == PLE_OK);
+  auto cpu_seconds = [] {
+    timespec t{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) / 1e9;
+  };
+  const double before = cpu_seconds();
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  const double idle_cpu = cpu_seconds() - before;
+  INFO("CPU time over an idle second: " << idle_cpu * 1e3 << " ms");
+  CHECK(idle_cpu < 0.02);  // a spinning worker would use ~1 s
+  ple_session_close(&session);
 }
 
 TEST_CASE("threads: num_threads is checked, reported and counted in the session's memory", "[threads]") {

@@ -16,6 +16,23 @@
 namespace ple::rt {
 namespace {
 
+// PLE_THREAD_SPLIT=always: every run takes every worker (one row each at least), whatever the
+// cost model says: the thread tests use it to run their small batches on many workers.
+bool AlwaysSplit() {
+  const char* text = std::getenv("PLE_THREAD_SPLIT");
+  return text != nullptr && std::strcmp(text, "always") == 0;
+}
+
+// The worker threads' spin between runs: PLE_THREAD_SPIN_NS when set (a number of
+// nanoseconds, 0 for none), else the default (thread_pool.h).
+uint64_t SpinNanoseconds() {
+  const char* text = std::getenv("PLE_THREAD_SPIN_NS");
+  if (text == nullptr || *text == '\0') return kDefaultSpinNanoseconds;
+  char* end = nullptr;
+  const unsigned long long value = std::strtoull(text, &end, 10);
+  return *end == '\0' ? static_cast<uint64_t>(value) : kDefaultSpinNanoseconds;
+}
+
 constexpr size_t kArenaAlignmentBytes = 64;
 
 // Profiling: Charge(stage) adds the time since the previous charge (or construction) to the
@@ -76,13 +93,14 @@ Status Session::Create(std::shared_ptr<const LoadedModel> model, const SessionCo
                                               session->workers_.size() * (session->worker_arena_bytes_ + scratch.worker_bytes()));
   if (session->workers_.size() > 1) {
     try {
-      session->pool_.reset(new ThreadPool(session->workers_.size()));
+      session->pool_.reset(new ThreadPool(session->workers_.size(), SpinNanoseconds()));
     } catch (const std::system_error& e) {
       return MakeError(PLE_ERROR_INTERNAL, "cannot start %zu worker threads: %s", session->workers_.size() - 1,
                        e.what());
     }
-    session->worker_cost_.wake_ns = session->pool_->MeasureWakeNanoseconds(9);
+    session->worker_cost_.wake_ns = session->pool_->MeasureWakeNanoseconds(5);
     session->worker_cost_.row_ns = CandidateMacsPerRow(session->plan_) / kOptimisticMacsPerNs;
+    session->always_split_ = AlwaysSplit();
   }
   if (xnnpack_f32 && config.num_threads > 1) {
     session->xnnpack_threads_ = CreateXnnpackThreads(config.num_threads);
@@ -477,7 +495,8 @@ ple_status Session::Run(RunInputs* inputs, size_t num_candidates, float* outputs
     clock.Charge(1);  // the request part of level 1's products
   }
   // Contiguous ranges, one per worker, as many workers as the rows deserve (worker_cost.h).
-  const size_t active = WorkersFor(num_candidates, worker_cost_, workers_.size());
+  const size_t active = always_split_ ? std::min(workers_.size(), std::max<size_t>(1, num_candidates))
+                                     : WorkersFor(num_candidates, worker_cost_, workers_.size());
   const size_t features = model_->features().size();
   for (size_t w = 0; w < active; ++w) {
     Worker& worker = workers_[w];
@@ -493,8 +512,9 @@ ple_status Session::Run(RunInputs* inputs, size_t num_candidates, float* outputs
     }
   }
   // Worker 0's range, timed when the session has workers to decide for: the measured row_ns.
+  // A run of one row is not timed: it cannot be split, and its fixed costs would count as a row's.
   auto run_first = [&](size_t end) {
-    if (!pool_) return RunRows(workers_[0], inputs, 0, end, outputs, scores);
+    if (!pool_ || num_candidates < 2) return RunRows(workers_[0], inputs, 0, end, outputs, scores);
     const auto start = std::chrono::steady_clock::now();
     const ple_status status = RunRows(workers_[0], inputs, 0, end, outputs, scores);
     const double ns = std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start).count();

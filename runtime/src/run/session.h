@@ -205,6 +205,7 @@ class Session {
   std::vector<Worker> workers_;                                // one per thread, workers_[0] the caller's
   std::unique_ptr<ThreadPool> pool_;                           // null with one thread
   WorkerCost worker_cost_;                                     // how many workers a run deserves (worker_cost.h)
+  bool always_split_ = false;                                  // PLE_THREAD_SPLIT=always (the thread tests)
   std::unique_ptr<XnnpackThreads> xnnpack_threads_;            // XNNPACK path, several threads: its own pool
   bool profiling_ = false;
   std::vector<StageTime> profile_;

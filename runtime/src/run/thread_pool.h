@@ -1,11 +1,15 @@
-// A session's worker threads. Run(fn) calls fn(t) once for every t < threads(), thread t on
-// worker t (the calling thread is worker 0), and returns when all calls have returned: the
-// caller decides what each worker computes, so which thread computes what never changes a
-// result. Workers sleep on a condition variable between runs (no spinning when idle) and are
-// joined by the destructor. Used by one thread at a time, like its session.
+// A session's worker threads. Run(fn) calls fn(t) once for every t < count, thread t on worker t
+// (the calling thread is worker 0), and returns when all calls have returned: the caller
+// decides what each worker computes, so which thread computes what never changes a result.
+// Between runs a worker spins for at most spin_ns (0 by default), watching for the next run,
+// then sleeps on a condition variable; the caller, done with its own share, spins as long for
+// the workers to finish before it sleeps. An idle pool (no run for longer than spin_ns) uses
+// no CPU. On Linux the workers may run on every allowed CPU but the creating thread's (see
+// WorkerCpus). Joined by the destructor. Used by one thread at a time, like its session.
 #ifndef PLE_RUNTIME_RUN_THREAD_POOL_H_
 #define PLE_RUNTIME_RUN_THREAD_POOL_H_
 
+#include <atomic>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -15,18 +19,26 @@
 
 namespace ple::rt {
 
+// How long a worker and the caller spin before they sleep (docs/performance.md, "Threads"):
+// none by default. A 50 us spin gave 2 threads a run in half the time when the scheduler kept
+// the run's threads on different CPUs, and up to 1.4x the one-thread time when it put them on
+// one (they spin against each other); sleeping at once never lost more than 5 % here, and a
+// phone's battery pays for spinning. PLE_THREAD_SPIN_NS sets it, for measuring.
+constexpr uint64_t kDefaultSpinNanoseconds = 0;
+
 class ThreadPool {
  public:
   // Starts threads - 1 workers (none for 1).
-  explicit ThreadPool(size_t threads);
+  explicit ThreadPool(size_t threads, uint64_t spin_ns = kDefaultSpinNanoseconds);
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;
 
   size_t threads() const { return workers_.size() + 1; }
 
-  // The median time of `rounds` runs of an empty task on every worker: what waking the workers
-  // for a run costs the caller. Takes about rounds x that (tens of microseconds each).
+  // The median time of `rounds` runs of an empty task on every worker, each after the workers
+  // have gone to sleep: what waking them for a run costs the caller when runs come far apart.
+  // Takes rounds x (2 spin_ns + 20 us + a wake-up): about 1.5 ms for 9 rounds.
   double MeasureWakeNanoseconds(int rounds);
 
   // fn(t) for t < count (count <= threads()), worker t calling it. Allocates nothing.
@@ -40,15 +52,17 @@ class ThreadPool {
   void WorkerLoop(size_t index);
 
   std::vector<std::thread> workers_;
+  const uint64_t spin_ns_;
   std::mutex mutex_;
   std::condition_variable wake_;      // a new run, or stopping
   std::condition_variable finished_;  // the last worker of a run is done
-  uint64_t generation_ = 0;           // runs started
+  // Written under mutex_; atomic so that a spinning thread may watch them without it.
+  std::atomic<uint64_t> generation_{0};  // runs started
+  std::atomic<size_t> pending_{0};       // workers of the current run still busy
+  std::atomic<bool> stopping_{false};
   size_t count_ = 0;                  // workers taking part in the current run (with the caller)
-  size_t pending_ = 0;                // workers of the current run still busy
   void (*task_)(void*, size_t) = nullptr;
   void* context_ = nullptr;
-  bool stopping_ = false;
 };
 
 }  // namespace ple::rt

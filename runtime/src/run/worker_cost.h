@@ -4,7 +4,9 @@
 // and a run takes w > 1 workers only when T(w) is at most kWorthSplitting x T(1) (a margin for
 // what the model leaves out: uneven rows, a worker's cold caches). The inputs, stated:
 //   wake_ns  measured by the session's thread pool when it starts: the median round trip of
-//            waking its workers for an empty task (ThreadPool::MeasureWakeNanoseconds);
+//            waking its sleeping workers for an empty task (ThreadPool::MeasureWakeNanoseconds),
+//            the cost when runs come far apart (back-to-back runs find the workers spinning,
+//            and pay less);
 //   row_ns   one candidate row on one thread: first the plan's multiply-adds per candidate row
 //            at kOptimisticMacsPerNs (an overestimate of the speed, so the first runs split
 //            less, never more), then the mean measured time per row of worker 0's ranges.
