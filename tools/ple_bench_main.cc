@@ -23,6 +23,7 @@
 #include <nlohmann/json.hpp>
 
 #include "capi/c_api_internal.h"
+#include "bench_stats.h"
 #include "conformance.h"
 #include "converter.h"
 #include "feature_columns.h"
@@ -33,6 +34,9 @@
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using ple::tools::ProcessCpuMicroseconds;
+using ple::tools::Stats;
+using ple::tools::Summarize;
 using json = nlohmann::ordered_json;
 
 const char kUsage[] =
@@ -261,27 +265,6 @@ std::vector<float> DenseRows(const ple::Model& model, const std::vector<ple::too
   return rows;
 }
 
-struct Stats {
-  double min = 0, mean = 0, p50 = 0, p95 = 0, p99 = 0, max = 0;
-};
-Stats Summarize(std::vector<double> samples) {
-  std::sort(samples.begin(), samples.end());
-  Stats s;
-  auto percentile = [&](double p) {  // nearest rank
-    const size_t rank = static_cast<size_t>(std::ceil(p / 100.0 * static_cast<double>(samples.size())));
-    return samples[std::min(samples.size() - 1, rank == 0 ? 0 : rank - 1)];
-  };
-  s.min = samples.front();
-  s.max = samples.back();
-  double total = 0;
-  for (double v : samples) total += v;
-  s.mean = total / static_cast<double>(samples.size());
-  s.p50 = percentile(50);
-  s.p95 = percentile(95);
-  s.p99 = percentile(99);
-  return s;
-}
-
 std::string Bytes(size_t bytes) {
   char text[32];
   if (bytes >= (size_t{1} << 20)) {
@@ -376,13 +359,6 @@ struct Timing {
   std::vector<double> samples_us;
   double cpu_us_per_run = 0;  // the process's CPU time over the timed runs (every thread, spinning included) / runs
 };
-
-// The CPU time this process has used, every thread: microseconds.
-double ProcessCpuMicroseconds() {
-  timespec t{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-  return static_cast<double>(t.tv_sec) * 1e6 + static_cast<double>(t.tv_nsec) / 1e3;
-}
 
 // At least --runs timed runs and --min-time measured, stopping at --max-time once 5 are done.
 template <typename RunOnce>
