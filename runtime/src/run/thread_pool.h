@@ -38,7 +38,8 @@ class ThreadPool {
 
   // The median time of `rounds` runs of an empty task on every worker, each after the workers
   // have gone to sleep: what waking them for a run costs the caller when runs come far apart.
-  // Takes rounds x (2 spin_ns + 20 us + a wake-up): about 1.5 ms for 9 rounds.
+  // Takes rounds x (2 spin_ns + a 20 us sleep + a wake-up): 1.2 ms for 5 rounds and 2 threads
+  // without a spin, on the x86-64 VM of docs/performance.md.
   double MeasureWakeNanoseconds(int rounds);
 
   // fn(t) for t < count (count <= threads()), worker t calling it. Allocates nothing.
