@@ -32,7 +32,7 @@ extern "C" {
  * (libple.so.1) and changes only when something is removed or changed; MINOR counts the
  * releases that added functions, fields or enum values. */
 #define PLE_ABI_VERSION 1
-#define PLE_ABI_VERSION_MINOR 1
+#define PLE_ABI_VERSION_MINOR 2
 
 typedef enum ple_status {
   PLE_OK = 0,
@@ -193,6 +193,41 @@ PLE_API const char* ple_model_metadata(const ple_model* model, const char* key);
 
 /* ---- sessions ---- */
 
+/* Which CPUs a session may use. The classes come from Linux's sysfs (cpuN/cpu_capacity, else
+ * cpuN/cpufreq/cpuinfo_max_freq): "little" is the class of the lowest capacity, "big" every CPU
+ * above it (on a 1+3+4 phone the prime and the middle cores: PLE_CPUS_MASK names the prime
+ * core alone). When nothing tells the CPUs apart, big and little are every CPU. Platforms
+ * without thread affinity (Apple, WebAssembly) accept PLE_CPUS_ALL only: anything else is
+ * PLE_ERROR_UNSUPPORTED (on Apple platforms set the calling thread's QoS class instead). */
+typedef enum ple_cpu_selection {
+  PLE_CPUS_ALL = 0,    /* no restriction (the default) */
+  PLE_CPUS_BIG = 1,    /* the performance cores */
+  PLE_CPUS_LITTLE = 2, /* the efficiency cores: least power, least speed */
+  PLE_CPUS_MASK = 3,   /* exactly the CPUs of ple_session_options.cpu_mask */
+} ple_cpu_selection;
+
+/* How ple_cpu_classes_get told the CPUs apart. */
+typedef enum ple_cpu_class_source {
+  PLE_CPU_CLASSES_UNAVAILABLE = 0,   /* no thread affinity on this platform: only PLE_CPUS_ALL */
+  PLE_CPU_CLASSES_CAPACITY = 1,      /* cpuN/cpu_capacity (Linux, Android on arm64) */
+  PLE_CPU_CLASSES_MAX_FREQUENCY = 2, /* cpuN/cpufreq/cpuinfo_max_freq */
+  PLE_CPU_CLASSES_UNIFORM = 3,       /* every CPU alike, or nothing readable: big = little = every CPU */
+} ple_cpu_class_source;
+
+/* ABI 1.2. The device's CPU classes as a session with PLE_CPUS_BIG or PLE_CPUS_LITTLE would
+ * see them. Masks: bit i = CPU i, CPUs 0 to 63. */
+typedef struct ple_cpu_classes {
+  uint32_t struct_size;        /* set by the caller to sizeof(ple_cpu_classes) */
+  ple_cpu_class_source source;
+  uint64_t cpus;               /* the CPUs found (sysfs), or the configured ones */
+  uint64_t big;                /* PLE_CPUS_BIG before the intersection with `allowed` */
+  uint64_t little;             /* PLE_CPUS_LITTLE before the intersection with `allowed` */
+  uint64_t allowed;            /* the CPUs the calling thread may run on */
+  uint32_t num_classes;        /* distinct capacities (or frequencies) found; 1 when uniform */
+} ple_cpu_classes;
+
+PLE_API ple_status ple_cpu_classes_get(ple_cpu_classes* classes);
+
 typedef struct ple_session_options {
   uint32_t struct_size;         /* sizeof(ple_session_options), set by ple_session_options_init */
   uint32_t max_batch;           /* largest number of candidates per run (default 256) */
@@ -205,6 +240,13 @@ typedef struct ple_session_options {
   /* 1: the session starts with gate recording on (ple_session_set_gate_recording; its buffers are
    * counted by ple_session_memory_bytes). Default 0: no recording, no cost. */
   uint32_t record_gates;
+  /* ABI 1.2. Which CPUs the session's work runs on (docs/performance.md, "Big and little
+   * cores"): its workers are pinned to them at creation, and each run moves the calling thread
+   * into them for the run's duration (then gives it back its own mask). Intersected with the
+   * CPUs the creating thread may use; an empty result or a CPU the device does not have is
+   * PLE_ERROR_INVALID_ARGUMENT. Default PLE_CPUS_ALL: no pinning. */
+  ple_cpu_selection cpus;
+  uint64_t cpu_mask;            /* with PLE_CPUS_MASK: bit i = CPU i (CPUs 0 to 63) */
 } ple_session_options;
 
 PLE_API void ple_session_options_init(ple_session_options* options);
@@ -227,6 +269,9 @@ typedef struct ple_session_info {
   size_t arena_bytes;            /* activations scratch of every thread, allocated once */
   size_t packed_weight_bytes;    /* the kernel path's own weight copies (XNNPACK), 0 otherwise */
   uint32_t num_threads;          /* threads a run uses (filled when struct_size covers it) */
+  /* ABI 1.2: the CPUs the session's workers run with, as each worker read its own affinity
+   * (their union); 0 without workers or thread affinity. */
+  uint64_t worker_cpu_mask;
 } ple_session_info;
 
 PLE_API ple_status ple_session_get_info(const ple_session* session, ple_session_info* info);

@@ -300,6 +300,8 @@ struct SessionOptions {
   ple_kernel_path kernel_path = PLE_KERNELS_AUTO;
   uint32_t num_threads = 1;
   bool record_gates = false;  // gate recording on from the start (SetGateRecording)
+  ple_cpu_selection cpus = PLE_CPUS_ALL;  // which CPUs the session runs on (ple.h)
+  uint64_t cpu_mask = 0;                  // with PLE_CPUS_MASK: bit i = CPU i
 
   ple_session_options to_c() const {
     ple_session_options options;
@@ -308,6 +310,8 @@ struct SessionOptions {
     options.kernel_path = kernel_path;
     options.num_threads = num_threads;
     options.record_gates = record_gates ? 1 : 0;
+    options.cpus = cpus;
+    options.cpu_mask = cpu_mask;
     return options;
   }
 };
@@ -431,6 +435,14 @@ inline std::vector<uint32_t> TopK(const std::vector<float>& scores, size_t k) {
 }
 
 inline std::string VersionString() { return ple_version_string(); }
+
+// The device's big and little CPUs, as PLE_CPUS_BIG and PLE_CPUS_LITTLE would use them.
+inline ple_cpu_classes CpuClasses() {
+  ple_cpu_classes classes{};
+  classes.struct_size = sizeof(classes);
+  Check(ple_cpu_classes_get(&classes));
+  return classes;
+}
 
 }  // namespace ple
 

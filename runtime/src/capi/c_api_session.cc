@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "capi/c_api_shared.h"
+#include "run/cpu_affinity.h"
 #include "run/feature_layer.h"
 #include "run/session_memory.h"
 
@@ -37,6 +38,12 @@ ple_status ReadOptions(const ple_session_options* options, ple::rt::SessionConfi
   }
   if (PLE_COVERS(options, ple_session_options, record_gates)) {
     config->record_gates = options->record_gates != 0;
+  }
+  // ABI 1.2: the CPU selection (an older struct: every CPU). Checked by Session::Create.
+  if (PLE_COVERS(options, ple_session_options, cpu_mask)) {
+    static_assert(sizeof(config->cpus) == sizeof(options->cpus), "ple_cpu_selection is int-sized");
+    std::memcpy(&config->cpus, &options->cpus, sizeof(config->cpus));
+    config->cpu_mask = options->cpu_mask;
   }
   return PLE_OK;
 }
@@ -155,6 +162,24 @@ ple_status BindFeatures(const LoadedModel& model, const ple_feature_values* valu
 
 extern "C" {
 
+ple_status ple_cpu_classes_get(ple_cpu_classes* classes) {
+  if (classes == nullptr) return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "classes is NULL");
+  if (ple_status status = CheckStructSize(classes->struct_size, kCpuClassesFirstBytes, "ple_cpu_classes", "");
+      status != PLE_OK) {
+    return status;
+  }
+  return Guard([&] {
+    const ple::rt::CpuClasses found = ple::rt::DeviceCpuClasses(ple::rt::CpuSysfsRoot().c_str());
+    classes->source = found.source;
+    classes->cpus = found.cpus;
+    classes->big = found.big;
+    classes->little = found.little;
+    classes->allowed = ple::rt::CurrentThreadCpus();
+    classes->num_classes = found.num_classes;
+    return PLE_OK;
+  });
+}
+
 void ple_session_options_init(ple_session_options* options) {
   if (options == nullptr) return;
   std::memset(options, 0, sizeof(*options));
@@ -214,6 +239,9 @@ ple_status ple_session_get_info(const ple_session* session, ple_session_info* in
   info->packed_weight_bytes = s.packed_weight_bytes();
   if (PLE_COVERS(info, ple_session_info, num_threads)) {
     info->num_threads = s.num_threads();
+  }
+  if (PLE_COVERS(info, ple_session_info, worker_cpu_mask)) {
+    info->worker_cpu_mask = s.worker_cpu_mask();
   }
   return PLE_OK;
 }

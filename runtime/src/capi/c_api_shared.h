@@ -54,6 +54,15 @@ constexpr size_t kSessionInfoFirstBytes = offsetof(ple_session_info, packed_weig
 constexpr size_t kScoreParamsFirstBytes = offsetof(ple_score_params, transform_offset) + sizeof(float);
 constexpr size_t kExpertInfoFirstBytes = offsetof(ple_expert_info, parameters) + sizeof(uint64_t);
 constexpr size_t kGateInfoFirstBytes = offsetof(ple_gate_info, parameters) + sizeof(uint64_t);
+constexpr size_t kCpuClassesFirstBytes = offsetof(ple_cpu_classes, num_classes) + sizeof(uint32_t);
+
+// ABI 1.2's layouts, the same on every target (no padding before a 64-bit field).
+static_assert(offsetof(ple_session_options, cpus) == 20 && offsetof(ple_session_options, cpu_mask) == 24 &&
+                  sizeof(ple_session_options) == 32,
+              "ple_session_options: ABI 1.2 appends cpus and cpu_mask after record_gates");
+static_assert(offsetof(ple_cpu_classes, cpus) == 8 && offsetof(ple_cpu_classes, allowed) == 32 &&
+                  offsetof(ple_cpu_classes, num_classes) == 40,
+              "ple_cpu_classes: four 64-bit masks after struct_size and source");
 
 // Runs `call(context)` and turns any exception into a status. One out-of-line copy of the
 // handlers serves every entry point (Guard below only adds a trampoline): a template holding

@@ -11,6 +11,7 @@
 
 #include "kernels/kernels.h"
 #include "kernels/portable-math.h"
+#include "run/cpu_affinity.h"
 #include "run/session_memory.h"
 
 namespace ple::rt {
@@ -75,6 +76,8 @@ Status Session::Create(std::shared_ptr<const LoadedModel> model, const SessionCo
   session->kernel_path_ = session->kernels_->path;
   session->model_ = std::move(model);
   session->max_batch_ = config.max_batch;
+  status = ResolveCpuSelection(config.cpus, config.cpu_mask, CpuSysfsRoot().c_str(), &session->run_cpus_);
+  if (!status.ok()) return status;
   session->tile_rows_ = TileRows(config);
   session->plan_ = BuildPlan(*session->model_);
   const Plan& plan = session->plan_;
@@ -93,16 +96,19 @@ Status Session::Create(std::shared_ptr<const LoadedModel> model, const SessionCo
                                               session->workers_.size() * (session->worker_arena_bytes_ + scratch.worker_bytes()));
   if (session->workers_.size() > 1) {
     try {
-      session->pool_.reset(new ThreadPool(session->workers_.size(), SpinNanoseconds()));
+      session->pool_.reset(new ThreadPool(session->workers_.size(), SpinNanoseconds(), session->run_cpus_));
     } catch (const std::system_error& e) {
       return MakeError(PLE_ERROR_INTERNAL, "cannot start %zu worker threads: %s", session->workers_.size() - 1,
                        e.what());
     }
+    session->worker_cpu_mask_ = session->pool_->WorkerCpuMask();
     session->worker_cost_.wake_ns = session->pool_->MeasureWakeNanoseconds(5);
     session->worker_cost_.row_ns = CandidateMacsPerRow(session->plan_) / kOptimisticMacsPerNs;
     session->always_split_ = AlwaysSplit();
   }
   if (xnnpack_f32 && config.num_threads > 1) {
+    // pthreadpool's threads inherit the creating thread's affinity: create them inside the selection.
+    const ScopedThreadCpus inside(session->run_cpus_);
     session->xnnpack_threads_ = CreateXnnpackThreads(config.num_threads);
     if (session->xnnpack_threads_ == nullptr) {
       return MakeError(PLE_ERROR_OUT_OF_MEMORY, "cannot start XNNPACK's %u threads", config.num_threads);
@@ -487,6 +493,7 @@ ple_status Session::RunRows(Worker& worker, RunInputs* inputs, size_t begin, siz
 }
 
 ple_status Session::Run(RunInputs* inputs, size_t num_candidates, float* outputs, float* scores) {
+  const ScopedThreadCpus inside(run_cpus_);  // the caller's share runs on the selected CPUs too
   if (!record_of_step_.empty() || !record_of_member_.empty()) recorded_rows_ = num_candidates;
   {
     StageClock clock(profiling_ ? workers_[0].stage_nanoseconds.data() : nullptr);

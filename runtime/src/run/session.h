@@ -34,6 +34,8 @@ struct SessionConfig {
   ple_kernel_path kernel_path = PLE_KERNELS_AUTO;
   uint32_t num_threads = 1;  // 1..kMaxThreads; the calling thread is one of them
   bool record_gates = false; // start with gate recording on (EnableGateRecording)
+  int cpus = PLE_CPUS_ALL;   // ple_cpu_selection, checked by Create (ResolveCpuSelection)
+  uint64_t cpu_mask = 0;     // with PLE_CPUS_MASK
 };
 
 struct ScratchSizes;  // session_memory.h: what a session allocates besides its arenas
@@ -124,6 +126,8 @@ class Session {
 
   const LoadedModel& model() const { return *model_; }
   uint32_t num_threads() const { return static_cast<uint32_t>(workers_.size()); }
+  // The CPUs the workers read as theirs at creation (ThreadPool::WorkerCpuMask); 0 without.
+  uint64_t worker_cpu_mask() const { return worker_cpu_mask_; }
   ple_kernel_path kernel_path() const { return kernel_path_; }
   uint32_t max_batch() const { return max_batch_; }
   uint32_t tile_rows() const { return tile_rows_; }
@@ -204,6 +208,8 @@ class Session {
   size_t request_part_updates_ = 0;
   std::vector<Worker> workers_;                                // one per thread, workers_[0] the caller's
   std::unique_ptr<ThreadPool> pool_;                           // null with one thread
+  uint64_t run_cpus_ = 0;                                      // the selection's CPUs (0: all): each run's caller moves inside
+  uint64_t worker_cpu_mask_ = 0;                               // what the workers read as their affinity
   WorkerCost worker_cost_;                                     // how many workers a run deserves (worker_cost.h)
   bool always_split_ = false;                                  // PLE_THREAD_SPLIT=always (the thread tests)
   std::unique_ptr<XnnpackThreads> xnnpack_threads_;            // XNNPACK path, several threads: its own pool

@@ -1,5 +1,7 @@
 #include "run/thread_pool.h"
 
+#include "run/cpu_affinity.h"
+
 #if defined(__linux__)
 #include <sched.h>
 #endif
@@ -36,27 +38,34 @@ bool SpinUntil(uint64_t spin_ns, Done done) {
 }
 
 #if defined(__linux__)
-// The CPUs the workers may use: the process's allowed ones but the creating thread's current
-// one, when at least one other is left. Left free, the scheduler sometimes wakes a worker on
-// its waker's CPU (this VM: one process in two, for the life of the session), where the two
-// threads of a run take turns instead of running together, spinning against each other: a
-// 2-thread run of bench-m-dense int8 at batch 50 took 458 us instead of 174 (1 thread: 336).
-bool WorkerCpus(cpu_set_t* cpus) {
+// The CPUs the workers may use: `selected` (bit i = CPU i), or with 0 the creating thread's
+// allowed ones, but the creating thread's current CPU when at least one other is left. Left
+// free, the scheduler sometimes wakes a worker on its waker's CPU (this VM: one process in two,
+// for the life of the session), where the two threads of a run take turns instead of running
+// together, spinning against each other: a 2-thread run of bench-m-dense int8 at batch 50 took
+// 458 us instead of 174 (1 thread: 336). False: leave the workers as they start.
+bool WorkerCpus(uint64_t selected, cpu_set_t* cpus) {
   CPU_ZERO(cpus);
+  if (selected != 0) {
+    for (int cpu = 0; cpu < kMaxSelectableCpus; ++cpu) {
+      if (selected >> cpu & 1) CPU_SET(cpu, cpus);
+    }
+  } else if (sched_getaffinity(0, sizeof(*cpus), cpus) != 0) {
+    return false;
+  }
   const int caller = sched_getcpu();
-  if (caller < 0 || sched_getaffinity(0, sizeof(*cpus), cpus) != 0) return false;
-  CPU_CLR(caller, cpus);
-  return CPU_COUNT(cpus) > 0;
+  if (caller >= 0 && CPU_ISSET(caller, cpus) && CPU_COUNT(cpus) > 1) CPU_CLR(caller, cpus);
+  return selected != 0 || (caller >= 0 && CPU_COUNT(cpus) > 0);
 }
 #endif
 
 }  // namespace
 
-ThreadPool::ThreadPool(size_t threads, uint64_t spin_ns) : spin_ns_(spin_ns) {
+ThreadPool::ThreadPool(size_t threads, uint64_t spin_ns, uint64_t selected) : spin_ns_(spin_ns) {
 #if defined(__linux__)
   cpu_set_t cpus;
   CPU_ZERO(&cpus);
-  const bool pin = threads > 1 && WorkerCpus(&cpus);
+  const bool pin = threads > 1 && WorkerCpus(selected, &cpus);
   for (size_t i = 1; i < threads; ++i) {
     workers_.emplace_back([this, i, pin, cpus] {
       if (pin) sched_setaffinity(0, sizeof(cpus), &cpus);  // this thread; a failure leaves it free
@@ -64,6 +73,7 @@ ThreadPool::ThreadPool(size_t threads, uint64_t spin_ns) : spin_ns_(spin_ns) {
     });
   }
 #else
+  (void)selected;  // no affinity here: ResolveCpuSelection refused any selection
   for (size_t i = 1; i < threads; ++i) workers_.emplace_back([this, i] { WorkerLoop(i); });
 #endif
 }
@@ -91,6 +101,17 @@ double ThreadPool::MeasureWakeNanoseconds(int rounds) {
   if (times.empty()) return 0.0;
   std::nth_element(times.begin(), times.begin() + times.size() / 2, times.end());
   return times[times.size() / 2];
+}
+
+uint64_t ThreadPool::WorkerCpuMask() {
+  std::vector<uint64_t> masks(threads(), 0);
+  auto read = [&masks](size_t t) {
+    if (t > 0) masks[t] = CurrentThreadCpus();
+  };
+  Run(threads(), read);
+  uint64_t mask = 0;
+  for (uint64_t m : masks) mask |= m;
+  return mask;
 }
 
 void ThreadPool::RunTasks(size_t count, void (*task)(void*, size_t), void* context) {

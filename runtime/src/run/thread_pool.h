@@ -4,8 +4,9 @@
 // Between runs a worker spins for at most spin_ns (0 by default), watching for the next run,
 // then sleeps on a condition variable; the caller, done with its own share, spins as long for
 // the workers to finish before it sleeps. An idle pool (no run for longer than spin_ns) uses
-// no CPU. On Linux the workers may run on every allowed CPU but the creating thread's (see
-// WorkerCpus). Joined by the destructor. Used by one thread at a time, like its session.
+// no CPU. On Linux the workers may run on every CPU of `cpus` (0: every allowed CPU) but the
+// creating thread's (see WorkerCpus). Joined by the destructor. Used by one thread at a time,
+// like its session.
 #ifndef PLE_RUNTIME_RUN_THREAD_POOL_H_
 #define PLE_RUNTIME_RUN_THREAD_POOL_H_
 
@@ -28,8 +29,9 @@ constexpr uint64_t kDefaultSpinNanoseconds = 0;
 
 class ThreadPool {
  public:
-  // Starts threads - 1 workers (none for 1).
-  explicit ThreadPool(size_t threads, uint64_t spin_ns = kDefaultSpinNanoseconds);
+  // Starts threads - 1 workers (none for 1), restricted to `cpus` (bit i = CPU i; 0: no
+  // restriction) where threads have affinity.
+  explicit ThreadPool(size_t threads, uint64_t spin_ns = kDefaultSpinNanoseconds, uint64_t cpus = 0);
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;
@@ -41,6 +43,10 @@ class ThreadPool {
   // Takes rounds x (2 spin_ns + a 20 us sleep + a wake-up): 1.2 ms for 5 rounds and 2 threads
   // without a spin, on the x86-64 VM of docs/performance.md.
   double MeasureWakeNanoseconds(int rounds);
+
+  // The CPUs the workers run with, as each read its own affinity inside itself (their union;
+  // bit i = CPU i, CPUs 0 to 63). 0 without workers or where threads have no affinity.
+  uint64_t WorkerCpuMask();
 
   // fn(t) for t < count (count <= threads()), worker t calling it. Allocates nothing.
   template <typename F>
