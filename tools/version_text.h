@@ -10,7 +10,7 @@
 namespace ple {
 namespace tools {
 
-// "ple-run 0.2.0 (C ABI 1.1.0, model schema 3.0.0)"
+// "ple-run 0.2.0 (C ABI 1.2.0, model schema 3.0.0)"
 inline std::string VersionText(const std::string& tool) {
   return tool + " " + ple_version_string() + " (C ABI " + ple_abi_version_string() + ", model schema " +
          ple_schema_version_string() + ")";

@@ -10,8 +10,8 @@ arrays, get per-task outputs, scores, top-K and gate weights, run conformance bu
 docs/python.md is the manual. Errors of the C API are raised as ple.Error (a RuntimeError)
 with .status (the ple_status code) and .status_name.
 """
-from ._ple import (Error, Model, Request, Session, __version__, abi_version, hash64, kernel_paths, run_bundle,
-                   schema_version, top_k, version)
+from ._ple import (Error, Model, Request, Session, __version__, abi_version, cpu_classes, hash64, kernel_paths,
+                   run_bundle, schema_version, top_k, version)
 
-__all__ = ["Error", "Model", "Request", "Session", "__version__", "abi_version", "hash64", "kernel_paths",
+__all__ = ["Error", "Model", "Request", "Session", "__version__", "abi_version", "cpu_classes", "hash64", "kernel_paths",
            "run_bundle", "schema_version", "top_k", "version"]

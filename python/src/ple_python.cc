@@ -212,6 +212,41 @@ struct PyRequest {
   }
 };
 
+// cpus="all", "big" or "little", or an int: the mask of PLE_CPUS_MASK (bit i = CPU i).
+void SelectCpus(const py::object& cpus, ple::SessionOptions* options) {
+  if (py::isinstance<py::int_>(cpus)) {
+    const py::int_ mask(cpus);
+    if (mask.cast<long long>() < 0) throw py::value_error("cpus: a CPU mask is a non-negative int");
+    options->cpus = PLE_CPUS_MASK;
+    options->cpu_mask = mask.cast<uint64_t>();
+    return;
+  }
+  const std::string name = cpus.cast<std::string>();
+  if (name == "all") {
+    options->cpus = PLE_CPUS_ALL;
+  } else if (name == "big") {
+    options->cpus = PLE_CPUS_BIG;
+  } else if (name == "little") {
+    options->cpus = PLE_CPUS_LITTLE;
+  } else {
+    throw py::value_error("cpus: 'all', 'big', 'little' or an int mask, not '" + name + "'");
+  }
+}
+
+// ple_cpu_classes_get as a dict; masks as ints (bit i = CPU i).
+py::dict CpuClassesDict() {
+  const ple_cpu_classes c = ple::CpuClasses();
+  static const char* const kSources[] = {"unavailable", "capacity", "max_frequency", "uniform"};
+  py::dict d;
+  d["source"] = c.source >= 0 && c.source <= 3 ? kSources[c.source] : "unknown";
+  d["cpus"] = c.cpus;
+  d["big"] = c.big;
+  d["little"] = c.little;
+  d["allowed"] = c.allowed;
+  d["num_classes"] = c.num_classes;
+  return d;
+}
+
 struct PySession {
   std::shared_ptr<ple::Model> model;
   PyModel* owner;  // for feature lookups; kept alive by the Python reference below
@@ -220,13 +255,14 @@ struct PySession {
   size_t tasks;
 
   PySession(PyModel& m, py::object m_ref, uint32_t max_batch, const std::string& kernels, uint32_t threads,
-            bool record_gates)
+            bool record_gates, const py::object& cpus)
       : model(m.model), owner(&m), owner_ref(std::move(m_ref)), tasks(m.model->tasks().size()) {
     ple::SessionOptions options;
     options.max_batch = max_batch;
     ple::Check(ple_kernel_path_from_name(kernels.c_str(), &options.kernel_path));
     options.num_threads = threads;
     options.record_gates = record_gates;
+    SelectCpus(cpus, &options);
     session = std::make_unique<ple::Session>(*model, options);
   }
 
@@ -420,11 +456,13 @@ void BindScoring(py::module_& m) {
 
   py::class_<PySession>(m, "Session", "Scores candidate batches of one model.")
       .def(py::init([](py::object model, uint32_t max_batch, const std::string& kernels, uint32_t threads,
-                       bool record_gates) {
-             return new PySession(model.cast<PyModel&>(), model, max_batch, kernels, threads, record_gates);
+                       bool record_gates, py::object cpus) {
+             return new PySession(model.cast<PyModel&>(), model, max_batch, kernels, threads, record_gates, cpus);
            }),
            py::arg("model"), py::arg("max_batch") = 256, py::arg("kernels") = "auto", py::arg("threads") = 1,
-           py::arg("record_gates") = false)
+           py::arg("record_gates") = false, py::arg("cpus") = "all",
+           "cpus: where the session's threads run: 'all', 'big', 'little' (ple.cpu_classes()) or an int mask "
+           "(bit i = CPU i).")
       .def("run", &PySession::Run, py::arg("candidates"), py::arg("request") = py::none(),
            py::arg("scores") = false,
            "Scores a batch: `candidates` maps every candidate-scope feature (and the score's extra) to an "
@@ -435,7 +473,12 @@ void BindScoring(py::module_& m) {
            "The last run's softmax weights of one gate: [rows, experts] float32.")
       .def_property_readonly("kernel_path", [](const PySession& self) {
              return std::string(ple_kernel_path_name(self.session->info().kernel_path));
-           });
+           })
+      .def_property_readonly("worker_cpu_mask", [](const PySession& self) {
+             return self.session->info().worker_cpu_mask;
+           }, "The CPUs the session's workers run with, as each read its own affinity; 0 without workers.");
+  m.def("cpu_classes", &CpuClassesDict,
+        "The device's CPU classes: {'source', 'cpus', 'big', 'little', 'allowed', 'num_classes'}, masks as ints.");
 
   m.def("top_k", [](py::array_t<float, py::array::c_style | py::array::forcecast> scores, size_t k) {
     const size_t n = static_cast<size_t>(scores.size());

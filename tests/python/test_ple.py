@@ -122,3 +122,39 @@ def test_run_a_conformance_bundle():
     assert result["candidates"] == 64
     assert set(result["tasks"]) == {"task click", "task watch_time"}
     assert all(t["max_abs_error"] < 1e-5 for t in result["tasks"].values())
+
+
+TOPOLOGIES = os.path.join(SOURCE, "tests", "data", "cpu-topologies")
+
+
+def test_core_selection_on_fixture_trees(model, monkeypatch):
+    """Big and little cores from sysfs fixture trees (PLE_CPU_SYSFS_ROOT), intersected with the CPUs
+    this process may use; the workers' masks are what each read inside itself."""
+    monkeypatch.setenv("PLE_CPU_SYSFS_ROOT", os.path.join(TOPOLOGIES, "phone-1-3-4-capacity"))
+    classes = ple.cpu_classes()
+    assert classes["source"] == "capacity" and classes["num_classes"] == 3
+    assert classes["little"] == 0x0F and classes["big"] == 0xF0  # big: the middle and the prime cores
+    monkeypatch.setenv("PLE_CPU_SYSFS_ROOT", os.path.join(TOPOLOGIES, "uniform-8"))
+    assert ple.cpu_classes()["source"] == "uniform" and ple.cpu_classes()["big"] == 0xFF
+
+    monkeypatch.setenv("PLE_CPU_SYSFS_ROOT", os.path.join(TOPOLOGIES, "phone-4-4-capacity"))
+    allowed = ple.cpu_classes()["allowed"]
+    assert allowed != 0
+    request, candidates = read_request(os.path.join(EXAMPLE, "request.jsonl"))
+    columns = candidate_arrays(model, candidates)
+    everywhere, _ = ple.Session(model, max_batch=16, threads=3).run(columns, request=request)
+    for cpus, cls in (("big", 0xF0), ("little", 0x0F)):
+        if cls & allowed == 0:
+            with pytest.raises(ple.Error, match="are all outside the CPUs this thread may run on"):
+                ple.Session(model, max_batch=16, threads=3, cpus=cpus)
+            continue
+        session = ple.Session(model, max_batch=16, threads=3, cpus=cpus)
+        assert session.worker_cpu_mask != 0 and session.worker_cpu_mask & ~(cls & allowed) == 0
+        outputs, _ = session.run(columns, request=request)
+        assert np.array_equal(outputs, everywhere)
+    lowest = allowed & -allowed
+    assert ple.Session(model, max_batch=16, threads=2, cpus=lowest).worker_cpu_mask == lowest
+    with pytest.raises(ple.Error, match="cpu_mask is 0"):
+        ple.Session(model, threads=2, cpus=0)
+    with pytest.raises(ValueError, match="'all', 'big', 'little'"):
+        ple.Session(model, cpus="medium")

@@ -230,7 +230,8 @@ JNIEXPORT void JNICALL Java_dev_ple_Request_nativeClose(JNIEnv*, jclass, jlong h
 // ---- Session ----
 
 JNIEXPORT jlong JNICALL Java_dev_ple_Session_nativeCreate(JNIEnv* env, jclass, jlong model, jint max_batch,
-                                                          jint kernel_path, jint num_threads) {
+                                                          jint kernel_path, jint num_threads, jint cpus,
+                                                          jlong cpu_mask) {
   if (max_batch <= 0) {
     ThrowIllegalArgument(env, "maxBatch must be at least 1");
     return 0;
@@ -244,6 +245,8 @@ JNIEXPORT jlong JNICALL Java_dev_ple_Session_nativeCreate(JNIEnv* env, jclass, j
   options.max_batch = static_cast<uint32_t>(max_batch);
   options.kernel_path = static_cast<ple_kernel_path>(kernel_path);
   options.num_threads = static_cast<uint32_t>(num_threads);
+  options.cpus = static_cast<ple_cpu_selection>(cpus);  // the C API checks the value
+  options.cpu_mask = static_cast<uint64_t>(cpu_mask);
   ple_session* session = nullptr;
   const ple_status status = ple_session_create(FromHandle<ple_model>(model), &options, &session);
   if (status != PLE_OK) ThrowStatus(env, status);
@@ -304,6 +307,31 @@ JNIEXPORT jintArray JNICALL Java_dev_ple_Session_nativeTopK(JNIEnv* env, jclass,
   jintArray result = env->NewIntArray(keep);
   env->SetIntArrayRegion(result, 0, keep, reinterpret_cast<const jint*>(indices.data()));
   return result;
+}
+
+JNIEXPORT jlong JNICALL Java_dev_ple_Session_nativeWorkerCpuMask(JNIEnv* env, jclass, jlong handle) {
+  ple_session_info info{};
+  info.struct_size = sizeof(info);
+  const ple_status status = ple_session_get_info(FromHandle<ple_session>(handle), &info);
+  if (status != PLE_OK) ThrowStatus(env, status);
+  return static_cast<jlong>(info.worker_cpu_mask);
+}
+
+// {source, cpus, big, little, allowed, num_classes}: CpuClasses.java unpacks them.
+JNIEXPORT jlongArray JNICALL Java_dev_ple_CpuClasses_nativeGet(JNIEnv* env, jclass) {
+  ple_cpu_classes classes{};
+  classes.struct_size = sizeof(classes);
+  const ple_status status = ple_cpu_classes_get(&classes);
+  if (status != PLE_OK) {
+    ThrowStatus(env, status);
+    return nullptr;
+  }
+  const jlong values[6] = {static_cast<jlong>(classes.source), static_cast<jlong>(classes.cpus),
+                           static_cast<jlong>(classes.big),    static_cast<jlong>(classes.little),
+                           static_cast<jlong>(classes.allowed), static_cast<jlong>(classes.num_classes)};
+  jlongArray array = env->NewLongArray(6);
+  if (array != nullptr) env->SetLongArrayRegion(array, 0, 6, values);
+  return array;
 }
 
 JNIEXPORT void JNICALL Java_dev_ple_Session_nativeClose(JNIEnv*, jclass, jlong handle) {

@@ -7,14 +7,30 @@ public final class Session extends NativeHandle {
   private final Model model;  // keeps the model's Java side (and a buffer it reads in place) reachable
   private final int tasks;
 
+  /** Every CPU (the default): no pinning. */
+  public static final int CPUS_ALL = 0;
+  /** The performance cores (every class above the lowest: {@link CpuClasses}). */
+  public static final int CPUS_BIG = 1;
+  /** The efficiency cores: least power, least speed. */
+  public static final int CPUS_LITTLE = 2;
+  /** Exactly the CPUs of the cpuMask argument (bit i = CPU i). */
+  public static final int CPUS_MASK = 3;
+
   /**
    * Kernel path 0 = auto, 1 = reference, 2 = XNNPACK (docs/c-api.md); numThreads threads per
-   * run, the caller's included (1 to 64; outputs are the same bits for any count).
+   * run, the caller's included (1 to 64; outputs are the same bits for any count); cpus, one
+   * of the CPUS_ constants, says where the session's threads run (the workers are pinned, and
+   * the calling thread is moved there for each run), cpuMask the CPUs of CPUS_MASK. A selection
+   * that leaves no CPU this app may use is a PleException (status 1) naming the masks.
    */
-  public Session(Model model, int maxBatch, int kernelPath, int numThreads) {
-    super(nativeCreate(model.handle(), maxBatch, kernelPath, numThreads), "session");
+  public Session(Model model, int maxBatch, int kernelPath, int numThreads, int cpus, long cpuMask) {
+    super(nativeCreate(model.handle(), maxBatch, kernelPath, numThreads, cpus, cpuMask), "session");
     this.model = model;
     tasks = model.taskNames().length;
+  }
+
+  public Session(Model model, int maxBatch, int kernelPath, int numThreads) {
+    this(model, maxBatch, kernelPath, numThreads, CPUS_ALL, 0);
   }
 
   public Session(Model model, int maxBatch, int kernelPath) {
@@ -46,6 +62,11 @@ public final class Session extends NativeHandle {
     nativeRun(handle(), request == null ? 0 : request.handle(), candidates, numCandidates, null, outputs, null, scores);
   }
 
+  /** The CPUs the session's workers run with, as each read its own affinity; 0 without workers. */
+  public long workerCpuMask() {
+    return nativeWorkerCpuMask(handle());
+  }
+
   /** Indices of the best k scores, best first; ties keep the lower index first; NaN ranks last. */
   public static int[] topK(float[] scores, int k) {
     NativeLibrary.load();
@@ -57,7 +78,9 @@ public final class Session extends NativeHandle {
     nativeClose(handle);
   }
 
-  private static native long nativeCreate(long model, int maxBatch, int kernelPath, int numThreads);
+  private static native long nativeCreate(long model, int maxBatch, int kernelPath, int numThreads, int cpus,
+      long cpuMask);
+  private static native long nativeWorkerCpuMask(long handle);
   private static native void nativeRun(long handle, long request, FeatureValues[] candidates, int numCandidates,
       float[] outputs, FloatBuffer outputBuffer, float[] scores, FloatBuffer scoreBuffer);
   private static native int[] nativeTopK(float[] scores, int k);

@@ -90,6 +90,47 @@ public class PleTest {
     }
   }
 
+  /**
+   * Core selection on the 4+4 fixture tree (PLE_CPU_SYSFS_ROOT, set by the ctest entry): CPUs
+   * 0-3 little, 4-7 big, intersected with the CPUs this JVM may use. The workers' masks are
+   * what each read inside itself.
+   */
+  @Test
+  public void selectsBigOrLittleCores() {
+    final CpuClasses classes = CpuClasses.get();
+    assertEquals(CpuClasses.SOURCE_CAPACITY, classes.source);
+    assertEquals(0x0fL, classes.little);
+    assertEquals(0xf0L, classes.big);
+    assertEquals(2, classes.numClasses);
+    assertTrue(classes.allowed != 0);
+    try (Model model = Model.fromFile(MODEL); Request request = new Request(model)) {
+      request.set(user());
+      for (int cpus : new int[] {Session.CPUS_BIG, Session.CPUS_LITTLE}) {
+        final long wanted = (cpus == Session.CPUS_BIG ? classes.big : classes.little) & classes.allowed;
+        if (wanted == 0) {
+          final PleException e = assertThrows(PleException.class, () -> new Session(model, 16, 0, 3, cpus, 0));
+          assertEquals(1, e.status());
+          assertTrue(e.getMessage(), e.getMessage().contains("are all outside the CPUs this thread may run on"));
+          continue;
+        }
+        try (Session session = new Session(model, 16, 0, 3, cpus, 0)) {
+          assertTrue(session.workerCpuMask() != 0);
+          assertEquals(0L, session.workerCpuMask() & ~wanted);
+          final float[] outputs = new float[9];
+          final float[] scores = new float[3];
+          session.run(request, candidates(), 3, outputs, scores);
+          assertOutputs(outputs, scores);
+        }
+      }
+      final long lowest = Long.lowestOneBit(classes.allowed);
+      try (Session session = new Session(model, 16, 0, 2, Session.CPUS_MASK, lowest)) {
+        assertEquals(lowest, session.workerCpuMask());
+      }
+      assertThrows(PleException.class, () -> new Session(model, 16, 0, 2, Session.CPUS_MASK, 0));
+      assertThrows(PleException.class, () -> new Session(model, 16, 0, 2, 9, 0));
+    }
+  }
+
   @Test
   public void loadsFromAFileAndRanks() {
     try (Model model = Model.fromFile(MODEL)) {
