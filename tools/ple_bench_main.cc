@@ -46,6 +46,8 @@ const char kUsage[] =
     "  --batch LIST        candidates per run, e.g. 1,50,200,1000 (default 200)\n"
     "  --threads LIST      session threads, e.g. 1,2 (default 1)\n"
     "  --kernels NAME      kernel path: auto (default), reference, xnnpack, avx2, avx512, ...\n"
+    "  --cpus WHICH        where the session's threads run: all (default), big, little, or a\n"
+    "                      mask of CPUs such as 0xf0 (docs/performance.md, \"Big and little cores\")\n"
     "  --mode MODE         broadcast: request-scope features given once per request (default);\n"
     "                      per_row: every row brings them (dense-only models, ple_session_run)\n"
     "  --fresh-request     broadcast: set the request context again before every run\n"
@@ -68,6 +70,8 @@ struct Options {
   std::string input_path, json_path;
   std::vector<size_t> batches = {200};
   std::vector<uint32_t> threads = {1};
+  ple_cpu_selection cpus = PLE_CPUS_ALL;
+  uint64_t cpu_mask = 0;
   bool fresh_request = false, profile = true;
   size_t runs = 100, warmup = 10;
   double min_time_s = 0.0, max_time_s = 0.0;  // 0: no limit
@@ -125,6 +129,13 @@ Options ParseArguments(int argc, char** argv) {
       o.threads = ParseList<uint32_t>(arg, value(), 1);
     } else if (arg == "--kernels") {
       o.kernels = value();
+    } else if (arg == "--cpus") {
+      const std::string which = value();
+      char* end = nullptr;
+      o.cpus = which == "all" ? PLE_CPUS_ALL : which == "big" ? PLE_CPUS_BIG : which == "little" ? PLE_CPUS_LITTLE : PLE_CPUS_MASK;
+      if (o.cpus == PLE_CPUS_MASK) o.cpu_mask = std::strtoull(which.c_str(), &end, 0);
+      if (o.cpus == PLE_CPUS_MASK && (which.empty() || *end != '\0' || o.cpu_mask == 0))
+        UsageError("--cpus is all, big, little or a non-zero CPU mask such as 0xf0, got '" + which + "'");
     } else if (arg == "--mode") {
       o.mode = value();
       if (o.mode != "broadcast" && o.mode != "per_row")
@@ -476,6 +487,8 @@ void BenchSession(const Options& o, const ple::Model& model, const Workload& w, 
   options.max_batch = static_cast<uint32_t>(w.max_batch);
   options.kernel_path = kernel_path;
   options.num_threads = threads;
+  options.cpus = o.cpus;
+  options.cpu_mask = o.cpu_mask;
   const auto prepare_start = Clock::now();
   ple::Session session(model, options);
   const double prepare_ms = Microseconds(Clock::now() - prepare_start) / 1000;
@@ -486,9 +499,11 @@ void BenchSession(const Options& o, const ple::Model& model, const Workload& w, 
   ple::Request request(model);
   if (w.has_request) request.Set(w.request_values.data(), w.request_values.size());
   if (text) {
-    std::fprintf(text, "prepare: %.3f ms, %u thread%s, kernel path %s, %s weights, arena %s, packed weights %s\n",
+    std::fprintf(text, "prepare: %.3f ms, %u thread%s, kernel path %s, %s weights, arena %s, packed weights %s",
                  prepare_ms, threads, threads == 1 ? "" : "s", ple_kernel_path_name(info.kernel_path),
                  precision->c_str(), Bytes(info.arena_bytes).c_str(), Bytes(info.packed_weight_bytes).c_str());
+    if (info.worker_cpu_mask != 0) std::fprintf(text, ", workers on CPUs 0x%llx", (unsigned long long)info.worker_cpu_mask);
+    std::fprintf(text, "\n");
   }
   SessionUnderTest s{session, request, threads, prepare_ms, info};
   for (size_t batch : o.batches) results->push_back(BenchBatch(o, w, s, batch, outputs, text));

@@ -6,6 +6,7 @@ written by the float64 PyTorch reference (tests/reference/make_example.py), neve
 """
 import json
 import os
+import threading
 
 import numpy as np
 import pytest
@@ -150,8 +151,12 @@ def test_core_selection_on_fixture_trees(model, monkeypatch):
             continue
         session = ple.Session(model, max_batch=16, threads=3, cpus=cpus)
         assert session.worker_cpu_mask != 0 and session.worker_cpu_mask & ~(cls & allowed) == 0
-        outputs, _ = session.run(columns, request=request)
-        assert np.array_equal(outputs, everywhere)
+        # On a thread of its own: a run moves its calling thread inside the selection and leaves it there.
+        results = []
+        caller = threading.Thread(target=lambda: results.append(session.run(columns, request=request)[0]))
+        caller.start()
+        caller.join()
+        assert np.array_equal(results[0], everywhere)
     lowest = allowed & -allowed
     assert ple.Session(model, max_batch=16, threads=2, cpus=lowest).worker_cpu_mask == lowest
     with pytest.raises(ple.Error, match="cpu_mask is 0"):

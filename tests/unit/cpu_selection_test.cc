@@ -1,8 +1,8 @@
 // Core selection (ple_session_options.cpus): the CPU classes read from the sysfs fixture trees
 // in tests/data/cpu-topologies/, the selection's checks and errors, the CPUs each worker
-// actually runs with (read inside the worker with sched_getaffinity), the caller moved into
-// the selection for a run and given its own mask back, XNNPACK's threads created inside it,
-// and results that do not depend on where they were computed.
+// actually runs with (read inside the worker with sched_getaffinity), the calling thread moved
+// into the selection by its first run, XNNPACK's threads created inside it (the creating
+// thread given its own mask back), and results that do not depend on where they were computed.
 #include <catch2/catch.hpp>
 #include <cstdlib>
 #include <cstring>
@@ -151,7 +151,7 @@ TEST_CASE("cpu selection: bad selections are clear errors, big and little are in
   restricted.join();
 }
 
-TEST_CASE("cpu selection: a scoped move puts the calling thread inside the selection and gives its mask back",
+TEST_CASE("cpu selection: a scoped move gives the calling thread its mask back, a plain move keeps it inside",
           "[cpus]") {
   const uint64_t allowed = ple::rt::CurrentThreadCpus();
   const std::vector<int> cpus = CpusOf(allowed);
@@ -177,6 +177,11 @@ TEST_CASE("cpu selection: a scoped move puts the calling thread inside the selec
       const ple::rt::ScopedThreadCpus inside(allowed);  // already inside: left where it is
       CHECK(ple::rt::CurrentThreadCpus() == one);
     }
+    CHECK(ple::rt::CurrentThreadCpus() == one);
+    REQUIRE(ple::rt::SetCurrentThreadCpus(own));
+    ple::rt::MoveCurrentThreadInside(one);
+    CHECK(ple::rt::CurrentThreadCpus() == one);
+    ple::rt::MoveCurrentThreadInside(allowed);  // already inside: stays
     CHECK(ple::rt::CurrentThreadCpus() == one);
   });
   caller.join();
@@ -204,32 +209,43 @@ TEST_CASE("cpu selection: each worker runs with the selected CPUs, read inside t
   const size_t rows = 16;
   std::vector<float> inputs(rows * model.row_width());
   for (size_t i = 0; i < inputs.size(); ++i) inputs[i] = static_cast<float>((i * 37) % 101) / 50.0f - 1.0f;
-  auto run = [&](ple::SessionOptions options, uint64_t* worker_cpus) {
-    options.max_batch = rows;
-    options.num_threads = 3;
-    ple::Session session(model, options);
-    *worker_cpus = session.info().worker_cpu_mask;
-    return session.Run(inputs);
+  // Each session runs on a thread of its own: a run moves its calling thread inside the
+  // selection and leaves it there. `caller_cpus` is that thread's mask after the run.
+  auto run = [&](ple::SessionOptions options, uint64_t* worker_cpus, uint64_t* caller_cpus) {
+    std::vector<float> outputs;
+    std::thread caller([&] {
+      options.max_batch = rows;
+      options.num_threads = 3;
+      ple::Session session(model, options);
+      *worker_cpus = session.info().worker_cpu_mask;
+      outputs = session.Run(inputs);
+      *caller_cpus = ple::rt::CurrentThreadCpus();
+    });
+    caller.join();
+    return outputs;
   };
-  uint64_t workers = 0;
-  const std::vector<float> everywhere = run({}, &workers);
+  uint64_t workers = 0, caller = 0;
+  const std::vector<float> everywhere = run({}, &workers, &caller);
   CHECK(workers != 0);
   CHECK((workers & ~allowed) == 0);
+  CHECK(caller == allowed);  // PLE_CPUS_ALL moves no thread
 
   ple::SessionOptions options;
   options.cpus = PLE_CPUS_BIG;
-  CHECK(run(options, &workers) == everywhere);
+  CHECK(run(options, &workers, &caller) == everywhere);
   CHECK(workers == big);  // one big CPU: the workers share it
+  CHECK(caller == big);
   options.cpus = PLE_CPUS_LITTLE;
-  CHECK(run(options, &workers) == everywhere);
+  CHECK(run(options, &workers, &caller) == everywhere);
   CHECK(workers != 0);
   CHECK((workers & ~little) == 0);
+  CHECK(caller == little);
   options.cpus = PLE_CPUS_MASK;
   options.cpu_mask = little & (~little + 1);  // the lowest little CPU
-  CHECK(run(options, &workers) == everywhere);
+  CHECK(run(options, &workers, &caller) == everywhere);
   CHECK(workers == options.cpu_mask);
-  // The caller is given its own mask back after every run.
-  CHECK(ple::rt::CurrentThreadCpus() == allowed);
+  CHECK(caller == options.cpu_mask);
+  CHECK(ple::rt::CurrentThreadCpus() == allowed);  // this thread ran nothing
 }
 
 TEST_CASE("cpu selection: XNNPACK's threads are created inside the selection", "[cpus][threads]") {

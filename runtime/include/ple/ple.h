@@ -241,10 +241,11 @@ typedef struct ple_session_options {
    * counted by ple_session_memory_bytes). Default 0: no recording, no cost. */
   uint32_t record_gates;
   /* ABI 1.2. Which CPUs the session's work runs on (docs/performance.md, "Big and little
-   * cores"): its workers are pinned to them at creation, and each run moves the calling thread
-   * into them for the run's duration (then gives it back its own mask). Intersected with the
+   * cores"): its workers are pinned to them at creation, and the first run on a calling thread
+   * outside them moves that thread inside and leaves it there (as ncnn's powersave modes do:
+   * moving it back after every run costs more than a small model's run). Intersected with the
    * CPUs the creating thread may use; an empty result or a CPU the device does not have is
-   * PLE_ERROR_INVALID_ARGUMENT. Default PLE_CPUS_ALL: no pinning. */
+   * PLE_ERROR_INVALID_ARGUMENT. Default PLE_CPUS_ALL: no pinning, no thread is moved. */
   ple_cpu_selection cpus;
   uint64_t cpu_mask;            /* with PLE_CPUS_MASK: bit i = CPU i (CPUs 0 to 63) */
 } ple_session_options;

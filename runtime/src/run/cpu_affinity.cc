@@ -45,15 +45,30 @@ bool SetCurrentThreadCpus(uint64_t mask) {
 
 int CurrentCpu() { return sched_getcpu(); }
 
+namespace {
+
+// Whether every CPU of `set` is in `mask`.
+bool Inside(const cpu_set_t& set, uint64_t mask) {
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+    if (CPU_ISSET(cpu, &set) && (cpu >= kMaxSelectableCpus || (mask >> cpu & 1) == 0)) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+void MoveCurrentThreadInside(uint64_t mask) {
+  if (mask == 0) return;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0 && !Inside(set, mask)) SetCurrentThreadCpus(mask);
+}
+
 ScopedThreadCpus::ScopedThreadCpus(uint64_t mask) {
   if (mask == 0) return;
   CPU_ZERO(&saved_);
   if (sched_getaffinity(0, sizeof(saved_), &saved_) != 0) return;
-  bool inside = true;
-  for (int cpu = 0; cpu < CPU_SETSIZE && inside; ++cpu) {
-    inside = !CPU_ISSET(cpu, &saved_) || (cpu < kMaxSelectableCpus && (mask >> cpu & 1));
-  }
-  if (!inside) moved_ = SetCurrentThreadCpus(mask);
+  if (!Inside(saved_, mask)) moved_ = SetCurrentThreadCpus(mask);
 }
 
 ScopedThreadCpus::~ScopedThreadCpus() {
@@ -66,6 +81,7 @@ bool ThreadAffinitySupported() { return false; }
 uint64_t CurrentThreadCpus() { return 0; }
 bool SetCurrentThreadCpus(uint64_t) { return false; }
 int CurrentCpu() { return -1; }
+void MoveCurrentThreadInside(uint64_t) {}
 ScopedThreadCpus::ScopedThreadCpus(uint64_t) {}
 ScopedThreadCpus::~ScopedThreadCpus() {}
 

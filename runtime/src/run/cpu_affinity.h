@@ -27,6 +27,10 @@ bool SetCurrentThreadCpus(uint64_t mask);
 // The CPU the calling thread runs on now, or -1.
 int CurrentCpu();
 
+// Restricts the calling thread to `mask` (0: no change) unless its own mask is already inside
+// (CPUs past 63 count as outside). Costs one system call when inside, two when it moves.
+void MoveCurrentThreadInside(uint64_t mask);
+
 // While it lives, the calling thread runs inside `mask` (0: no change). It moves the thread
 // only when the thread's own mask is not already inside (then it costs one system call), and
 // gives the thread back its whole own mask, CPUs past 63 included, when destroyed.

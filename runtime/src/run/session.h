@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "run/feature_layer.h"
@@ -209,6 +210,7 @@ class Session {
   std::vector<Worker> workers_;                                // one per thread, workers_[0] the caller's
   std::unique_ptr<ThreadPool> pool_;                           // null with one thread
   uint64_t run_cpus_ = 0;                                      // the selection's CPUs (0: all): each run's caller moves inside
+  std::thread::id moved_thread_;                               // the last thread a run moved into run_cpus_
   uint64_t worker_cpu_mask_ = 0;                               // what the workers read as their affinity
   WorkerCost worker_cost_;                                     // how many workers a run deserves (worker_cost.h)
   bool always_split_ = false;                                  // PLE_THREAD_SPLIT=always (the thread tests)

@@ -113,14 +113,21 @@ public class PleTest {
           assertTrue(e.getMessage(), e.getMessage().contains("are all outside the CPUs this thread may run on"));
           continue;
         }
-        try (Session session = new Session(model, 16, 0, 3, cpus, 0)) {
-          assertTrue(session.workerCpuMask() != 0);
-          assertEquals(0L, session.workerCpuMask() & ~wanted);
-          final float[] outputs = new float[9];
-          final float[] scores = new float[3];
-          session.run(request, candidates(), 3, outputs, scores);
-          assertOutputs(outputs, scores);
-        }
+        // On a thread of its own: a run moves its calling thread inside the selection and leaves it there.
+        final float[] outputs = new float[9];
+        final float[] scores = new float[3];
+        final long[] workers = new long[1];
+        final Thread caller = new Thread(() -> {
+          try (Session session = new Session(model, 16, 0, 3, cpus, 0)) {
+            workers[0] = session.workerCpuMask();
+            session.run(request, candidates(), 3, outputs, scores);
+          }
+        });
+        caller.start();
+        joinQuietly(caller);
+        assertTrue(workers[0] != 0);
+        assertEquals(0L, workers[0] & ~wanted);
+        assertOutputs(outputs, scores);
       }
       final long lowest = Long.lowestOneBit(classes.allowed);
       try (Session session = new Session(model, 16, 0, 2, Session.CPUS_MASK, lowest)) {
@@ -128,6 +135,14 @@ public class PleTest {
       }
       assertThrows(PleException.class, () -> new Session(model, 16, 0, 2, Session.CPUS_MASK, 0));
       assertThrows(PleException.class, () -> new Session(model, 16, 0, 2, 9, 0));
+    }
+  }
+
+  private static void joinQuietly(Thread thread) {
+    try {
+      thread.join();
+    } catch (InterruptedException e) {
+      throw new AssertionError(e);
     }
   }
 
