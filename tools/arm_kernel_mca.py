@@ -171,6 +171,22 @@ def is_simd(operands):
     return re.search(r"\bv\d+\.|\b[qd]\d+\b", operands) is not None
 
 
+def transfer_bytes(opcode, operands, stores):
+    """Bytes one aarch64 load (stores=False) or store (True) moves to or from SIMD registers; 0 otherwise."""
+    names = ("str", "stur", "stp", "st1") if stores else ("ldr", "ldur", "ldp", "ld1")
+    if opcode not in names:
+        return 0
+    if opcode in ("ld1", "st1"):
+        registers = re.findall(r"v\d+\.(\d+)([bhsd])", operands.split("}")[0])
+        size = {"b": 1, "h": 2, "s": 4, "d": 8}
+        return sum(int(n) * size[t] for n, t in registers)
+    first = re.match(r"\s*([qdsh])\d+", operands)
+    if not first:
+        return 0
+    width = {"q": 16, "d": 8, "s": 4, "h": 2}[first.group(1)]
+    return width * (2 if opcode in ("ldp", "stp") else 1)
+
+
 def loop_text(instructions, first, last):
     """The loop as llvm-mca input: branch targets become a label at the loop's top."""
     lines = []
@@ -223,9 +239,38 @@ def peak_text(arch, opcode, operands):
 
 
 Row = collections.namedtuple("Row", "arch kernel barred core cycles macs_per_iter peak_macs_per_cycle bottleneck loop_size")
+# The rest of a run, per core: cycles per unit of work, from the same simulation. Units: a float
+# quantized (the quantizer's loops: cycles / floats loaded an iteration, both loops added), a
+# GEMM output written (the row block's code outside its main loop: cycles / floats stored).
+Rest = collections.namedtuple("Rest", "kernel core cycles_per_unit unit")
 
 
-def analyse(arch, build):
+def back_edges(instructions):
+    """(first index, last index) of every loop closed by a backward branch."""
+    index = {addr: i for i, (addr, _, _) in enumerate(instructions)}
+    edges = []
+    for i, (addr, opcode, operands) in enumerate(instructions):
+        m = re.search(r"(?:^|[ ,])(?:0x)?([0-9a-f]+) <", operands) if BRANCH.match(opcode) else None
+        if m and int(m.group(1), 16) <= addr and int(m.group(1), 16) in index:
+            edges.append((index[int(m.group(1), 16)], i))
+    return edges
+
+
+def epilogue_text(instructions, first, last):
+    """The straight-line code of the smallest loop around [first, last], less that loop and
+    every branch: a GEMM's per row-block work outside its main loop (both sides of any tail
+    branch counted: an upper bound). None when nothing encloses the loop."""
+    around = [(a, b) for a, b in back_edges(instructions) if a <= first and last <= b and (a, b) != (first, last)]
+    if not around:
+        return None
+    a, b = min(around, key=lambda e: e[1] - e[0])
+    body = [ins for i, ins in enumerate(instructions[a:b + 1], start=a)
+            if not first <= i <= last and not BRANCH.match(ins[1]) and ins[1] not in ("bl", "blr", "br", "ret")]
+    return body
+
+
+def analyse(arch, build, rest=None):
+    """Rows of the loop table; with a list as `rest`, appends the run's other costs to it."""
     rows = []
     objdir = os.path.join(build, "runtime", "CMakeFiles", "ple_runtime_objects.dir", "src", "kernels")
     for obj_name, pattern, kernel, gemm, barred in KERNELS[arch]:
@@ -250,6 +295,8 @@ def analyse(arch, build):
         # A GEMM: the loop with the most multiply-adds (the full row block). Other kernels: their
         # two loops with the most SIMD instructions (e.g. the quantizer's range and its rounding).
         ranked = sorted(loops, key=lambda l: (loop_macs(l), loop_simd(l)), reverse=True)
+        if rest is not None and arch == "aarch64":
+            rest.extend(rest_costs(arch, kernel, gemm, instructions, ranked))
         for n, (first, last) in enumerate(ranked[:1 if gemm else 2]):
             macs = loop_macs((first, last))
             if gemm and macs < 32:  # a full row block does 2 rows x 16 columns at least
@@ -271,6 +318,30 @@ def analyse(arch, build):
     return rows
 
 
+def rest_costs(arch, kernel, gemm, instructions, ranked):
+    """Rest rows of one kernel: a GEMM's epilogue per output, the quantizer's cost per float."""
+    out = []
+    if gemm:
+        body = epilogue_text(instructions, *ranked[0])
+        stored = sum(transfer_bytes(op, args, True) for _, op, args in body or [])
+        if body and stored:
+            text = "".join(f"  {op} {args}\n" for _, op, args in body)
+            for core in CORES[arch]:
+                cycles, _ = mca(arch, core, text)
+                out.append(Rest(kernel, core, cycles / (stored / 4), "output"))
+    elif kernel.startswith("quantization"):
+        per_float = collections.Counter()
+        for first, last in ranked[:2]:
+            loaded = sum(transfer_bytes(op, args, False) for _, op, args in instructions[first:last + 1])
+            if not loaded:
+                continue
+            for core in CORES[arch]:
+                cycles, _ = mca(arch, core, loop_text(instructions, first, last))
+                per_float[core] += cycles / (loaded / 4)
+        out += [Rest(kernel, core, c, "float") for core, c in per_float.items()]
+    return out
+
+
 def percent(row):
     return 100.0 * row.macs_per_iter / row.cycles / row.peak_macs_per_cycle if row.peak_macs_per_cycle else None
 
@@ -281,43 +352,69 @@ CLOCK_GHZ = {"cortex-a55": 1.8, "cortex-a510": 2.0, "neoverse-n1": 2.6, "neovers
 BANDWIDTH_GBS = {"cortex-a55": 12.0, "cortex-a510": 12.0, "neoverse-n1": 20.0, "neoverse-n2": 20.0,
                  "neoverse-v1": 25.0, "apple-m1": 40.0}
 LOOP_OF_DTYPE = {"I8": "int8 GEMM (neondot)", "F32": "f32 GEMM (neon)", "F16": "f16 GEMM (neon)"}
+# Epilogue costs are looked up under the same kernel names (Rest rows).
 
 
-def packed_groups(inspect, model):
-    """[(dtype, inputs, request inputs, columns, weight bytes)] from ple-inspect's listing."""
-    groups = []
+def model_listing(inspect, model):
+    """(packed groups [(dtype, inputs, request inputs, columns, weight bytes)], gate multiply-adds
+    per candidate row) from ple-inspect's listing: a gate's weighted sum reads every expert it
+    weighs, each of its expert's width."""
+    groups, gate_macs, widths = [], 0, {}
     for line in run([inspect, model]).splitlines():
         m = re.match(r"\s+group \d+\s+(\w+)\s+\d+ layers?, (\d+) inputs(?: \((\d+) request-scope\))? -> (\d+) columns, "
                      r"(\d+) bytes", line)
         if m:
             groups.append((m.group(1), int(m.group(2)), int(m.group(3) or 0), int(m.group(4)), int(m.group(5))))
+        if re.match(r"level \d+:", line):
+            widths = {}
+        m = re.match(r"\s+expert (\d+)\s.*\[\d+ -> (?:.* -> )?(\d+) [^\]]*\]$", line)
+        if m:
+            widths[int(m.group(1))] = int(m.group(2))
+        m = re.match(r"\s+gate\s.*weighs experts \[([\d,]+)\]", line)
+        if m:
+            gate_macs += sum(widths[int(e)] for e in m.group(1).split(","))
     if not groups:
         sys.exit(f"arm_kernel_mca: ple-inspect lists no packed groups for {model}")
-    return groups
+    return groups, gate_macs
 
 
-def estimate(rows, inspect, models, batches=(1, 50, 200)):
-    """Per model, core and batch: the sum over packed groups of the larger of compute (the
-    group's multiply-adds at its loop's predicted rate: candidate columns for every row, the
-    request columns once) and weight bandwidth (every weight byte streamed once a run)."""
+def estimate(rows, rest, inspect, models, batches=(1, 50, 200)):
+    """Per model, core and batch, summed over packed groups: the larger of the GEMM's compute
+    (its multiply-adds at its loop's predicted rate: candidate columns for every row, the request
+    columns once) and its weights' bandwidth (every weight byte streamed once a run); plus the
+    rest of the run the simulation covers: the int8 groups' quantization (every input float of a
+    row once, the request part once), every output's epilogue, the gates' weighted sums."""
     rate = {(r.kernel, r.core): r.macs_per_iter / r.cycles for r in rows if r.arch == "aarch64" and r.macs_per_iter}
+    per = {(r.kernel, r.core): r.cycles_per_unit for r in rest}
+    quantizer, gate = "quantization (neon)", "gate softmax-sum (neon)"
     print("\n| model | core (clock, bandwidth) | " + " | ".join(f"batch {b}" for b in batches) + " |")
     print("| --- | --- | " + " | ".join("---:" for _ in batches) + " |")
     for model in models:
-        groups = packed_groups(inspect, model)
+        groups, gate_macs = model_listing(inspect, model)
         for core in CORES["aarch64"]:
+            mhz = CLOCK_GHZ[core] * 1e3
             cells = []
             for batch in batches:
-                total, bound = 0.0, collections.Counter()
+                gemm = other = 0.0
+                bound = collections.Counter()
                 for dtype, inputs, request, columns, weight_bytes in groups:
                     macs = batch * (inputs - request) * columns + request * columns
-                    compute = macs / rate[(LOOP_OF_DTYPE[dtype], core)] / (CLOCK_GHZ[core] * 1e3)  # us
+                    compute = macs / rate[(LOOP_OF_DTYPE[dtype], core)] / mhz  # us
                     memory = weight_bytes / (BANDWIDTH_GBS[core] * 1e3)  # us
-                    total += max(compute, memory)
+                    gemm += max(compute, memory)
                     bound["compute" if compute >= memory else "bandwidth"] += max(compute, memory)
-                cells.append(f"{total:.0f} us ({bound.most_common(1)[0][0]})")
+                    if dtype == "I8":
+                        other += (batch * (inputs - request) + request) * per[(quantizer, core)] / mhz
+                    other += batch * columns * per.get((LOOP_OF_DTYPE[dtype], core), 0.0) / mhz
+                gate_rate = rate.get((gate, core))
+                if gate_rate:
+                    other += batch * gate_macs / gate_rate / mhz
+                total = gemm + other
+                cells.append(f"{total:.0f} us ({bound.most_common(1)[0][0]}; rest {100 * other / total:.0f} %)")
             print(f"| {os.path.basename(model)} | {core} ({CLOCK_GHZ[core]} GHz, {BANDWIDTH_GBS[core]:.0f} GB/s) | "
                   + " | ".join(cells) + " |")
+    print("\nThe rest's unit costs (cycles): " + "; ".join(
+        f"{r.kernel} on {r.core} {r.cycles_per_unit:.2f} per {r.unit}" for r in rest if r.core in ("cortex-a55", "neoverse-n1")))
 
 
 def main():
@@ -329,7 +426,8 @@ def main():
                         help="also estimate these models' GEMM time per core at batch 1, 50, 200 (needs ple-inspect)")
     parser.add_argument("--inspect", default="build/tools/ple-inspect", help="ple-inspect, for --estimate")
     args = parser.parse_args()
-    rows = analyse("aarch64", args.aarch64)
+    rest = []
+    rows = analyse("aarch64", args.aarch64, rest)
     if args.armv7:
         rows += analyse("armv7", args.armv7)
     print("| kernel | core | loop instructions | cycles / iteration | multiply-adds / cycle | peak | % of peak | bottleneck (llvm-mca) |")
@@ -344,7 +442,7 @@ def main():
         if r.barred and p is not None and r.core in ("cortex-a55", "cortex-a510", "neoverse-n1", "neoverse-v1") and p < bar:
             failures.append(f"{r.kernel} on {r.core}: {p:.0f} % of peak, bar {bar:.0f} %")
     if args.estimate:
-        estimate(rows, args.inspect, args.estimate)
+        estimate(rows, rest, args.inspect, args.estimate)
     lowered = [(k, c, bar, why) for (k, c), (bar, why) in BARS.items()]
     if lowered:
         print("\nBars below the default %.0f %%, and why:" % DEFAULT_BAR)

@@ -146,3 +146,21 @@ TEST_CASE("worker cost: a run takes another worker only where it saves time, lat
   const WorkerCost large_cost{50000.0, large_macs / ple::rt::kOptimisticMacsPerNs};
   CHECK(threshold(large_cost) < threshold(small_cost));
 }
+
+TEST_CASE("worker cost: the wake-up estimate follows what split runs wait, one preempted run moves it little",
+          "[plan][threads]") {
+  using ple::rt::UpdatedWakeNs;
+  CHECK(UpdatedWakeNs(0.0, 30000.0) == 30000.0);       // no estimate yet: the first sample
+  CHECK(UpdatedWakeNs(10000.0, 30000.0) == 15000.0);   // one in four
+  CHECK(UpdatedWakeNs(10000.0, -500.0) == 7500.0);     // the caller's range was the slower one
+  // A run preempted for 5 ms counts as kWakeSampleCap times the estimate.
+  CHECK(UpdatedWakeNs(10000.0, 5e6) == 0.75 * 10000.0 + 0.25 * ple::rt::kWakeSampleCap * 10000.0);
+  // Runs that keep waiting 30 us move a 10 us estimate there: fewer rows split, then none below
+  // the threshold the real cost gives.
+  double wake = 10000.0;
+  for (int i = 0; i < 30; ++i) wake = UpdatedWakeNs(wake, 30000.0);
+  CHECK(wake == Approx(30000.0).epsilon(0.001));
+  const ple::rt::WorkerCost measured{wake, 4600.0};  // bench-m-dense int8's row on the x86 VM
+  CHECK(ple::rt::WorkersFor(8, measured, 2) == 1);
+  CHECK(ple::rt::WorkersFor(8, ple::rt::WorkerCost{10000.0, 4600.0}, 2) == 2);
+}

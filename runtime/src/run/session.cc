@@ -526,12 +526,13 @@ ple_status Session::Run(RunInputs* inputs, size_t num_candidates, float* outputs
   }
   // Worker 0's range, timed when the session has workers to decide for: the measured row_ns.
   // A run of one row is not timed: it cannot be split, and its fixed costs would count as a row's.
+  double first_ns = 0.0;
   auto run_first = [&](size_t end) {
     if (!pool_ || num_candidates < 2) return RunRows(workers_[0], inputs, 0, end, outputs, scores);
     const auto start = std::chrono::steady_clock::now();
     const ple_status status = RunRows(workers_[0], inputs, 0, end, outputs, scores);
-    const double ns = std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start).count();
-    if (status == PLE_OK) worker_cost_.row_ns = UpdatedRowNs(worker_cost_.row_ns, ns, end);
+    first_ns = std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start).count();
+    if (status == PLE_OK) worker_cost_.row_ns = UpdatedRowNs(worker_cost_.row_ns, first_ns, end);
     return status;
   };
   if (active == 1) return run_first(num_candidates);
@@ -541,7 +542,12 @@ ple_status Session::Run(RunInputs* inputs, size_t num_candidates, float* outputs
     worker.status = w == 0 ? run_first(end) : RunRows(worker, inputs, begin, end, outputs, scores);
     if (worker.status != PLE_OK && w > 0) std::snprintf(worker.error, sizeof(worker.error), "%s", LastError());
   };
+  const auto split_start = std::chrono::steady_clock::now();
   pool_->Run(active, run_range);
+  // What the split cost as this run met it: the caller's wait beyond its own range (wake-ups,
+  // a late or slower worker). The next runs decide with it (worker_cost.h).
+  const double split_ns = std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - split_start).count();
+  worker_cost_.wake_ns = UpdatedWakeNs(worker_cost_.wake_ns, split_ns - first_ns);
   // The first failing range's error (worker 0's is already this thread's last error).
   for (size_t w = 0; w < active; ++w) {
     if (workers_[w].status == PLE_OK) continue;

@@ -19,6 +19,11 @@ size_t WorkersFor(size_t rows, const WorkerCost& cost, size_t max_workers) {
   return best;
 }
 
+double UpdatedWakeNs(double wake_ns, double waited_ns) {
+  const double sample = std::max(0.0, wake_ns > 0.0 ? std::min(waited_ns, kWakeSampleCap * wake_ns) : waited_ns);
+  return wake_ns <= 0.0 ? sample : 0.75 * wake_ns + 0.25 * sample;
+}
+
 double UpdatedRowNs(double row_ns, double nanoseconds, size_t rows) {
   if (rows == 0) return row_ns;
   const double sample = nanoseconds / static_cast<double>(rows);

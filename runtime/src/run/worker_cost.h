@@ -3,10 +3,12 @@
 //   T(w) = rows x row_ns / w + (w > 1 ? wake_ns : 0)
 // and a run takes w > 1 workers only when T(w) is at most kWorthSplitting x T(1) (a margin for
 // what the model leaves out: uneven rows, a worker's cold caches). The inputs, stated:
-//   wake_ns  measured by the session's thread pool when it starts: the median round trip of
-//            waking its sleeping workers for an empty task (ThreadPool::MeasureWakeNanoseconds),
-//            the cost when runs come far apart (back-to-back runs find the workers spinning,
-//            and pay less);
+//   wake_ns  first measured by the session's thread pool when it starts: the median round trip
+//            of waking its sleeping workers for an empty task (ThreadPool::MeasureWakeNanoseconds);
+//            then, after every run that split, what the caller waited beyond its own range
+//            (the run's time less worker 0's): the wake-ups as runs meet them. On the x86 VM of
+//            docs/performance.md runs met three times the cost measured at creation, and
+//            bench-m-dense int8 at batch 8 split into a run 1.4x slower than one thread's;
 //   row_ns   one candidate row on one thread: first the plan's multiply-adds per candidate row
 //            at kOptimisticMacsPerNs (an overestimate of the speed, so the first runs split
 //            less, never more), then the mean measured time per row of worker 0's ranges.
@@ -38,6 +40,13 @@ size_t WorkersFor(size_t rows, const WorkerCost& cost, size_t max_workers);
 // row_ns after a measured range: `nanoseconds` for `rows` rows on one thread, folded into the
 // running mean (one in four: a cold first run, a preempted one, weigh little).
 double UpdatedRowNs(double row_ns, double nanoseconds, size_t rows);
+
+// wake_ns after a split run whose caller waited `waited_ns` beyond its own range: folded into
+// the running mean one in four, a sample counting at most kWakeSampleCap times the current
+// value (a run preempted for milliseconds must not stop splitting for good: a higher estimate
+// splits fewer runs, and only split runs are measured).
+constexpr double kWakeSampleCap = 4.0;
+double UpdatedWakeNs(double wake_ns, double waited_ns);
 
 }  // namespace ple::rt
 
