@@ -319,7 +319,8 @@ def analyse(arch, build, rest=None):
 
 
 def rest_costs(arch, kernel, gemm, instructions, ranked):
-    """Rest rows of one kernel: a GEMM's epilogue per output, the quantizer's cost per float."""
+    """Rest rows of one kernel: a GEMM's epilogue per output, the quantizer's cost per float, the
+    gate's per product of a weight and an expert's value."""
     out = []
     if gemm:
         body = epilogue_text(instructions, *ranked[0])
@@ -329,6 +330,18 @@ def rest_costs(arch, kernel, gemm, instructions, ranked):
             for core in CORES[arch]:
                 cycles, _ = mca(arch, core, text)
                 out.append(Rest(kernel, core, cycles / (stored / 4), "output"))
+    elif kernel.startswith("gate"):
+        # The weighted sum's loop: one expert's products and sums for 4 columns an iteration
+        # (fmul then fadd, as the scalar reference: no multiply-accumulate instruction).
+        def fmul_lanes(loop):
+            return sum(MAC_LANES.get("." + args.split(",")[0].split(".")[-1], 0)
+                       for _, op, args in instructions[loop[0]:loop[1] + 1] if op == "fmul")
+        first, last = max(ranked, key=fmul_lanes)
+        lanes = fmul_lanes((first, last))
+        if lanes:
+            for core in CORES[arch]:
+                cycles, _ = mca(arch, core, loop_text(instructions, first, last))
+                out.append(Rest(kernel, core, cycles / lanes, "product"))
     elif kernel.startswith("quantization"):
         per_float = collections.Counter()
         for first, last in ranked[:2]:
@@ -406,9 +419,7 @@ def estimate(rows, rest, inspect, models, batches=(1, 50, 200)):
                     if dtype == "I8":
                         other += (batch * (inputs - request) + request) * per[(quantizer, core)] / mhz
                     other += batch * columns * per.get((LOOP_OF_DTYPE[dtype], core), 0.0) / mhz
-                gate_rate = rate.get((gate, core))
-                if gate_rate:
-                    other += batch * gate_macs / gate_rate / mhz
+                other += batch * gate_macs * per.get((gate, core), 0.0) / mhz
                 total = gemm + other
                 cells.append(f"{total:.0f} us ({bound.most_common(1)[0][0]}; rest {100 * other / total:.0f} %)")
             print(f"| {os.path.basename(model)} | {core} ({CLOCK_GHZ[core]} GHz, {BANDWIDTH_GBS[core]:.0f} GB/s) | "
