@@ -5,14 +5,17 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <set>
 
 namespace ple::rt {
 namespace {
 
-// The unsigned integer a sysfs file holds, or 0 when it is missing or holds something else.
-uint64_t ReadNumber(const std::string& path) {
-  FILE* file = std::fopen(path.c_str(), "r");
+// The unsigned integer root/cpuN/file holds, or 0 when it is missing or holds something else.
+uint64_t ReadNumber(const std::string& root, int cpu, const char* file_name) {
+  char path[4096];
+  if (std::snprintf(path, sizeof(path), "%s/cpu%d/%s", root.c_str(), cpu, file_name) >= static_cast<int>(sizeof(path))) {
+    return 0;
+  }
+  FILE* file = std::fopen(path, "r");
   if (file == nullptr) return 0;
   unsigned long long value = 0;
   if (std::fscanf(file, "%llu", &value) != 1) value = 0;
@@ -49,25 +52,30 @@ CpuClasses ReadCpuClasses(const std::string& root) {
     bool any = false;
     for (int cpu = 0; cpu < kMaxSelectableCpus; ++cpu) {
       if ((classes.cpus >> cpu & 1) == 0) continue;
-      values[cpu] = ReadNumber(root + "/cpu" + std::to_string(cpu) + "/" + file);
+      values[cpu] = ReadNumber(root, cpu, file);
       any = any || values[cpu] != 0;
     }
     if (!any) continue;
     classes.source = std::strcmp(file, "cpu_capacity") == 0 ? PLE_CPU_CLASSES_CAPACITY : PLE_CPU_CLASSES_MAX_FREQUENCY;
     break;
   }
-  std::set<uint64_t> distinct;
+  // The lowest value read and how many distinct ones (at most 64: a quadratic count is fine).
+  uint64_t lowest = 0;
+  uint32_t distinct = 0;
   for (int cpu = 0; cpu < kMaxSelectableCpus; ++cpu) {
-    if (values[cpu] != 0) distinct.insert(values[cpu]);
+    if (values[cpu] == 0) continue;
+    bool seen = false;
+    for (int other = 0; other < cpu && !seen; ++other) seen = values[other] == values[cpu];
+    distinct += seen ? 0 : 1;
+    if (lowest == 0 || values[cpu] < lowest) lowest = values[cpu];
   }
-  if (distinct.size() <= 1) {  // nothing read, or every CPU alike
+  if (distinct <= 1) {  // nothing read, or every CPU alike
     classes.source = PLE_CPU_CLASSES_UNIFORM;
     classes.big = classes.little = classes.cpus;
     classes.num_classes = 1;
     return classes;
   }
-  classes.num_classes = static_cast<uint32_t>(distinct.size());
-  const uint64_t lowest = *distinct.begin();
+  classes.num_classes = distinct;
   for (int cpu = 0; cpu < kMaxSelectableCpus; ++cpu) {
     if (values[cpu] == 0) continue;
     (values[cpu] == lowest ? classes.little : classes.big) |= uint64_t{1} << cpu;

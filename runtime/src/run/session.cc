@@ -539,15 +539,25 @@ ple_status Session::Run(RunInputs* inputs, size_t num_candidates, float* outputs
   auto run_range = [&](size_t w) {
     Worker& worker = workers_[w];
     const size_t begin = num_candidates * w / active, end = num_candidates * (w + 1) / active;
-    worker.status = w == 0 ? run_first(end) : RunRows(worker, inputs, begin, end, outputs, scores);
+    if (w == 0) {
+      worker.status = run_first(end);
+      worker.range_ns = first_ns;
+    } else {
+      const auto start = std::chrono::steady_clock::now();
+      worker.status = RunRows(worker, inputs, begin, end, outputs, scores);
+      worker.range_ns = std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start).count();
+    }
     if (worker.status != PLE_OK && w > 0) std::snprintf(worker.error, sizeof(worker.error), "%s", LastError());
   };
   const auto split_start = std::chrono::steady_clock::now();
   pool_->Run(active, run_range);
-  // What the split cost as this run met it: the caller's wait beyond its own range (wake-ups,
-  // a late or slower worker). The next runs decide with it (worker_cost.h).
+  // What the split cost as this run met it: the run's time beyond its slowest range (waking
+  // the workers and waiting for the last one to say it is done). The next runs decide with it
+  // (worker_cost.h); a slower range is the rows' cost, not the split's.
   const double split_ns = std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - split_start).count();
-  worker_cost_.wake_ns = UpdatedWakeNs(worker_cost_.wake_ns, split_ns - first_ns);
+  double slowest_ns = 0.0;
+  for (size_t w = 0; w < active; ++w) slowest_ns = std::max(slowest_ns, workers_[w].range_ns);
+  worker_cost_.wake_ns = UpdatedWakeNs(worker_cost_.wake_ns, split_ns - slowest_ns);
   // The first failing range's error (worker 0's is already this thread's last error).
   for (size_t w = 0; w < active; ++w) {
     if (workers_[w].status == PLE_OK) continue;

@@ -166,6 +166,7 @@ class Session {
     std::vector<FeatureSource> sources;              // the run's sources, positioned at this worker's rows
     std::vector<uint64_t> stage_nanoseconds;         // profiling: per stage
     ple_status status = PLE_OK;                      // this worker's part of the last Run
+    double range_ns = 0.0;                           // and how long it took (split runs)
     char error[256] = "";
   };
 

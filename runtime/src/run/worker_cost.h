@@ -5,10 +5,13 @@
 // what the model leaves out: uneven rows, a worker's cold caches). The inputs, stated:
 //   wake_ns  first measured by the session's thread pool when it starts: the median round trip
 //            of waking its sleeping workers for an empty task (ThreadPool::MeasureWakeNanoseconds);
-//            then, after every run that split, what the caller waited beyond its own range
-//            (the run's time less worker 0's): the wake-ups as runs meet them. On the x86 VM of
+//            then, after every run that split, the run's time beyond its slowest range (each
+//            worker times its own): the wake-ups as runs meet them. On the x86 VM of
 //            docs/performance.md runs met three times the cost measured at creation, and
-//            bench-m-dense int8 at batch 8 split into a run 1.4x slower than one thread's;
+//            bench-m-dense int8 at batch 8 split into a run 1.4x slower than one thread's.
+//            (Counting the wait beyond the caller's own range instead charged a slower
+//            worker's rows to the wake-up: at batch 1000 that is hundreds of microseconds, and
+//            batch 200 stopped splitting.)
 //   row_ns   one candidate row on one thread: first the plan's multiply-adds per candidate row
 //            at kOptimisticMacsPerNs (an overestimate of the speed, so the first runs split
 //            less, never more), then the mean measured time per row of worker 0's ranges.
@@ -41,7 +44,7 @@ size_t WorkersFor(size_t rows, const WorkerCost& cost, size_t max_workers);
 // running mean (one in four: a cold first run, a preempted one, weigh little).
 double UpdatedRowNs(double row_ns, double nanoseconds, size_t rows);
 
-// wake_ns after a split run whose caller waited `waited_ns` beyond its own range: folded into
+// wake_ns after a split run that took `waited_ns` beyond its slowest range: folded into
 // the running mean one in four, a sample counting at most kWakeSampleCap times the current
 // value (a run preempted for milliseconds must not stop splitting for good: a higher estimate
 // splits fewer runs, and only split runs are measured).
