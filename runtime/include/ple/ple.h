@@ -234,7 +234,7 @@ typedef struct ple_session_options {
   ple_kernel_path kernel_path;  /* default PLE_KERNELS_AUTO */
   /* Threads a run uses, the calling thread included (default 1, at most 64). The session
    * starts num_threads - 1 workers that sleep between runs; each takes a contiguous range of
-   * the candidates (at least 8 each), with its own arena. Outputs are bit-identical for any
+   * the candidates, as many as the batch deserves (docs/c-api.md, "Threads"), with its own arena. Outputs are bit-identical for any
    * value. The XNNPACK path keeps candidates on the caller and gives XNNPACK a pool instead. */
   uint32_t num_threads;
   /* 1: the session starts with gate recording on (ple_session_set_gate_recording; its buffers are
