@@ -232,10 +232,11 @@ typedef struct ple_session_options {
   uint32_t struct_size;         /* sizeof(ple_session_options), set by ple_session_options_init */
   uint32_t max_batch;           /* largest number of candidates per run (default 256) */
   ple_kernel_path kernel_path;  /* default PLE_KERNELS_AUTO */
-  /* Threads a run uses, the calling thread included (default 1, at most 64). The session
-   * starts num_threads - 1 workers that sleep between runs; each takes a contiguous range of
-   * the candidates, as many as the batch deserves (docs/c-api.md, "Threads"), with its own arena. Outputs are bit-identical for any
-   * value. The XNNPACK path keeps candidates on the caller and gives XNNPACK a pool instead. */
+  /* Threads a run may use, the calling thread included (default 1, at most 64). The session
+   * starts num_threads - 1 workers that sleep between runs; a run takes as many as its batch
+   * deserves (docs/c-api.md, "Threads"), each a contiguous range of the candidates with its
+   * own arena. Outputs are bit-identical for any value. The XNNPACK path keeps candidates on
+   * the caller and gives XNNPACK a pool instead. */
   uint32_t num_threads;
   /* 1: the session starts with gate recording on (ple_session_set_gate_recording; its buffers are
    * counted by ple_session_memory_bytes). Default 0: no recording, no cost. */
