@@ -1,6 +1,6 @@
 #include "run/cpu_classes.h"
 
-#include <dirent.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -23,29 +23,18 @@ uint64_t ReadNumber(const std::string& root, int cpu, const char* file_name) {
   return value;
 }
 
-// N for a folder named cpuN with N < kMaxSelectableCpus, else -1 (cpufreq, cpuidle, ...).
-int CpuNumber(const char* name) {
-  if (std::strncmp(name, "cpu", 3) != 0 || name[3] == '\0') return -1;
-  int number = 0;
-  for (const char* c = name + 3; *c != '\0'; ++c) {
-    if (*c < '0' || *c > '9') return -1;
-    number = number * 10 + (*c - '0');
-    if (number >= kMaxSelectableCpus) return -1;
-  }
-  return number;
-}
-
 }  // namespace
 
 CpuClasses ReadCpuClasses(const std::string& root) {
   CpuClasses classes;
-  DIR* dir = opendir(root.c_str());
-  if (dir != nullptr) {
-    while (const dirent* entry = readdir(dir)) {
-      const int cpu = CpuNumber(entry->d_name);
-      if (cpu >= 0) classes.cpus |= uint64_t{1} << cpu;
+  // Each cpuN folder probed by name: glibc's 32-bit readdir (armv7 without 64-bit file offsets)
+  // fails with EOVERFLOW on ext4's 64-bit directory cookies, and found nothing under qemu-arm.
+  char path[4096];
+  for (int cpu = 0; cpu < kMaxSelectableCpus; ++cpu) {
+    if (std::snprintf(path, sizeof(path), "%s/cpu%d", root.c_str(), cpu) < static_cast<int>(sizeof(path)) &&
+        access(path, F_OK) == 0) {
+      classes.cpus |= uint64_t{1} << cpu;
     }
-    closedir(dir);
   }
   uint64_t values[kMaxSelectableCpus] = {};
   for (const char* file : {"cpu_capacity", "cpufreq/cpuinfo_max_freq"}) {
