@@ -41,9 +41,9 @@ class ScopedThreadCpus {
   ScopedThreadCpus(const ScopedThreadCpus&) = delete;
   ScopedThreadCpus& operator=(const ScopedThreadCpus&) = delete;
 
+#if defined(__linux__)
  private:
   bool moved_ = false;
-#if defined(__linux__)
   cpu_set_t saved_;
 #endif
 };
