@@ -30,6 +30,7 @@ using ple::rt::CpuClasses;
 
 std::string Topology(const std::string& name) { return ple::test::SourcePath("tests/data/cpu-topologies/" + name); }
 
+#if defined(__linux__)
 // Sets PLE_CPU_SYSFS_ROOT for the life of the object (sessions read it when they are created).
 class SysfsRoot {
  public:
@@ -64,6 +65,8 @@ std::string TwoClassTreeForThisMachine(uint64_t allowed) {
   }
   return root;
 }
+
+#endif
 
 ple::Model GoldenModel() { return ple::Model::OpenFile(ple::test::SourcePath("tests/golden/v1-feed-ranker.ple")); }
 
