@@ -140,7 +140,11 @@ case "${1:-}" in
       --output "$unpacked/feed.ple"
     cc tests/consumer/consumer.c -o "$unpacked/consumer" $(PKG_CONFIG_PATH=$root/lib/pkgconfig pkg-config --cflags --libs ple) \
       -Wl,-rpath,"$root/lib"
-    "$unpacked/consumer" "$unpacked/feed.ple" | tee /dev/stderr | grep -q "3 tasks: click share comment"
+    # Not `tee /dev/stderr`: opening it truncates a log file that stderr goes to (CI's log
+    # became NUL bytes up to this point).
+    consumer_output=$("$unpacked/consumer" "$unpacked/feed.ple")
+    echo "$consumer_output" >&2
+    grep -q "3 tasks: click share comment" <<<"$consumer_output"
     "$root/bin/ple-run" --version
     rm -rf "$unpacked"
     ;;
