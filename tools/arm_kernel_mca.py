@@ -139,20 +139,21 @@ def disassemble(obj, start, size):
 BRANCH = re.compile(r"^(b(\.\w+)?|cbn?z|tbn?z|b(ne|eq|lo|hs|hi|ls|lt|le|gt|ge|mi|pl|cc|cs)?(\.[wn])?)$")
 
 
-def inner_loops(instructions):
-    """The innermost loops: (first index, last index) of ranges closed by a backward branch
-    with no other backward branch strictly inside."""
+def back_edges(instructions):
+    """(first index, last index) of every loop closed by a backward branch."""
     index = {addr: i for i, (addr, _, _) in enumerate(instructions)}
     edges = []
     for i, (addr, opcode, operands) in enumerate(instructions):
-        if not BRANCH.match(opcode):
-            continue
-        m = re.search(r"(?:^|[ ,])(?:0x)?([0-9a-f]+) <", operands)
-        if not m:
-            continue
-        target = int(m.group(1), 16)
-        if target <= addr and target in index:
-            edges.append((index[target], i))
+        m = re.search(r"(?:^|[ ,])(?:0x)?([0-9a-f]+) <", operands) if BRANCH.match(opcode) else None
+        if m and int(m.group(1), 16) <= addr and int(m.group(1), 16) in index:
+            edges.append((index[int(m.group(1), 16)], i))
+    return edges
+
+
+def inner_loops(instructions):
+    """The innermost loops: (first index, last index) of ranges closed by a backward branch
+    with no other backward branch strictly inside."""
+    edges = back_edges(instructions)
     innermost = [(a, b) for a, b in edges if not any(a <= c < b and (c, d) != (a, b) and d < b for c, d in edges)]
     # A SIMD inner loop is straight-line code but for exits: no call or return, and no branch
     # before its back edge that lands inside it (an if inside the loop).
@@ -243,17 +244,6 @@ Row = collections.namedtuple("Row", "arch kernel barred core cycles macs_per_ite
 # quantized (the quantizer's loops: cycles / floats loaded an iteration, both loops added), a
 # GEMM output written (the row block's code outside its main loop: cycles / floats stored).
 Rest = collections.namedtuple("Rest", "kernel core cycles_per_unit unit")
-
-
-def back_edges(instructions):
-    """(first index, last index) of every loop closed by a backward branch."""
-    index = {addr: i for i, (addr, _, _) in enumerate(instructions)}
-    edges = []
-    for i, (addr, opcode, operands) in enumerate(instructions):
-        m = re.search(r"(?:^|[ ,])(?:0x)?([0-9a-f]+) <", operands) if BRANCH.match(opcode) else None
-        if m and int(m.group(1), 16) <= addr and int(m.group(1), 16) in index:
-            edges.append((index[int(m.group(1), 16)], i))
-    return edges
 
 
 def epilogue_text(instructions, first, last):

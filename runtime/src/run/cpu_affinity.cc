@@ -34,12 +34,16 @@ uint64_t CurrentThreadCpus() {
   return mask;
 }
 
+void CpuSetOf(uint64_t mask, cpu_set_t* set) {
+  CPU_ZERO(set);
+  for (int cpu = 0; cpu < kMaxSelectableCpus; ++cpu) {
+    if (mask >> cpu & 1) CPU_SET(cpu, set);
+  }
+}
+
 bool SetCurrentThreadCpus(uint64_t mask) {
   cpu_set_t set;
-  CPU_ZERO(&set);
-  for (int cpu = 0; cpu < kMaxSelectableCpus; ++cpu) {
-    if (mask >> cpu & 1) CPU_SET(cpu, &set);
-  }
+  CpuSetOf(mask, &set);
   return mask != 0 && sched_setaffinity(0, sizeof(set), &set) == 0;
 }
 

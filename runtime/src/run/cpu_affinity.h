@@ -21,6 +21,11 @@ bool ThreadAffinitySupported();
 // The CPUs (0 to 63) the calling thread may run on; 0 where that cannot be known.
 uint64_t CurrentThreadCpus();
 
+#if defined(__linux__)
+// `mask` (bit i = CPU i) as a cpu_set_t.
+void CpuSetOf(uint64_t mask, cpu_set_t* set);
+#endif
+
 // Restricts the calling thread to `mask` (non-zero); false when the system refuses.
 bool SetCurrentThreadCpus(uint64_t mask);
 

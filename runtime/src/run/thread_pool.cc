@@ -47,9 +47,7 @@ bool SpinUntil(uint64_t spin_ns, Done done) {
 bool WorkerCpus(uint64_t selected, cpu_set_t* cpus) {
   CPU_ZERO(cpus);
   if (selected != 0) {
-    for (int cpu = 0; cpu < kMaxSelectableCpus; ++cpu) {
-      if (selected >> cpu & 1) CPU_SET(cpu, cpus);
-    }
+    CpuSetOf(selected, cpus);
   } else if (sched_getaffinity(0, sizeof(*cpus), cpus) != 0) {
     return false;
   }
