@@ -147,20 +147,53 @@ TEST_CASE("worker cost: a run takes another worker only where it saves time, lat
   CHECK(threshold(large_cost) < threshold(small_cost));
 }
 
-TEST_CASE("worker cost: the wake-up estimate follows what split runs wait, one preempted run moves it little",
+TEST_CASE("worker cost: the wake-up estimate is the median of the last split runs, a few preempted runs move it not",
           "[plan][threads]") {
-  using ple::rt::UpdatedWakeNs;
-  CHECK(UpdatedWakeNs(0.0, 30000.0) == 30000.0);       // no estimate yet: the first sample
-  CHECK(UpdatedWakeNs(10000.0, 30000.0) == 15000.0);   // one in four
-  CHECK(UpdatedWakeNs(10000.0, -500.0) == 7500.0);     // the caller's range was the slower one
-  // A run preempted for 5 ms counts as kWakeSampleCap times the estimate.
-  CHECK(UpdatedWakeNs(10000.0, 5e6) == 0.75 * 10000.0 + 0.25 * ple::rt::kWakeSampleCap * 10000.0);
-  // Runs that keep waiting 30 us move a 10 us estimate there: fewer rows split, then none below
-  // the threshold the real cost gives.
-  double wake = 10000.0;
-  for (int i = 0; i < 30; ++i) wake = UpdatedWakeNs(wake, 30000.0);
-  CHECK(wake == Approx(30000.0).epsilon(0.001));
-  const ple::rt::WorkerCost measured{wake, 4600.0};  // bench-m-dense int8's row on the x86 VM
+  using ple::rt::WakeEstimate;
+  WakeEstimate wake(10000.0);  // measured at creation: every sample starts there
+  CHECK(wake.ns() == 10000.0);
+  wake.Add(5e6);  // a run preempted for 5 ms
+  wake.Add(5e6);
+  wake.Add(5e6);
+  CHECK(wake.ns() == 10000.0);  // 3 of 8: the median has not moved
+  wake.Add(-500.0);             // the caller's own range was the slowest: counts as 0
+  CHECK(wake.ns() == Approx(0.5 * (10000.0 + 10000.0)));
+  // Runs that keep waiting 30 us move it there: fewer rows split, then none below the threshold
+  // the real cost gives.
+  for (size_t i = 0; i < ple::rt::kWakeSamples; ++i) wake.Add(30000.0);
+  CHECK(wake.ns() == 30000.0);
+  CHECK(wake.measured_ns() == 10000.0);
+  const ple::rt::WorkerCost measured{wake.ns(), 4600.0};  // bench-m-dense int8's row on the x86 VM
   CHECK(ple::rt::WorkersFor(8, measured, 2) == 1);
   CHECK(ple::rt::WorkersFor(8, ple::rt::WorkerCost{10000.0, 4600.0}, 2) == 2);
+}
+
+TEST_CASE("worker planner: warm and cold wake-ups apart, and a grown estimate probed again", "[plan][threads]") {
+  using ple::rt::WorkerPlanner;
+  // Cold 50 us, warm 1 us, 1 us a row: 20 rows split warm, not cold.
+  WorkerPlanner planner(50000.0, 1000.0, 1000.0);
+  CHECK(planner.Workers(20, 2, true) == 2);
+  CHECK(planner.Workers(20, 2, false) == 1);
+  CHECK(planner.Workers(1000, 2, false) == 2);
+  CHECK(planner.Workers(1, 2, true) == 1);  // one row: one worker
+  // Split runs that met 100 us each move the warm estimate: 20 rows stop splitting warm, but
+  // one run in kProbeEvery of those the estimate measured at creation would split, splits.
+  for (size_t i = 0; i < ple::rt::kWakeSamples; ++i) planner.SplitMeasured(true, 100000.0);
+  CHECK(planner.cost(true).wake_ns == 100000.0);
+  CHECK(planner.cost(false).wake_ns == 50000.0);  // the cold one is apart
+  size_t splits = 0;
+  for (size_t run = 0; run < 10 * ple::rt::kProbeEvery; ++run) splits += planner.Workers(20, 2, true) > 1;
+  CHECK(splits == 10);
+  // The probes measure 1 us again: after enough of them the estimate is back and every run splits.
+  for (size_t i = 0; i < ple::rt::kWakeSamples; ++i) planner.SplitMeasured(true, 1000.0);
+  CHECK(planner.Workers(20, 2, true) == 2);
+  // Rows too few to split even at the creation-time figure are never probed.
+  WorkerPlanner cold_only(50000.0, 50000.0, 1000.0);
+  for (size_t i = 0; i < ple::rt::kWakeSamples; ++i) cold_only.SplitMeasured(false, 500000.0);
+  splits = 0;
+  for (size_t run = 0; run < 10 * ple::rt::kProbeEvery; ++run) splits += cold_only.Workers(20, 2, false) > 1;
+  CHECK(splits == 0);
+  // The row time follows worker 0's ranges: one in four.
+  planner.RangeMeasured(2000.0 * 10, 10);
+  CHECK(planner.cost(true).row_ns == Approx(0.75 * 1000.0 + 0.25 * 2000.0));
 }

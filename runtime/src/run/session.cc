@@ -102,8 +102,9 @@ Status Session::Create(std::shared_ptr<const LoadedModel> model, const SessionCo
                        e.what());
     }
     session->worker_cpu_mask_ = session->pool_->WorkerCpuMask();
-    session->worker_cost_.wake_ns = session->pool_->MeasureWakeNanoseconds(5);
-    session->worker_cost_.row_ns = CandidateMacsPerRow(session->plan_) / kOptimisticMacsPerNs;
+    session->planner_ = WorkerPlanner(session->pool_->MeasureWakeNanoseconds(5, false),
+                                      session->pool_->MeasureWakeNanoseconds(5, true),
+                                      CandidateMacsPerRow(session->plan_) / kOptimisticMacsPerNs);
     session->always_split_ = AlwaysSplit();
   }
   if (xnnpack_f32 && config.num_threads > 1) {
@@ -508,8 +509,21 @@ ple_status Session::Run(RunInputs* inputs, size_t num_candidates, float* outputs
     clock.Charge(1);  // the request part of level 1's products
   }
   // Contiguous ranges, one per worker, as many workers as the rows deserve (worker_cost.h).
+  // Runs that come back to back (this one within the pool's spin of the last one's end) find
+  // the workers spinning, or leave them spinning for the next: the warm wake-up's cost.
+  // A run of one row (never split) reads no clock: at a small model's 0.6 us, two reads were
+  // 5 % of it on this VM.
+  const bool timed = pool_ && num_candidates > 1;
+  const bool warm = timed && last_run_end_.time_since_epoch().count() != 0 &&
+                    std::chrono::steady_clock::now() - last_run_end_ < std::chrono::nanoseconds(pool_->spin_ns());
+  struct EndOfRun {
+    std::chrono::steady_clock::time_point* end;
+    ~EndOfRun() {
+      if (end != nullptr) *end = std::chrono::steady_clock::now();
+    }
+  } end_of_run{timed ? &last_run_end_ : nullptr};
   const size_t active = always_split_ ? std::min(workers_.size(), std::max<size_t>(1, num_candidates))
-                                     : WorkersFor(num_candidates, worker_cost_, workers_.size());
+                                     : planner_.Workers(num_candidates, workers_.size(), warm);
   const size_t features = model_->features().size();
   for (size_t w = 0; w < active; ++w) {
     Worker& worker = workers_[w];
@@ -532,7 +546,7 @@ ple_status Session::Run(RunInputs* inputs, size_t num_candidates, float* outputs
     const auto start = std::chrono::steady_clock::now();
     const ple_status status = RunRows(workers_[0], inputs, 0, end, outputs, scores);
     first_ns = std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start).count();
-    if (status == PLE_OK) worker_cost_.row_ns = UpdatedRowNs(worker_cost_.row_ns, first_ns, end);
+    if (status == PLE_OK) planner_.RangeMeasured(first_ns, end);
     return status;
   };
   if (active == 1) return run_first(num_candidates);
@@ -550,14 +564,14 @@ ple_status Session::Run(RunInputs* inputs, size_t num_candidates, float* outputs
     if (worker.status != PLE_OK && w > 0) std::snprintf(worker.error, sizeof(worker.error), "%s", LastError());
   };
   const auto split_start = std::chrono::steady_clock::now();
-  pool_->Run(active, run_range);
+  pool_->Run(active, run_range, warm);
   // What the split cost as this run met it: the run's time beyond its slowest range (waking
   // the workers and waiting for the last one to say it is done). The next runs decide with it
   // (worker_cost.h); a slower range is the rows' cost, not the split's.
   const double split_ns = std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - split_start).count();
   double slowest_ns = 0.0;
   for (size_t w = 0; w < active; ++w) slowest_ns = std::max(slowest_ns, workers_[w].range_ns);
-  worker_cost_.wake_ns = UpdatedWakeNs(worker_cost_.wake_ns, split_ns - slowest_ns);
+  planner_.SplitMeasured(warm, split_ns - slowest_ns);
   // The first failing range's error (worker 0's is already this thread's last error).
   for (size_t w = 0; w < active; ++w) {
     if (workers_[w].status == PLE_OK) continue;

@@ -7,6 +7,7 @@
 #ifndef PLE_RUNTIME_RUN_SESSION_H_
 #define PLE_RUNTIME_RUN_SESSION_H_
 
+#include <chrono>
 #include <cstddef>
 #include <memory>
 #include <string>
@@ -213,7 +214,8 @@ class Session {
   uint64_t run_cpus_ = 0;                                      // the selection's CPUs (0: all): each run's caller moves inside
   std::thread::id moved_thread_;                               // the last thread a run moved into run_cpus_
   uint64_t worker_cpu_mask_ = 0;                               // what the workers read as their affinity
-  WorkerCost worker_cost_;                                     // how many workers a run deserves (worker_cost.h)
+  WorkerPlanner planner_;                                      // how many workers a run deserves (worker_cost.h)
+  std::chrono::steady_clock::time_point last_run_end_{};      // when the last run ended (with a pool)
   bool always_split_ = false;                                  // PLE_THREAD_SPLIT=always (the thread tests)
   std::unique_ptr<XnnpackThreads> xnnpack_threads_;            // XNNPACK path, several threads: its own pool
   bool profiling_ = false;

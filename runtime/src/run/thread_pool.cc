@@ -25,35 +25,52 @@ inline void Pause() {
 #endif
 }
 
-// Spins until done() or spin_ns have passed; true when done() became true.
-template <typename Done>
-bool SpinUntil(uint64_t spin_ns, Done done) {
-  if (spin_ns == 0) return done();
-  const auto until = std::chrono::steady_clock::now() + std::chrono::nanoseconds(spin_ns);
+uint64_t NowNanoseconds() {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count());
+}
+
+// Spins until done() or the steady clock passes deadline() (read again every 64 pauses, in
+// nanoseconds); true when done() became true. Every 64 pauses it also yields the CPU: when the
+// thread it waits for was placed on the same CPU, that thread runs instead of the two taking
+// turns by time slices.
+template <typename Done, typename Deadline>
+bool SpinUntil(Done done, Deadline deadline) {
   for (int i = 0;; ++i) {
     if (done()) return true;
     Pause();
-    if ((i & 63) == 63 && std::chrono::steady_clock::now() >= until) return done();
+    if ((i & 63) == 63) {
+      if (NowNanoseconds() >= deadline()) return done();
+      std::this_thread::yield();
+    }
   }
 }
 
 #if defined(__linux__)
-// The CPUs the workers may use: `selected` (bit i = CPU i), or with 0 the creating thread's
-// allowed ones, but the creating thread's current CPU when at least one other is left. Left
-// free, the scheduler sometimes wakes a worker on its waker's CPU (this VM: one process in two,
+// The CPUs the workers may use (bit i = CPU i): `selected`, or with 0 the creating thread's
+// allowed ones; 0 (the workers left free) when some allowed CPU is beyond the mask's 64.
+uint64_t WorkerCpus(uint64_t selected) {
+  if (selected != 0) return selected;
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  if (sched_getaffinity(0, sizeof(allowed), &allowed) != 0) return 0;
+  const uint64_t mask = CurrentThreadCpus();
+  return CPU_COUNT(&allowed) == __builtin_popcountll(mask) ? mask : 0;
+}
+
+// Restricts the calling worker to `cpus` but `caller_cpu` when another is left. Left free (or
+// pinned away from the CPU the caller had when the session started, which the caller may
+// leave), the scheduler sometimes put a worker on the caller's CPU (this VM: one process in two,
 // for the life of the session), where the two threads of a run take turns instead of running
-// together, spinning against each other: a 2-thread run of bench-m-dense int8 at batch 50 took
-// 458 us instead of 174 (1 thread: 336). False: leave the workers as they start.
-bool WorkerCpus(uint64_t selected, cpu_set_t* cpus) {
-  CPU_ZERO(cpus);
-  if (selected != 0) {
-    CpuSetOf(selected, cpus);
-  } else if (sched_getaffinity(0, sizeof(*cpus), cpus) != 0) {
-    return false;
+// together: a 2-thread run of bench-m-dense int8 at batch 50 took 458 us instead of 174
+// (1 thread: 336), and sessions stopped splitting. A failure leaves the thread as it was.
+void AvoidCallerCpu(uint64_t cpus, int caller_cpu) {
+  uint64_t mask = cpus;
+  if (caller_cpu >= 0 && caller_cpu < 64) {
+    const uint64_t caller = uint64_t{1} << caller_cpu;
+    if ((mask & caller) != 0 && (mask & ~caller) != 0) mask &= ~caller;
   }
-  const int caller = sched_getcpu();
-  if (caller >= 0 && CPU_ISSET(caller, cpus) && CPU_COUNT(cpus) > 1) CPU_CLR(caller, cpus);
-  return selected != 0 || (caller >= 0 && CPU_COUNT(cpus) > 0);
+  SetCurrentThreadCpus(mask);
 }
 #endif
 
@@ -61,19 +78,12 @@ bool WorkerCpus(uint64_t selected, cpu_set_t* cpus) {
 
 ThreadPool::ThreadPool(size_t threads, uint64_t spin_ns, uint64_t selected) : spin_ns_(spin_ns) {
 #if defined(__linux__)
-  cpu_set_t cpus;
-  CPU_ZERO(&cpus);
-  const bool pin = threads > 1 && WorkerCpus(selected, &cpus);
-  for (size_t i = 1; i < threads; ++i) {
-    workers_.emplace_back([this, i, pin, cpus] {
-      if (pin) sched_setaffinity(0, sizeof(cpus), &cpus);  // this thread; a failure leaves it free
-      WorkerLoop(i);
-    });
-  }
+  worker_cpus_ = threads > 1 ? WorkerCpus(selected) : 0;
+  caller_cpu_.store(sched_getcpu());
 #else
   (void)selected;  // no affinity here: ResolveCpuSelection refused any selection
-  for (size_t i = 1; i < threads; ++i) workers_.emplace_back([this, i] { WorkerLoop(i); });
 #endif
+  for (size_t i = 1; i < threads; ++i) workers_.emplace_back([this, i] { WorkerLoop(i); });
 }
 
 ThreadPool::~ThreadPool() {
@@ -85,15 +95,17 @@ ThreadPool::~ThreadPool() {
   for (std::thread& worker : workers_) worker.join();
 }
 
-double ThreadPool::MeasureWakeNanoseconds(int rounds) {
+double ThreadPool::MeasureWakeNanoseconds(int rounds, bool warm) {
+  if (warm && spin_ns_ == 0) warm = false;  // workers never spin: every wake-up is cold
   std::vector<double> times;
   times.reserve(static_cast<size_t>(rounds));
   auto nothing = [](size_t) {};
+  if (warm) Run(threads(), nothing, true);  // the workers spin after it
   for (int i = 0; i < rounds; ++i) {
-    // The workers asleep, as they are when runs come far apart: the cost of a cold wake-up.
-    std::this_thread::sleep_for(std::chrono::nanoseconds(2 * spin_ns_ + 20000));
+    // Cold: the workers asleep, as they are when runs come far apart.
+    if (!warm) std::this_thread::sleep_for(std::chrono::nanoseconds(2 * spin_ns_ + 20000));
     const auto start = std::chrono::steady_clock::now();
-    Run(threads(), nothing);
+    Run(threads(), nothing, warm);
     times.push_back(std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start).count());
   }
   if (times.empty()) return 0.0;
@@ -112,30 +124,57 @@ uint64_t ThreadPool::WorkerCpuMask() {
   return mask;
 }
 
-void ThreadPool::RunTasks(size_t count, void (*task)(void*, size_t), void* context) {
+void ThreadPool::RunTasks(size_t count, void (*task)(void*, size_t), void* context, bool spin_after) {
   if (count > 1) {
+    spin_after_.store(spin_after && spin_ns_ > 0);
+    run_end_ns_.store(0);
     {
       std::lock_guard<std::mutex> lock(mutex_);
       task_ = task;
       context_ = context;
       count_ = count;
       pending_.store(count - 1);
+#if defined(__linux__)
+      if (worker_cpus_ != 0) caller_cpu_.store(sched_getcpu());
+#endif
       generation_.fetch_add(1);
     }
     wake_.notify_all();
   }
   if (count > 0) task(context, 0);
-  if (count > 1 && !SpinUntil(spin_ns_, [this] { return pending_.load() == 0; })) {
+  if (count <= 1) return;
+  const uint64_t deadline = spin_ns_ == 0 ? 0 : NowNanoseconds() + spin_ns_;
+  if (!SpinUntil([this] { return pending_.load() == 0; }, [deadline] { return deadline; })) {
     std::unique_lock<std::mutex> lock(mutex_);
     finished_.wait(lock, [this] { return pending_.load() == 0; });
   }
+  run_end_ns_.store(NowNanoseconds());
 }
 
 void ThreadPool::WorkerLoop(size_t index) {
   uint64_t seen = 0;
+  int avoided = -2;  // the caller's CPU this worker was last placed away from
   for (;;) {
-    // The next run, watched for spin_ns before sleeping: back-to-back runs find the worker awake.
-    SpinUntil(spin_ns_, [&] { return stopping_.load() || generation_.load() != seen; });
+#if defined(__linux__)
+    // Away from the caller's CPU, again whenever the caller was found on another one.
+    if (worker_cpus_ != 0 && caller_cpu_.load() != avoided) {
+      avoided = caller_cpu_.load();
+      AvoidCallerCpu(worker_cpus_, avoided);
+    }
+#endif
+    // The next run, watched for spin_ns before sleeping when runs come back to back: they find
+    // the worker awake. The first round, and after a run that came alone, it sleeps at once.
+    // The spin lasts until spin_ns after the run's end (the caller's), when that comes within
+    // kWorkerSpinCap x spin_ns of this worker's own end: a worker done before a slower caller
+    // is still awake for the next run.
+    if (seen != 0 && spin_after_.load()) {
+      const uint64_t cap = NowNanoseconds() + kWorkerSpinCap * spin_ns_;
+      SpinUntil([&] { return stopping_.load() || generation_.load() != seen; },
+                [&] {
+                  const uint64_t run_end = run_end_ns_.load();
+                  return run_end == 0 ? cap : std::min(cap, run_end + spin_ns_);
+                });
+    }
     void (*task)(void*, size_t) = nullptr;
     void* context = nullptr;
     {
