@@ -1,6 +1,9 @@
 // The execution plan: values alive at the same time never share arena bytes; unused work is
 // dropped; the arena is smaller than one buffer per value.
 #include <catch2/catch.hpp>
+#include <atomic>
+#include <thread>
+#include <vector>
 #include <algorithm>
 #include <cmath>
 
@@ -197,3 +200,4 @@ TEST_CASE("worker planner: warm and cold wake-ups apart, and a grown estimate pr
   planner.RangeMeasured(2000.0 * 10, 10);
   CHECK(planner.cost(true).row_ns == Approx(0.75 * 1000.0 + 0.25 * 2000.0));
 }
+

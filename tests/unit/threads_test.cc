@@ -158,6 +158,20 @@ TEST_CASE("threads: a worker's error reaches the caller", "[threads]") {
   INFO(message);
   CHECK(message.find("video_len") != std::string::npos);
   CHECK(message.find("63") != std::string::npos);
+  // Two bad candidates in chunks of different workers: the first one is named, as one thread
+  // names it, whichever worker failed first in time.
+  video_len[21] = std::numeric_limits<float>::quiet_NaN();
+  for (int repeat = 0; repeat < 20; ++repeat) {
+    std::string first;
+    try {
+      session.Run(&request, candidates(), n, &scores);
+    } catch (const ple::Error& e) {
+      first = e.what();
+    }
+    INFO(first);
+    CHECK(first.find("21") != std::string::npos);
+    CHECK(first.find("63") == std::string::npos);
+  }
 }
 #endif  // __EMSCRIPTEN__
 

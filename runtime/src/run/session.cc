@@ -508,7 +508,7 @@ ple_status Session::Run(RunInputs* inputs, size_t num_candidates, float* outputs
     if (status != PLE_OK) return status;
     clock.Charge(1);  // the request part of level 1's products
   }
-  // Contiguous ranges, one per worker, as many workers as the rows deserve (worker_cost.h).
+  // As many workers as the rows deserve (worker_cost.h), a contiguous range each (RunSplit).
   // Runs that come back to back (this one within the pool's spin of the last one's end) find
   // the workers spinning, or leave them spinning for the next: the warm wake-up's cost.
   // A run of one row (never split) reads no clock: at a small model's 0.6 us, two reads were
@@ -524,60 +524,17 @@ ple_status Session::Run(RunInputs* inputs, size_t num_candidates, float* outputs
   } end_of_run{timed ? &last_run_end_ : nullptr};
   const size_t active = always_split_ ? std::min(workers_.size(), std::max<size_t>(1, num_candidates))
                                      : planner_.Workers(num_candidates, workers_.size(), warm);
-  const size_t features = model_->features().size();
-  for (size_t w = 0; w < active; ++w) {
-    Worker& worker = workers_[w];
-    std::copy(inputs->sources, inputs->sources + worker.sources.size(), worker.sources.begin());
-    if (w == 0) continue;
-    // A sequence with per-row lengths is read in row order: start this worker at its first row.
-    const size_t previous_begin = num_candidates * (w - 1) / active, begin = num_candidates * w / active;
-    for (size_t i = 0; i < features; ++i) {
-      FeatureSource& source = worker.sources[i];
-      if (model_->features()[i].kind != FeatureKind::kSequence || source.lengths == nullptr) continue;
-      source.next_id = workers_[w - 1].sources[i].next_id;
-      for (size_t r = previous_begin; r < begin; ++r) source.next_id += source.lengths[r];
-    }
+  std::copy(inputs->sources, inputs->sources + workers_[0].sources.size(), workers_[0].sources.begin());
+  if (active > 1) return RunSplit(inputs, num_candidates, active, warm, outputs, scores);
+  // One thread, timed when the session has workers to decide for: the measured row_ns.
+  if (!timed) return RunRows(workers_[0], inputs, 0, num_candidates, outputs, scores);
+  const auto start = std::chrono::steady_clock::now();
+  const ple_status status = RunRows(workers_[0], inputs, 0, num_candidates, outputs, scores);
+  if (status == PLE_OK) {
+    planner_.RangeMeasured(std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start).count(),
+                           num_candidates);
   }
-  // Worker 0's range, timed when the session has workers to decide for: the measured row_ns.
-  // A run of one row is not timed: it cannot be split, and its fixed costs would count as a row's.
-  double first_ns = 0.0;
-  auto run_first = [&](size_t end) {
-    if (!pool_ || num_candidates < 2) return RunRows(workers_[0], inputs, 0, end, outputs, scores);
-    const auto start = std::chrono::steady_clock::now();
-    const ple_status status = RunRows(workers_[0], inputs, 0, end, outputs, scores);
-    first_ns = std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start).count();
-    if (status == PLE_OK) planner_.RangeMeasured(first_ns, end);
-    return status;
-  };
-  if (active == 1) return run_first(num_candidates);
-  auto run_range = [&](size_t w) {
-    Worker& worker = workers_[w];
-    const size_t begin = num_candidates * w / active, end = num_candidates * (w + 1) / active;
-    if (w == 0) {
-      worker.status = run_first(end);
-      worker.range_ns = first_ns;
-    } else {
-      const auto start = std::chrono::steady_clock::now();
-      worker.status = RunRows(worker, inputs, begin, end, outputs, scores);
-      worker.range_ns = std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start).count();
-    }
-    if (worker.status != PLE_OK && w > 0) std::snprintf(worker.error, sizeof(worker.error), "%s", LastError());
-  };
-  const auto split_start = std::chrono::steady_clock::now();
-  pool_->Run(active, run_range, warm);
-  // What the split cost as this run met it: the run's time beyond its slowest range (waking
-  // the workers and waiting for the last one to say it is done). The next runs decide with it
-  // (worker_cost.h); a slower range is the rows' cost, not the split's.
-  const double split_ns = std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - split_start).count();
-  double slowest_ns = 0.0;
-  for (size_t w = 0; w < active; ++w) slowest_ns = std::max(slowest_ns, workers_[w].range_ns);
-  planner_.SplitMeasured(warm, split_ns - slowest_ns);
-  // The first failing range's error (worker 0's is already this thread's last error).
-  for (size_t w = 0; w < active; ++w) {
-    if (workers_[w].status == PLE_OK) continue;
-    return w == 0 ? workers_[0].status : SetLastError(workers_[w].status, "%s", workers_[w].error);
-  }
-  return PLE_OK;
+  return status;
 }
 
 }  // namespace ple::rt

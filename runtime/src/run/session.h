@@ -178,6 +178,8 @@ class Session {
   Status PrepareGroups(bool xnnpack_f32);
   float* ValuePointer(const Worker& worker, uint32_t value) const;
   ple_status RunRows(Worker& worker, RunInputs* inputs, size_t begin, size_t end, float* outputs, float* scores);
+  // A run shared by `active` workers, one contiguous range each (session_split.cc).
+  ple_status RunSplit(RunInputs* inputs, size_t rows, size_t active, bool warm, float* outputs, float* scores);
   ple_status AssembleInputs(Worker& worker, RunInputs* inputs, size_t first, size_t rows);
   ple_status UpdateRequestPartials(Worker& worker, const RunInputs& inputs);
   ple_status RunGroup(Worker& worker, size_t step_index, const PlanStep& step, size_t rows, bool per_row_request);
