@@ -1,9 +1,10 @@
 // Session::RunSplit: one run's candidate rows computed by several threads (docs/architecture.md,
 // "Threads"), a contiguous range of equal size each; every row's bits are the same whichever
-// worker computes it. Handing rows out in chunks instead (to whichever worker is free) was
-// measured slower here: each chunk streams every layer's weights once, and bench-m-dense f32's
-// 5.9 MB do not stay in a core's 2 MB L2 (2 threads / 1 at batch 200: 0.61 in chunks of 8 to 50
-// rows, 0.52 in halves; docs/performance.md, "Threads").
+// worker computes it. Handing rows out in chunks instead (guided: a quarter of what is left, 8
+// rows at least, to whichever worker is free) was measured slower: each chunk streams every
+// layer's weights once more. 2 threads / 1 thread, bench-m-dense at batch 50 and 200, median of
+// 9 interleaved rounds on the x86 VM of docs/performance.md (2026-12-07): int8 0.60 and 0.54 in
+// equal ranges, 0.67 and 0.60 in chunks; float32 0.60 and 0.54, 0.69 and 0.61.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
