@@ -49,6 +49,8 @@ KERNELS = {
         ("neon.cc.o", r"FloatGemm<unsigned short,", "f16 GEMM (neon)", True, False),
         ("neon.cc.o", r"f32_qu8_quantize__neon\(", "quantization (neon)", False, False),
         ("neon.cc.o", r"f32_gate_softmax_sum__neon\(", "gate softmax-sum (neon)", False, False),
+        # The feature layer (C++ the compiler vectorizes): its int8 embedding row loops.
+        (os.path.join("..", "run", "feature_layer.cc.o"), r"AssembleFeature\(", "feature layer", False, False),
     ],
     "armv7": [
         ("neon.cc.o", r"qu8s8_gemm__neon\(", "int8 GEMM (armv7 neon)", True, True),
@@ -332,6 +334,21 @@ def rest_costs(arch, kernel, gemm, instructions, ranked):
             for core in CORES[arch]:
                 cycles, _ = mca(arch, core, loop_text(instructions, first, last))
                 out.append(Rest(kernel, core, cycles / lanes, "product"))
+    elif kernel.startswith("feature layer"):
+        # An int8 embedding row written (a sparse feature's lookup): the vectorized loop that
+        # converts (scvtf) and scales, without adding to what is there; cycles per float stored.
+        # The code around it (hashing the id, finding the row and its scale) is not simulated:
+        # its enclosing loop holds every table type's path and the errors', hundreds of
+        # instructions a lookup runs a few dozen of; LOOKUP_MISS_NS stands for it.
+        def converts(loop):
+            ops = [op for _, op, args in instructions[loop[0]:loop[1] + 1] if is_simd(args)]
+            return ops.count("scvtf") if "fadd" not in ops else 0
+        first, last = max(ranked, key=converts)
+        stored = sum(transfer_bytes(op, args, True) for _, op, args in instructions[first:last + 1])
+        if converts((first, last)) and stored:
+            for core in CORES[arch]:
+                cycles, _ = mca(arch, core, loop_text(instructions, first, last))
+                out.append(Rest(kernel, core, cycles / (stored / 4), "embedding float"))
     elif kernel.startswith("quantization"):
         per_float = collections.Counter()
         for first, last in ranked[:2]:
@@ -358,11 +375,18 @@ LOOP_OF_DTYPE = {"I8": "int8 GEMM (neondot)", "F32": "f32 GEMM (neon)", "F16": "
 # Epilogue costs are looked up under the same kernel names (Rest rows).
 
 
+# A feature lookup's row, assumed a miss to memory every time, none overlapped: an upper bound
+# (a phone's caches keep the hot rows of small tables; llvm-mca models no cache).
+LOOKUP_MISS_NS = 100.0
+
+
 def model_listing(inspect, model):
-    """(packed groups [(dtype, inputs, request inputs, columns, weight bytes)], gate multiply-adds
-    per candidate row) from ple-inspect's listing: a gate's weighted sum reads every expert it
-    weighs, each of its expert's width."""
-    groups, gate_macs, widths = [], 0, {}
+    """From ple-inspect's listing: the packed groups [(dtype, inputs, request inputs, columns,
+    weight bytes)], the gate multiply-adds per candidate row (a gate's weighted sum reads every
+    expert it weighs, each of its expert's width), and the int8 embedding lookups as
+    {"candidate"|"request": (lookups, floats)} (a sequence counted at its max_length)."""
+    groups, gate_macs, widths, tables = [], 0, {}, {}
+    lookups = {"candidate": [0, 0], "request": [0, 0]}
     for line in run([inspect, model]).splitlines():
         m = re.match(r"\s+group \d+\s+(\w+)\s+\d+ layers?, (\d+) inputs(?: \((\d+) request-scope\))? -> (\d+) columns, "
                      r"(\d+) bytes", line)
@@ -376,9 +400,17 @@ def model_listing(inspect, model):
         m = re.match(r"\s+gate\s.*weighs experts \[([\d,]+)\]", line)
         if m:
             gate_macs += sum(widths[int(e)] for e in m.group(1).split(","))
+        m = re.match(r"\s+(\S+)\s+\d+ x (\d+) (\w+), \d+ bytes$", line)
+        if m:
+            tables[m.group(1)] = (int(m.group(2)), m.group(3))
+        m = re.match(r"\s+\S+\s+(candidate|request)\s+(sparse|sequence)\s+table (\S+)(?: .*max_length (\d+))?", line)
+        if m and tables.get(m.group(3), (0, ""))[1] == "I8":
+            count = int(m.group(4)) if m.group(2) == "sequence" else 1
+            lookups[m.group(1)][0] += count
+            lookups[m.group(1)][1] += count * tables[m.group(3)][0]
     if not groups:
         sys.exit(f"arm_kernel_mca: ple-inspect lists no packed groups for {model}")
-    return groups, gate_macs
+    return groups, gate_macs, lookups
 
 
 def estimate(rows, rest, inspect, models, batches=(1, 50, 200)):
@@ -386,14 +418,16 @@ def estimate(rows, rest, inspect, models, batches=(1, 50, 200)):
     (its multiply-adds at its loop's predicted rate: candidate columns for every row, the request
     columns once) and its weights' bandwidth (every weight byte streamed once a run); plus the
     rest of the run the simulation covers: the int8 groups' quantization (every input float of a
-    row once, the request part once), every output's epilogue, the gates' weighted sums."""
+    row once, the request part once), every output's epilogue, the gates' weighted sums, and the
+    feature layer's int8 embedding lookups (each candidate's, the request's once): the simulated
+    row loop, plus LOOKUP_MISS_NS a lookup."""
     rate = {(r.kernel, r.core): r.macs_per_iter / r.cycles for r in rows if r.arch == "aarch64" and r.macs_per_iter}
     per = {(r.kernel, r.core): r.cycles_per_unit for r in rest}
-    quantizer, gate = "quantization (neon)", "gate softmax-sum (neon)"
+    quantizer, gate, features = "quantization (neon)", "gate softmax-sum (neon)", "feature layer"
     print("\n| model | core (clock, bandwidth) | " + " | ".join(f"batch {b}" for b in batches) + " |")
     print("| --- | --- | " + " | ".join("---:" for _ in batches) + " |")
     for model in models:
-        groups, gate_macs = model_listing(inspect, model)
+        groups, gate_macs, lookups = model_listing(inspect, model)
         for core in CORES["aarch64"]:
             mhz = CLOCK_GHZ[core] * 1e3
             cells = []
@@ -410,6 +444,10 @@ def estimate(rows, rest, inspect, models, batches=(1, 50, 200)):
                         other += (batch * (inputs - request) + request) * per[(quantizer, core)] / mhz
                     other += batch * columns * per.get((LOOP_OF_DTYPE[dtype], core), 0.0) / mhz
                 other += batch * gate_macs * per.get((gate, core), 0.0) / mhz
+                for scope, times in (("candidate", batch), ("request", 1)):
+                    count, floats = lookups[scope]
+                    other += times * floats * per.get((features, core), 0.0) / mhz
+                    other += times * count * LOOKUP_MISS_NS / 1e3
                 total = gemm + other
                 cells.append(f"{total:.0f} us ({bound.most_common(1)[0][0]}; rest {100 * other / total:.0f} %)")
             print(f"| {os.path.basename(model)} | {core} ({CLOCK_GHZ[core]} GHz, {BANDWIDTH_GBS[core]:.0f} GB/s) | "

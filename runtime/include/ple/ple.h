@@ -233,7 +233,8 @@ typedef struct ple_session_options {
   uint32_t max_batch;           /* largest number of candidates per run (default 256) */
   ple_kernel_path kernel_path;  /* default PLE_KERNELS_AUTO */
   /* Threads a run may use, the calling thread included (default 1, at most 64). The session
-   * starts num_threads - 1 workers that sleep between runs; a run takes as many as its batch
+   * starts num_threads - 1 workers that spin briefly after back-to-back runs and otherwise
+   * sleep; a run takes as many as its batch
    * deserves (docs/c-api.md, "Threads"), each a contiguous range of the candidates with its
    * own arena. Outputs are bit-identical for any value. The XNNPACK path keeps candidates on
    * the caller and gives XNNPACK a pool instead. */
@@ -246,7 +247,8 @@ typedef struct ple_session_options {
    * outside them moves that thread inside and leaves it there (as ncnn's powersave modes do:
    * moving it back after every run costs more than a small model's run). Intersected with the
    * CPUs the creating thread may use; an empty result or a CPU the device does not have is
-   * PLE_ERROR_INVALID_ARGUMENT. Default PLE_CPUS_ALL: no pinning, no thread is moved. */
+   * PLE_ERROR_INVALID_ARGUMENT. Default PLE_CPUS_ALL: no thread is moved (on Linux the workers
+   * only keep off the CPU the caller runs on). */
   ple_cpu_selection cpus;
   uint64_t cpu_mask;            /* with PLE_CPUS_MASK: bit i = CPU i (CPUs 0 to 63) */
 } ple_session_options;
