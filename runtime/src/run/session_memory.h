@@ -17,6 +17,11 @@
 
 namespace ple::rt {
 
+// Reads one byte of every page of the plan's packed weights: a file mapped with mmap is paged
+// in when a session is prepared, not during its first run (docs/performance.md, "First run").
+// Nothing is written; pages already resident cost a load each.
+void PageInWeights(const Plan& plan);
+
 // Checks `config` and finds its kernel path.
 Status CheckConfig(const SessionConfig& config, const KernelSet** kernels);
 
