@@ -369,3 +369,38 @@ TEST_CASE("determinism: 1000 candidates in one batch (crossing tiles) or in chun
   }
   }
 }
+
+// Tile rows come from max_batch and from the per-worker memory budget (session_memory.h,
+// TileRows): every tile size a session may choose gives the same bytes. Forced here through
+// max_batch, 1000 candidates run in batches of max_batch.
+TEST_CASE("determinism: every tile size gives the same bytes", "[determinism]") {
+  for (const std::string& precision : ple::test::Precisions()) {
+    const auto bytes = ple::test::ConvertBundle("six_tasks", {}, ple::convert::PrecisionPlan::ForName(precision)).bytes;
+    ple::test::AlignedBuffer buffer(bytes);
+    ple::Model model = ple::Model::OpenBuffer(buffer.data(), buffer.size());
+    const auto data = ple::convert::SafeTensorsFile::Read(ple::test::BundlePath("six_tasks") + "/data.safetensors");
+    const std::vector<float> inputs = data.Find("inputs")->ToFloat("inputs");
+    const size_t width = model.row_width(), tasks = model.tasks().size(), n = inputs.size() / width;
+    for (ple_kernel_path path : ple::test::KernelPaths()) {
+      std::vector<float> first_tiles;
+      for (uint32_t tile : {128u, 112u, 96u, 64u, 48u, 32u, 16u}) {
+        INFO("precision " << precision << ", kernel path " << ple_kernel_path_name(path) << ", tiles of " << tile);
+        ple::SessionOptions options;
+        options.max_batch = tile;
+        options.kernel_path = path;
+        ple::Session session(model, options);
+        CHECK(session.info().tile_rows == tile);
+        std::vector<float> out(n * tasks);
+        for (size_t first = 0; first < n; first += tile) {
+          const size_t count = std::min<size_t>(tile, n - first);
+          session.Run(inputs.data() + first * width, count, out.data() + first * tasks);
+        }
+        if (first_tiles.empty()) {
+          first_tiles = out;
+        } else {
+          CHECK(std::memcmp(out.data(), first_tiles.data(), out.size() * sizeof(float)) == 0);
+        }
+      }
+    }
+  }
+}

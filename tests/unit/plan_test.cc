@@ -9,6 +9,7 @@
 
 #include "load/model.h"
 #include "run/plan.h"
+#include "run/session_memory.h"
 #include "run/worker_cost.h"
 #include "test_util.h"
 
@@ -201,3 +202,23 @@ TEST_CASE("worker planner: warm and cold wake-ups apart, and a grown estimate pr
   CHECK(planner.cost(true).row_ns == Approx(0.75 * 1000.0 + 0.25 * 2000.0));
 }
 
+
+TEST_CASE("tile rows: max_batch, at most 128, fewer while a worker's arena passes its budget", "[plan]") {
+  using ple::rt::TileRows;
+  ple::rt::SessionConfig config;
+  ple::rt::Plan small, wide, huge;
+  small.arena_floats_per_row = 100;     // 400 bytes a row
+  wide.arena_floats_per_row = 4700;     // ~18 KiB a row, bench-m-dense's size
+  huge.arena_floats_per_row = 1 << 20;  // 4 MiB a row
+  config.max_batch = 256;
+  CHECK(TileRows(small, config, false) == 128);
+  const uint32_t wide_rows = TileRows(wide, config, false);
+  CHECK(wide_rows < 128);
+  CHECK(wide_rows % 16 == 0);
+  CHECK(ple::rt::ArenaBytes(wide, wide_rows) <= ple::rt::kWorkerBudgetBytes);
+  CHECK(ple::rt::ArenaBytes(wide, wide_rows + 16) > ple::rt::kWorkerBudgetBytes);
+  CHECK(TileRows(huge, config, false) == ple::rt::kMinBudgetTileRows);  // the floor, whatever it costs
+  config.max_batch = 7;
+  CHECK(TileRows(small, config, false) == 7);
+  CHECK(TileRows(huge, config, false) == 7);  // below the floor already
+}

@@ -78,9 +78,9 @@ Status Session::Create(std::shared_ptr<const LoadedModel> model, const SessionCo
   session->max_batch_ = config.max_batch;
   status = ResolveCpuSelection(config.cpus, config.cpu_mask, CpuSysfsRoot().c_str(), &session->run_cpus_);
   if (!status.ok()) return status;
-  session->tile_rows_ = TileRows(config);
   session->plan_ = BuildPlan(*session->model_);
   const Plan& plan = session->plan_;
+  session->tile_rows_ = TileRows(plan, config, session->kernels_->xnnpack_f32);
 
   status = CheckSessionBytes(SessionBytes(plan, config, *session->kernels_), "a session");
   if (!status.ok()) return status;

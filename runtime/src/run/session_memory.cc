@@ -36,7 +36,14 @@ Status CheckConfig(const SessionConfig& config, const KernelSet** kernels) {
   return Status::Ok();
 }
 
-uint32_t TileRows(const SessionConfig& config) { return std::min(config.max_batch, kMaxTileRows); }
+uint32_t TileRows(const Plan& plan, const SessionConfig& config, bool xnnpack_f32) {
+  uint32_t rows = std::min(config.max_batch, kMaxTileRows);
+  auto worker_bytes = [&](uint32_t r) { return ArenaBytes(plan, r) + ScratchSizes(plan, r, xnnpack_f32).worker_bytes(); };
+  while (rows > kMinBudgetTileRows && worker_bytes(rows) > kWorkerBudgetBytes) {
+    rows = std::max(kMinBudgetTileRows, rows - kBudgetTileStep);
+  }
+  return rows;
+}
 
 size_t WorkerCount(const SessionConfig& config, const KernelSet& kernels) {
   return kernels.xnnpack_f32 ? 1 : config.num_threads;
@@ -61,7 +68,7 @@ uint64_t LayerRecordingBytes(const Plan& plan, uint32_t max_batch) {
 }
 
 uint64_t SessionBytes(const Plan& plan, const SessionConfig& config, const KernelSet& kernels) {
-  const uint32_t tile_rows = TileRows(config);
+  const uint32_t tile_rows = TileRows(plan, config, kernels.xnnpack_f32);
   const ScratchSizes scratch(plan, tile_rows, kernels.xnnpack_f32);
   uint64_t total = scratch.shared_bytes() + WorkerCount(config, kernels) * (ArenaBytes(plan, tile_rows) + scratch.worker_bytes());
   if (kernels.xnnpack_f32) {

@@ -25,8 +25,17 @@ void PageInWeights(const Plan& plan);
 // Checks `config` and finds its kernel path.
 Status CheckConfig(const SessionConfig& config, const KernelSet** kernels);
 
-// Rows of a tile: a worker's arena holds this many candidates at once.
-uint32_t TileRows(const SessionConfig& config);
+// Rows of a tile: a worker's arena holds this many candidates at once. At most max_batch and
+// kMaxTileRows, and fewer (16 at a time, down to kMinBudgetTileRows) while a worker's arena
+// and scratch would exceed kWorkerBudgetBytes (the issue "int8 at the hardware's pace": a
+// session's own bytes at most 2 MiB on bench-m-dense at batch 200): 2.26 MiB at 128 rows, 1.98
+// at 112. It costs time: each tile streams every weight once, and 112-row tiles took 1.02 to
+// 1.04x the time of 128-row ones (docs/performance.md, "First run"). A row's bits do not
+// depend on the tile it is in (tests/unit/determinism_test.cc).
+constexpr uint64_t kWorkerBudgetBytes = 2u << 20;
+constexpr uint32_t kMinBudgetTileRows = 32;
+constexpr uint32_t kBudgetTileStep = 16;
+uint32_t TileRows(const Plan& plan, const SessionConfig& config, bool xnnpack_f32);
 
 // Workers a session runs with: the XNNPACK path runs its products on XNNPACK's own threads,
 // so its candidates stay on one worker.
