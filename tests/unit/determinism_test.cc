@@ -339,14 +339,33 @@ TEST_CASE("determinism: a candidate's bytes do not depend on batch, position, th
     ple_model_close(&model);
   }
 }
+namespace {
+
+// The six_tasks bundle converted to `precision`, and its 1000 candidates' input rows.
+struct SixTasks {
+  explicit SixTasks(const std::string& precision)
+      : buffer(ple::test::ConvertBundle("six_tasks", {}, ple::convert::PrecisionPlan::ForName(precision)).bytes),
+        model(ple::Model::OpenBuffer(buffer.data(), buffer.size())),
+        inputs(ple::convert::SafeTensorsFile::Read(ple::test::BundlePath("six_tasks") + "/data.safetensors")
+                   .Find("inputs")
+                   ->ToFloat("inputs")),
+        width(model.row_width()),
+        tasks(model.tasks().size()),
+        n(inputs.size() / width) {}
+  ple::test::AlignedBuffer buffer;
+  ple::Model model;
+  std::vector<float> inputs;
+  size_t width, tasks, n;
+};
+
+}  // namespace
+
 TEST_CASE("determinism: 1000 candidates in one batch (crossing tiles) or in chunks of odd sizes", "[determinism]") {
   for (const std::string& precision : ple::test::Precisions()) {
-  const auto bytes = ple::test::ConvertBundle("six_tasks", {}, ple::convert::PrecisionPlan::ForName(precision)).bytes;
-  ple::test::AlignedBuffer buffer(bytes);
-  ple::Model model = ple::Model::OpenBuffer(buffer.data(), buffer.size());
-  const auto data = ple::convert::SafeTensorsFile::Read(ple::test::BundlePath("six_tasks") + "/data.safetensors");
-  const std::vector<float> inputs = data.Find("inputs")->ToFloat("inputs");
-  const size_t width = model.row_width(), tasks = model.tasks().size(), n = inputs.size() / width;
+  const SixTasks six(precision);
+  const ple::Model& model = six.model;
+  const std::vector<float>& inputs = six.inputs;
+  const size_t width = six.width, tasks = six.tasks, n = six.n;
   REQUIRE(n == 1000);
 
   for (ple_kernel_path path : ple::test::KernelPaths()) {
@@ -375,12 +394,10 @@ TEST_CASE("determinism: 1000 candidates in one batch (crossing tiles) or in chun
 // max_batch, 1000 candidates run in batches of max_batch.
 TEST_CASE("determinism: every tile size gives the same bytes", "[determinism]") {
   for (const std::string& precision : ple::test::Precisions()) {
-    const auto bytes = ple::test::ConvertBundle("six_tasks", {}, ple::convert::PrecisionPlan::ForName(precision)).bytes;
-    ple::test::AlignedBuffer buffer(bytes);
-    ple::Model model = ple::Model::OpenBuffer(buffer.data(), buffer.size());
-    const auto data = ple::convert::SafeTensorsFile::Read(ple::test::BundlePath("six_tasks") + "/data.safetensors");
-    const std::vector<float> inputs = data.Find("inputs")->ToFloat("inputs");
-    const size_t width = model.row_width(), tasks = model.tasks().size(), n = inputs.size() / width;
+    const SixTasks six(precision);
+    const ple::Model& model = six.model;
+    const std::vector<float>& inputs = six.inputs;
+    const size_t width = six.width, tasks = six.tasks, n = six.n;
     for (ple_kernel_path path : ple::test::KernelPaths()) {
       std::vector<float> first_tiles;
       for (uint32_t tile : {128u, 112u, 96u, 64u, 48u, 32u, 16u}) {
