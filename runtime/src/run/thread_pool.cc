@@ -153,7 +153,9 @@ void ThreadPool::RunTasks(size_t count, void (*task)(void*, size_t), void* conte
 
 void ThreadPool::WorkerLoop(size_t index) {
   uint64_t seen = 0;
+#if defined(__linux__)
   int avoided = -2;  // the caller's CPU this worker was last placed away from
+#endif
   for (;;) {
 #if defined(__linux__)
     // Away from the caller's CPU, again whenever the caller was found on another one.

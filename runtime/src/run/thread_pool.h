@@ -78,8 +78,10 @@ class ThreadPool {
   std::atomic<bool> stopping_{false};
   std::atomic<bool> spin_after_{false};  // the workers spin after the current (last) run
   std::atomic<uint64_t> run_end_ns_{0};  // when the current run ended (steady clock); 0 until then
+#if defined(__linux__)
   uint64_t worker_cpus_ = 0;             // where the workers may run (bit i = CPU i); 0: anywhere
   std::atomic<int> caller_cpu_{-1};      // the caller's CPU when it started the current run
+#endif
   size_t count_ = 0;                  // workers taking part in the current run (with the caller)
   void (*task_)(void*, size_t) = nullptr;
   void* context_ = nullptr;
