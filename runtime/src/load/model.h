@@ -39,6 +39,7 @@ struct PackedGroup {
   uint32_t request_blocks = 0;         // I8: 4-value blocks of the request columns
   uint32_t blocks = 0;                 // I8: all 4-value blocks (request, then the others)
   const void* weights = nullptr;       // I8: [columns/16][blocks][16][4]; F32, F16: [columns/16][in][16]
+  size_t weight_bytes = 0;             // the bytes at `weights` (checked against the file at load)
   const float* scales = nullptr;       // I8: per column
   const int32_t* request_sums = nullptr;    // I8: per column, over the request columns
   const int32_t* candidate_sums = nullptr;  // I8: per column, over the other columns

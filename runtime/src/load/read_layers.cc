@@ -268,6 +268,7 @@ Status ModelReader::ReadPackedGroups(const fb::Model& root) {
                        kWeightAlignmentBytes);
     }
     group.weights = weights->data();
+    group.weight_bytes = weights->size();
     out.push_back(group);
   }
   return Status::Ok();
@@ -361,6 +362,7 @@ Status ModelReader::PackRowMajorLayers() {
       }
     }
     group.weights = packed;
+    group.weight_bytes = bytes;
     m.packed_groups_.push_back(group);
     layer.packed = &m.packed_groups_.back();
     layer.packed_column = 0;

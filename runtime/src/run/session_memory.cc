@@ -107,10 +107,8 @@ void PageInWeights(const Plan& plan) {
   uint8_t sum = 0;
   for (const PlanStep& step : plan.steps) {
     if (step.kind != StepKind::kGroup || step.group == nullptr || step.group->weights == nullptr) continue;
-    const PackedGroup& g = *step.group;
-    const size_t element = g.type == WeightType::kI8 ? 1 : g.type == WeightType::kF16 ? 2 : 4;
-    const size_t bytes = size_t{g.columns} * (g.type == WeightType::kI8 ? size_t{g.blocks} * 4 : g.in) * element;
-    const auto* data = static_cast<const volatile uint8_t*>(g.weights);
+    const size_t bytes = step.group->weight_bytes;
+    const auto* data = static_cast<const volatile uint8_t*>(step.group->weights);
     for (size_t offset = 0; offset < bytes; offset += kPage) sum = static_cast<uint8_t>(sum + data[offset]);
     if (bytes > 0) sum = static_cast<uint8_t>(sum + data[bytes - 1]);
   }

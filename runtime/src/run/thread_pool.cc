@@ -157,13 +157,6 @@ void ThreadPool::WorkerLoop(size_t index) {
   int avoided = -2;  // the caller's CPU this worker was last placed away from
 #endif
   for (;;) {
-#if defined(__linux__)
-    // Away from the caller's CPU, again whenever the caller was found on another one.
-    if (worker_cpus_ != 0 && caller_cpu_.load() != avoided) {
-      avoided = caller_cpu_.load();
-      AvoidCallerCpu(worker_cpus_, avoided);
-    }
-#endif
     // The next run, watched for spin_ns before sleeping when runs come back to back: they find
     // the worker awake. The first round, and after a run that came alone, it sleeps at once.
     // The spin lasts until spin_ns after the run's end (the caller's), when that comes within
@@ -188,6 +181,14 @@ void ThreadPool::WorkerLoop(size_t index) {
       task = task_;
       context = context_;
     }
+#if defined(__linux__)
+    // Away from the CPU the caller started this run on, before its share: placed again
+    // whenever the caller is found on another CPU (one system call then, none otherwise).
+    if (worker_cpus_ != 0 && caller_cpu_.load() != avoided) {
+      avoided = caller_cpu_.load();
+      AvoidCallerCpu(worker_cpus_, avoided);
+    }
+#endif
     task(context, index);
     bool last = false;
     {

@@ -3,12 +3,12 @@
 // decides what each worker computes, so which thread computes what never changes a result.
 // After a run that the caller says is one of back-to-back runs, a worker spins until spin_ns
 // after the run's end, watching for the next run, then sleeps on a condition variable; after
-// any other run it sleeps at once. The caller, done with its own share,
-// spins as long for the workers to finish before it sleeps. Spinning yields the CPU now and
-// then (a thread waited for on the same CPU runs). An idle pool (no run for longer than spin_ns)
-// uses no CPU. On Linux the workers may run on every CPU of `cpus` (0: every allowed CPU) but the
-// one the caller was on when it started the last run (AvoidCallerCpu). Joined by the destructor. Used by one thread at a time,
-// like its session.
+// any other run it sleeps at once. The caller, done with its own share, spins as long for the
+// workers to finish before it sleeps. Spinning yields the CPU now and then (a thread waited for
+// on the same CPU runs). An idle pool (no run for longer than spin_ns) uses no CPU. On Linux
+// the workers may run on every CPU of `cpus` (0: every allowed CPU) but the one the caller
+// started the current run on (AvoidCallerCpu). Joined by the destructor. Used by one thread at
+// a time, like its session.
 #ifndef PLE_RUNTIME_RUN_THREAD_POOL_H_
 #define PLE_RUNTIME_RUN_THREAD_POOL_H_
 
