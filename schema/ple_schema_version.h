@@ -8,7 +8,8 @@
 namespace ple {
 
 // The schema revision a writer used; a reader knows every field up to its own revision.
-constexpr uint32_t kSchemaVersion = 4;  // 4: optional feature encoders (readers of 3 ignore them)
+constexpr uint32_t kSchemaVersion = 5;  // 4: optional feature encoders (readers of 3 ignore them);
+                                        // 5: narrow int8 weights flagged per group (older readers ignore it)
 // This library's reader version: it loads every file whose min_reader_version <= this.
 constexpr uint32_t kReaderVersion = 3;
 // What converters wrote as min_reader_version: revision 1 (dense inputs, row-major float32
@@ -22,6 +23,11 @@ constexpr uint32_t kMinReaderVersionPacked = 3;
 // An int8 packed group reads at most this many inputs, so that the int32 dot products with
 // their zero-point correction (|.| <= 2 * 255 * 127 * K) cannot overflow.
 constexpr uint32_t kMaxInt8Inputs = 16384;
+
+// Narrow int8 weights (PackedGroup.narrow_weights) lie in [-kNarrowInt8Limit, kNarrowInt8Limit]:
+// a pair of uint8 x int8 products is then at most 255 * 64 * 2 = 32,640, within int16.
+constexpr int kNarrowInt8Limit = 64;
+static_assert(255 * kNarrowInt8Limit * 2 <= 32767, "narrow int8 pair sums must fit int16");
 
 }  // namespace ple
 

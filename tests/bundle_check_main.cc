@@ -6,6 +6,9 @@
 // recording within the bundle's tolerance (float32 results agree across platforms);
 // --compare-exact checks every path's bytes against it (files whose every layer is int8 give
 // bit-identical results on every path and platform, docs/determinism.md). Exit 0 when all pass.
+// A trailing --identity-only (with --record or --compare-exact) drops the accuracy bar and checks
+// only that every path gives the same bytes: for narrow int8 files, whose accuracy cost is
+// measured, not barred (docs/quantization.md, "Narrow int8 weights").
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -60,27 +63,43 @@ int Compare(const std::string& path, const std::vector<float>& values, const std
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 3 && argc != 5) {
-    std::fprintf(stderr, "usage: %s BUNDLE_DIR MODEL.ple [--record FILE | --compare FILE | --compare-exact FILE]\n",
+  const bool identity_only = argc == 6 && std::string(argv[5]) == "--identity-only";
+  if ((argc != 3 && argc != 5 && argc != 6) || (argc == 6 && !identity_only)) {
+    std::fprintf(stderr,
+                 "usage: %s BUNDLE_DIR MODEL.ple [--record FILE | --compare FILE | --compare-exact FILE] "
+                 "[--identity-only]\n",
                  argv[0]);
     return 2;
   }
-  const std::string mode = argc == 5 ? argv[3] : "", recording = argc == 5 ? argv[4] : "";
+  const std::string mode = argc >= 5 ? argv[3] : "", recording = argc >= 5 ? argv[4] : "";
   if (!mode.empty() && mode != "--record" && mode != "--compare" && mode != "--compare-exact") {
     std::fprintf(stderr, "bundle_check: unknown option '%s'\n", mode.c_str());
+    return 2;
+  }
+  if (identity_only && mode == "--compare") {
+    std::fprintf(stderr, "bundle_check: --identity-only goes with --record or --compare-exact\n");
     return 2;
   }
   int failed = 0;
   ple::conformance::BundleRunOptions options;
   options.model_path = argv[2];
+  std::vector<float> reference_values;  // --identity-only: every path's bytes against the reference path's
   for (ple_kernel_path path : ple::rt::AvailableKernelPaths()) {
     try {
       const auto report = ple::conformance::RunBundle(argv[1], path, options);
       std::fputs(ple::conformance::FormatReport(report).c_str(), stdout);
-      failed += report.passed() ? 0 : 1;
+      if (!identity_only) failed += report.passed() ? 0 : 1;
+      const std::vector<float> values = Values(report);
+      if (identity_only) {
+        if (path == PLE_KERNELS_REFERENCE) reference_values = values;
+        const bool same = values.size() == reference_values.size() &&
+                          std::memcmp(values.data(), reference_values.data(), values.size() * sizeof(float)) == 0;
+        std::printf("%s [%s]: %s the reference path's bytes (accuracy bar not applied)\n", report.bundle.c_str(),
+                    ple::conformance::KernelPathName(path), same ? "bit-identical to" : "FAIL: differs from");
+        failed += same ? 0 : 1;
+      }
       const bool exact = mode == "--compare-exact";
       if (mode.empty() || (path != PLE_KERNELS_REFERENCE && !exact)) continue;
-      const std::vector<float> values = Values(report);
       if (mode == "--record") {
         if (path != PLE_KERNELS_REFERENCE) continue;
         std::ofstream out(recording, std::ios::binary);

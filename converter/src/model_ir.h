@@ -69,6 +69,7 @@ struct IrModel {
   std::vector<TaskConfig> tasks;
   std::vector<IrLevel> levels;
   std::vector<IrTower> towers;
+  bool narrow_int8_weights = false;  // int8 layers quantized to [-64, 64] (PrecisionPlan::narrow_int8)
 
   size_t parameter_count() const;
   size_t layer_count() const;

@@ -53,7 +53,7 @@ uint32_t RoundUp(uint32_t value, uint32_t multiple) { return (value + multiple -
 // stream with the same precision form one group; every other quantized layer its own.
 class Packer {
  public:
-  explicit Packer(const IrModel& model) {
+  explicit Packer(const IrModel& model) : narrow_(model.narrow_int8_weights) {
     uint32_t request = 0;
     for (const auto& f : model.features) request += f.scope == fb::Scope::Request ? f.width : 0;
     const uint32_t row = model.row_width();
@@ -157,7 +157,8 @@ class Packer {
       uint32_t channel = 0;
       const IrDense* m = Channel(g, n, &channel);
       if (m == nullptr) continue;
-      const ChannelQuantization q = QuantizeChannel(m->weight.data() + size_t{channel} * g.in, g.in);
+      const ChannelQuantization q =
+          QuantizeChannel(m->weight.data() + size_t{channel} * g.in, g.in, narrow_ ? kNarrowInt8Limit : 127);
       scales[n] = q.scale;
       const uint32_t tile = n / kTile, lane = n % kTile;
       for (uint32_t k = 0; k < g.in; ++k) {
@@ -174,7 +175,7 @@ class Packer {
     const auto request_offset = request > 0 ? builder.CreateVector(request_sums) : 0;  // unsplit: none
     const auto candidate_offset = builder.CreateVector(candidate_sums);
     return fb::CreatePackedGroup(builder, fb::DType::I8, g.in, request, g.columns, weights, scale_offset,
-                                 request_offset, candidate_offset);
+                                 request_offset, candidate_offset, narrow_);
   }
 
   // float32 or float16: [columns/16][in][16].
@@ -213,6 +214,7 @@ class Packer {
 
   uint32_t request_columns_ = 0;
   std::vector<Group> groups_;
+  bool narrow_ = false;  // int8 groups quantized to [-64, 64] and flagged
   std::map<const IrDense*, Placement> placement_;
 };
 

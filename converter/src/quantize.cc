@@ -45,9 +45,13 @@ PrecisionPlan PrecisionPlan::Parse(const std::string& spec) {
     first_override = 1;
   }
   for (size_t i = first_override; i < parts.size(); ++i) {
+    if (parts[i] == "narrow") {
+      plan.narrow_int8 = true;
+      continue;
+    }
     const size_t equals = parts[i].find('=');
     if (equals == std::string::npos) {
-      throw ConvertError("precision '" + spec + "': '" + parts[i] + "' is not CLASS=PRECISION (only the first item may be a plain precision)");
+      throw ConvertError("precision '" + spec + "': '" + parts[i] + "' is not CLASS=PRECISION or narrow (only the first item may be a plain precision)");
     }
     const std::string name = parts[i].substr(0, equals);
     const Precision precision = ParsePrecision(parts[i].substr(equals + 1));
@@ -58,12 +62,18 @@ PrecisionPlan PrecisionPlan::Parse(const std::string& spec) {
     else if (name == "heads") plan.heads = precision;
     else throw ConvertError("precision '" + spec + "': unknown layer class '" + name + "' (embeddings, experts, gates, towers, heads)");
   }
+  const bool int8_layers = plan.experts == Precision::kI8 || plan.gates == Precision::kI8 ||
+                           plan.towers == Precision::kI8 || plan.heads == Precision::kI8;
+  if (plan.narrow_int8 && !int8_layers) {
+    throw ConvertError("precision '" + spec + "': 'narrow' applies to int8 layers, and no layer class is int8");
+  }
   return plan;
 }
 
 std::string PrecisionPlan::ToString() const {
   return std::string("embeddings=") + PrecisionName(embeddings) + ",experts=" + PrecisionName(experts) +
-         ",gates=" + PrecisionName(gates) + ",towers=" + PrecisionName(towers) + ",heads=" + PrecisionName(heads);
+         ",gates=" + PrecisionName(gates) + ",towers=" + PrecisionName(towers) + ",heads=" + PrecisionName(heads) +
+         (narrow_int8 ? ",narrow" : "");
 }
 
 bool PrecisionPlan::quantized() const {
@@ -88,6 +98,7 @@ const char* PrecisionName(Precision precision) {
 }
 
 void AssignPrecisions(const PrecisionPlan& plan, IrModel* model) {
+  model->narrow_int8_weights = plan.narrow_int8;
   auto set = [](IrMlp& mlp, Precision precision) {
     for (IrDense& layer : mlp.layers) layer.precision = precision;
   };
@@ -120,20 +131,21 @@ void AssignPrecisions(const PrecisionPlan& plan, IrModel* model) {
   }
 }
 
-ChannelQuantization QuantizeChannel(const float* weights, size_t count) {
+ChannelQuantization QuantizeChannel(const float* weights, size_t count, int limit) {
   double max_abs = 0.0;
   for (size_t i = 0; i < count; ++i) max_abs = std::max(max_abs, std::fabs(static_cast<double>(weights[i])));
   ChannelQuantization q;
   q.values.assign(count, 0);
   // The runtime refuses a scale that is not a normal float (docs/hardening.md): a column of
-  // zeros, or whose largest weight is below 127 x 1.2e-38, is written as zeros with scale 1.
-  const float scale = static_cast<float>(max_abs / 127.0);
+  // zeros, or whose largest weight is below limit x 1.2e-38, is written as zeros with scale 1.
+  const double bound = limit;
+  const float scale = static_cast<float>(max_abs / bound);
   q.scale = 1.0f;
   if (!(scale >= std::numeric_limits<float>::min())) return q;
   q.scale = scale;
   for (size_t i = 0; i < count; ++i) {
     const double v = std::round(static_cast<double>(weights[i]) / q.scale);
-    q.values[i] = static_cast<int8_t>(std::clamp(v, -127.0, 127.0));
+    q.values[i] = static_cast<int8_t>(std::clamp(v, -bound, bound));
   }
   return q;
 }

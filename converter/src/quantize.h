@@ -20,13 +20,16 @@ struct PrecisionPlan {
   Precision gates = Precision::kF32;
   Precision towers = Precision::kF32;
   Precision heads = Precision::kF32;
+  // int8 layer weights in [-64, 64] instead of [-127, 127] ("narrow": one bit less, exact with
+  // AVX2's vpmaddubsw; docs/quantization.md). Spec item "narrow"; not part of any default.
+  bool narrow_int8 = false;
 
   // The documented default for "int8" (docs/quantization.md) and the all-fp16 and all-f32 plans.
   static PrecisionPlan ForName(const std::string& name);
-  // "int8", "f16", "f32", optionally followed by per-class overrides:
-  // "int8,towers=f16,gates=int8". Throws ConvertError naming what is wrong.
+  // "int8", "f16", "f32", optionally followed by per-class overrides and "narrow":
+  // "int8,towers=f16,gates=int8,narrow". Throws ConvertError naming what is wrong.
   static PrecisionPlan Parse(const std::string& spec);
-  // The canonical spec: "embeddings=int8,experts=int8,gates=f32,towers=int8,heads=f32".
+  // The canonical spec: "embeddings=int8,experts=int8,gates=f32,towers=int8,heads=f32[,narrow]".
   std::string ToString() const;
   bool quantized() const;
 };
@@ -38,12 +41,13 @@ const char* PrecisionName(Precision precision);
 // Sets every layer's and table's precision.
 void AssignPrecisions(const PrecisionPlan& plan, IrModel* model);
 
-// Symmetric int8 of one output channel: scale = max|w| / 127 (1 when all zero), q = round(w / scale).
+// Symmetric int8 of one output channel: scale = max|w| / limit (1 when all zero),
+// q = clamp(round(w / scale), -limit, limit); limit 127, or kNarrowInt8Limit (64) for narrow.
 struct ChannelQuantization {
   float scale = 1.0f;
   std::vector<int8_t> values;
 };
-ChannelQuantization QuantizeChannel(const float* weights, size_t count);
+ChannelQuantization QuantizeChannel(const float* weights, size_t count, int limit = 127);
 
 // An embedding row as int8 with a float16 scale (returned as float, exactly representable in
 // float16, and its bits).

@@ -33,6 +33,16 @@ TEST_CASE("kernels: int8 GEMMs compute exact integers and one epilogue, bit for 
   GemmTester(shape).extremes(extremes).TestInt8(*path);
 }
 
+// Narrow weights ([-64, 64]): the paths with a narrow kernel (AVX2's vpmaddubsw) and those that
+// reuse their usual one give the scalar reference's bits; with extremes every int16 pair sum is
+// 255 x 64 x 2 = 32,640, one step from saturation.
+TEST_CASE("kernels: narrow int8 GEMMs give the scalar reference's bits", "[kernel][paths]") {
+  const KernelSet* path = GENERATE(Catch::Generators::from_range(PathsUnderTest()));
+  const GemmTester shape = GENERATE(Catch::Generators::from_range(ple::test::EdgeShapes()));
+  const bool extremes = GENERATE(false, true);
+  GemmTester(shape).narrow(true).extremes(extremes).TestInt8(*path);
+}
+
 // The one float step of the int8 path whose bits can differ between platforms
 // (docs/determinism.md, "Denormals"): armv7 NEON flushes denormal inputs and results of its
 // float instructions to zero. With a combined scale below the smallest normal float, the

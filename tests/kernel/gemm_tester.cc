@@ -78,8 +78,10 @@ struct Int8Data {
     a.resize(s.rows() * a_stride);
     for (auto& v : a) v = s.extremes() ? 255 : static_cast<uint8_t>(rng() % 256);
     w.resize(s.tiles() * blocks * 64);
+    const int limit = s.narrow() ? kNarrowInt8Limit : 127;
     for (auto& v : w) {
-      v = s.extremes() ? (rng() % 2 ? 127 : -127) : static_cast<int8_t>(static_cast<int>(rng() % 255) - 127);
+      v = static_cast<int8_t>(s.extremes() ? (rng() % 2 ? limit : -limit)
+                                           : static_cast<int>(rng() % (2 * limit + 1)) - limit);
     }
     std::uniform_real_distribution<float> unit(0.001f, 0.05f);
     for (size_t r = 0; r < s.rows(); ++r) {
@@ -151,9 +153,10 @@ Outputs RunF16(const KernelSet& path, const GemmTester& s, const FloatData& d, s
 
 Outputs RunInt8(const KernelSet& path, const GemmTester& s, const Int8Data& c, size_t first_row, size_t rows) {
   Outputs o(s, c.add, first_row);
-  path.qu8s8_gemm(rows, c.blocks, c.a.data() + first_row * c.a_stride, c.a_stride, c.w.data(), c.blocks * 64,
-                  s.tiles(), c.scales.data() + first_row, c.zero_points.data() + first_row, c.w_scales.data(),
-                  c.w_sums.data(), o.table.data(), AddStride(s));
+  const auto gemm = s.narrow() ? path.qu8s8_gemm_narrow : path.qu8s8_gemm;
+  gemm(rows, c.blocks, c.a.data() + first_row * c.a_stride, c.a_stride, c.w.data(), c.blocks * 64, s.tiles(),
+       c.scales.data() + first_row, c.zero_points.data() + first_row, c.w_scales.data(), c.w_sums.data(),
+       o.table.data(), AddStride(s));
   return o;
 }
 
@@ -205,7 +208,7 @@ std::string GemmTester::Describe() const {
   std::ostringstream text;
   text << "rows=" << rows_ << " k=" << k_ << " tiles=" << tiles_ << " a_stride=" << a_stride()
        << (per_row_add_ ? " per-row add" : " shared add") << " seed=" << seed_ << (extremes_ ? " extreme values" : "")
-       << (denormal_scales_ ? " denormal scales" : "");
+       << (denormal_scales_ ? " denormal scales" : "") << (narrow_ ? " narrow weights" : "");
   return text.str();
 }
 

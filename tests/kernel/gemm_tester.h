@@ -34,6 +34,8 @@ class GemmTester {
   GemmTester& seed(uint32_t value) { seed_ = value; return *this; }
   // int8 only: activations 255 and weights +-127 everywhere, where int16 pair sums saturate.
   GemmTester& extremes(bool value) { extremes_ = value; return *this; }
+  // int8 only: weights in [-64, 64] (+-64 with extremes), run through qu8s8_gemm_narrow.
+  GemmTester& narrow(bool value) { narrow_ = value; return *this; }
   // int8 only: combined scales below the smallest normal float and denormal addends, checked
   // within the bound of docs/determinism.md ("Denormals") instead of bit for bit.
   GemmTester& denormal_scales(bool value) { denormal_scales_ = value; return *this; }
@@ -45,6 +47,7 @@ class GemmTester {
   bool per_row_add() const { return per_row_add_; }
   uint32_t seed() const { return seed_; }
   bool extremes() const { return extremes_; }
+  bool narrow() const { return narrow_; }
   bool denormal_scales() const { return denormal_scales_; }
   size_t columns(size_t tile) const { return 1 + (seed_ + 7 * tile) % 16; }
   bool relu(size_t tile) const { return tile % 2 == 1; }
@@ -54,12 +57,12 @@ class GemmTester {
 
   // f32_gemm and f16_gemm of `path`.
   void TestFloat(const rt::KernelSet& path) const;
-  // qu8s8_gemm of `path`.
+  // qu8s8_gemm of `path` (qu8s8_gemm_narrow with narrow weights).
   void TestInt8(const rt::KernelSet& path) const;
 
  private:
   size_t rows_ = 1, k_ = 1, tiles_ = 1, a_stride_ = 0;
-  bool per_row_add_ = false, extremes_ = false, denormal_scales_ = false;
+  bool per_row_add_ = false, extremes_ = false, denormal_scales_ = false, narrow_ = false;
   uint32_t seed_ = 0;
 };
 

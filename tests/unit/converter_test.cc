@@ -1,4 +1,5 @@
 // The converter: every validation error names what is wrong; BatchNorm folding; atomic writes.
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstring>
@@ -11,6 +12,8 @@
 #include "converter.h"
 #include "model_config.h"
 #include "model_writer.h"
+#include "ple_model_generated.h"
+#include "ple_schema_version.h"
 #include "safetensors.h"
 #include "test_util.h"
 
@@ -66,6 +69,39 @@ TEST_CASE("converter: the bundles convert without error", "[converter]") {
     INFO("bundle " << name);
     CHECK(ConversionError(BundleConfig(name), EditableWeights(name)).empty());
   }
+}
+
+TEST_CASE("converter: narrow int8 keeps weights in [-64, 64] with scale max|w| / 64; 'narrow' needs int8 layers",
+          "[converter]") {
+  const std::vector<float> column = {0.5f, -1.28f, 0.003f, 1.0f, -0.64f};
+  const ChannelQuantization wide = QuantizeChannel(column.data(), column.size());
+  const ChannelQuantization narrow = QuantizeChannel(column.data(), column.size(), ple::kNarrowInt8Limit);
+  CHECK(wide.scale == static_cast<float>(1.28 / 127));
+  CHECK(narrow.scale == static_cast<float>(1.28 / 64));
+  CHECK(narrow.values == std::vector<int8_t>{25, -64, 0, 50, -32});
+  CHECK(wide.values[1] == -127);
+
+  const PrecisionPlan plan = PrecisionPlan::Parse("int8,narrow");
+  CHECK(plan.narrow_int8);
+  CHECK(plan.ToString() == "embeddings=int8,experts=int8,gates=int8,towers=int8,heads=f16,narrow");
+  CHECK(PrecisionPlan::Parse(plan.ToString()).ToString() == plan.ToString());
+  CHECK_FALSE(PrecisionPlan::Parse("int8").narrow_int8);
+  CHECK_THROWS_WITH(PrecisionPlan::Parse("f32,narrow"), Catch::Contains("no layer class is int8"));
+  CHECK_THROWS_WITH(PrecisionPlan::Parse("f16,embeddings=int8,narrow"), Catch::Contains("no layer class is int8"));
+
+  // Every int8 weight of a converted bundle lies in [-64, 64], and one per channel reaches it.
+  const auto bytes = ple::test::ConvertBundle("six_tasks", {}, plan).bytes;
+  const auto* root = ple::fb::GetModel(bytes.data());
+  size_t int8_groups = 0;
+  for (const auto* g : *root->packed_groups()) {
+    if (g->dtype() != ple::fb::DType::I8) continue;
+    ++int8_groups;
+    CHECK(g->narrow_weights());
+    int most = 0;
+    for (uint8_t byte : *g->weights()) most = std::max(most, std::abs(static_cast<int>(static_cast<int8_t>(byte))));
+    CHECK(most == ple::kNarrowInt8Limit);
+  }
+  CHECK(int8_groups > 0);
 }
 
 TEST_CASE("converter: a missing tensor is named with its expected shape", "[converter]") {

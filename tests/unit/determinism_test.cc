@@ -35,8 +35,15 @@ Subject BenchModel(const std::string& name, const std::string& precision) {
                             ple::bench::DrawWeights(ple::convert::ReadModelConfig(config), 7));
   return {name + " " + precision,
           ple::convert::ConvertNative(config, dir + "/weights.safetensors", {},
-                                      ple::convert::PrecisionPlan::ForName(precision))
+                                      ple::convert::PrecisionPlan::Parse(precision))
               .bytes};
+}
+
+// Every precision, and int8 with narrow weights ([-64, 64]; AVX2 runs them with its own kernel).
+std::vector<std::string> Precisions() {
+  std::vector<std::string> precisions = ple::test::Precisions();
+  precisions.push_back("int8,narrow");
+  return precisions;
 }
 
 bool Emulated() {
@@ -46,10 +53,10 @@ bool Emulated() {
 
 std::vector<Subject> Subjects() {
   std::vector<Subject> subjects;
-  for (const std::string& precision : ple::test::Precisions()) {
+  for (const std::string& precision : Precisions()) {
     for (const char* bundle : {"features_mixed", "six_tasks", "ple3_noshared_last"}) {
       subjects.push_back({std::string(bundle) + " " + precision,
-                          ple::test::ConvertBundle(bundle, {}, ple::convert::PrecisionPlan::ForName(precision)).bytes});
+                          ple::test::ConvertBundle(bundle, {}, ple::convert::PrecisionPlan::Parse(precision)).bytes});
     }
     subjects.push_back(BenchModel("bench-s", precision));
     subjects.push_back(BenchModel("bench-m-dense", precision));
@@ -344,7 +351,7 @@ namespace {
 // The six_tasks bundle converted to `precision`, and its 1000 candidates' input rows.
 struct SixTasks {
   explicit SixTasks(const std::string& precision)
-      : buffer(ple::test::ConvertBundle("six_tasks", {}, ple::convert::PrecisionPlan::ForName(precision)).bytes),
+      : buffer(ple::test::ConvertBundle("six_tasks", {}, ple::convert::PrecisionPlan::Parse(precision)).bytes),
         model(ple::Model::OpenBuffer(buffer.data(), buffer.size())),
         inputs(ple::convert::SafeTensorsFile::Read(ple::test::BundlePath("six_tasks") + "/data.safetensors")
                    .Find("inputs")
@@ -361,7 +368,7 @@ struct SixTasks {
 }  // namespace
 
 TEST_CASE("determinism: 1000 candidates in one batch (crossing tiles) or in chunks of odd sizes", "[determinism]") {
-  for (const std::string& precision : ple::test::Precisions()) {
+  for (const std::string& precision : Precisions()) {
   const SixTasks six(precision);
   const ple::Model& model = six.model;
   const std::vector<float>& inputs = six.inputs;
@@ -393,7 +400,7 @@ TEST_CASE("determinism: 1000 candidates in one batch (crossing tiles) or in chun
 // TileRows): every tile size a session may choose gives the same bytes. Forced here through
 // max_batch, 1000 candidates run in batches of max_batch.
 TEST_CASE("determinism: every tile size gives the same bytes", "[determinism]") {
-  for (const std::string& precision : ple::test::Precisions()) {
+  for (const std::string& precision : Precisions()) {
     const SixTasks six(precision);
     const ple::Model& model = six.model;
     const std::vector<float>& inputs = six.inputs;

@@ -175,6 +175,38 @@ TEST_CASE("loader: a file needing a newer reader is refused, older minimums are 
   CHECK_THAT(Load(bytes).message, Catch::Contains("min_reader_version is 0"));
 }
 
+// Narrow int8 weights (schema 5) are the one value check that reads weight bytes: a weight
+// outside [-64, 64] in a flagged group would make AVX2's vpmaddubsw saturate.
+TEST_CASE("loader: a group flagged narrow is read as narrow, and refused with a weight beyond 64", "[loader]") {
+  auto bytes = ple::test::ConvertBundle("mmoe", {}, PrecisionPlan::Parse("int8,narrow")).bytes;
+  auto* root = ple::fb::GetMutableModel(bytes.data());
+  REQUIRE(root->packed_groups() != nullptr);
+  size_t flagged = 0;
+  for (uint32_t i = 0; i < root->packed_groups()->size(); ++i) {
+    const auto* g = root->packed_groups()->Get(i);
+    CHECK(g->narrow_weights() == (g->dtype() == ple::fb::DType::I8));
+    flagged += g->narrow_weights() ? 1 : 0;
+  }
+  REQUIRE(flagged > 0);
+  CHECK(Load(bytes).status == PLE_OK);
+  uint32_t group = 0;
+  while (!root->packed_groups()->Get(group)->narrow_weights()) ++group;
+  auto* weights = root->mutable_packed_groups()->GetMutableObject(group)->mutable_weights();
+  const size_t at = weights->size() / 2;
+  for (int value : {64, -64}) {
+    weights->Mutate(static_cast<flatbuffers::uoffset_t>(at), static_cast<uint8_t>(static_cast<int8_t>(value)));
+    CHECK(Load(bytes).status == PLE_OK);
+  }
+  for (int value : {65, -65, 127, -128}) {
+    INFO("weight " << value);
+    weights->Mutate(static_cast<flatbuffers::uoffset_t>(at), static_cast<uint8_t>(static_cast<int8_t>(value)));
+    const LoadResult result = Load(bytes);
+    CHECK(result.status == PLE_ERROR_INVALID_MODEL);
+    CHECK_THAT(result.message, Catch::Contains("packed group " + std::to_string(group + 1) + ": flagged narrow") &&
+                                   Catch::Contains("weight byte " + std::to_string(at) + " is " + std::to_string(value)));
+  }
+}
+
 TEST_CASE("loader: verifier-valid files with inconsistent structure are rejected by name", "[loader]") {
   SECTION("shapes that do not chain") {
     IrModel ir = BundleIr("ple2_unequal");

@@ -13,27 +13,34 @@ namespace {
 using namespace kernels;  // NOLINT: the kernel tables below name many of them
 
 const KernelSet kReference = {PLE_KERNELS_REFERENCE, "reference", f32_gemm__scalar, f16_gemm__scalar,
-                              f32_qu8_quantize__scalar, qu8s8_gemm__scalar, f32_gate_softmax_sum__scalar, false};
+                              f32_qu8_quantize__scalar, qu8s8_gemm__scalar, f32_gate_softmax_sum__scalar, false,
+    qu8s8_gemm__scalar};
 
 #if PLE_HAVE_X86_KERNELS
 const KernelSet kAvx2 = {PLE_KERNELS_X86_AVX2, "avx2", f32_gemm__avx2, f16_gemm__avx2,
-                         f32_qu8_quantize__avx2, qu8s8_gemm__avx2, f32_gate_softmax_sum__avx2, false};
+                         f32_qu8_quantize__avx2, qu8s8_gemm__avx2, f32_gate_softmax_sum__avx2, false,
+    qu8s8_gemm_narrow__avx2};
 const KernelSet kAvx512 = {PLE_KERNELS_X86_AVX512, "avx512", f32_gemm__avx512, f16_gemm__avx512,
-                           f32_qu8_quantize__avx512, qu8s8_gemm__avx512, f32_gate_softmax_sum__avx512, false};
+                           f32_qu8_quantize__avx512, qu8s8_gemm__avx512, f32_gate_softmax_sum__avx512, false,
+    qu8s8_gemm__avx512};
 const KernelSet kAvx512Vnni = {PLE_KERNELS_X86_AVX512_VNNI, "avx512vnni", f32_gemm__avx512,
-                               f16_gemm__avx512, f32_qu8_quantize__avx512, qu8s8_gemm__avx512vnni, f32_gate_softmax_sum__avx512, false};
+                               f16_gemm__avx512, f32_qu8_quantize__avx512, qu8s8_gemm__avx512vnni, f32_gate_softmax_sum__avx512, false,
+    qu8s8_gemm__avx512vnni};
 #endif
 #if PLE_HAVE_X86_AVX_VNNI_KERNELS
 const KernelSet kAvxVnni = {PLE_KERNELS_X86_AVX_VNNI, "avxvnni", f32_gemm__avx2, f16_gemm__avx2,
-                            f32_qu8_quantize__avx2, qu8s8_gemm__avxvnni, f32_gate_softmax_sum__avx2, false};
+                            f32_qu8_quantize__avx2, qu8s8_gemm__avxvnni, f32_gate_softmax_sum__avx2, false,
+    qu8s8_gemm__avxvnni};
 #endif
 #if PLE_HAVE_ARM_NEON_KERNELS
 const KernelSet kNeon = {PLE_KERNELS_ARM_NEON, "neon", f32_gemm__neon, f16_gemm__neon,
-                         f32_qu8_quantize__neon, qu8s8_gemm__neon, f32_gate_softmax_sum__neon, false};
+                         f32_qu8_quantize__neon, qu8s8_gemm__neon, f32_gate_softmax_sum__neon, false,
+    qu8s8_gemm__neon};
 #endif
 #if PLE_HAVE_ARM_NEON_DOT_KERNELS
 const KernelSet kNeonDot = {PLE_KERNELS_ARM_NEON_DOT, "neondot", f32_gemm__neon, f16_gemm__neon,
-                            f32_qu8_quantize__neon, qu8s8_gemm__neondot, f32_gate_softmax_sum__neon, false};
+                            f32_qu8_quantize__neon, qu8s8_gemm__neondot, f32_gate_softmax_sum__neon, false,
+    qu8s8_gemm__neondot};
 #endif
 
 // Native paths, fastest first.

@@ -19,6 +19,9 @@ struct KernelSet {
   decltype(&kernels::qu8s8_gemm__scalar) qu8s8_gemm = nullptr;
   decltype(&kernels::f32_gate_softmax_sum__scalar) f32_gate_softmax_sum = nullptr;
   bool xnnpack_f32 = false;  // float32 groups go through XNNPACK instead of f32_gemm
+  // Groups whose int8 weights are narrow ([-64, 64]): the same contract and bits as qu8s8_gemm,
+  // faster where the instruction set has a narrow form (AVX2); elsewhere qu8s8_gemm itself.
+  decltype(&kernels::qu8s8_gemm__scalar) qu8s8_gemm_narrow = nullptr;
 };
 
 // The kernels of `path` (not AUTO), or nullptr when the path is not built into this library or

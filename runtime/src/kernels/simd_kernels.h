@@ -15,11 +15,13 @@
 #define PLE_F32_QU8_QUANTIZE(isa)                                                                               \
   bool f32_qu8_quantize__##isa(size_t rows, size_t k, const float* x, size_t x_stride, uint8_t* q,             \
                                size_t q_stride, size_t k_padded, float* scales, int32_t* zero_points)
-#define PLE_QU8S8_GEMM(isa)                                                                                     \
-  void qu8s8_gemm__##isa(size_t rows, size_t blocks, const uint8_t* a, size_t a_stride, const int8_t* w,         \
-                         size_t w_tile_stride, size_t tiles, const float* scales, const int32_t* zero_points,   \
-                         const float* w_scales, const int32_t* w_sums, const TileOutput* outputs,               \
-                         size_t add_stride)
+#define PLE_QU8S8_GEMM_NAMED(name)                                                                              \
+  void name(size_t rows, size_t blocks, const uint8_t* a, size_t a_stride, const int8_t* w, size_t w_tile_stride, \
+            size_t tiles, const float* scales, const int32_t* zero_points, const float* w_scales,                \
+            const int32_t* w_sums, const TileOutput* outputs, size_t add_stride)
+#define PLE_QU8S8_GEMM(isa) PLE_QU8S8_GEMM_NAMED(qu8s8_gemm__##isa)
+// qu8s8_gemm's contract, only for weights in [-64, 64] (a group flagged narrow): the same bits.
+#define PLE_QU8S8_GEMM_NARROW(isa) PLE_QU8S8_GEMM_NAMED(qu8s8_gemm_narrow__##isa)
 
 #define PLE_F32_GATE_SOFTMAX_SUM(isa)                                                                           \
   void f32_gate_softmax_sum__##isa(size_t rows, size_t count, size_t width, const float* logits,                \
@@ -35,6 +37,7 @@ PLE_F16_GEMM(avx2);
 PLE_F32_QU8_QUANTIZE(avx2);
 PLE_F32_GATE_SOFTMAX_SUM(avx2);
 PLE_QU8S8_GEMM(avx2);
+PLE_QU8S8_GEMM_NARROW(avx2);
 PLE_F32_GEMM(avx512);
 PLE_F16_GEMM(avx512);
 PLE_F32_QU8_QUANTIZE(avx512);

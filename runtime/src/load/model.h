@@ -43,6 +43,7 @@ struct PackedGroup {
   const float* scales = nullptr;       // I8: per column
   const int32_t* request_sums = nullptr;    // I8: per column, over the request columns
   const int32_t* candidate_sums = nullptr;  // I8: per column, over the other columns
+  bool narrow = false;                 // I8: every weight in [-64, 64] (checked at load)
 };
 
 // y[out] = activation(W[out, in] x[in] + bias[out]); W is columns [packed_column,

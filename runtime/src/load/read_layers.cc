@@ -37,6 +37,23 @@ __attribute__((noinline)) Status CheckChannelSums(const flatbuffers::Vector<int3
   return Status::Ok();
 }
 
+// A group flagged narrow is run by kernels that sum uint8 x int8 pairs in int16 (AVX2's
+// vpmaddubsw), which saturate for a weight outside [-64, 64]: a hostile flag would make that
+// path's results differ from every other path's. So, unlike every other check, this one reads
+// the weight bytes, of flagged groups only (a session pages them in at prepare anyway).
+__attribute__((noinline)) Status CheckNarrowWeights(const int8_t* weights, size_t count, const std::string& what) {
+  uint8_t outside = 0;  // branch-free over the bytes: any weight w with w + 64 outside [0, 128]
+  for (size_t i = 0; i < count; ++i) outside |= static_cast<uint8_t>(weights[i] + kNarrowInt8Limit) > 2 * kNarrowInt8Limit;
+  if (outside == 0) return Status::Ok();
+  for (size_t i = 0; i < count; ++i) {
+    if (weights[i] < -kNarrowInt8Limit || weights[i] > kNarrowInt8Limit) {
+      return MakeError(PLE_ERROR_INVALID_MODEL, "%s: flagged narrow, but weight byte %zu is %d, outside [-%d, %d]",
+                       what.c_str(), i, weights[i], kNarrowInt8Limit, kNarrowInt8Limit);
+    }
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Status ModelReader::ReadTensor(const fb::Tensor* tensor, const std::string& what,
@@ -269,6 +286,14 @@ Status ModelReader::ReadPackedGroups(const fb::Model& root) {
     }
     group.weights = weights->data();
     group.weight_bytes = weights->size();
+    if (g->narrow_weights()) {
+      if (group.type != WeightType::kI8) {
+        return MakeError(PLE_ERROR_INVALID_MODEL, "%s: flagged narrow, but its weights are not int8", what.c_str());
+      }
+      Status status = CheckNarrowWeights(reinterpret_cast<const int8_t*>(weights->data()), weights->size(), what);
+      if (!status.ok()) return status;
+      group.narrow = true;
+    }
     out.push_back(group);
   }
   return Status::Ok();

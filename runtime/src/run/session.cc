@@ -303,10 +303,10 @@ ple_status Session::GroupProduct(Worker& worker, const GroupState& state, const 
                                       worker.row_scales.data(), worker.row_zero_points.data())) {
         return NonFiniteInputError(x, x_stride, rows, k, request ? "request columns" : "input");
       }
-      kernels_->qu8s8_gemm(rows, blocks, worker.quantized.data(), q_stride,
-                           static_cast<const int8_t*>(g.weights) + first_block * 64, size_t{g.blocks} * 64, tiles,
-                           worker.row_scales.data(), worker.row_zero_points.data(), g.scales,
-                           request ? g.request_sums : g.candidate_sums, worker.tile_outputs.data(), add_stride);
+      const auto gemm = g.narrow ? kernels_->qu8s8_gemm_narrow : kernels_->qu8s8_gemm;
+      gemm(rows, blocks, worker.quantized.data(), q_stride, static_cast<const int8_t*>(g.weights) + first_block * 64,
+           size_t{g.blocks} * 64, tiles, worker.row_scales.data(), worker.row_zero_points.data(), g.scales,
+           request ? g.request_sums : g.candidate_sums, worker.tile_outputs.data(), add_stride);
       return PLE_OK;
     }
     case WeightType::kF16:
