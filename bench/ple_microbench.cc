@@ -181,6 +181,20 @@ double MeasurePeak(const PeakLoop& loop) {
 }
 
 double g_peak_f32 = 0.0, g_peak_int8 = 0.0;
+std::map<std::string, double> g_peaks;  // each peak loop's rate, by name
+
+// The peak loop of the instruction a kernel multiplies with, or "" when none is measured.
+std::string OwnPeakLoop(const std::string& path, int dtype /*0 f32, 1 f16, 2 int8, 3 int8 narrow*/) {
+  if (dtype <= 1) {
+    if (path == "avx2" || path == "avxvnni") return "f32_fma_avx2";
+    if (path == "avx512" || path == "avx512vnni") return "f32_fma_avx512";
+    return "";
+  }
+  if (path == "avx2") return dtype == 3 ? "int8_maddubs_avx2" : "int8_madd_avx2";
+  if (path == "avxvnni") return "int8_dot_avxvnni";
+  if (path == "avx512vnni") return "int8_dot_avx512vnni";
+  return "";
+}
 
 void SetPercentOfPeak(benchmark::State& state, double macs_per_iteration, bool int8) {
   state.counters["macs_per_s"] = benchmark::Counter(macs_per_iteration, benchmark::Counter::kIsIterationInvariantRate);
@@ -214,7 +228,10 @@ struct GemmShape {
 constexpr GemmShape kKernelShapes[] = {{200, 384, 1536}, {200, 216, 1616}, {200, 168, 1616}, {200, 256, 272},
                                        {200, 256, 256},  {200, 128, 64},   {200, 64, 16}};
 
-void BenchKernel(benchmark::State& state, const ple::rt::KernelSet* set, int dtype /*0 f32, 1 f16, 2 int8*/,
+// dtype 3: int8 with narrow weights ([-64, 64]) through qu8s8_gemm_narrow. Besides pct_peak
+// (against the best peak of its kind), pct_own_peak is against the peak loop of the instruction
+// the kernel multiplies with (OwnPeakLoop).
+void BenchKernel(benchmark::State& state, const ple::rt::KernelSet* set, int dtype /*0 f32, 1 f16, 2 int8, 3 narrow*/,
                  GemmShape shape) {
   const size_t kKernelRows = shape.rows, kKernelK = shape.k, kKernelN = shape.n;
   std::mt19937 rng(1);
@@ -227,7 +244,8 @@ void BenchKernel(benchmark::State& state, const ple::rt::KernelSet* set, int dty
   std::vector<uint16_t> w16(kKernelK * kKernelN, 0x2c00);  // 0.0625
   const size_t blocks = kKernelK / 4;
   std::vector<int8_t> w8(blocks * 64 * (kKernelN / 16));
-  for (int8_t& v : w8) v = static_cast<int8_t>(static_cast<int>(rng() % 255) - 127);
+  const int limit = dtype == 3 ? ple::kNarrowInt8Limit : 127;
+  for (int8_t& v : w8) v = static_cast<int8_t>(static_cast<int>(rng() % (2 * limit + 1)) - limit);
   std::vector<float> w_scales(kKernelN, 0.01f), row_scales(kSessionTile);
   std::vector<int32_t> w_sums(kKernelN, 0), zero_points(kSessionTile);
   std::vector<uint8_t> q(kSessionTile * kKernelK);
@@ -246,13 +264,19 @@ void BenchKernel(benchmark::State& state, const ple::rt::KernelSet* set, int dty
       } else {
         set->f32_qu8_quantize(rows, kKernelK, x, kKernelK, q.data(), kKernelK, kKernelK, row_scales.data(),
                               zero_points.data());
-        set->qu8s8_gemm(rows, blocks, q.data(), kKernelK, w8.data(), blocks * 64, kKernelN / 16, row_scales.data(),
-                        zero_points.data(), w_scales.data(), w_sums.data(), outputs.data(), 0);
+        const auto gemm = dtype == 3 ? set->qu8s8_gemm_narrow : set->qu8s8_gemm;
+        gemm(rows, blocks, q.data(), kKernelK, w8.data(), blocks * 64, kKernelN / 16, row_scales.data(),
+             zero_points.data(), w_scales.data(), w_sums.data(), outputs.data(), 0);
       }
     }
     benchmark::ClobberMemory();
   }
-  SetPercentOfPeak(state, static_cast<double>(kKernelRows) * kKernelK * kKernelN, dtype == 2);
+  const double macs = static_cast<double>(kKernelRows) * kKernelK * kKernelN;
+  SetPercentOfPeak(state, macs, dtype >= 2);
+  const auto own = g_peaks.find(OwnPeakLoop(set->name, dtype));
+  if (own != g_peaks.end()) {
+    state.counters["pct_own_peak"] = benchmark::Counter(macs / own->second * 100.0, benchmark::Counter::kIsIterationInvariantRate);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -407,6 +431,7 @@ int main(int argc, char** argv) {
     const double rate = MeasurePeak(loop);
     double& peak = loop.int8 ? g_peak_int8 : g_peak_f32;
     peak = std::max(peak, rate);
+    g_peaks[loop.name] = rate;
     std::fprintf(stderr, "ple_microbench: peak %s: %.1f G multiply-adds/s\n", loop.name, rate / 1e9);
     benchmark::RegisterBenchmark((std::string("peak/") + loop.name).c_str(), BenchPeak, loop);
   }
@@ -417,8 +442,9 @@ int main(int argc, char** argv) {
     if (path == PLE_KERNELS_XNNPACK) continue;
     const ple::rt::KernelSet* set = ple::rt::FindKernelSet(path);
     for (const GemmShape& shape : kKernelShapes) {
-      for (int dtype : {0, 1, 2}) {
-        const char* names[] = {"f32", "f16", "int8"};
+      for (int dtype : {0, 1, 2, 3}) {
+        if (dtype == 3 && set->qu8s8_gemm_narrow == set->qu8s8_gemm) continue;  // no narrow kernel of its own
+        const char* names[] = {"f32", "f16", "int8", "int8narrow"};
         const std::string label = "kernel/" + std::string(set->name) + "/" + names[dtype] + "/" +
                                   std::to_string(shape.rows) + "x" + std::to_string(shape.k) + "x" +
                                   std::to_string(shape.n);

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the bench models (random weights as PyTorch initialises them; bench/models/*.json),
-# converts each to f32, f16 and int8, and runs ple_microbench on one core with repetitions,
+# converts each to f32, f16, int8 and int8 with narrow weights, and runs ple_microbench on one core with repetitions,
 # reporting medians. Usage: bench/run.sh [BUILD_DIR] [ple_microbench options...], e.g.
 #   bench/run.sh build --benchmark_filter='model/bench-m-dense/.*/batch:200'
 set -euo pipefail
@@ -18,8 +18,8 @@ for config in bench/models/*.json; do
     echo "bench/run.sh: drawing $name's weights" >&2
     "$build/bench/ple-bench-weights" "$config" "$weights"
   fi
-  for precision in f32 f16 int8; do
-    model="$models/$name-$precision.ple"
+  for precision in f32 f16 int8 int8,narrow; do
+    model="$models/$name-${precision/,/}.ple"  # int8,narrow: NAME-int8narrow.ple
     if [[ ! -f "$model" || "$weights" -nt "$model" || "$build/converter/ple-convert" -nt "$model" ]]; then
       "$build/converter/ple-convert" -q -c "$config" -w "$weights" -o "$model" -p "$precision"
     fi
