@@ -71,7 +71,7 @@ TEST_CASE("converter: the bundles convert without error", "[converter]") {
   }
 }
 
-TEST_CASE("converter: narrow int8 keeps weights in [-64, 64] with scale max|w| / 64; 'narrow' needs int8 layers",
+TEST_CASE("converter: narrow int8 keeps weights in [-64, 64] with scale max|w| / 64, and 'narrow' needs int8 layers",
           "[converter]") {
   const std::vector<float> column = {0.5f, -1.28f, 0.003f, 1.0f, -0.64f};
   const ChannelQuantization wide = QuantizeChannel(column.data(), column.size());
