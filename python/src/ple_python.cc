@@ -493,7 +493,7 @@ void BindConformance(py::module_& m) {
     ple_kernel_path path;
     ple::Check(ple_kernel_path_from_name(kernels.c_str(), &path));
     ple::conformance::BundleRunOptions options;
-    options.precision = ple::convert::PrecisionPlan::ForName(precision);
+    options.precision = ple::convert::PrecisionPlan::Parse(precision);
     ple::conformance::BundleReport report;
     {
       py::gil_scoped_release release;
