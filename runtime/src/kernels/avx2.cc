@@ -175,41 +175,14 @@ PLE_QU8S8_GEMM(avx2) {
 // stored and adds pairs into int16, which cannot saturate (255 x 64 x 2 = 32,640); vpmaddwd by
 // ones then adds the two pairs of a channel into int32. A 64-byte block is two registers, each
 // 8 channels x 4 inputs, so the broadcast 4 input bytes line up with no shuffle and nothing is
-// widened. MR = 4 rows: 8 accumulators, 2 weight vectors, the ones, the input broadcast and
-// temporaries (with 6 rows GCC kept accumulators on the stack).
+// widened (Int8TileGemm256). MR = 4 rows: 8 accumulators, 2 weight vectors, the ones, the input
+// broadcast and temporaries (with 6 rows GCC kept accumulators on the stack).
 PLE_QU8S8_GEMM_NARROW(avx2) {
-  constexpr int kRows = 4;
   const __m256i ones = _mm256_set1_epi16(1);
-  for (size_t t = 0; t < tiles; ++t) {
-    const TileOutput& o = outputs[t];
-    if (o.out == nullptr) continue;
-    const int8_t* tile = w + t * w_tile_stride;
-    ForRowBlocks<kRows>(rows, [&](auto block_rows, size_t first) {
-      constexpr int R = decltype(block_rows)::value;
-      __m256i lo[R], hi[R];  // columns 0-7 and 8-15
-      #pragma GCC unroll 16
-      for (int r = 0; r < R; ++r) lo[r] = hi[r] = _mm256_setzero_si256();
-      const uint8_t* row = a + first * a_stride;
-      for (size_t b = 0; b < blocks; ++b) {
-        const __m256i w_lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + b * 64));
-        const __m256i w_hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + b * 64 + 32));
-        #pragma GCC unroll 16
-        for (int r = 0; r < R; ++r) {
-          int32_t four;
-          __builtin_memcpy(&four, row + r * a_stride + 4 * b, 4);
-          const __m256i x = _mm256_set1_epi32(four);
-          lo[r] = _mm256_add_epi32(lo[r], _mm256_madd_epi16(_mm256_maddubs_epi16(x, w_lo), ones));
-          hi[r] = _mm256_add_epi32(hi[r], _mm256_madd_epi16(_mm256_maddubs_epi16(x, w_hi), ones));
-        }
-      }
-      #pragma GCC unroll 16
-      for (int r = 0; r < R; ++r) {
-        const size_t at = first + r;
-        DequantizeTileRow(lo[r], hi[r], scales[at], zero_points[at], w_scales + 16 * t, w_sums + 16 * t, o, at,
-                          add_stride);
-      }
-    });
-  }
+  Int8TileGemm256<4>(rows, blocks, a, a_stride, w, w_tile_stride, tiles, scales, zero_points, w_scales, w_sums,
+                     outputs, add_stride, [ones](__m256i acc, __m256i x, __m256i weights) {
+                       return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(x, weights), ones));
+                     });
 }
 
 PLE_F32_GATE_SOFTMAX_SUM(avx2) {

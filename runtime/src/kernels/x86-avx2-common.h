@@ -10,6 +10,7 @@
 
 #include "kernels/kernels.h"
 #include "kernels/quantize-params.h"
+#include "kernels/row-blocks.h"
 
 namespace ple::rt {
 namespace kernels {
@@ -50,6 +51,48 @@ inline void DequantizeTileRow(__m256i acc_lo, __m256i acc_hi, float scale, int32
   StoreTileRow(_mm256_mul_ps(_mm256_mul_ps(s, _mm256_loadu_ps(w_scales)), _mm256_cvtepi32_ps(lo)),
                _mm256_mul_ps(_mm256_mul_ps(s, _mm256_loadu_ps(w_scales + 8)), _mm256_cvtepi32_ps(hi)), o, r,
                add_stride);
+}
+
+// An int8 GEMM (qu8s8_gemm's contract) over 16-column tiles, kRows rows at a time, with two
+// 256-bit accumulators per row (columns 0-7, 8-15) and the tile's 64-byte blocks read as stored:
+// `step(acc, x, w)` adds to each int32 lane of `acc` the four products of the uint8 bytes of `x`
+// (one row's 4 inputs, broadcast) with the int8 bytes of `w` (8 channels x 4 inputs). AVX-VNNI's
+// vpdpbusd, or AVX2's vpmaddubsw + vpmaddwd for narrow weights.
+template <int kRows, typename Step>
+inline void Int8TileGemm256(size_t rows, size_t blocks, const uint8_t* a, size_t a_stride, const int8_t* w,
+                            size_t w_tile_stride, size_t tiles, const float* scales, const int32_t* zero_points,
+                            const float* w_scales, const int32_t* w_sums, const TileOutput* outputs,
+                            size_t add_stride, Step step) {
+  for (size_t t = 0; t < tiles; ++t) {
+    const TileOutput& o = outputs[t];
+    if (o.out == nullptr) continue;
+    const int8_t* tile = w + t * w_tile_stride;
+    ForRowBlocks<kRows>(rows, [&](auto block_rows, size_t first) {
+      constexpr int R = decltype(block_rows)::value;
+      __m256i lo[R], hi[R];  // columns 0-7 and 8-15
+      #pragma GCC unroll 16
+      for (int r = 0; r < R; ++r) lo[r] = hi[r] = _mm256_setzero_si256();
+      const uint8_t* row = a + first * a_stride;
+      for (size_t b = 0; b < blocks; ++b) {
+        const __m256i w_lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + b * 64));
+        const __m256i w_hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + b * 64 + 32));
+        #pragma GCC unroll 16
+        for (int r = 0; r < R; ++r) {
+          int32_t four;
+          __builtin_memcpy(&four, row + r * a_stride + 4 * b, 4);
+          const __m256i x = _mm256_set1_epi32(four);
+          lo[r] = step(lo[r], x, w_lo);
+          hi[r] = step(hi[r], x, w_hi);
+        }
+      }
+      #pragma GCC unroll 16
+      for (int r = 0; r < R; ++r) {
+        const size_t at = first + r;
+        DequantizeTileRow(lo[r], hi[r], scales[at], zero_points[at], w_scales + 16 * t, w_sums + 16 * t, o, at,
+                          add_stride);
+      }
+    });
+  }
 }
 
 // Per-row uint8 quantization (f32_qu8_quantize's contract) with AVX2.
