@@ -11,6 +11,7 @@ packages=(g++ cmake ninja-build pkg-config
           libflatbuffers-dev flatbuffers-compiler
           libxnnpack-dev libpthreadpool-dev libcpuinfo-dev
           nlohmann-json3-dev libcli11-dev catch2 libsodium-dev
+          libonnx-dev libprotobuf-dev   # the converter's ONNX import (docs/architecture.md)
           python3 libxml2-utils librsvg2-bin   # the diagnostics report's checks (tests/report/)
           python3-dev pybind11-dev python3-numpy python3-pytest)  # the Python package (python/)
 for group in "$@"; do

@@ -6,7 +6,8 @@
 # wasm32-emscripten) and dist/SHA256SUMS. Each archive unpacks to ple-VERSION-PLATFORM/ with include/ple (headers), lib (libple.a; libple.so.ABI except on wasm),
 # lib/cmake/ple and lib/pkgconfig/ple.pc (relocatable), share/doc/ple (LICENSE, README) and, on
 # x86_64, bin/ (ple-convert, ple-run, ple-inspect, ple-conformance, ple-bench: the tools run
-# where models are converted). Libraries are built without XNNPACK and libsodium, so they need
+# where models are converted). Libraries are built without XNNPACK and libsodium, and the tools
+# without the ONNX import (libonnx), so they need
 # only the C and C++ libraries. Archives are reproducible: sorted, owner 0, mtime of the last
 # commit (SOURCE_DATE_EPOCH), gzip without a timestamp.
 set -euo pipefail
@@ -32,7 +33,7 @@ for target in "${targets[@]}"; do
   echo "=== $name"
   tools/install-deps.sh "${groups[@]}"
   rm -rf "$build" "$dist/stage/$name"
-  cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DPLE_XNNPACK=OFF -DPLE_SODIUM=OFF \
+  cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DPLE_XNNPACK=OFF -DPLE_SODIUM=OFF -DPLE_ONNX=OFF \
     -DPLE_BUILD_TESTS=OFF -DPLE_BUILD_BENCH=OFF -DPLE_PYTHON=OFF -DPLE_WERROR=ON "${args[@]}" > "$dist/$name.log"
   cmake --build "$build" -j "$jobs" >> "$dist/$name.log"
   cmake --install "$build" --prefix "$dist/stage/$name" --strip >> "$dist/$name.log"

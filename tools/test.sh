@@ -20,7 +20,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
 native_configure() {
-  cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DPLE_XNNPACK=REQUIRED -DPLE_SODIUM=REQUIRED -DPLE_WERROR=ON "$@"
+  cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DPLE_XNNPACK=REQUIRED -DPLE_SODIUM=REQUIRED -DPLE_ONNX=ON -DPLE_WERROR=ON "$@"
 }
 need_native_build() {  # the cross configurations read build/tests/converted
   if [[ ! -d build/tests/converted ]]; then

@@ -1,0 +1,140 @@
+#!/usr/bin/python3
+"""The ONNX import corpus (docs/importing.md, "ONNX"): models exported the way users export
+them, with ONNX Runtime's outputs on random inputs. Writes tests/onnx_corpus/<name>/model.onnx
+and expected.json ({"producer", "opset", "inputs": {name: {shape, values}}, "outputs": ...});
+both are committed, so the tests need neither torch nor ONNX Runtime.
+
+  /usr/bin/python3 tests/reference/make_onnx_corpus.py      # Debian's python3-torch, python3-onnx
+  (ONNX Runtime: bench/peers/setup.sh installs onnxruntime-node into build/peers/node_modules)
+
+The plain PyTorch models are written as a user would write a PLE/MMoE, in three styles of the
+gates' weighted sum: stack + softmax + sum, bmm, einsum.
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import torch
+from torch import nn
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+CORPUS = os.path.join(ROOT, "tests", "onnx_corpus")
+NODE_PATH = os.path.join(ROOT, "build", "peers", "node_modules")
+
+
+def mlp(sizes):
+    layers = []
+    for a, b in zip(sizes, sizes[1:]):
+        layers += [nn.Linear(a, b), nn.ReLU()]
+    return nn.Sequential(*layers)
+
+
+def weighted_sum(style, gate, experts):
+    """gate [B, E] (softmax weights), experts: list of [B, D] -> [B, D]."""
+    stacked = torch.stack(experts, dim=1)  # [B, E, D]
+    if style == "stack":
+        return (gate.unsqueeze(-1) * stacked).sum(dim=1)
+    if style == "bmm":
+        return torch.bmm(gate.unsqueeze(1), stacked).squeeze(1)
+    if style == "einsum":
+        return torch.einsum("be,bed->bd", gate, stacked)
+    raise ValueError(style)
+
+
+class PlainMMoE(nn.Module):
+    """MMoE: shared experts, one softmax gate per task, towers with a sigmoid head."""
+
+    def __init__(self, style, inputs=12, experts=3, expert_sizes=(16, 8), tasks=2, tower=(6,)):
+        super().__init__()
+        self.style = style
+        self.experts = nn.ModuleList(mlp((inputs,) + expert_sizes) for _ in range(experts))
+        self.gates = nn.ModuleList(nn.Linear(inputs, experts) for _ in range(tasks))
+        self.towers = nn.ModuleList(nn.Sequential(mlp((expert_sizes[-1],) + tower), nn.Linear(tower[-1], 1))
+                                    for _ in range(tasks))
+
+    def forward(self, x):
+        outs = [e(x) for e in self.experts]
+        results = []
+        for gate, tower in zip(self.gates, self.towers):
+            mixed = weighted_sum(self.style, torch.softmax(gate(x), dim=1), outs)
+            results.append(torch.sigmoid(tower(mixed)))
+        return tuple(results)
+
+
+class PlainPLE(nn.Module):
+    """Two CGC levels (per task: specific experts and a gate over them and the shared ones; a
+    shared gate at the first level), then towers: the task 0 head is binary, task 1 regression."""
+
+    def __init__(self, style, inputs=10, width=8, tasks=2, specific=1, shared=2):
+        super().__init__()
+        self.style, self.tasks, self.specific, self.shared = style, tasks, specific, shared
+        self.levels = nn.ModuleList()
+        for level in range(2):
+            d_in = inputs if level == 0 else width
+            m = nn.Module()
+            m.specific = nn.ModuleList(nn.ModuleList(mlp((d_in, width)) for _ in range(specific)) for _ in range(tasks))
+            m.shared = nn.ModuleList(mlp((d_in, width)) for _ in range(shared))
+            m.gates = nn.ModuleList(nn.Linear(d_in, specific + shared) for _ in range(tasks))
+            m.shared_gate = nn.Linear(d_in, tasks * specific + shared) if level == 0 else None
+            self.levels.append(m)
+        self.towers = nn.ModuleList(nn.Sequential(mlp((width, 4)), nn.Linear(4, 1)) for _ in range(tasks))
+
+    def forward(self, x):
+        streams = [x] * (self.tasks + 1)
+        for m in self.levels:
+            specific = [[e(streams[t]) for e in m.specific[t]] for t in range(self.tasks)]
+            shared = [e(streams[self.tasks]) for e in m.shared]
+            nxt = []
+            for t in range(self.tasks):
+                gate = torch.softmax(m.gates[t](streams[t]), dim=1)
+                nxt.append(weighted_sum(self.style, gate, specific[t] + shared))
+            if m.shared_gate is not None:
+                gate = torch.softmax(m.shared_gate(streams[self.tasks]), dim=1)
+                nxt.append(weighted_sum(self.style, gate, [o for s in specific for o in s] + shared))
+            streams = nxt + [None] if m.shared_gate is None else nxt
+        return torch.sigmoid(self.towers[0](streams[0])), self.towers[1](streams[1])
+
+
+def export(name, model, inputs, opset, output_names):
+    torch.manual_seed(0)
+    directory = os.path.join(CORPUS, name)
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, "model.onnx")
+    model.eval()
+    x = torch.randn(5, inputs)
+    torch.onnx.export(model, (x,), path, input_names=["features"], output_names=output_names, opset_version=opset,
+                      dynamic_axes={"features": {0: "batch"}, **{o: {0: "batch"} for o in output_names}})
+    rng = np.random.default_rng(len(name))
+    batch = rng.standard_normal((7, inputs)).astype(np.float32)
+    given = {"features": {"shape": list(batch.shape), "values": [float(v) for v in batch.ravel()]}}
+    with tempfile.TemporaryDirectory() as tmp:
+        with open(os.path.join(tmp, "in.json"), "w") as f:
+            json.dump(given, f)
+        subprocess.run(["node", os.path.join(ROOT, "tests", "reference", "ort_run.js"), path,
+                        os.path.join(tmp, "in.json"), os.path.join(tmp, "out.json")],
+                       env=dict(os.environ, NODE_PATH=NODE_PATH), check=True)
+        with open(os.path.join(tmp, "out.json")) as f:
+            outputs = json.load(f)
+    with open(os.path.join(directory, "expected.json"), "w") as f:
+        json.dump({"producer": f"torch {torch.__version__}, torch.onnx.export opset {opset}",
+                   "outputs_from": "ONNX Runtime (onnxruntime-node), float32",
+                   "opset": opset, "inputs": given, "outputs": outputs}, f)
+        f.write("\n")
+    print(f"make_onnx_corpus: {name}: opset {opset}, {os.path.getsize(path)} bytes")
+
+
+def main():
+    if not os.path.isdir(NODE_PATH):
+        sys.exit("make_onnx_corpus: run bench/peers/setup.sh first (onnxruntime-node)")
+    for style, opset in (("stack", 13), ("bmm", 11), ("einsum", 17)):
+        torch.manual_seed(1)
+        export(f"plain_mmoe_{style}", PlainMMoE(style), 12, opset, ["click", "like"])
+        torch.manual_seed(2)
+        export(f"plain_ple_{style}", PlainPLE(style), 10, opset, ["ctr", "watch_time"])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,169 @@
+// The ONNX reader and the float64 evaluator of the converter's ONNX import
+// (docs/architecture.md, "Importing ONNX"). The evaluator is checked against ONNX Runtime's
+// committed outputs (tests/onnx_corpus, made by tests/reference/make_onnx_corpus.py); it is
+// never the oracle of another test. Refusals are built as ModelProtos here and must name what
+// is wrong.
+#include <onnx/onnx_pb.h>
+
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "convert_error.h"
+#include "onnx_import/onnx_eval.h"
+#include "onnx_import/onnx_graph.h"
+#include "test_util.h"
+
+using ple::convert::ConvertError;
+using namespace ple::convert::onnx_import;
+
+namespace {
+
+Tensor FromJson(const nlohmann::json& j) {
+  Tensor t;
+  for (const auto& d : j["shape"]) t.shape.push_back(d.get<int64_t>());
+  for (const auto& v : j["values"]) t.values.push_back(v.get<double>());
+  return t;
+}
+
+// A one-node graph "x -> op -> y" at `opset`, x a float [2, 3].
+onnx::ModelProto OneNode(const std::string& op, int64_t opset = 13, const std::string& domain = "") {
+  onnx::ModelProto model;
+  model.set_ir_version(8);
+  auto* import = model.add_opset_import();
+  import->set_domain("");
+  import->set_version(opset);
+  auto* graph = model.mutable_graph();
+  auto* node = graph->add_node();
+  node->set_op_type(op);
+  node->set_name("the_node");
+  node->set_domain(domain);
+  node->add_input("x");
+  node->add_output("y");
+  auto* input = graph->add_input();
+  input->set_name("x");
+  input->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT);
+  graph->add_output()->set_name("y");
+  return model;
+}
+
+Graph Parse(const onnx::ModelProto& model, const std::string& directory = "") {
+  const std::string bytes = model.SerializeAsString();
+  return ParseOnnxGraph(bytes.data(), bytes.size(), directory);
+}
+
+}  // namespace
+
+TEST_CASE("onnx import: the float64 evaluator gives ONNX Runtime's outputs on every corpus model", "[onnx]") {
+  size_t models = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(ple::test::SourcePath("tests/onnx_corpus"))) {
+    if (!entry.is_directory()) continue;
+    INFO("corpus model " << entry.path().filename());
+    std::ifstream in(entry.path() / "expected.json");
+    REQUIRE(in);
+    const nlohmann::json expected = nlohmann::json::parse(in);
+    const Graph graph = ReadOnnxGraph((entry.path() / "model.onnx").string());
+    CHECK(graph.opset == expected["opset"].get<int64_t>());
+    std::map<std::string, Tensor> inputs;
+    for (const auto& [name, value] : expected["inputs"].items()) inputs[name] = FromJson(value);
+    const auto outputs = Evaluate(graph, inputs);
+    REQUIRE(outputs.size() == expected["outputs"].size());
+    for (const auto& [name, value] : expected["outputs"].items()) {
+      INFO("output " << name);
+      const Tensor want = FromJson(value);
+      REQUIRE(outputs.count(name) == 1);
+      const Tensor& got = outputs.at(name);
+      REQUIRE(got.shape == want.shape);
+      for (size_t i = 0; i < want.values.size(); ++i) {
+        CHECK(std::fabs(got.values[i] - want.values[i]) <= 1e-6 + 1e-5 * std::fabs(want.values[i]));
+      }
+    }
+    ++models;
+  }
+  CHECK(models >= 6);
+}
+
+TEST_CASE("onnx import: files outside what is read are refused, naming what is wrong", "[onnx]") {
+  SECTION("not an ONNX model") {
+    const std::string junk = "PLE1 this is not a protobuf";
+    CHECK_THROWS_WITH(ParseOnnxGraph(junk.data(), junk.size(), ""), Catch::Contains("not an ONNX model"));
+  }
+  SECTION("an opset outside 11..17") {
+    CHECK_THROWS_WITH(Parse(OneNode("Relu", 10)), Catch::Contains("opset 10") && Catch::Contains("11 to 17"));
+    CHECK_THROWS_WITH(Parse(OneNode("Relu", 18)), Catch::Contains("opset 18"));
+    CHECK_NOTHROW(Parse(OneNode("Relu", 11)));
+  }
+  SECTION("a quantized (QDQ) graph") {
+    CHECK_THROWS_WITH(Parse(OneNode("DequantizeLinear")),
+                      Catch::Contains("node 'the_node' (DequantizeLinear)") && Catch::Contains("export the float model"));
+  }
+  SECTION("a node of another domain") {
+    CHECK_THROWS_WITH(Parse(OneNode("FusedMatMul", 13, "com.microsoft")),
+                      Catch::Contains("node 'the_node' (FusedMatMul)") && Catch::Contains("com.microsoft"));
+  }
+  SECTION("external data outside the model's directory, or missing") {
+    onnx::ModelProto model = OneNode("Relu");
+    auto* init = model.mutable_graph()->add_initializer();
+    init->set_name("w");
+    init->set_data_type(onnx::TensorProto::FLOAT);
+    init->add_dims(4);
+    init->set_data_location(onnx::TensorProto::EXTERNAL);
+    auto* location = init->add_external_data();
+    location->set_key("location");
+    location->set_value("../secrets.bin");
+    CHECK_THROWS_WITH(Parse(model), Catch::Contains("initializer 'w'") && Catch::Contains("no '..'"));
+    location->set_value("/etc/passwd");
+    CHECK_THROWS_WITH(Parse(model), Catch::Contains("no absolute path"));
+    location->set_value("weights.bin");
+    CHECK_THROWS_WITH(Parse(model, ple::test::MakeTempDir()), Catch::Contains("cannot open its external data"));
+  }
+  SECTION("a tensor beyond the caps, or with the wrong amount of data") {
+    onnx::ModelProto model = OneNode("Relu");
+    auto* init = model.mutable_graph()->add_initializer();
+    init->set_name("huge");
+    init->set_data_type(onnx::TensorProto::FLOAT);
+    init->add_dims(1 << 20);
+    init->add_dims(1 << 20);
+    CHECK_THROWS_WITH(Parse(model), Catch::Contains("initializer 'huge'") && Catch::Contains("elements"));
+    init->clear_dims();
+    init->add_dims(3);
+    init->add_float_data(1.0f);
+    CHECK_THROWS_WITH(Parse(model), Catch::Contains("1 values stored for shape of 3 elements"));
+  }
+  SECTION("an op the evaluator does not run is named with its node") {
+    const Graph graph = Parse(OneNode("Conv"));
+    Tensor x;
+    x.shape = {2, 3};
+    x.values.assign(6, 1.0);
+    CHECK_THROWS_WITH(Evaluate(graph, {{"x", x}}), Catch::Contains("node 'the_node' (Conv): op Conv is not evaluated"));
+    CHECK_THROWS_WITH(Evaluate(graph, {}), Catch::Contains("graph input 'x' was not given"));
+  }
+}
+
+// Opset traps the evaluator follows: before 13 Softmax normalizes over every axis from `axis`
+// on (the input seen as 2-d), from 13 over `axis` alone.
+TEST_CASE("onnx import: Softmax follows its opset's axis rule", "[onnx]") {
+  Tensor x;
+  x.shape = {1, 2, 2};
+  x.values = {0.0, 1.0, 2.0, 3.0};
+  for (int64_t opset : {11, 13}) {
+    onnx::ModelProto model = OneNode("Softmax", opset);
+    auto* axis = model.mutable_graph()->mutable_node(0)->add_attribute();
+    axis->set_name("axis");
+    axis->set_type(onnx::AttributeProto::INT);
+    axis->set_i(1);
+    const Tensor y = Evaluate(Parse(model), {{"x", x}}).at("y");
+    double total = 0.0;
+    for (double v : y.values) total += v;
+    INFO("opset " << opset);
+    if (opset < 13) {
+      CHECK(std::fabs(total - 1.0) < 1e-12);  // one distribution over the 4 trailing values
+    } else {
+      CHECK(std::fabs(y.values[0] + y.values[2] - 1.0) < 1e-12);  // over axis 1 only: pairs (0, 2), (1, 3)
+      CHECK(std::fabs(y.values[1] + y.values[3] - 1.0) < 1e-12);
+    }
+  }
+}
