@@ -18,14 +18,18 @@ struct ConvertOptions {
 
 // Returns --generate-signing-key's option: given, it replaces the conversion.
 CLI::Option* AddOptions(CLI::App& app, ConvertOptions* o) {
-  auto* config_option = app.add_option("--config,-c", o->config_path, "model config (JSON)")->check(CLI::ExistingFile);
+  auto* config_option =
+      app.add_option("--config,-c", o->config_path, "model config (JSON); with --from onnx the optional sidecar")
+          ->check(CLI::ExistingFile);
   auto* weights_option =
-      app.add_option("--weights,-w", o->weights_path, "weights (safetensors)")->check(CLI::ExistingFile);
+      app.add_option("--weights,-w", o->weights_path, "weights (safetensors); with --from onnx the ONNX file")
+          ->check(CLI::ExistingFile);
   auto* output_option = app.add_option("--output,-o", o->output_path, "model file to write (.ple)");
   app.add_option("--from", o->source,
                  "what the config and weights are: native (docs/config-format.md), torch-rechub or deepctr-torch "
-                 "(the framework's own constructor arguments and state_dict, docs/importing.md)")
-      ->check(CLI::IsMember({"native", "torch-rechub", "deepctr-torch"}));
+                 "(the framework's own constructor arguments and state_dict, docs/importing.md), or onnx (an "
+                 "exported ONNX graph as --weights, recognized and self-checked; builds with the ONNX import)")
+      ->check(CLI::IsMember({"native", "torch-rechub", "deepctr-torch", "onnx"}));
   app.add_option("--weights-layout", o->layout,
                  "Linear kernels are out_in (PyTorch, default) or in_out (TensorFlow/Keras, Paddle: transposed)")
       ->check(CLI::IsMember({"out_in", "in_out"}));
@@ -107,8 +111,10 @@ int main(int argc, char** argv) {
   ConvertOptions o;
   const CLI::Option* generate_option = AddOptions(app, &o);
   CLI11_PARSE(app, argc, argv);
-  if (generate_option->count() == 0 && (o.config_path.empty() || o.weights_path.empty() || o.output_path.empty())) {
-    std::fprintf(stderr, "ple-convert: --config, --weights and --output are required (--help)\n");
+  const bool config_needed = o.source != "onnx";
+  if (generate_option->count() == 0 &&
+      ((config_needed && o.config_path.empty()) || o.weights_path.empty() || o.output_path.empty())) {
+    std::fprintf(stderr, "ple-convert: --config (but with --from onnx), --weights and --output are required (--help)\n");
     return 1;
   }
 

@@ -169,3 +169,16 @@ add_test(NAME "cli: a raw value outside the vocabulary is an error naming it"
                  "-DABSENT=${CMAKE_CURRENT_BINARY_DIR}/never-written.ple" -P ${CMAKE_CURRENT_SOURCE_DIR}/expect_failure.cmake)
 set_tests_properties("cli: a raw value outside the vocabulary is an error naming it" PROPERTIES LABELS unit
                      FIXTURES_REQUIRED encoded_model)
+
+# ONNX import (docs/importing.md, "ONNX"): a plain PyTorch PLE export from the corpus converts
+# (recognized and self-checked), int8 too; a file that is not ONNX is refused.
+if(PLE_HAVE_ONNX)
+  ple_cli_test("convert an ONNX export (plain PyTorch PLE)"
+               COMMAND $<TARGET_FILE:ple-convert> --from onnx
+               --weights ${PROJECT_SOURCE_DIR}/tests/onnx_corpus/plain_ple_stack/model.onnx
+               --output ${CMAKE_CURRENT_BINARY_DIR}/onnx-ple.ple --precision int8
+               REGEX "wrote .*2 tasks, 1 features \\(10 floats per input row\\).*2 levels")
+  ple_cli_failure_test("an ONNX import of a file that is not ONNX" "not an ONNX model"
+                       $<TARGET_FILE:ple-convert> --from onnx --weights ${EXAMPLE}/config.json
+                       --output ${CMAKE_CURRENT_BINARY_DIR}/never-written.ple)
+endif()

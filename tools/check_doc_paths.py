@@ -21,7 +21,7 @@ SKIP_PREFIXES = ('build', 'dist/', 'soak/', '/', 'http', 'out/', '~')
 NOT_IN_REPOSITORY = {
     'model.json': "the user's config", 'rechub.json': "the user's config", 'my-bundle/': "the user's bundle",
     'app.c': "the user's program", 'bench.json': "ple-bench's output", 'CONFIG.json': "the user's config",
-    'SIDECAR.json': "the user's ONNX sidecar",
+    'SIDECAR.json': "the user's ONNX sidecar", 'sidecar.json': "the user's ONNX sidecar",
     'include/ple/ple.h': 'an installed prefix', 'lib/libple.so.1.2.0': 'an installed prefix',
     'lib/libple.a': 'an installed prefix', 'lib/cmake/ple/': 'an installed prefix',
     'pleConfig.cmake': 'an installed prefix', 'pleConfigVersion.cmake': 'an installed prefix',

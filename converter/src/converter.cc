@@ -3,6 +3,10 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#if defined(PLE_HAVE_ONNX)
+#include "onnx_import/onnx_importer.h"
+#endif
+
 #include "convert_error.h"
 #include "framework_importers.h"
 #include "model_config.h"
@@ -18,11 +22,24 @@ Source ParseSource(const std::string& name) {
   if (name == "native") return Source::kNative;
   if (name == "torch-rechub") return Source::kTorchRechub;
   if (name == "deepctr-torch") return Source::kDeepCtrTorch;
-  throw ConvertError("unknown model source '" + name + "' (native, torch-rechub or deepctr-torch)");
+  if (name == "onnx") return Source::kOnnx;
+  throw ConvertError("unknown model source '" + name + "' (native, torch-rechub, deepctr-torch or onnx)");
 }
 
 ConvertedModel Convert(Source source, const std::string& config_path, const std::string& weights_path,
                        ImportOptions options, const PrecisionPlan& precision) {
+  if (source == Source::kOnnx) {
+#if defined(PLE_HAVE_ONNX)
+    ConvertedModel result;
+    result.ir = onnx_import::ImportOnnx(weights_path, config_path);
+    AssignPrecisions(precision, &result.ir);
+    result.bytes = SerializeModel(result.ir, ConverterProducer());
+    return result;
+#else
+    throw ConvertError("this ple-convert was built without the ONNX import (configure with -DPLE_ONNX=ON and "
+                       "Debian's libonnx-dev and libprotobuf-dev)");
+#endif
+  }
   ModelConfig config;
   if (source == Source::kNative) {
     config = ReadModelConfig(config_path);

@@ -20,12 +20,13 @@ struct ConvertedModel {
 
 // Where the config and weights come from: the native format, or a framework's own
 // (docs/importing.md).
-enum class Source { kNative, kTorchRechub, kDeepCtrTorch };
+enum class Source { kNative, kTorchRechub, kDeepCtrTorch, kOnnx };
 
-// "native", "torch-rechub", "deepctr-torch"; throws ConvertError for anything else.
+// "native", "torch-rechub", "deepctr-torch", "onnx"; throws ConvertError for anything else.
 Source ParseSource(const std::string& name);
 
-// Reads, validates and converts; throws ConvertError with a message naming the problem.
+// Reads, validates and converts; throws ConvertError with a message naming the problem. With
+// kOnnx, `weights_path` is the ONNX file and `config_path` its optional sidecar (empty: none).
 // `options.naming` is filled by the framework importers (its transpose_linear is kept).
 // `precision` says how each layer class is stored (float32 everywhere by default).
 ConvertedModel Convert(Source source, const std::string& config_path, const std::string& weights_path,

@@ -8,7 +8,8 @@ both are committed, so the tests need neither torch nor ONNX Runtime.
   (ONNX Runtime: bench/peers/setup.sh installs onnxruntime-node into build/peers/node_modules)
 
 The plain PyTorch models are written as a user would write a PLE/MMoE, in three styles of the
-gates' weighted sum: stack + softmax + sum, bmm, einsum.
+gates' weighted sum: stack + softmax + sum, bmm, einsum; and one with BatchNorm1d after the
+experts' Linear layers (small running variances, so that its epsilon matters).
 """
 import json
 import os
@@ -25,11 +26,22 @@ CORPUS = os.path.join(ROOT, "tests", "onnx_corpus")
 NODE_PATH = os.path.join(ROOT, "build", "peers", "node_modules")
 
 
-def mlp(sizes):
+def mlp(sizes, batch_norm=False):
     layers = []
     for a, b in zip(sizes, sizes[1:]):
-        layers += [nn.Linear(a, b), nn.ReLU()]
+        layers += [nn.Linear(a, b)] + ([nn.BatchNorm1d(b)] if batch_norm else []) + [nn.ReLU()]
     return nn.Sequential(*layers)
+
+
+def trained_batch_norms(model, rng):
+    """Running statistics as training leaves them: small variances, so that the epsilon
+    matters (an importer that dropped it would be caught)."""
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm1d):
+            m.running_mean.copy_(torch.tensor(rng.normal(0, 0.3, m.num_features), dtype=torch.float32))
+            m.running_var.copy_(torch.tensor(rng.uniform(2e-5, 1e-3, m.num_features), dtype=torch.float32))
+            m.weight.data.copy_(torch.tensor(rng.uniform(0.5, 1.5, m.num_features), dtype=torch.float32))
+            m.bias.data.copy_(torch.tensor(rng.normal(0, 0.1, m.num_features), dtype=torch.float32))
 
 
 def weighted_sum(style, gate, experts):
@@ -47,10 +59,10 @@ def weighted_sum(style, gate, experts):
 class PlainMMoE(nn.Module):
     """MMoE: shared experts, one softmax gate per task, towers with a sigmoid head."""
 
-    def __init__(self, style, inputs=12, experts=3, expert_sizes=(16, 8), tasks=2, tower=(6,)):
+    def __init__(self, style, inputs=12, experts=3, expert_sizes=(16, 8), tasks=2, tower=(6,), batch_norm=False):
         super().__init__()
         self.style = style
-        self.experts = nn.ModuleList(mlp((inputs,) + expert_sizes) for _ in range(experts))
+        self.experts = nn.ModuleList(mlp((inputs,) + expert_sizes, batch_norm) for _ in range(experts))
         self.gates = nn.ModuleList(nn.Linear(inputs, experts) for _ in range(tasks))
         self.towers = nn.ModuleList(nn.Sequential(mlp((expert_sizes[-1],) + tower), nn.Linear(tower[-1], 1))
                                     for _ in range(tasks))
@@ -134,6 +146,11 @@ def main():
         export(f"plain_mmoe_{style}", PlainMMoE(style), 12, opset, ["click", "like"])
         torch.manual_seed(2)
         export(f"plain_ple_{style}", PlainPLE(style), 10, opset, ["ctr", "watch_time"])
+    torch.manual_seed(3)
+    model = PlainMMoE("stack", batch_norm=True)
+    with torch.no_grad():
+        trained_batch_norms(model, np.random.default_rng(3))
+    export("plain_mmoe_batchnorm", model, 12, 13, ["click", "like"])
 
 
 if __name__ == "__main__":

@@ -13,8 +13,12 @@
 #include <string>
 
 #include "convert_error.h"
+#include "model_writer.h"
 #include "onnx_import/onnx_eval.h"
 #include "onnx_import/onnx_graph.h"
+#include "onnx_import/onnx_importer.h"
+#include "onnx_import/onnx_recognize.h"
+#include "ple/ple.hpp"
 #include "test_util.h"
 
 using ple::convert::ConvertError;
@@ -48,6 +52,42 @@ onnx::ModelProto OneNode(const std::string& op, int64_t opset = 13, const std::s
   input->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT);
   graph->add_output()->set_name("y");
   return model;
+}
+
+struct CorpusModel {
+  std::string name;
+  Graph graph;
+  nlohmann::json expected;
+};
+
+std::vector<CorpusModel> Corpus() {
+  std::vector<CorpusModel> models;
+  for (const auto& entry : std::filesystem::directory_iterator(ple::test::SourcePath("tests/onnx_corpus"))) {
+    if (!entry.is_directory()) continue;
+    std::ifstream in(entry.path() / "expected.json");
+    REQUIRE(in);
+    models.push_back({entry.path().filename().string(), ReadOnnxGraph((entry.path() / "model.onnx").string()),
+                      nlohmann::json::parse(in)});
+  }
+  std::sort(models.begin(), models.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+  return models;
+}
+
+// The converted model's outputs [rows, tasks] for the corpus inputs, on the reference path.
+std::vector<float> RunConverted(const ple::convert::IrModel& ir, const nlohmann::json& expected) {
+  const std::vector<uint8_t> bytes = ple::convert::SerializeModel(ir, "onnx import test");
+  ple::test::AlignedBuffer buffer(bytes);
+  ple::Model model = ple::Model::OpenBuffer(buffer.data(), buffer.size());
+  ple::SessionOptions options;
+  options.kernel_path = PLE_KERNELS_REFERENCE;
+  ple::Session session(model, options);
+  std::vector<float> inputs;
+  for (const auto& v : expected["inputs"]["features"]["values"]) inputs.push_back(v.get<float>());
+  return session.Run(inputs);
+}
+
+void WriteFileText(const std::string& path, const std::string& text) {
+  ple::test::WriteFileBytes(path, std::vector<uint8_t>(text.begin(), text.end()));
 }
 
 Graph Parse(const onnx::ModelProto& model, const std::string& directory = "") {
@@ -166,4 +206,78 @@ TEST_CASE("onnx import: Softmax follows its opset's axis rule", "[onnx]") {
       CHECK(std::fabs(y.values[1] + y.values[3] - 1.0) < 1e-12);
     }
   }
+}
+
+TEST_CASE("onnx import: every corpus model is recognized and its conversion gives ONNX Runtime's outputs", "[onnx]") {
+  const auto corpus = Corpus();
+  REQUIRE(corpus.size() >= 6);
+  for (const CorpusModel& m : corpus) {
+    INFO("corpus model " << m.name);
+    const ple::convert::IrModel ir = RecognizeOnnx(m.graph);
+    const std::vector<float> got = RunConverted(ir, m.expected);
+    const auto& outputs = m.expected["outputs"];
+    REQUIRE(ir.tasks.size() == outputs.size());
+    for (size_t t = 0; t < m.graph.outputs.size(); ++t) {  // tasks in graph output order
+      const std::string& name = m.graph.outputs[t].name;
+      INFO("task " << name);
+      CHECK(ir.tasks[t].name == name);
+      const auto& values = outputs.at(name)["values"];
+      REQUIRE(got.size() == values.size() * outputs.size());
+      for (size_t r = 0; r < values.size(); ++r) {
+        const double want = values[r].get<double>(), y = got[r * outputs.size() + t];
+        CHECK(std::fabs(y - want) <= 1e-6 + 1e-5 * std::fabs(want));
+      }
+    }
+  }
+}
+
+// Interpretation bugs injected through the recognizer's test hook: each is refused, by the
+// self-check (the raw graph evaluated node by node against the converted model) or, for a
+// transposition that does not fit the shapes, by the recognizer's own shape check.
+TEST_CASE("onnx import: each injected interpretation bug is refused", "[onnx]") {
+  const std::string corpus = ple::test::SourcePath("tests/onnx_corpus");
+  OnnxImportOptions options;
+  CHECK_NOTHROW(ImportOnnx(corpus + "/plain_ple_stack/model.onnx", "", options));
+  CHECK_NOTHROW(ImportOnnx(corpus + "/plain_mmoe_batchnorm/model.onnx", "", options));
+
+  options.recognize.fault = InterpretationFault::kSwapExperts;
+  CHECK_THROWS_WITH(ImportOnnx(corpus + "/plain_ple_stack/model.onnx", "", options),
+                    Catch::StartsWith("self-check: the converted model differs") && Catch::Contains("random candidate"));
+  options.recognize.fault = InterpretationFault::kDropBatchNormEpsilon;
+  CHECK_THROWS_WITH(ImportOnnx(corpus + "/plain_mmoe_batchnorm/model.onnx", "", options),
+                    Catch::StartsWith("self-check:"));
+  options.recognize.fault = InterpretationFault::kIgnoreTransB;
+  CHECK_THROWS_WITH(ImportOnnx(corpus + "/plain_mmoe_stack/model.onnx", "", options),
+                    Catch::Contains("(Gemm): a Linear of"));
+
+  // A gate whose Softmax runs over the batch (axis 0) is outside the family: refused by name;
+  // an importer that ignored the axis would convert it, and the self-check refuses that.
+  Graph graph = ReadOnnxGraph(corpus + "/plain_mmoe_stack/model.onnx");
+  Node* softmax = nullptr;
+  for (Node& node : graph.nodes) {
+    if (node.op == "Softmax" && softmax == nullptr) softmax = &node;
+  }
+  REQUIRE(softmax != nullptr);
+  softmax->attributes["axis"].kind = Attribute::Kind::kInt;
+  softmax->attributes["axis"].i = 0;
+  CHECK_THROWS_WITH(RecognizeOnnx(graph), Catch::Contains("(Softmax): a gate's Softmax must run over the experts") &&
+                                              Catch::Contains("found axis 0"));
+  options.recognize.fault = InterpretationFault::kWrongSoftmaxAxis;
+  const ple::convert::IrModel misread = RecognizeOnnx(graph, options.recognize);
+  CHECK_THROWS_WITH(SelfCheck(graph, misread, options), Catch::StartsWith("self-check:"));
+}
+
+TEST_CASE("onnx import: the sidecar names the tasks, and refuses what it does not know", "[onnx]") {
+  const std::string model = ple::test::SourcePath("tests/onnx_corpus/plain_mmoe_bmm/model.onnx");
+  const std::string dir = ple::test::MakeTempDir();
+  WriteFileText(dir + "/ok.json", R"({"name": "feed", "tasks": ["ctr", "cvr"]})");
+  const ple::convert::IrModel ir = ImportOnnx(model, dir + "/ok.json");
+  CHECK(ir.name == "feed");
+  REQUIRE(ir.tasks.size() == 2);
+  CHECK(ir.tasks[0].name == "ctr");
+  CHECK(ir.tasks[1].name == "cvr");
+  WriteFileText(dir + "/three.json", R"({"tasks": ["a", "b", "c"]})");
+  CHECK_THROWS_WITH(ImportOnnx(model, dir + "/three.json"), Catch::Contains("names 3 tasks, the graph has 2 outputs"));
+  WriteFileText(dir + "/typo.json", R"({"taks": ["a", "b"]})");
+  CHECK_THROWS_WITH(ImportOnnx(model, dir + "/typo.json"), Catch::Contains("key 'taks' is not known"));
 }

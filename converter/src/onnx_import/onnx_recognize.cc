@@ -1,0 +1,545 @@
+#include "onnx_import/onnx_recognize.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <set>
+
+#include "convert_error.h"
+#include "onnx_import/onnx_eval.h"
+
+namespace ple {
+namespace convert {
+namespace onnx_import {
+namespace {
+
+// A [batch, width] value of the model: `layers` applied to an anchor (the graph input, or a
+// gate's output).
+struct Row {
+  size_t anchor = 0;
+  std::vector<IrDense> layers;
+  bool bias_pending = false;  // the last layer came from a MatMul: its bias may be the next Add
+  std::string origin;         // the ONNX value this row is (an expert's identity)
+};
+
+// What the recognizer knows of one ONNX value.
+struct Abstract {
+  enum class Kind {
+    kConstant,      // folded: `constant`
+    kRow,           // `row`, [B, D]
+    kGate,          // softmax weights of gate `gate`, [B, E]
+    kGateColumn,    // the same unsqueezed to [B, E, 1]
+    kGateRow,       // ... to [B, 1, E]
+    kRowColumn,     // `row` unsqueezed to [B, 1, D]
+    kStack,         // `members` stacked to [B, E, D]
+    kWeighted,      // kGateColumn * kStack, [B, E, D]
+    kMixedKeep,     // a gate's output before its axis 1 is squeezed, [B, 1, D]
+    kTaskSigmoid,   // sigmoid of a one-output `row`: a binary task's output
+  };
+  Kind kind = Kind::kConstant;
+  Tensor constant;
+  Row row;
+  size_t gate = 0;
+  std::vector<Row> members;
+};
+
+// A gate: its logits chain and the rows it weighs; its output is an anchor.
+struct GateInfo {
+  Row logits;
+  std::vector<Row> members;
+  int level = 0;
+};
+
+class Recognizer {
+ public:
+  Recognizer(const Graph& graph, const RecognizeOptions& options) : graph_(graph), options_(options) {}
+
+  IrModel Run() {
+    ReadInput();
+    for (const auto& [name, tensor] : graph_.initializers) values_[name] = Abstract{Abstract::Kind::kConstant, tensor, {}, 0, {}};
+    for (const Node& node : graph_.nodes) Visit(node);
+    return Build();
+  }
+
+ private:
+  [[noreturn]] void Refuse(const Node& node, const std::string& what) const { throw ConvertError(node.Describe() + ": " + what); }
+
+  void ReadInput() {
+    if (graph_.inputs.size() != 1) {
+      throw ConvertError("the graph has " + std::to_string(graph_.inputs.size()) +
+                         " inputs; this importer reads one dense float input [batch, width] today");
+    }
+    const ValueInfo& input = graph_.inputs[0];
+    if (input.dims.size() != 2 || input.dims[1] <= 0 || (input.elem_type != 1 && input.elem_type != 11)) {
+      throw ConvertError("graph input '" + input.name + "' is not a float [batch, width] with a known width");
+    }
+    input_width_ = static_cast<uint32_t>(input.dims[1]);
+    Abstract a;
+    a.kind = Abstract::Kind::kRow;
+    a.row.anchor = 0;
+    a.row.origin = input.name;
+    values_[input.name] = a;
+    gates_.push_back(GateInfo{});  // anchor 0: the graph input, at level -1
+    gates_[0].level = -1;
+  }
+
+  const Abstract* Find(const std::string& name) const {
+    const auto it = values_.find(name);
+    return it == values_.end() ? nullptr : &it->second;
+  }
+
+  const Abstract& In(const Node& node, size_t i) const {
+    if (i >= node.inputs.size() || node.inputs[i].empty()) Refuse(node, "input " + std::to_string(i) + " is missing");
+    const Abstract* a = Find(node.inputs[i]);
+    if (a == nullptr) Refuse(node, "input '" + node.inputs[i] + "' is computed by no earlier node");
+    return *a;
+  }
+
+  bool AllConstant(const Node& node) const {
+    for (const std::string& name : node.inputs) {
+      const Abstract* a = name.empty() ? nullptr : Find(name);
+      if (!name.empty() && (a == nullptr || a->kind != Abstract::Kind::kConstant)) return false;
+    }
+    return true;
+  }
+
+  void Fold(const Node& node) {
+    Graph one;
+    one.opset = graph_.opset;
+    one.nodes = {node};
+    for (const std::string& name : node.inputs) {
+      if (!name.empty()) one.initializers[name] = Find(name)->constant;
+    }
+    for (const std::string& name : node.outputs) one.outputs.push_back(ValueInfo{name, 0, {}, {}});
+    for (auto& [name, tensor] : Evaluate(one, {})) values_[name] = Abstract{Abstract::Kind::kConstant, tensor, {}, 0, {}};
+  }
+
+  void Set(const Node& node, Abstract a) {
+    if (a.kind == Abstract::Kind::kRow) a.row.origin = node.outputs.at(0);
+    values_[node.outputs.at(0)] = std::move(a);
+  }
+
+  static Abstract RowValue(Row row) {
+    Abstract a;
+    a.kind = Abstract::Kind::kRow;
+    a.row = std::move(row);
+    return a;
+  }
+
+  uint32_t Width(const Row& row) const { return row.layers.empty() ? AnchorWidth(row.anchor) : row.layers.back().out; }
+  uint32_t AnchorWidth(size_t anchor) const {
+    return anchor == 0 ? input_width_ : gates_[anchor].members.front().layers.back().out;
+  }
+
+  // Linear: y = x W^T + b with W [out, in] (`transposed`: W given as [in, out]).
+  Row Linear(const Node& node, const Row& x, const Tensor& w, bool transposed, double scale) const {
+    if (w.rank() != 2) Refuse(node, "the weight is not a 2-d constant");
+    const uint32_t in = static_cast<uint32_t>(transposed ? w.shape[0] : w.shape[1]);
+    const uint32_t out = static_cast<uint32_t>(transposed ? w.shape[1] : w.shape[0]);
+    if (in != Width(x)) Refuse(node, "a Linear of " + std::to_string(in) + " inputs on a value of width " + std::to_string(Width(x)));
+    IrDense dense;
+    dense.in = in;
+    dense.out = out;
+    dense.weight.resize(size_t{out} * in);
+    for (uint32_t o = 0; o < out; ++o) {
+      for (uint32_t i = 0; i < in; ++i) {
+        const double v = transposed ? w.values[size_t{i} * out + o] : w.values[size_t{o} * in + i];
+        dense.weight[size_t{o} * in + i] = static_cast<float>(scale * v);
+      }
+    }
+    Row y = x;
+    y.layers.push_back(std::move(dense));
+    y.bias_pending = false;
+    return y;
+  }
+
+  std::vector<float> Bias(const Node& node, const Tensor& b, uint32_t out, double scale) const {
+    if (b.values.size() != out && b.values.size() != 1) {
+      Refuse(node, "a bias of " + std::to_string(b.values.size()) + " values for " + std::to_string(out) + " outputs");
+    }
+    std::vector<float> bias(out);
+    for (uint32_t o = 0; o < out; ++o) bias[o] = static_cast<float>(scale * b.values[b.values.size() == 1 ? 0 : o]);
+    return bias;
+  }
+
+  void VisitGemm(const Node& node) {
+    const Abstract& a = In(node, 0);
+    const Abstract& w = In(node, 1);
+    if (a.kind != Abstract::Kind::kRow || w.kind != Abstract::Kind::kConstant || node.Int("transA", 0) != 0) {
+      Refuse(node, "expected a Linear: Gemm of a model value by a constant weight (transA 0)");
+    }
+    bool trans_b = node.Int("transB", 0) != 0;
+    if (options_.fault == InterpretationFault::kIgnoreTransB) trans_b = false;
+    Row y = Linear(node, a.row, w.constant, !trans_b, node.Float("alpha", 1.0));
+    if (node.inputs.size() > 2 && !node.inputs[2].empty()) {
+      const Abstract& c = In(node, 2);
+      if (c.kind != Abstract::Kind::kConstant) Refuse(node, "the bias C is not a constant");
+      y.layers.back().bias = Bias(node, c.constant, y.layers.back().out, node.Float("beta", 1.0));
+    }
+    Set(node, RowValue(std::move(y)));
+  }
+
+  void VisitMatMul(const Node& node) {
+    const Abstract& a = In(node, 0);
+    const Abstract& b = In(node, 1);
+    if (a.kind == Abstract::Kind::kRow && b.kind == Abstract::Kind::kConstant) {
+      Row y = Linear(node, a.row, b.constant, true, 1.0);
+      y.bias_pending = true;
+      Set(node, RowValue(std::move(y)));
+    } else if (a.kind == Abstract::Kind::kGateRow && b.kind == Abstract::Kind::kStack) {
+      Set(node, Mixed(node, a.gate, b.members, Abstract::Kind::kMixedKeep));
+    } else {
+      Refuse(node, "expected a Linear (a model value times a constant [in, out] weight) or a gate's weighted sum "
+                   "(softmax weights [B, 1, E] times stacked experts [B, E, D])");
+    }
+  }
+
+  void VisitAdd(const Node& node) {
+    const Abstract& a = In(node, 0);
+    const Abstract& b = In(node, 1);
+    const Abstract& row = a.kind == Abstract::Kind::kRow ? a : b;
+    const Abstract& bias = a.kind == Abstract::Kind::kRow ? b : a;
+    if (row.kind != Abstract::Kind::kRow || bias.kind != Abstract::Kind::kConstant || !row.row.bias_pending) {
+      Refuse(node, "expected the bias of a MatMul Linear (MatMul, then Add of a constant)");
+    }
+    Row y = row.row;
+    y.layers.back().bias = Bias(node, bias.constant, y.layers.back().out, 1.0);
+    y.bias_pending = false;
+    Set(node, RowValue(std::move(y)));
+  }
+
+  // An activation ends the row's last Linear.
+  void VisitActivation(const Node& node, fb::Activation activation) {
+    const Abstract& a = In(node, 0);
+    if (a.kind != Abstract::Kind::kRow || a.row.layers.empty() ||
+        a.row.layers.back().activation != fb::Activation::Identity) {
+      Refuse(node, "expected an activation after a Linear");
+    }
+    Row y = a.row;
+    IrDense& last = y.layers.back();
+    if (activation == fb::Activation::Sigmoid && last.out == 1) {  // a binary task's output
+      Abstract task;
+      task.kind = Abstract::Kind::kTaskSigmoid;
+      task.row = y;
+      values_[node.outputs.at(0)] = task;
+      return;
+    }
+    last.activation = activation;
+    if (activation == fb::Activation::LeakyRelu) last.negative_slope = static_cast<float>(node.Float("alpha", 0.01));
+    if (activation == fb::Activation::PRelu) {
+      const Abstract& slope = In(node, 1);
+      if (slope.kind != Abstract::Kind::kConstant) Refuse(node, "the PRelu slope is not a constant");
+      if (slope.constant.values.size() != 1 && slope.constant.values.size() != last.out) Refuse(node, "a PRelu slope per output, or one");
+      last.prelu_slope.assign(slope.constant.values.begin(), slope.constant.values.end());
+    }
+    y.bias_pending = false;
+    Set(node, RowValue(std::move(y)));
+  }
+
+  void VisitBatchNorm(const Node& node) {
+    const Abstract& x = In(node, 0);
+    if (x.kind != Abstract::Kind::kRow || x.row.layers.empty() || x.row.layers.back().activation != fb::Activation::Identity) {
+      Refuse(node, "expected a BatchNormalization right after a Linear");
+    }
+    std::vector<const Tensor*> p;
+    for (size_t i = 1; i < 5; ++i) {
+      const Abstract& a = In(node, i);
+      if (a.kind != Abstract::Kind::kConstant) Refuse(node, "its scale, bias, mean and variance must be constants");
+      p.push_back(&a.constant);
+    }
+    const double eps = options_.fault == InterpretationFault::kDropBatchNormEpsilon ? 0.0 : node.Float("epsilon", 1e-5);
+    Row y = x.row;
+    IrDense& d = y.layers.back();
+    if (d.bias.empty()) d.bias.assign(d.out, 0.0f);
+    for (uint32_t o = 0; o < d.out; ++o) {
+      if (p[0]->values.size() != d.out) Refuse(node, "not one value per channel");
+      const double factor = p[0]->values[o] / std::sqrt(p[3]->values[o] + eps);
+      for (uint32_t i = 0; i < d.in; ++i) d.weight[size_t{o} * d.in + i] = static_cast<float>(d.weight[size_t{o} * d.in + i] * factor);
+      d.bias[o] = static_cast<float>((d.bias[o] - p[2]->values[o]) * factor + p[1]->values[o]);
+    }
+    y.bias_pending = false;
+    Set(node, RowValue(std::move(y)));
+  }
+
+  void VisitSoftmax(const Node& node) {
+    const Abstract& a = In(node, 0);
+    const int64_t axis = node.Int("axis", graph_.opset < 13 ? 1 : -1);
+    const bool over_experts = axis == 1 || axis == -1;
+    if (a.kind != Abstract::Kind::kRow || a.row.layers.empty() || a.row.layers.back().activation != fb::Activation::Identity) {
+      Refuse(node, "expected a gate: Softmax of a Linear's logits");
+    }
+    if (!over_experts && options_.fault != InterpretationFault::kWrongSoftmaxAxis) {
+      Refuse(node, "a gate's Softmax must run over the experts (axis 1 or -1 of [batch, experts]), found axis " +
+                       std::to_string(axis));
+    }
+    GateInfo gate;
+    gate.logits = a.row;
+    gates_.push_back(gate);
+    Abstract g;
+    g.kind = Abstract::Kind::kGate;
+    g.gate = gates_.size() - 1;
+    Set(node, g);
+  }
+
+  std::vector<int64_t> AxesOf(const Node& node, size_t input) const {
+    if (graph_.opset < 13 || node.op == "ReduceMean") return node.Ints("axes");
+    if (input >= node.inputs.size() || node.inputs[input].empty()) return {};
+    const Abstract& a = In(node, input);
+    if (a.kind != Abstract::Kind::kConstant) Refuse(node, "its axes are not a constant");
+    std::vector<int64_t> axes;
+    for (double v : a.constant.values) axes.push_back(static_cast<int64_t>(v));
+    return axes;
+  }
+
+  void VisitUnsqueeze(const Node& node) {
+    const Abstract& a = In(node, 0);
+    const std::vector<int64_t> axes = AxesOf(node, 1);
+    if (axes.size() != 1) Refuse(node, "expected one axis");
+    Abstract u;
+    if (a.kind == Abstract::Kind::kRow && axes[0] == 1) {
+      u.kind = Abstract::Kind::kRowColumn;
+      u.row = a.row;
+    } else if (a.kind == Abstract::Kind::kGate && (axes[0] == 2 || axes[0] == -1)) {
+      u.kind = Abstract::Kind::kGateColumn;
+      u.gate = a.gate;
+    } else if (a.kind == Abstract::Kind::kGate && (axes[0] == 1 || axes[0] == -2)) {
+      u.kind = Abstract::Kind::kGateRow;
+      u.gate = a.gate;
+    } else {
+      Refuse(node, "expected experts' outputs unsqueezed at axis 1 to be stacked, or a gate's weights unsqueezed");
+    }
+    Set(node, u);
+  }
+
+  void VisitConcat(const Node& node) {
+    const int64_t axis = node.Int("axis", 0);
+    Abstract stack;
+    stack.kind = Abstract::Kind::kStack;
+    for (size_t i = 0; i < node.inputs.size(); ++i) {
+      const Abstract& a = In(node, i);
+      if (a.kind != Abstract::Kind::kRowColumn || axis != 1) {
+        Refuse(node, "expected experts' outputs stacked along axis 1 (Unsqueeze at 1, then Concat on axis 1)");
+      }
+      stack.members.push_back(a.row);
+    }
+    if (options_.fault == InterpretationFault::kSwapExperts && stack.members.size() >= 2) {
+      std::swap(stack.members[0], stack.members[1]);
+    }
+    Set(node, stack);
+  }
+
+  void VisitMul(const Node& node) {
+    const Abstract& a = In(node, 0);
+    const Abstract& b = In(node, 1);
+    const Abstract& gate = a.kind == Abstract::Kind::kGateColumn ? a : b;
+    const Abstract& stack = a.kind == Abstract::Kind::kGateColumn ? b : a;
+    if (gate.kind != Abstract::Kind::kGateColumn || stack.kind != Abstract::Kind::kStack) {
+      Refuse(node, "expected a gate's weights [B, E, 1] times stacked experts [B, E, D]");
+    }
+    Abstract w;
+    w.kind = Abstract::Kind::kWeighted;
+    w.gate = gate.gate;
+    w.members = stack.members;
+    Set(node, w);
+  }
+
+  void VisitReduceSum(const Node& node) {
+    const Abstract& a = In(node, 0);
+    const std::vector<int64_t> axes = AxesOf(node, 1);
+    if (a.kind != Abstract::Kind::kWeighted || axes.size() != 1 || (axes[0] != 1 && axes[0] != -2)) {
+      Refuse(node, "expected the sum over the experts (axis 1) of a gate's weighted experts");
+    }
+    Set(node, Mixed(node, a.gate, a.members, node.Int("keepdims", 1) ? Abstract::Kind::kMixedKeep : Abstract::Kind::kRow));
+  }
+
+  void VisitSqueeze(const Node& node) {
+    const Abstract& a = In(node, 0);
+    const std::vector<int64_t> axes = AxesOf(node, 1);
+    if (a.kind != Abstract::Kind::kMixedKeep || axes.size() != 1 || (axes[0] != 1 && axes[0] != -2)) {
+      Refuse(node, "expected a gate's output [B, 1, D] squeezed at axis 1");
+    }
+    Abstract r = a;
+    r.kind = Abstract::Kind::kRow;
+    Set(node, r);
+  }
+
+  void VisitEinsum(const Node& node) {
+    const auto it = node.attributes.find("equation");
+    std::string eq = it == node.attributes.end() ? "" : it->second.s;
+    eq.erase(std::remove(eq.begin(), eq.end(), ' '), eq.end());
+    const Abstract& a = In(node, 0);
+    const Abstract& b = node.inputs.size() == 2 ? In(node, 1) : a;
+    // "be,bed->bd" with any letters: batch and expert shared, the expert letter summed away.
+    const bool shape_ok = eq.size() == 10 && eq[2] == ',' && eq.substr(6, 2) == "->" && eq[0] == eq[3] && eq[1] == eq[4] &&
+                          eq[8] == eq[0] && eq[9] == eq[5] && eq[0] != eq[1] && eq[5] != eq[0] && eq[5] != eq[1];
+    if (node.inputs.size() != 2 || !shape_ok || a.kind != Abstract::Kind::kGate || b.kind != Abstract::Kind::kStack) {
+      Refuse(node, "expected a gate's weighted sum, Einsum 'be,bed->bd' of softmax weights and stacked experts; found '" + eq + "'");
+    }
+    Set(node, Mixed(node, a.gate, b.members, Abstract::Kind::kRow));
+  }
+
+  // A gate's output: a new anchor one level above its inputs.
+  Abstract Mixed(const Node& node, size_t gate, const std::vector<Row>& members, Abstract::Kind kind) {
+    GateInfo& g = gates_[gate];
+    if (!g.members.empty()) Refuse(node, "a gate's weights are used for a second weighted sum");
+    const int below = gates_[g.logits.anchor].level;
+    if (g.logits.layers.back().out != members.size()) {
+      Refuse(node, "a gate of " + std::to_string(g.logits.layers.back().out) + " logits weighs " +
+                       std::to_string(members.size()) + " experts");
+    }
+    for (const Row& m : members) {
+      if (m.layers.empty() || gates_[m.anchor].level != below) {
+        Refuse(node, "an expert of this gate does not read the gate's level input (expert '" + m.origin + "')");
+      }
+      if (m.layers.back().out != members.front().layers.back().out) Refuse(node, "experts of different widths");
+    }
+    g.members = members;
+    g.level = below + 1;
+    Abstract r;
+    r.kind = kind;
+    r.row.anchor = gate;
+    return r;
+  }
+
+  void Visit(const Node& node) {
+    if (AllConstant(node)) return Fold(node);
+    const std::string& op = node.op;
+    if (op == "Gemm") return VisitGemm(node);
+    if (op == "MatMul") return VisitMatMul(node);
+    if (op == "Add") return VisitAdd(node);
+    if (op == "Relu") return VisitActivation(node, fb::Activation::Relu);
+    if (op == "LeakyRelu") return VisitActivation(node, fb::Activation::LeakyRelu);
+    if (op == "PRelu") return VisitActivation(node, fb::Activation::PRelu);
+    if (op == "Sigmoid") return VisitActivation(node, fb::Activation::Sigmoid);
+    if (op == "Tanh") return VisitActivation(node, fb::Activation::Tanh);
+    if (op == "BatchNormalization") return VisitBatchNorm(node);
+    if (op == "Softmax") return VisitSoftmax(node);
+    if (op == "Unsqueeze") return VisitUnsqueeze(node);
+    if (op == "Concat") return VisitConcat(node);
+    if (op == "Mul") return VisitMul(node);
+    if (op == "ReduceSum") return VisitReduceSum(node);
+    if (op == "Squeeze") return VisitSqueeze(node);
+    if (op == "Einsum") return VisitEinsum(node);
+    if (op == "Identity" || op == "Dropout") {
+      values_[node.outputs.at(0)] = In(node, 0);
+      return;
+    }
+    Refuse(node, "op " + op + " on the model's values is outside the PLE family this importer recognizes");
+  }
+
+  IrModel Build();
+  void AssignStreams(int levels, const std::vector<size_t>& tower_anchor);
+
+  const Graph& graph_;
+  const RecognizeOptions& options_;
+  std::map<std::string, Abstract> values_;
+  std::vector<GateInfo> gates_;                 // index 0: the graph input's anchor
+  std::map<size_t, uint32_t> stream_;           // gate (anchor) -> the stream its level writes
+  uint32_t input_width_ = 0;
+  uint32_t tasks_ = 0;
+};
+
+// Streams, last level first: a gate read by tower t writes stream t; a gate below writes the
+// stream of a gate above that reads it, or a free one.
+void Recognizer::AssignStreams(int levels, const std::vector<size_t>& tower_anchor) {
+  for (size_t t = 0; t < tower_anchor.size(); ++t) {
+    if (!stream_.count(tower_anchor[t])) stream_[tower_anchor[t]] = static_cast<uint32_t>(t);
+  }
+  for (int level = levels - 2; level >= 0; --level) {
+    std::set<uint32_t> used;
+    for (size_t g = 1; g < gates_.size(); ++g) {
+      if (gates_[g].level != level + 1 || !stream_.count(g)) continue;
+      const size_t below = gates_[g].logits.anchor;
+      if (!stream_.count(below) && !used.count(stream_[g])) stream_[below] = stream_[g], used.insert(stream_[g]);
+    }
+    for (size_t g = 1; g < gates_.size(); ++g) {
+      if (gates_[g].level != level || stream_.count(g)) continue;
+      int64_t s = tasks_;
+      while (s >= 0 && used.count(static_cast<uint32_t>(s))) --s;  // the shared stream first, then downwards
+      if (s < 0) throw ConvertError("level " + std::to_string(level) + " has more gates than tasks + 1 streams");
+      stream_[g] = static_cast<uint32_t>(s);
+      used.insert(static_cast<uint32_t>(s));
+    }
+  }
+}
+
+IrModel Recognizer::Build() {
+  IrModel ir;
+  ir.name = "onnx";
+  ir.source_framework = "onnx (" + graph_.producer + ")";
+  FeatureConfig input;
+  input.name = graph_.inputs[0].name;
+  input.width = input_width_;
+  ir.features.push_back(input);
+  std::vector<size_t> tower_anchor;
+  for (size_t t = 0; t < graph_.outputs.size(); ++t) {
+    const Abstract* a = Find(graph_.outputs[t].name);
+    const bool binary = a != nullptr && a->kind == Abstract::Kind::kTaskSigmoid;
+    if (a == nullptr || (!binary && a->kind != Abstract::Kind::kRow) || a->row.layers.empty() ||
+        a->row.layers.back().out != 1 || a->row.anchor == 0) {
+      throw ConvertError("graph output '" + graph_.outputs[t].name + "' is not a task output: a tower on a gate's output "
+                         "ending in a one-output Linear (with a Sigmoid for a binary task)");
+    }
+    TaskConfig task;
+    task.name = t < options_.task_names.size() ? options_.task_names[t] : graph_.outputs[t].name;
+    task.type = binary ? fb::TaskType::Binary : fb::TaskType::Regression;
+    ir.tasks.push_back(task);
+    IrTower tower;
+    tower.mlp.layers = a->row.layers;
+    ir.towers.push_back(tower);
+    tower_anchor.push_back(a->row.anchor);
+  }
+  tasks_ = static_cast<uint32_t>(ir.tasks.size());
+  int levels = 0;
+  for (size_t anchor : tower_anchor) levels = std::max(levels, gates_[anchor].level + 1);
+  for (size_t anchor : tower_anchor) {
+    if (gates_[anchor].level != levels - 1) throw ConvertError("the towers read gates of different levels");
+  }
+  AssignStreams(levels, tower_anchor);
+  for (size_t t = 0; t < ir.towers.size(); ++t) ir.towers[t].input_stream = stream_[tower_anchor[t]];
+  // At level 0 every stream is the input row: an expert weighed by one task's gate (and maybe
+  // the shared gate) reads that task's stream, as the native importer assigns; others the
+  // shared stream.
+  std::map<std::string, std::set<uint32_t>> level0_tasks;
+  for (size_t g = 1; g < gates_.size(); ++g) {
+    if (gates_[g].level != 0 || !stream_.count(g) || stream_[g] >= tasks_) continue;
+    for (const Row& m : gates_[g].members) level0_tasks[m.origin].insert(stream_[g]);
+  }
+  for (int l = 0; l < levels; ++l) {
+    IrLevel level;
+    std::map<std::string, uint32_t> expert_index;  // by the ONNX value an expert's output is
+    for (size_t g = 1; g < gates_.size(); ++g) {
+      const GateInfo& info = gates_[g];
+      if (info.level != l || !stream_.count(g)) continue;  // a gate nothing reads is dropped
+      IrGate gate;
+      gate.output_stream = stream_[g];
+      gate.input_stream = l == 0 ? gate.output_stream : stream_[info.logits.anchor];
+      gate.mlp.layers = info.logits.layers;
+      for (const Row& m : info.members) {
+        auto [it, fresh] = expert_index.emplace(m.origin, static_cast<uint32_t>(level.experts.size()));
+        if (fresh) {
+          IrExpert expert;
+          const auto& users = level0_tasks[m.origin];
+          expert.input_stream = l > 0 ? stream_[m.anchor] : users.size() == 1 ? *users.begin() : tasks_;
+          expert.mlp.layers = m.layers;
+          level.experts.push_back(expert);
+        }
+        gate.experts.push_back(it->second);
+      }
+      if (level.gates.size() > tasks_) throw ConvertError("a level has more gates than tasks + 1");
+      level.gates.push_back(gate);
+    }
+    ir.levels.push_back(level);
+  }
+  return ir;
+}
+
+}  // namespace
+
+IrModel RecognizeOnnx(const Graph& graph, const RecognizeOptions& options) {
+  return Recognizer(graph, options).Run();
+}
+
+}  // namespace onnx_import
+}  // namespace convert
+}  // namespace ple
