@@ -110,6 +110,70 @@ class PlainPLE(nn.Module):
         return torch.sigmoid(self.towers[0](streams[0])), self.towers[1](streams[1])
 
 
+class Refused(nn.Module):
+    """Models outside the family, each refused naming a node: `kind` says which."""
+
+    def __init__(self, kind, inputs=8, width=6, experts=3):
+        super().__init__()
+        self.kind = kind
+        self.experts = nn.ModuleList(mlp((inputs, width)) for _ in range(experts))
+        self.gate = nn.Linear(inputs, experts)
+        self.query, self.key = nn.Linear(width, width), nn.Linear(width, width)
+        self.tower = nn.Linear(width, 1)
+
+    def forward(self, x):
+        outs = [e(x) for e in self.experts]
+        stacked = torch.stack(outs, dim=1)  # [B, E, D]
+        logits = self.gate(x)
+        if self.kind == "attention":  # experts attending to each other
+            q, k = self.query(stacked), self.key(stacked)
+            mixed = torch.softmax(q @ k.transpose(1, 2), dim=-1) @ stacked
+            mixed = mixed.sum(dim=1)
+        elif self.kind == "sigmoid_gate":  # a gate without softmax
+            mixed = (torch.sigmoid(logits).unsqueeze(-1) * stacked).sum(dim=1)
+        elif self.kind == "where_on_data":
+            weights = torch.softmax(logits, dim=1)
+            mixed = (weights.unsqueeze(-1) * stacked).sum(dim=1)
+            mixed = torch.where(mixed > 0.5, mixed, 0.5 * mixed)
+        elif self.kind == "top1_gate":  # a dynamic choice of experts
+            weights = torch.softmax(logits, dim=1)
+            top = torch.topk(weights, 1, dim=1)
+            mixed = (torch.zeros_like(weights).scatter(1, top.indices, top.values).unsqueeze(-1) * stacked).sum(dim=1)
+        elif self.kind == "max_pooling":  # experts pooled by max, not by a gate
+            mixed = stacked.max(dim=1).values
+        elif self.kind == "sliced_experts":  # a gate of 3 weights over 2 of the 3 experts
+            weights = torch.softmax(logits, dim=1)
+            mixed = (weights[:, :2].unsqueeze(-1) * stacked[:, :2]).sum(dim=1)
+        else:
+            raise ValueError(self.kind)
+        return torch.sigmoid(self.tower(mixed))
+
+
+REFUSALS = {  # kind -> what the refusal says: the node's op and what was expected there
+    "attention": "(MatMul): expected a Linear",
+    "sigmoid_gate": "(Unsqueeze): expected a gate's weights here, which must be a Softmax",
+    "where_on_data": "(Greater): op Greater on the model's values is outside the PLE family",
+    "top1_gate": "(TopK): op TopK on the model's values is outside the PLE family",
+    "max_pooling": "(ReduceMax): op ReduceMax on the model's values is outside the PLE family",
+    "sliced_experts": "(Slice): op Slice on the model's values is outside the PLE family",
+}
+
+
+def export_refused(kind):
+    torch.manual_seed(4)
+    directory = os.path.join(CORPUS, "refused", kind)
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, "model.onnx")
+    model = Refused(kind).eval()
+    torch.onnx.export(model, (torch.randn(5, 8),), path, input_names=["features"], output_names=["click"],
+                      opset_version=13, dynamic_axes={"features": {0: "batch"}, "click": {0: "batch"}})
+    with open(os.path.join(directory, "expected.json"), "w") as f:
+        json.dump({"producer": f"torch {torch.__version__}, torch.onnx.export opset 13",
+                   "refused": REFUSALS[kind]}, f)
+        f.write("\n")
+    print(f"make_onnx_corpus: refused/{kind}: {os.path.getsize(path)} bytes")
+
+
 def export(name, model, inputs, opset, output_names):
     torch.manual_seed(0)
     directory = os.path.join(CORPUS, name)
@@ -151,6 +215,8 @@ def main():
     with torch.no_grad():
         trained_batch_norms(model, np.random.default_rng(3))
     export("plain_mmoe_batchnorm", model, 12, 13, ["click", "like"])
+    for kind in REFUSALS:
+        export_refused(kind)
 
 
 if __name__ == "__main__":

@@ -63,7 +63,7 @@ struct CorpusModel {
 std::vector<CorpusModel> Corpus() {
   std::vector<CorpusModel> models;
   for (const auto& entry : std::filesystem::directory_iterator(ple::test::SourcePath("tests/onnx_corpus"))) {
-    if (!entry.is_directory()) continue;
+    if (!entry.is_directory() || entry.path().filename() == "refused") continue;
     std::ifstream in(entry.path() / "expected.json");
     REQUIRE(in);
     models.push_back({entry.path().filename().string(), ReadOnnxGraph((entry.path() / "model.onnx").string()),
@@ -100,7 +100,7 @@ Graph Parse(const onnx::ModelProto& model, const std::string& directory = "") {
 TEST_CASE("onnx import: the float64 evaluator gives ONNX Runtime's outputs on every corpus model", "[onnx]") {
   size_t models = 0;
   for (const auto& entry : std::filesystem::directory_iterator(ple::test::SourcePath("tests/onnx_corpus"))) {
-    if (!entry.is_directory()) continue;
+    if (!entry.is_directory() || entry.path().filename() == "refused") continue;
     INFO("corpus model " << entry.path().filename());
     std::ifstream in(entry.path() / "expected.json");
     REQUIRE(in);
@@ -280,4 +280,20 @@ TEST_CASE("onnx import: the sidecar names the tasks, and refuses what it does no
   CHECK_THROWS_WITH(ImportOnnx(model, dir + "/three.json"), Catch::Contains("names 3 tasks, the graph has 2 outputs"));
   WriteFileText(dir + "/typo.json", R"({"taks": ["a", "b"]})");
   CHECK_THROWS_WITH(ImportOnnx(model, dir + "/typo.json"), Catch::Contains("key 'taks' is not known"));
+}
+
+// Models outside the family (tests/onnx_corpus/refused, exported from PyTorch): each refused
+// with its node's name, its op and what was expected there.
+TEST_CASE("onnx import: models outside the family are refused, naming the node", "[onnx]") {
+  size_t refused = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(ple::test::SourcePath("tests/onnx_corpus/refused"))) {
+    INFO("refused model " << entry.path().filename());
+    std::ifstream in(entry.path() / "expected.json");
+    REQUIRE(in);
+    const std::string says = nlohmann::json::parse(in)["refused"].get<std::string>();
+    CHECK_THROWS_WITH(ImportOnnx((entry.path() / "model.onnx").string(), ""),
+                      Catch::StartsWith("node '") && Catch::Contains(says));
+    ++refused;
+  }
+  CHECK(refused >= 6);
 }

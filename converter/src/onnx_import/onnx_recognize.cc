@@ -305,6 +305,9 @@ class Recognizer {
     } else if (a.kind == Abstract::Kind::kGate && (axes[0] == 1 || axes[0] == -2)) {
       u.kind = Abstract::Kind::kGateRow;
       u.gate = a.gate;
+    } else if (a.kind == Abstract::Kind::kRow && (axes[0] == 2 || axes[0] == -1)) {
+      Refuse(node, "expected a gate's weights here, which must be a Softmax over the experts: a gate without "
+                   "softmax is outside the PLE family");
     } else {
       Refuse(node, "expected experts' outputs unsqueezed at axis 1 to be stacked, or a gate's weights unsqueezed");
     }
