@@ -18,6 +18,7 @@ import sys
 import tempfile
 
 import numpy as np
+import onnx
 import torch
 from torch import nn
 
@@ -110,6 +111,51 @@ class PlainPLE(nn.Module):
         return torch.sigmoid(self.towers[0](streams[0])), self.towers[1](streams[1])
 
 
+def keras_style_mmoe(path, inputs=8, width=6, experts=3, tasks=("click", "like"), opset=13):
+    """An MMoE graph as tf2onnx writes a Keras model: MatMul by [in, out] kernels then Add,
+    Identity nodes on the weights, ExpandDims as Unsqueeze, Softmax on the last axis, tensor
+    names with ':0'. Built with python3-onnx (tf2onnx itself is not in Debian)."""
+    from onnx import TensorProto, helper, numpy_helper
+    rng = np.random.default_rng(5)
+    nodes, inits = [], []
+
+    def dense(x, n_in, n_out, name, activation=None):
+        kernel = (rng.standard_normal((n_in, n_out)) / np.sqrt(n_in)).astype(np.float32)
+        bias = (0.1 * rng.standard_normal(n_out)).astype(np.float32)
+        inits.extend([numpy_helper.from_array(kernel, f"{name}/kernel:0"), numpy_helper.from_array(bias, f"{name}/bias:0")])
+        nodes.append(helper.make_node("Identity", [f"{name}/kernel:0"], [f"{name}/MatMul/ReadVariableOp:0"]))
+        nodes.append(helper.make_node("MatMul", [x, f"{name}/MatMul/ReadVariableOp:0"], [f"{name}/MatMul:0"]))
+        nodes.append(helper.make_node("Add", [f"{name}/MatMul:0", f"{name}/bias:0"], [f"{name}/BiasAdd:0"]))
+        if activation is None:
+            return f"{name}/BiasAdd:0"
+        nodes.append(helper.make_node(activation, [f"{name}/BiasAdd:0"], [f"{name}/{activation}:0"]))
+        return f"{name}/{activation}:0"
+
+    axis = numpy_helper.from_array(np.array([1], dtype=np.int64), "const_axes_1:0")
+    last = numpy_helper.from_array(np.array([-1], dtype=np.int64), "const_axes_last:0")
+    inits.extend([axis, last])
+    expert_outs = [dense("input_1:0", inputs, width, f"expert_{e}", "Relu") for e in range(experts)]
+    for e, out in enumerate(expert_outs):
+        nodes.append(helper.make_node("Unsqueeze", [out, "const_axes_1:0"], [f"expand_{e}:0"]))
+    nodes.append(helper.make_node("Concat", [f"expand_{e}:0" for e in range(experts)], ["stack:0"], axis=1))
+    outputs = []
+    for t, task in enumerate(tasks):
+        logits = dense("input_1:0", inputs, experts, f"gate_{t}")
+        nodes.append(helper.make_node("Softmax", [logits], [f"gate_{t}/Softmax:0"], axis=-1))
+        nodes.append(helper.make_node("Unsqueeze", [f"gate_{t}/Softmax:0", "const_axes_last:0"], [f"gate_{t}/ExpandDims:0"]))
+        nodes.append(helper.make_node("Mul", ["stack:0", f"gate_{t}/ExpandDims:0"], [f"mix_{t}/mul:0"]))
+        nodes.append(helper.make_node("ReduceSum", [f"mix_{t}/mul:0", "const_axes_1:0"], [f"mix_{t}/Sum:0"], keepdims=0))
+        hidden = dense(f"mix_{t}/Sum:0", width, 4, f"tower_{t}", "Relu")
+        logit = dense(hidden, 4, 1, f"head_{t}")
+        nodes.append(helper.make_node("Sigmoid", [logit], [f"{task}/Sigmoid:0"]))
+        outputs.append(helper.make_tensor_value_info(f"{task}/Sigmoid:0", TensorProto.FLOAT, ["unk__0", 1]))
+    graph = helper.make_graph(nodes, "tf2onnx", [helper.make_tensor_value_info("input_1:0", TensorProto.FLOAT,
+                                                                               ["unk__0", inputs])], outputs, inits)
+    model = helper.make_model(graph, producer_name="tf2onnx-style (python3-onnx)", opset_imports=[helper.make_opsetid("", opset)])
+    onnx.checker.check_model(model)
+    onnx.save(model, path)
+
+
 class Refused(nn.Module):
     """Models outside the family, each refused naming a node: `kind` says which."""
 
@@ -174,18 +220,23 @@ def export_refused(kind):
     print(f"make_onnx_corpus: refused/{kind}: {os.path.getsize(path)} bytes")
 
 
-def export(name, model, inputs, opset, output_names):
+def export(name, model, inputs, opset, output_names, input_name="features", producer=None):
+    """`model`: a torch module exported here, or a function writing the ONNX file itself."""
     torch.manual_seed(0)
     directory = os.path.join(CORPUS, name)
     os.makedirs(directory, exist_ok=True)
     path = os.path.join(directory, "model.onnx")
-    model.eval()
-    x = torch.randn(5, inputs)
-    torch.onnx.export(model, (x,), path, input_names=["features"], output_names=output_names, opset_version=opset,
-                      dynamic_axes={"features": {0: "batch"}, **{o: {0: "batch"} for o in output_names}})
+    if isinstance(model, nn.Module):
+        model.eval()
+        x = torch.randn(5, inputs)
+        torch.onnx.export(model, (x,), path, input_names=[input_name], output_names=output_names, opset_version=opset,
+                          dynamic_axes={input_name: {0: "batch"}, **{o: {0: "batch"} for o in output_names}})
+        producer = f"torch {torch.__version__}, torch.onnx.export opset {opset}"
+    else:
+        model(path)
     rng = np.random.default_rng(len(name))
     batch = rng.standard_normal((7, inputs)).astype(np.float32)
-    given = {"features": {"shape": list(batch.shape), "values": [float(v) for v in batch.ravel()]}}
+    given = {input_name: {"shape": list(batch.shape), "values": [float(v) for v in batch.ravel()]}}
     with tempfile.TemporaryDirectory() as tmp:
         with open(os.path.join(tmp, "in.json"), "w") as f:
             json.dump(given, f)
@@ -195,7 +246,7 @@ def export(name, model, inputs, opset, output_names):
         with open(os.path.join(tmp, "out.json")) as f:
             outputs = json.load(f)
     with open(os.path.join(directory, "expected.json"), "w") as f:
-        json.dump({"producer": f"torch {torch.__version__}, torch.onnx.export opset {opset}",
+        json.dump({"producer": producer,
                    "outputs_from": "ONNX Runtime (onnxruntime-node), float32",
                    "opset": opset, "inputs": given, "outputs": outputs}, f)
         f.write("\n")
@@ -215,6 +266,8 @@ def main():
     with torch.no_grad():
         trained_batch_norms(model, np.random.default_rng(3))
     export("plain_mmoe_batchnorm", model, 12, 13, ["click", "like"])
+    export("keras_style_mmoe", keras_style_mmoe, 8, 13, None, input_name="input_1:0",
+           producer="tf2onnx-style graph built with python3-onnx, opset 13")
     for kind in REFUSALS:
         export_refused(kind)
 
