@@ -18,7 +18,9 @@
 #include "onnx_import/onnx_graph.h"
 #include "onnx_import/onnx_importer.h"
 #include "onnx_import/onnx_recognize.h"
+#include "conformance.h"
 #include "ple/ple.hpp"
+#include "quantize.h"
 #include "test_util.h"
 
 using ple::convert::ConvertError;
@@ -74,7 +76,9 @@ std::vector<CorpusModel> Corpus() {
 }
 
 // The converted model's outputs [rows, tasks] for the corpus inputs, on the reference path.
-std::vector<float> RunConverted(const ple::convert::IrModel& ir, const nlohmann::json& expected) {
+std::vector<float> RunConverted(ple::convert::IrModel ir, const nlohmann::json& expected,
+                                const std::string& precision = "f32") {
+  ple::convert::AssignPrecisions(ple::convert::PrecisionPlan::Parse(precision), &ir);
   const std::vector<uint8_t> bytes = ple::convert::SerializeModel(ir, "onnx import test");
   ple::test::AlignedBuffer buffer(bytes);
   ple::Model model = ple::Model::OpenBuffer(buffer.data(), buffer.size());
@@ -296,4 +300,35 @@ TEST_CASE("onnx import: models outside the family are refused, naming the node",
     ++refused;
   }
   CHECK(refused >= 6);
+}
+
+// Quantized conversions of the corpus stay within docs/quantization.md's bars against ONNX
+// Runtime's float32 outputs (probabilities: absolute max and mean; regression: relative to
+// max(|expected|, the column's mean |expected|)), on the reference kernels.
+TEST_CASE("onnx import: quantized conversions of the corpus stay within the int8 and f16 bars", "[onnx]") {
+  for (const CorpusModel& m : Corpus()) {
+    const ple::convert::IrModel ir = RecognizeOnnx(m.graph);
+    for (const char* precision : {"f16", "int8"}) {
+      INFO("corpus model " << m.name << ", " << precision);
+      const bool int8 = std::string(precision) == "int8";
+      const std::vector<float> got = RunConverted(ir, m.expected, precision);
+      const size_t tasks = ir.tasks.size();
+      for (size_t t = 0; t < tasks; ++t) {
+        INFO("task " << ir.tasks[t].name);
+        const auto& values = m.expected["outputs"].at(m.graph.outputs[t].name)["values"];
+        const bool binary = ir.tasks[t].type == ple::fb::TaskType::Binary;
+        ple::conformance::Tolerance tolerance = binary ? ple::conformance::QuantizedProbabilityTolerance(int8)
+                                                       : ple::conformance::QuantizedValueTolerance(int8);
+        double mean_magnitude = 0.0, mean_error = 0.0;
+        for (const auto& v : values) mean_magnitude += std::fabs(v.get<double>()) / static_cast<double>(values.size());
+        tolerance.atol = std::max(tolerance.atol, tolerance.atol_of_mean * mean_magnitude);
+        for (size_t r = 0; r < values.size(); ++r) {
+          const double want = values[r].get<double>(), y = got[r * tasks + t];
+          CHECK(tolerance.Accepts(y, want));
+          mean_error += std::fabs(y - want) / static_cast<double>(values.size());
+        }
+        CHECK(mean_error <= tolerance.mean_atol);
+      }
+    }
+  }
 }
