@@ -182,3 +182,12 @@ if(PLE_HAVE_ONNX)
                        $<TARGET_FILE:ple-convert> --from onnx --weights ${EXAMPLE}/config.json
                        --output ${CMAKE_CURRENT_BINARY_DIR}/never-written.ple)
 endif()
+if(PLE_HAVE_ONNX AND CMAKE_BINARY_DIR STREQUAL "${PROJECT_SOURCE_DIR}/build")
+  # The first line of docs/importing.md's ONNX command block, run verbatim from the source
+  # directory (the build directory is build/, as the README's commands assume).
+  add_test(NAME "docs: the ONNX command of docs/importing.md runs verbatim"
+           COMMAND bash -c "sed -n '/^## ONNX/,/^## [^O]/p' docs/importing.md | awk '/^```sh/{f=1;next} /^```/{if(f)exit} f' | head -1 | tee /dev/stderr | bash"
+           WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+  set_tests_properties("docs: the ONNX command of docs/importing.md runs verbatim" PROPERTIES LABELS unit
+                       PASS_REGULAR_EXPRESSION "wrote build/ple.ple .*2 tasks")
+endif()
