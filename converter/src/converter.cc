@@ -1,6 +1,5 @@
 #include "converter.h"
 
-#include <fstream>
 #include <nlohmann/json.hpp>
 
 #if defined(PLE_HAVE_ONNX)
@@ -9,6 +8,7 @@
 
 #include "convert_error.h"
 #include "framework_importers.h"
+#include "json_reader.h"
 #include "model_config.h"
 #include "model_writer.h"
 #include "safetensors.h"
@@ -44,14 +44,7 @@ ConvertedModel Convert(Source source, const std::string& config_path, const std:
   if (source == Source::kNative) {
     config = ReadModelConfig(config_path);
   } else {
-    std::ifstream in(config_path);
-    if (!in) throw ConvertError("cannot open config file '" + config_path + "'");
-    nlohmann::json description;
-    try {
-      description = nlohmann::json::parse(in);
-    } catch (const nlohmann::json::exception& e) {
-      throw ConvertError("config '" + config_path + "' is not valid JSON: " + e.what());
-    }
+    const nlohmann::json description = ReadJsonFile(config_path, "config");
     FrameworkModel framework =
         source == Source::kTorchRechub ? ImportTorchRechub(description) : ImportDeepCtrTorch(description);
     config = std::move(framework.config);

@@ -1,9 +1,21 @@
 #include "json_reader.h"
 
+#include <fstream>
+
 #include "convert_error.h"
 
 namespace ple {
 namespace convert {
+
+nlohmann::json ReadJsonFile(const std::string& path, const std::string& what) {
+  std::ifstream in(path);
+  if (!in) throw ConvertError("cannot open the " + what + " '" + path + "'");
+  try {
+    return nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    throw ConvertError("the " + what + " '" + path + "' is not valid JSON: " + e.what());
+  }
+}
 
 namespace {
 constexpr uint32_t kMaxUnits = 1u << 16;  // the widest layer a config may declare

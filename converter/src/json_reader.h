@@ -16,6 +16,10 @@
 namespace ple {
 namespace convert {
 
+// The JSON document in file `path`; throws ConvertError "cannot open the <what> '<path>'" or
+// "the <what> '<path>' is not valid JSON: ..." (`what`: "config", "sidecar").
+nlohmann::json ReadJsonFile(const std::string& path, const std::string& what);
+
 class JsonReader {
  public:
   using json = nlohmann::json;

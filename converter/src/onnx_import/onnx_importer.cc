@@ -1,12 +1,12 @@
 #include "onnx_import/onnx_importer.h"
 
 #include <cmath>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
 
 #include "convert_error.h"
+#include "json_reader.h"
 #include "model_writer.h"
 #include "onnx_import/onnx_eval.h"
 #include "ple/ple.hpp"
@@ -18,14 +18,7 @@ namespace {
 
 // The sidecar's keys; any other key is refused by name.
 void ReadSidecar(const std::string& path, IrModel* ir, OnnxImportOptions* options) {
-  std::ifstream in(path);
-  if (!in) throw ConvertError("cannot open the sidecar '" + path + "'");
-  nlohmann::json sidecar;
-  try {
-    sidecar = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    throw ConvertError("sidecar '" + path + "' is not valid JSON: " + e.what());
-  }
+  const nlohmann::json sidecar = ReadJsonFile(path, "sidecar");
   if (!sidecar.is_object()) throw ConvertError("sidecar '" + path + "': not a JSON object");
   for (const auto& [key, value] : sidecar.items()) {
     if (key == "name" && value.is_string()) {
