@@ -27,10 +27,10 @@ CORPUS = os.path.join(ROOT, "tests", "onnx_corpus")
 NODE_PATH = os.path.join(ROOT, "build", "peers", "node_modules")
 
 
-def mlp(sizes, batch_norm=False):
+def mlp(sizes, batch_norm=False, activation=nn.ReLU):
     layers = []
     for a, b in zip(sizes, sizes[1:]):
-        layers += [nn.Linear(a, b)] + ([nn.BatchNorm1d(b)] if batch_norm else []) + [nn.ReLU()]
+        layers += [nn.Linear(a, b)] + ([nn.BatchNorm1d(b)] if batch_norm else []) + [activation()]
     return nn.Sequential(*layers)
 
 
@@ -60,10 +60,11 @@ def weighted_sum(style, gate, experts):
 class PlainMMoE(nn.Module):
     """MMoE: shared experts, one softmax gate per task, towers with a sigmoid head."""
 
-    def __init__(self, style, inputs=12, experts=3, expert_sizes=(16, 8), tasks=2, tower=(6,), batch_norm=False):
+    def __init__(self, style, inputs=12, experts=3, expert_sizes=(16, 8), tasks=2, tower=(6,), batch_norm=False,
+                 activation=nn.ReLU):
         super().__init__()
         self.style = style
-        self.experts = nn.ModuleList(mlp((inputs,) + expert_sizes, batch_norm) for _ in range(experts))
+        self.experts = nn.ModuleList(mlp((inputs,) + expert_sizes, batch_norm, activation) for _ in range(experts))
         self.gates = nn.ModuleList(nn.Linear(inputs, experts) for _ in range(tasks))
         self.towers = nn.ModuleList(nn.Sequential(mlp((expert_sizes[-1],) + tower), nn.Linear(tower[-1], 1))
                                     for _ in range(tasks))
@@ -266,6 +267,8 @@ def main():
     with torch.no_grad():
         trained_batch_norms(model, np.random.default_rng(3))
     export("plain_mmoe_batchnorm", model, 12, 13, ["click", "like"])
+    torch.manual_seed(6)
+    export("plain_mmoe_silu", PlainMMoE("stack", activation=nn.SiLU), 12, 13, ["click", "like"])
     export("keras_style_mmoe", keras_style_mmoe, 8, 13, None, input_name="input_1:0",
            producer="tf2onnx-style graph built with python3-onnx, opset 13")
     for kind in REFUSALS:

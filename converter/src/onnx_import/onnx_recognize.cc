@@ -20,6 +20,7 @@ struct Row {
   std::vector<IrDense> layers;
   bool bias_pending = false;  // the last layer came from a MatMul: its bias may be the next Add
   std::string origin;         // the ONNX value this row is (an expert's identity)
+  std::string activated;      // the last layer's activation came from a node reading this value
 };
 
 // What the recognizer knows of one ONNX value.
@@ -233,6 +234,7 @@ class Recognizer {
       last.prelu_slope.assign(slope.constant.values.begin(), slope.constant.values.end());
     }
     y.bias_pending = false;
+    y.activated = node.inputs[0];
     Set(node, RowValue(std::move(y)));
   }
 
@@ -331,13 +333,31 @@ class Recognizer {
     Set(node, stack);
   }
 
+  // SiLU as exporters write it: x * Sigmoid(x), x a Linear's output.
+  bool VisitSilu(const Node& node, const Abstract& a, const Abstract& b) {
+    if (a.kind != Abstract::Kind::kRow || b.kind != Abstract::Kind::kRow) return false;
+    const bool b_is_sigmoid = !b.row.layers.empty() && b.row.layers.back().activation == fb::Activation::Sigmoid &&
+                              b.row.activated == node.inputs[0];
+    const bool a_is_sigmoid = !a.row.layers.empty() && a.row.layers.back().activation == fb::Activation::Sigmoid &&
+                              a.row.activated == node.inputs[1];
+    if (!a_is_sigmoid && !b_is_sigmoid) return false;
+    Row y = a_is_sigmoid ? b.row : a.row;  // the pre-activation row
+    if (y.layers.empty() || y.layers.back().activation != fb::Activation::Identity) return false;
+    y.layers.back().activation = fb::Activation::Silu;
+    y.bias_pending = false;
+    y.activated = a_is_sigmoid ? node.inputs[1] : node.inputs[0];
+    Set(node, RowValue(std::move(y)));
+    return true;
+  }
+
   void VisitMul(const Node& node) {
     const Abstract& a = In(node, 0);
     const Abstract& b = In(node, 1);
+    if (VisitSilu(node, a, b)) return;
     const Abstract& gate = a.kind == Abstract::Kind::kGateColumn ? a : b;
     const Abstract& stack = a.kind == Abstract::Kind::kGateColumn ? b : a;
     if (gate.kind != Abstract::Kind::kGateColumn || stack.kind != Abstract::Kind::kStack) {
-      Refuse(node, "expected a gate's weights [B, E, 1] times stacked experts [B, E, D]");
+      Refuse(node, "expected a gate's weights [B, E, 1] times stacked experts [B, E, D], or SiLU (x * Sigmoid(x))");
     }
     Abstract w;
     w.kind = Abstract::Kind::kWeighted;

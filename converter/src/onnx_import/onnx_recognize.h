@@ -1,7 +1,7 @@
 // Recognizes the PLE family (MMoE, CGC and shared-bottom as special cases) in an ONNX graph,
 // from its data flow, not its names, and builds the converter's IrModel (docs/architecture.md,
 // "Importing ONNX"). Today: dense graph inputs, Linear as Gemm or MatMul + Add, ReLU, LeakyReLU,
-// PReLU, Sigmoid, Tanh, BatchNormalization folded, Dropout and Identity, softmax gates whose
+// PReLU, Sigmoid, Tanh, SiLU (x * Sigmoid(x)), BatchNormalization folded, Dropout and Identity, softmax gates whose
 // weighted sum is written as stack + Mul + ReduceSum, bmm (MatMul + Squeeze) or Einsum, towers
 // ending in a one-output Linear, with a Sigmoid for binary tasks. Anything else that touches the
 // model's values is refused with the node named.
