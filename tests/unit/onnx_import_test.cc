@@ -164,6 +164,33 @@ TEST_CASE("onnx import: files outside what is read are refused, naming what is w
     location->set_value("weights.bin");
     CHECK_THROWS_WITH(Parse(model, ple::test::MakeTempDir()), Catch::Contains("cannot open its external data"));
   }
+  SECTION("external data beside the model is read; a range past its file's end is refused") {
+    const std::string dir = ple::test::MakeTempDir();
+    const std::vector<float> values = {1.5f, -2.0f, 0.25f, 8.0f};
+    std::vector<uint8_t> bytes(16, 0xee);  // 16 bytes of padding first: the tensor is at offset 16
+    bytes.insert(bytes.end(), reinterpret_cast<const uint8_t*>(values.data()),
+                 reinterpret_cast<const uint8_t*>(values.data()) + sizeof(float) * values.size());
+    ple::test::WriteFileBytes(dir + "/weights.bin", bytes);
+    onnx::ModelProto model = OneNode("Relu");
+    auto* init = model.mutable_graph()->add_initializer();
+    init->set_name("table");
+    init->set_data_type(onnx::TensorProto::FLOAT);
+    init->add_dims(2);
+    init->add_dims(2);
+    init->set_data_location(onnx::TensorProto::EXTERNAL);
+    for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
+             {"location", "weights.bin"}, {"offset", "16"}, {"length", "16"}}) {
+      auto* entry = init->add_external_data();
+      entry->set_key(key);
+      entry->set_value(value);
+    }
+    const Graph graph = Parse(model, dir);
+    const Tensor& table = graph.initializers.at("table");
+    CHECK(table.shape == std::vector<int64_t>{2, 2});
+    CHECK(table.values == std::vector<double>{1.5, -2.0, 0.25, 8.0});
+    init->mutable_external_data(1)->set_value("24");  // 16 bytes from offset 24: past the end
+    CHECK_THROWS_WITH(Parse(model, dir), Catch::Contains("initializer 'table'") && Catch::Contains("beyond the end"));
+  }
   SECTION("a tensor beyond the caps, or with the wrong amount of data") {
     onnx::ModelProto model = OneNode("Relu");
     auto* init = model.mutable_graph()->add_initializer();
