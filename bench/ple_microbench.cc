@@ -64,7 +64,8 @@ __attribute__((target("avx2,fma"))) double FmaAvx2(int64_t iterations) {
 // The AVX2 integer loops below multiply loop-invariant values: an empty asm statement marks
 // the inputs as changed every iteration, so the compiler cannot hoist the multiplies out of the
 // loop (it did: the loops then timed only vpaddd). 4 inputs x 2 weight vectors make 8
-// independent products per iteration, summed into 4 accumulators (8 spilled to the stack).
+// independent products per iteration, summed into 4 accumulators (with 8, GCC kept some on
+// the stack).
 constexpr int kIntChains = 8;
 constexpr int kIntAccumulators = 4;
 #define PLE_OPAQUE4(a, b, c, d) __asm__ volatile("" : "+x"(a), "+x"(b), "+x"(c), "+x"(d))

@@ -190,6 +190,8 @@ TEST_CASE("onnx import: files outside what is read are refused, naming what is w
     CHECK(table.values == std::vector<double>{1.5, -2.0, 0.25, 8.0});
     init->mutable_external_data(1)->set_value("24");  // 16 bytes from offset 24: past the end
     CHECK_THROWS_WITH(Parse(model, dir), Catch::Contains("initializer 'table'") && Catch::Contains("beyond the end"));
+    init->mutable_external_data(1)->set_value("1e3");  // not a byte count: refused, not an uncaught exception
+    CHECK_THROWS_WITH(Parse(model, dir), Catch::Contains("initializer 'table'") && Catch::Contains("'1e3' is not a byte count"));
   }
   SECTION("a tensor beyond the caps, or with the wrong amount of data") {
     onnx::ModelProto model = OneNode("Relu");
@@ -277,6 +279,17 @@ TEST_CASE("onnx import: each injected interpretation bug is refused", "[onnx]") 
   options.recognize.fault = InterpretationFault::kDropBatchNormEpsilon;
   CHECK_THROWS_WITH(ImportOnnx(corpus + "/plain_mmoe_batchnorm/model.onnx", "", options),
                     Catch::StartsWith("self-check:"));
+  {  // a running mean shorter than the channels is refused, not read past its end
+    Graph bn = ReadOnnxGraph(corpus + "/plain_mmoe_batchnorm/model.onnx");
+    for (const Node& node : bn.nodes) {
+      if (node.op != "BatchNormalization") continue;
+      Tensor& mean = bn.initializers.at(node.inputs.at(3));
+      mean.values.resize(1);
+      mean.shape = {1};
+      break;
+    }
+    CHECK_THROWS_WITH(RecognizeOnnx(bn), Catch::Contains("(BatchNormalization): its scale, bias, mean and variance must hold one value per channel"));
+  }
   options.recognize.fault = InterpretationFault::kIgnoreTransB;
   CHECK_THROWS_WITH(ImportOnnx(corpus + "/plain_mmoe_stack/model.onnx", "", options),
                     Catch::Contains("(Gemm): a Linear of"));

@@ -146,8 +146,7 @@ Tensor Gemm(const Node& node, const Tensor& a, const Tensor& b, const Tensor* c)
     }
   }
   if (c != nullptr) {
-    const Tensor bias = Elementwise({&out, c}, false, who, [](const std::vector<double>&) { return 0.0; });
-    if (bias.shape != out.shape) throw ConvertError(who + ": C of shape " + ShapeText(c->shape) + " does not broadcast to the output");
+    if (BroadcastShape(out.shape, c->shape, who) != out.shape) throw ConvertError(who + ": C of shape " + ShapeText(c->shape) + " does not broadcast to the output");
     const auto strides = Strides(out.shape);
     for (uint64_t f = 0; f < out.values.size(); ++f) out.values[f] += beta * c->values[BroadcastIndex(*c, out.shape, strides, f)];
   }

@@ -5,7 +5,6 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
-#include <iterator>
 #include <set>
 
 #include "convert_error.h"
@@ -34,6 +33,14 @@ double HalfToDouble(uint16_t bits) {
   return sign ? -value : value;
 }
 
+// A decimal byte count or offset of external data; anything else names the tensor.
+uint64_t ExternalNumber(const std::string& text, const std::string& what) {
+  if (text.empty() || text.size() > 19 || text.find_first_not_of("0123456789") != std::string::npos) {
+    throw ConvertError(what + ": external data offset or length '" + text + "' is not a byte count");
+  }
+  return std::stoull(text);
+}
+
 // The bytes of an external tensor: `location` relative to the model's directory, never an
 // absolute path or one that climbs out of it.
 std::string ReadExternal(const onnx::TensorProto& t, const std::string& directory, const std::string& what) {
@@ -42,8 +49,8 @@ std::string ReadExternal(const onnx::TensorProto& t, const std::string& director
   bool has_length = false;
   for (const auto& entry : t.external_data()) {
     if (entry.key() == "location") location = entry.value();
-    if (entry.key() == "offset") offset = std::stoull(entry.value());
-    if (entry.key() == "length") length = std::stoull(entry.value()), has_length = true;
+    if (entry.key() == "offset") offset = ExternalNumber(entry.value(), what);
+    if (entry.key() == "length") length = ExternalNumber(entry.value(), what), has_length = true;
   }
   if (location.empty() || location[0] == '/' || location.find("..") != std::string::npos) {
     throw ConvertError(what + ": external data location '" + location +

@@ -247,6 +247,9 @@ class Recognizer {
     for (size_t i = 1; i < 5; ++i) {
       const Abstract& a = In(node, i);
       if (a.kind != Abstract::Kind::kConstant) Refuse(node, "its scale, bias, mean and variance must be constants");
+      if (a.constant.values.size() != x.row.layers.back().out) {
+        Refuse(node, "its scale, bias, mean and variance must hold one value per channel of the Linear before it");
+      }
       p.push_back(&a.constant);
     }
     const double eps = options_.fault == InterpretationFault::kDropBatchNormEpsilon ? 0.0 : node.Float("epsilon", 1e-5);
@@ -254,7 +257,6 @@ class Recognizer {
     IrDense& d = y.layers.back();
     if (d.bias.empty()) d.bias.assign(d.out, 0.0f);
     for (uint32_t o = 0; o < d.out; ++o) {
-      if (p[0]->values.size() != d.out) Refuse(node, "not one value per channel");
       const double factor = p[0]->values[o] / std::sqrt(p[3]->values[o] + eps);
       for (uint32_t i = 0; i < d.in; ++i) d.weight[size_t{o} * d.in + i] = static_cast<float>(d.weight[size_t{o} * d.in + i] * factor);
       d.bias[o] = static_cast<float>((d.bias[o] - p[2]->values[o]) * factor + p[1]->values[o]);
