@@ -31,7 +31,7 @@ ConvertedModel Convert(Source source, const std::string& config_path, const std:
   if (source == Source::kOnnx) {
 #if defined(PLE_HAVE_ONNX)
     ConvertedModel result;
-    result.ir = onnx_import::ImportOnnx(weights_path, config_path);
+    result.ir = onnx_import::ImportOnnx(weights_path, config_path).ir;
     AssignPrecisions(precision, &result.ir);
     result.bytes = SerializeModel(result.ir, ConverterProducer());
     return result;

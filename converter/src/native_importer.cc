@@ -88,8 +88,6 @@ class WeightSource {
   std::set<std::string> used_;
 };
 
-void ReorderRequestFirst(IrModel* model);
-
 class Importer {
  public:
   Importer(const ModelConfig& config, const SafeTensorsFile& weights, const ImportOptions& options)
@@ -313,9 +311,8 @@ IrModel Importer::Run() {
   return model;
 }
 
-// Moves request-scope features before candidate-scope ones (stable) and permutes the input
-// columns of every layer that reads the input row (the first layer of level 0's experts and
-// gates) to match: the same function of the same values, with the request part contiguous.
+}  // namespace
+
 void ReorderRequestFirst(IrModel* model) {
   std::vector<uint32_t> old_offset;
   uint32_t offset = 0;
@@ -352,8 +349,6 @@ void ReorderRequestFirst(IrModel* model) {
     if (!gate.mlp.layers.empty()) permute(&gate.mlp.layers.front());
   }
 }
-
-}  // namespace
 
 IrModel ImportNative(const ModelConfig& config, const SafeTensorsFile& weights, const ImportOptions& options) {
   return Importer(config, weights, options).Run();

@@ -46,6 +46,11 @@ struct ImportOptions {
 // layers' weight columns permuted to match), so the runtime can compute the request part once.
 IrModel ImportNative(const ModelConfig& config, const SafeTensorsFile& weights, const ImportOptions& options = {});
 
+// Moves request-scope features before candidate-scope ones (stable) and permutes the input
+// columns of the layers reading the input row to match: the same function of the same values,
+// with the request part contiguous (the ONNX import calls it too).
+void ReorderRequestFirst(IrModel* model);
+
 }  // namespace convert
 }  // namespace ple
 

@@ -15,6 +15,7 @@
 #include "convert_error.h"
 #include "model_writer.h"
 #include "onnx_import/onnx_eval.h"
+#include "onnx_import/onnx_feed.h"
 #include "onnx_import/onnx_graph.h"
 #include "onnx_import/onnx_importer.h"
 #include "onnx_import/onnx_recognize.h"
@@ -32,7 +33,14 @@ Tensor FromJson(const nlohmann::json& j) {
   Tensor t;
   for (const auto& d : j["shape"]) t.shape.push_back(d.get<int64_t>());
   for (const auto& v : j["values"]) t.values.push_back(v.get<double>());
+  t.integer = j.value("dtype", "float32") == "int64";
   return t;
+}
+
+std::map<std::string, Tensor> TensorsOf(const nlohmann::json& j) {
+  std::map<std::string, Tensor> tensors;
+  for (const auto& [name, value] : j.items()) tensors[name] = FromJson(value);
+  return tensors;
 }
 
 // A one-node graph "x -> op -> y" at `opset`, x a float [2, 3].
@@ -57,9 +65,14 @@ onnx::ModelProto OneNode(const std::string& op, int64_t opset = 13, const std::s
 }
 
 struct CorpusModel {
-  std::string name;
+  std::string name, directory;
   Graph graph;
   nlohmann::json expected;
+  bool has_sidecar = false;
+
+  std::string model_path() const { return directory + "/model.onnx"; }
+  std::string sidecar_path() const { return has_sidecar ? directory + "/sidecar.json" : ""; }
+  size_t rows() const { return static_cast<size_t>(expected["inputs"].begin().value()["shape"][0].get<int64_t>()); }
 };
 
 std::vector<CorpusModel> Corpus() {
@@ -68,26 +81,28 @@ std::vector<CorpusModel> Corpus() {
     if (!entry.is_directory() || entry.path().filename() == "refused") continue;
     std::ifstream in(entry.path() / "expected.json");
     REQUIRE(in);
-    models.push_back({entry.path().filename().string(), ReadOnnxGraph((entry.path() / "model.onnx").string()),
-                      nlohmann::json::parse(in)});
+    models.push_back({entry.path().filename().string(), entry.path().string(),
+                      ReadOnnxGraph((entry.path() / "model.onnx").string()), nlohmann::json::parse(in),
+                      std::filesystem::exists(entry.path() / "sidecar.json")});
   }
   std::sort(models.begin(), models.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
   return models;
 }
 
-// The converted model's outputs [rows, tasks] for the corpus inputs, on the reference path.
-std::vector<float> RunConverted(ple::convert::IrModel ir, const nlohmann::json& expected,
+// The converted model's outputs [rows, tasks] for the corpus inputs (as ONNX Runtime was
+// given them), on the reference path.
+std::vector<float> RunConverted(RecognizedModel recognized, const nlohmann::json& expected,
                                 const std::string& precision = "f32") {
-  ple::convert::AssignPrecisions(ple::convert::PrecisionPlan::Parse(precision), &ir);
-  const std::vector<uint8_t> bytes = ple::convert::SerializeModel(ir, "onnx import test");
+  ple::convert::AssignPrecisions(ple::convert::PrecisionPlan::Parse(precision), &recognized.ir);
+  const std::vector<uint8_t> bytes = ple::convert::SerializeModel(recognized.ir, "onnx import test");
   ple::test::AlignedBuffer buffer(bytes);
   ple::Model model = ple::Model::OpenBuffer(buffer.data(), buffer.size());
-  ple::SessionOptions options;
-  options.kernel_path = PLE_KERNELS_REFERENCE;
-  ple::Session session(model, options);
-  std::vector<float> inputs;
-  for (const auto& v : expected["inputs"].begin().value()["values"]) inputs.push_back(v.get<float>());  // the one input
-  return session.Run(inputs);
+  return RunOnGraphInputs(model, recognized, TensorsOf(expected["inputs"]), PLE_KERNELS_REFERENCE);
+}
+
+// ONNX Runtime's outputs [rows, tasks], in the recognized model's task order.
+std::vector<double> Expected(const RecognizedModel& recognized, const CorpusModel& m) {
+  return TaskValues(recognized, TensorsOf(m.expected["outputs"]), m.rows());
 }
 
 void WriteFileText(const std::string& path, const std::string& text) {
@@ -111,9 +126,7 @@ TEST_CASE("onnx import: the float64 evaluator gives ONNX Runtime's outputs on ev
     const nlohmann::json expected = nlohmann::json::parse(in);
     const Graph graph = ReadOnnxGraph((entry.path() / "model.onnx").string());
     CHECK(graph.opset == expected["opset"].get<int64_t>());
-    std::map<std::string, Tensor> inputs;
-    for (const auto& [name, value] : expected["inputs"].items()) inputs[name] = FromJson(value);
-    const auto outputs = Evaluate(graph, inputs);
+    const auto outputs = Evaluate(graph, TensorsOf(expected["inputs"]));
     REQUIRE(outputs.size() == expected["outputs"].size());
     for (const auto& [name, value] : expected["outputs"].items()) {
       INFO("output " << name);
@@ -246,20 +259,18 @@ TEST_CASE("onnx import: every corpus model is recognized and its conversion give
   REQUIRE(corpus.size() >= 6);
   for (const CorpusModel& m : corpus) {
     INFO("corpus model " << m.name);
-    const ple::convert::IrModel ir = RecognizeOnnx(m.graph);
-    const std::vector<float> got = RunConverted(ir, m.expected);
-    const auto& outputs = m.expected["outputs"];
-    REQUIRE(ir.tasks.size() == outputs.size());
-    for (size_t t = 0; t < m.graph.outputs.size(); ++t) {  // tasks in graph output order
-      const std::string& name = m.graph.outputs[t].name;
-      INFO("task " << name);
-      CHECK(ir.tasks[t].name == name);
-      const auto& values = outputs.at(name)["values"];
-      REQUIRE(got.size() == values.size() * outputs.size());
-      for (size_t r = 0; r < values.size(); ++r) {
-        const double want = values[r].get<double>(), y = got[r * outputs.size() + t];
-        CHECK(std::fabs(y - want) <= 1e-6 + 1e-5 * std::fabs(want));
-      }
+    const RecognizedModel recognized = ImportOnnx(m.model_path(), m.sidecar_path());
+    const std::vector<float> got = RunConverted(recognized, m.expected);
+    const std::vector<double> want = Expected(recognized, m);
+    const size_t tasks = recognized.ir.tasks.size();
+    REQUIRE(got.size() == want.size());
+    REQUIRE(want.size() == m.rows() * tasks);
+    for (size_t i = 0; i < want.size(); ++i) {
+      INFO("task " << recognized.ir.tasks[i % tasks].name << ", row " << i / tasks);
+      CHECK(std::fabs(got[i] - want[i]) <= 1e-6 + 1e-5 * std::fabs(want[i]));
+    }
+    if (!m.has_sidecar) {  // tasks named by the graph's outputs, in their order
+      for (size_t t = 0; t < tasks; ++t) CHECK(recognized.ir.tasks[t].name == m.graph.outputs[t].name);
     }
   }
 }
@@ -275,7 +286,7 @@ TEST_CASE("onnx import: each injected interpretation bug is refused", "[onnx]") 
 
   options.recognize.fault = InterpretationFault::kSwapExperts;
   CHECK_THROWS_WITH(ImportOnnx(corpus + "/plain_ple_stack/model.onnx", "", options),
-                    Catch::StartsWith("self-check: the converted model differs") && Catch::Contains("random candidate"));
+                    Catch::StartsWith("self-check: the converted model differs") && Catch::Contains("random candidates"));
   options.recognize.fault = InterpretationFault::kDropBatchNormEpsilon;
   CHECK_THROWS_WITH(ImportOnnx(corpus + "/plain_mmoe_batchnorm/model.onnx", "", options),
                     Catch::StartsWith("self-check:"));
@@ -307,21 +318,22 @@ TEST_CASE("onnx import: each injected interpretation bug is refused", "[onnx]") 
   CHECK_THROWS_WITH(RecognizeOnnx(graph), Catch::Contains("(Softmax): a gate's Softmax must run over the experts") &&
                                               Catch::Contains("found axis 0"));
   options.recognize.fault = InterpretationFault::kWrongSoftmaxAxis;
-  const ple::convert::IrModel misread = RecognizeOnnx(graph, options.recognize);
-  CHECK_THROWS_WITH(SelfCheck(graph, misread, options), Catch::StartsWith("self-check:"));
+  const RecognizedModel misread = RecognizeOnnx(graph, options.recognize);
+  CHECK_THROWS_WITH(SelfCheck(graph, misread, RandomGraphInputs(graph, misread, {}, 32, 4, 1), options, "random candidates"),
+                    Catch::StartsWith("self-check:"));
 }
 
 TEST_CASE("onnx import: the sidecar names the tasks, and refuses what it does not know", "[onnx]") {
   const std::string model = ple::test::SourcePath("tests/onnx_corpus/plain_mmoe_bmm/model.onnx");
   const std::string dir = ple::test::MakeTempDir();
   WriteFileText(dir + "/ok.json", R"({"name": "feed", "tasks": ["ctr", "cvr"]})");
-  const ple::convert::IrModel ir = ImportOnnx(model, dir + "/ok.json");
+  const ple::convert::IrModel ir = ImportOnnx(model, dir + "/ok.json").ir;
   CHECK(ir.name == "feed");
   REQUIRE(ir.tasks.size() == 2);
   CHECK(ir.tasks[0].name == "ctr");
   CHECK(ir.tasks[1].name == "cvr");
   WriteFileText(dir + "/three.json", R"({"tasks": ["a", "b", "c"]})");
-  CHECK_THROWS_WITH(ImportOnnx(model, dir + "/three.json"), Catch::Contains("names 3 tasks, the graph has 2 outputs"));
+  CHECK_THROWS_WITH(ImportOnnx(model, dir + "/three.json"), Catch::Contains("names 3 tasks, the graph has 2"));
   WriteFileText(dir + "/typo.json", R"({"taks": ["a", "b"]})");
   CHECK_THROWS_WITH(ImportOnnx(model, dir + "/typo.json"), Catch::Contains("key 'taks' is not known"));
 }
@@ -347,23 +359,26 @@ TEST_CASE("onnx import: models outside the family are refused, naming the node",
 // max(|expected|, the column's mean |expected|)), on the reference kernels.
 TEST_CASE("onnx import: quantized conversions of the corpus stay within the int8 and f16 bars", "[onnx]") {
   for (const CorpusModel& m : Corpus()) {
-    const ple::convert::IrModel ir = RecognizeOnnx(m.graph);
+    const RecognizedModel recognized = ImportOnnx(m.model_path(), m.sidecar_path());
+    const ple::convert::IrModel& ir = recognized.ir;
+    const std::vector<double> expected = Expected(recognized, m);
     for (const char* precision : {"f16", "int8"}) {
       INFO("corpus model " << m.name << ", " << precision);
       const bool int8 = std::string(precision) == "int8";
-      const std::vector<float> got = RunConverted(ir, m.expected, precision);
+      const std::vector<float> got = RunConverted(recognized, m.expected, precision);
       const size_t tasks = ir.tasks.size();
       for (size_t t = 0; t < tasks; ++t) {
         INFO("task " << ir.tasks[t].name);
-        const auto& values = m.expected["outputs"].at(m.graph.outputs[t].name)["values"];
+        std::vector<double> values;
+        for (size_t r = 0; r < m.rows(); ++r) values.push_back(expected[r * tasks + t]);
         const bool binary = ir.tasks[t].type == ple::fb::TaskType::Binary;
         ple::conformance::Tolerance tolerance = binary ? ple::conformance::QuantizedProbabilityTolerance(int8)
                                                        : ple::conformance::QuantizedValueTolerance(int8);
         double mean_magnitude = 0.0, mean_error = 0.0;
-        for (const auto& v : values) mean_magnitude += std::fabs(v.get<double>()) / static_cast<double>(values.size());
+        for (double v : values) mean_magnitude += std::fabs(v) / static_cast<double>(values.size());
         tolerance.atol = std::max(tolerance.atol, tolerance.atol_of_mean * mean_magnitude);
         for (size_t r = 0; r < values.size(); ++r) {
-          const double want = values[r].get<double>(), y = got[r * tasks + t];
+          const double want = values[r], y = got[r * tasks + t];
           CHECK(tolerance.Accepts(y, want));
           mean_error += std::fabs(y - want) / static_cast<double>(values.size());
         }

@@ -1,11 +1,12 @@
-// `ple-convert --from onnx`: an ONNX file to the converter's IrModel, then the self-check
-// (docs/architecture.md, "Importing ONNX"): the raw graph evaluated node by node in float64
-// against the converted float32 model on the runtime's reference path; beyond tolerance the
-// import is refused.
+// `ple-convert --from onnx`: an ONNX file and its sidecar to the converter's IrModel, then the
+// self-check (docs/architecture.md, "Importing ONNX"): the raw graph evaluated node by node in
+// float64 against the converted float32 model on the runtime's reference path, on random inputs
+// and on the user's inputs when given; beyond tolerance the import is refused.
 #ifndef PLE_CONVERTER_ONNX_IMPORT_ONNX_IMPORTER_H_
 #define PLE_CONVERTER_ONNX_IMPORT_ONNX_IMPORTER_H_
 
 #include <cstdint>
+#include <map>
 #include <string>
 
 #include "model_ir.h"
@@ -18,19 +19,23 @@ namespace onnx_import {
 
 struct OnnxImportOptions {
   RecognizeOptions recognize;
-  size_t check_rows = 32;   // random candidates of the self-check (standard normal inputs)
+  size_t check_rows = 32;      // random candidates of the self-check
+  size_t check_requests = 4;   // ... in this many requests
   uint32_t seed = 1;
   double rtol = 1e-4, atol = 1e-5;  // float32 against float64, per output
+  std::string check_inputs_path;    // the user's inputs (docs/importing.md), checked too; empty: none
 };
 
-// Reads `onnx_path` and the optional sidecar JSON (`sidecar_path` empty: none), recognizes the
-// model and self-checks it. The sidecar holds what the graph cannot say: {"name": "...",
-// "tasks": ["click", ...]} (task names in graph output order). Throws ConvertError.
-IrModel ImportOnnx(const std::string& onnx_path, const std::string& sidecar_path, OnnxImportOptions options = {});
+// Reads `onnx_path` and the optional sidecar JSON (`sidecar_path` empty: none; its keys in
+// docs/importing.md, "ONNX"), recognizes the model and self-checks it. The features come
+// request-scope first (ReorderRequestFirst). Throws ConvertError.
+RecognizedModel ImportOnnx(const std::string& onnx_path, const std::string& sidecar_path, OnnxImportOptions options = {});
 
-// The self-check alone: throws ConvertError starting "self-check:" naming the task, the row
-// and both values when the converted model and the graph disagree beyond tolerance.
-void SelfCheck(const Graph& graph, const IrModel& ir, const OnnxImportOptions& options);
+// The self-check alone, on `inputs` (graph inputs by name, the batch first): throws ConvertError
+// starting "self-check:" naming the task, the row and both values when the converted model and
+// the graph disagree beyond tolerance. `what` says whose inputs they are.
+void SelfCheck(const Graph& graph, const RecognizedModel& model, const std::map<std::string, Tensor>& inputs,
+               const OnnxImportOptions& options, const std::string& what);
 
 }  // namespace onnx_import
 }  // namespace convert

@@ -36,12 +36,14 @@ struct Abstract {
     kWeighted,      // kGateColumn * kStack, [B, E, D]
     kMixedKeep,     // a gate's output before its axis 1 is squeezed, [B, 1, D]
     kTaskSigmoid,   // sigmoid of a one-output `row`: a binary task's output
+    kTaskOutputs,   // task outputs concatenated: `members` with `binary`
   };
   Kind kind = Kind::kConstant;
   Tensor constant;
   Row row;
   size_t gate = 0;
   std::vector<Row> members;
+  std::vector<bool> binary;  // kTaskOutputs
 };
 
 // A gate: its logits chain and the rows it weighs; its output is an anchor.
@@ -53,35 +55,38 @@ struct GateInfo {
 
 class Recognizer {
  public:
-  Recognizer(const Graph& graph, const RecognizeOptions& options) : graph_(graph), options_(options) {}
+  Recognizer(const Graph& graph, const RecognizeOptions& options)
+      : graph_(graph),
+        options_(options),
+        features_(
+            graph, options.features,
+            [this](const std::string& name) {
+              const Abstract* a = Find(name);
+              return a != nullptr && a->kind == Abstract::Kind::kConstant ? &a->constant : nullptr;
+            },
+            [this](const std::string& name, Tensor t) { values_[name] = Constant(std::move(t)); }) {}
 
-  IrModel Run() {
-    ReadInput();
-    for (const auto& [name, tensor] : graph_.initializers) values_[name] = Abstract{Abstract::Kind::kConstant, tensor, {}, 0, {}};
-    for (const Node& node : graph_.nodes) Visit(node);
+  RecognizedModel Run() {
+    gates_.push_back(GateInfo{});  // anchor 0: the feature row, at level -1
+    gates_[0].level = -1;
+    for (const auto& [name, tensor] : graph_.initializers) values_[name] = Constant(tensor);
+    for (const Node& node : graph_.nodes) {
+      if (AllConstant(node)) {
+        Fold(node);
+      } else if (!features_.Visit(node)) {
+        Visit(node);
+      }
+    }
     return Build();
   }
 
  private:
   [[noreturn]] void Refuse(const Node& node, const std::string& what) const { throw ConvertError(node.Describe() + ": " + what); }
 
-  void ReadInput() {
-    if (graph_.inputs.size() != 1) {
-      throw ConvertError("the graph has " + std::to_string(graph_.inputs.size()) +
-                         " inputs; this importer reads one dense float input [batch, width] today");
-    }
-    const ValueInfo& input = graph_.inputs[0];
-    if (input.dims.size() != 2 || input.dims[1] <= 0 || (input.elem_type != 1 && input.elem_type != 11)) {
-      throw ConvertError("graph input '" + input.name + "' is not a float [batch, width] with a known width");
-    }
-    input_width_ = static_cast<uint32_t>(input.dims[1]);
+  static Abstract Constant(Tensor t) {
     Abstract a;
-    a.kind = Abstract::Kind::kRow;
-    a.row.anchor = 0;
-    a.row.origin = input.name;
-    values_[input.name] = a;
-    gates_.push_back(GateInfo{});  // anchor 0: the graph input, at level -1
-    gates_[0].level = -1;
+    a.constant = std::move(t);
+    return a;
   }
 
   const Abstract* Find(const std::string& name) const {
@@ -89,9 +94,18 @@ class Recognizer {
     return it == values_.end() ? nullptr : &it->second;
   }
 
-  const Abstract& In(const Node& node, size_t i) const {
+  // A node's input; the feature row (onnx_features.h) becomes anchor 0 when a node reads it.
+  const Abstract& In(const Node& node, size_t i) {
     if (i >= node.inputs.size() || node.inputs[i].empty()) Refuse(node, "input " + std::to_string(i) + " is missing");
     const Abstract* a = Find(node.inputs[i]);
+    if (a == nullptr && features_.Knows(node.inputs[i])) {
+      input_width_ = features_.AdoptRow(node.inputs[i], node);
+      Abstract row;
+      row.kind = Abstract::Kind::kRow;
+      row.row.origin = node.inputs[i];
+      values_[node.inputs[i]] = row;
+      a = Find(node.inputs[i]);
+    }
     if (a == nullptr) Refuse(node, "input '" + node.inputs[i] + "' is computed by no earlier node");
     return *a;
   }
@@ -112,7 +126,7 @@ class Recognizer {
       if (!name.empty()) one.initializers[name] = Find(name)->constant;
     }
     for (const std::string& name : node.outputs) one.outputs.push_back(ValueInfo{name, 0, {}, {}});
-    for (auto& [name, tensor] : Evaluate(one, {})) values_[name] = Abstract{Abstract::Kind::kConstant, tensor, {}, 0, {}};
+    for (auto& [name, tensor] : Evaluate(one, {})) values_[name] = Constant(tensor);
   }
 
   void Set(const Node& node, Abstract a) {
@@ -285,7 +299,7 @@ class Recognizer {
     Set(node, g);
   }
 
-  std::vector<int64_t> AxesOf(const Node& node, size_t input) const {
+  std::vector<int64_t> AxesOf(const Node& node, size_t input) {
     if (graph_.opset < 13 || node.op == "ReduceMean") return node.Ints("axes");
     if (input >= node.inputs.size() || node.inputs[input].empty()) return {};
     const Abstract& a = In(node, input);
@@ -318,7 +332,26 @@ class Recognizer {
     Set(node, u);
   }
 
+  // Task outputs [B, 1] concatenated into one graph output [B, tasks] (torch-rechub's).
+  bool VisitTaskConcat(const Node& node) {
+    Abstract outputs;
+    outputs.kind = Abstract::Kind::kTaskOutputs;
+    for (size_t i = 0; i < node.inputs.size(); ++i) {
+      const Abstract& a = In(node, i);
+      const bool task = a.kind == Abstract::Kind::kTaskSigmoid ||
+                        (a.kind == Abstract::Kind::kRow && a.row.anchor != 0 && !a.row.layers.empty() && a.row.layers.back().out == 1);
+      if (!task) return false;
+      outputs.members.push_back(a.row);
+      outputs.binary.push_back(a.kind == Abstract::Kind::kTaskSigmoid);
+    }
+    const int64_t axis = node.Int("axis", 0);
+    if (axis != 1 && axis != -1) Refuse(node, "expected task outputs [B, 1] concatenated along axis 1");
+    Set(node, outputs);
+    return true;
+  }
+
   void VisitConcat(const Node& node) {
+    if (VisitTaskConcat(node)) return;
     const int64_t axis = node.Int("axis", 0);
     Abstract stack;
     stack.kind = Abstract::Kind::kStack;
@@ -377,10 +410,13 @@ class Recognizer {
     Set(node, Mixed(node, a.gate, a.members, node.Int("keepdims", 1) ? Abstract::Kind::kMixedKeep : Abstract::Kind::kRow));
   }
 
+  // A gate's output [B, 1, D] squeezed at axis 1, or at every axis of size 1 (no axes: D > 1).
   void VisitSqueeze(const Node& node) {
     const Abstract& a = In(node, 0);
     const std::vector<int64_t> axes = AxesOf(node, 1);
-    if (a.kind != Abstract::Kind::kMixedKeep || axes.size() != 1 || (axes[0] != 1 && axes[0] != -2)) {
+    const bool axis_ok = axes.size() == 1 ? axes[0] == 1 || axes[0] == -2
+                                          : axes.empty() && a.kind == Abstract::Kind::kMixedKeep && AnchorWidth(a.row.anchor) > 1;
+    if (a.kind != Abstract::Kind::kMixedKeep || !axis_ok) {
       Refuse(node, "expected a gate's output [B, 1, D] squeezed at axis 1");
     }
     Abstract r = a;
@@ -452,11 +488,13 @@ class Recognizer {
     Refuse(node, "op " + op + " on the model's values is outside the PLE family this importer recognizes");
   }
 
-  IrModel Build();
+  RecognizedModel Build();
+  void AddTask(const Row& row, bool binary, const std::string& name, IrModel* ir, std::vector<size_t>* tower_anchor) const;
   void AssignStreams(int levels, const std::vector<size_t>& tower_anchor);
 
   const Graph& graph_;
   const RecognizeOptions& options_;
+  FeatureReader features_;
   std::map<std::string, Abstract> values_;
   std::vector<GateInfo> gates_;                 // index 0: the graph input's anchor
   std::map<size_t, uint32_t> stream_;           // gate (anchor) -> the stream its level writes
@@ -488,31 +526,47 @@ void Recognizer::AssignStreams(int levels, const std::vector<size_t>& tower_anch
   }
 }
 
-IrModel Recognizer::Build() {
-  IrModel ir;
+void Recognizer::AddTask(const Row& row, bool binary, const std::string& name, IrModel* ir,
+                         std::vector<size_t>* tower_anchor) const {
+  TaskConfig task;
+  task.name = ir->tasks.size() < options_.task_names.size() ? options_.task_names[ir->tasks.size()] : name;
+  task.type = binary ? fb::TaskType::Binary : fb::TaskType::Regression;
+  ir->tasks.push_back(task);
+  IrTower tower;
+  tower.mlp.layers = row.layers;
+  ir->towers.push_back(tower);
+  tower_anchor->push_back(row.anchor);
+}
+
+RecognizedModel Recognizer::Build() {
+  RecognizedModel result;
+  IrModel& ir = result.ir;
   ir.name = "onnx";
   ir.source_framework = "onnx (" + graph_.producer + ")";
-  FeatureConfig input;
-  input.name = graph_.inputs[0].name;
-  input.width = input_width_;
-  ir.features.push_back(input);
+  features_.Build(&ir, &result.bindings);
   std::vector<size_t> tower_anchor;
-  for (size_t t = 0; t < graph_.outputs.size(); ++t) {
-    const Abstract* a = Find(graph_.outputs[t].name);
+  for (const ValueInfo& output : graph_.outputs) {
+    const Abstract* a = Find(output.name);
+    if (a != nullptr && a->kind == Abstract::Kind::kTaskOutputs) {
+      for (size_t c = 0; c < a->members.size(); ++c) {
+        AddTask(a->members[c], a->binary[c], output.name + "[" + std::to_string(c) + "]", &ir, &tower_anchor);
+        result.outputs.push_back(TaskOutput{output.name, c, a->members.size()});
+      }
+      continue;
+    }
     const bool binary = a != nullptr && a->kind == Abstract::Kind::kTaskSigmoid;
     if (a == nullptr || (!binary && a->kind != Abstract::Kind::kRow) || a->row.layers.empty() ||
         a->row.layers.back().out != 1 || a->row.anchor == 0) {
-      throw ConvertError("graph output '" + graph_.outputs[t].name + "' is not a task output: a tower on a gate's output "
-                         "ending in a one-output Linear (with a Sigmoid for a binary task)");
+      throw ConvertError("graph output '" + output.name + "' is not a task output: a tower on a gate's output "
+                         "ending in a one-output Linear (with a Sigmoid for a binary task), or such outputs "
+                         "concatenated");
     }
-    TaskConfig task;
-    task.name = t < options_.task_names.size() ? options_.task_names[t] : graph_.outputs[t].name;
-    task.type = binary ? fb::TaskType::Binary : fb::TaskType::Regression;
-    ir.tasks.push_back(task);
-    IrTower tower;
-    tower.mlp.layers = a->row.layers;
-    ir.towers.push_back(tower);
-    tower_anchor.push_back(a->row.anchor);
+    AddTask(a->row, binary, output.name, &ir, &tower_anchor);
+    result.outputs.push_back(TaskOutput{output.name, 0, 1});
+  }
+  if (!options_.task_names.empty() && options_.task_names.size() != ir.tasks.size()) {
+    throw ConvertError("the sidecar names " + std::to_string(options_.task_names.size()) + " tasks, the graph has " +
+                       std::to_string(ir.tasks.size()));
   }
   tasks_ = static_cast<uint32_t>(ir.tasks.size());
   int levels = 0;
@@ -556,12 +610,12 @@ IrModel Recognizer::Build() {
     }
     ir.levels.push_back(level);
   }
-  return ir;
+  return result;
 }
 
 }  // namespace
 
-IrModel RecognizeOnnx(const Graph& graph, const RecognizeOptions& options) {
+RecognizedModel RecognizeOnnx(const Graph& graph, const RecognizeOptions& options) {
   return Recognizer(graph, options).Run();
 }
 

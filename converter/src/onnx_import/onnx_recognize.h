@@ -4,7 +4,8 @@
 // PReLU, Sigmoid, Tanh, SiLU (x * Sigmoid(x)), BatchNormalization folded, Dropout and Identity, softmax gates whose
 // weighted sum is written as stack + Mul + ReduceSum, bmm (MatMul + Squeeze) or Einsum, towers
 // ending in a one-output Linear, with a Sigmoid for binary tasks. Anything else that touches the
-// model's values is refused with the node named.
+// model's values is refused with the node named. The feature layer before the first Linear
+// layers is read by onnx_features.h.
 #ifndef PLE_CONVERTER_ONNX_IMPORT_ONNX_RECOGNIZE_H_
 #define PLE_CONVERTER_ONNX_IMPORT_ONNX_RECOGNIZE_H_
 
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "model_ir.h"
+#include "onnx_import/onnx_features.h"
 #include "onnx_import/onnx_graph.h"
 
 namespace ple {
@@ -22,14 +24,30 @@ namespace onnx_import {
 enum class InterpretationFault { kNone, kIgnoreTransB, kDropBatchNormEpsilon, kSwapExperts, kWrongSoftmaxAxis };
 
 struct RecognizeOptions {
-  // Task names in graph output order; empty: the outputs' names.
+  // Task names in graph output order (a concatenated output: one per column); empty: the
+  // outputs' names.
   std::vector<std::string> task_names;
+  FeatureHints features;
   InterpretationFault fault = InterpretationFault::kNone;
 };
 
-// The model the graph computes. Throws ConvertError naming the node that is outside the family
-// (its op, and what was expected there).
-IrModel RecognizeOnnx(const Graph& graph, const RecognizeOptions& options = {});
+// Where a task's output is: column `column` of graph output `output` ([B, columns], or [B]
+// when columns is 0).
+struct TaskOutput {
+  std::string output;
+  size_t column = 0, columns = 1;
+};
+
+// The model the graph computes, and how the graph's inputs and outputs map onto it.
+struct RecognizedModel {
+  IrModel ir;                             // features in the graph's row order (candidate scope)
+  std::vector<FeatureBinding> bindings;   // one per feature
+  std::vector<TaskOutput> outputs;        // one per task
+};
+
+// Throws ConvertError naming the node that is outside the family (its op, and what was
+// expected there).
+RecognizedModel RecognizeOnnx(const Graph& graph, const RecognizeOptions& options = {});
 
 }  // namespace onnx_import
 }  // namespace convert
