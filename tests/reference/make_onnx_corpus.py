@@ -112,6 +112,72 @@ class PlainPLE(nn.Module):
         return torch.sigmoid(self.towers[0](streams[0])), self.towers[1](streams[1])
 
 
+class PlainFeaturesPLE(nn.Module):
+    """A user's own PLE with its feature layer, inputs as separate tensors: nn.Embedding lookups
+    of a user id and an item id, a padded history of item ids (padding 0) mean-pooled by hand
+    with a mask and clamp(min=1) (exported as Equal, Not, Cast, ReduceSum, Clip, Div), a tag list
+    sum-pooled without a mask (its padding row is zero), dense floats."""
+
+    def __init__(self, style="einsum"):
+        super().__init__()
+        self.user = nn.Embedding(50, 6)
+        self.item = nn.Embedding(80, 6)
+        self.tag = nn.Embedding(20, 4, padding_idx=0)
+        self.net = PlainPLE(style, inputs=6 + 6 + 6 + 4 + 3)
+
+    def forward(self, user_id, history, item_id, tags, dense):
+        mask = (history != 0).float()  # [B, L]
+        pooled = (self.item(history) * mask.unsqueeze(-1)).sum(dim=1) / mask.sum(dim=1, keepdim=True).clamp(min=1)
+        x = torch.cat([self.user(user_id), pooled, self.item(item_id), self.tag(tags).sum(dim=1), dense], dim=1)
+        return self.net(x)
+
+
+FEATURE_INPUTS = {  # name: (shape after the batch, vocabulary; 0: float)
+    "user_id": ((), 50), "history": ((10,), 80), "item_id": ((), 80), "tags": ((5,), 20), "dense": ((3,), 0),
+}
+
+
+def feature_batch(rng, rows, requests=2):
+    """Rows of `requests` requests: user_id and history equal within a request; histories and
+    tags padded with 0 after a random number of ids (a history may be empty)."""
+    batch = {}
+    for name, (shape, vocabulary) in FEATURE_INPUTS.items():
+        if vocabulary == 0:
+            batch[name] = rng.standard_normal((rows,) + shape).astype(np.float32)
+        else:
+            v = rng.integers(1, vocabulary, (rows,) + shape).astype(np.int64)
+            if shape:
+                for r in range(rows):
+                    v[r, rng.integers(0, shape[0] + 1):] = 0
+            batch[name] = v
+    for name in ("user_id", "history"):
+        for r in range(rows):
+            batch[name][r] = batch[name][r - r % (rows // requests)]
+    return batch
+
+
+def export_features(name, model, opset, output_names, sidecar):
+    torch.manual_seed(0)
+    directory = os.path.join(CORPUS, name)
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, "model.onnx")
+    model.eval()
+    rng = np.random.default_rng(len(name))
+    example = feature_batch(rng, 4)
+    names = list(FEATURE_INPUTS)
+    torch.onnx.export(model, tuple(torch.from_numpy(example[n]) for n in names), path, input_names=names,
+                      output_names=output_names, opset_version=opset,
+                      dynamic_axes={**{n: {0: "batch"} for n in names}, **{o: {0: "batch"} for o in output_names}})
+    batch = feature_batch(rng, 12)
+    given = {n: {"shape": list(v.shape), "dtype": "float32" if v.dtype == np.float32 else "int64",
+                 "values": v.ravel().tolist()} for n, v in batch.items()}
+    write_expected(directory, path, given, f"torch {torch.__version__}, torch.onnx.export opset {opset}", opset)
+    with open(os.path.join(directory, "sidecar.json"), "w") as f:
+        json.dump(sidecar, f, indent=1)
+        f.write("\n")
+    print(f"make_onnx_corpus: {name}: opset {opset}, {os.path.getsize(path)} bytes")
+
+
 def keras_style_mmoe(path, inputs=8, width=6, experts=3, tasks=("click", "like"), opset=13):
     """An MMoE graph as tf2onnx writes a Keras model: MatMul by [in, out] kernels then Add,
     Identity nodes on the weights, ExpandDims as Unsqueeze, Softmax on the last axis, tensor
@@ -165,6 +231,7 @@ class Refused(nn.Module):
         self.kind = kind
         self.experts = nn.ModuleList(mlp((inputs, width)) for _ in range(experts))
         self.gate = nn.Linear(inputs, experts)
+        self.one_logit_gate = nn.Linear(inputs, 1)
         self.query, self.key = nn.Linear(width, width), nn.Linear(width, width)
         self.tower = nn.Linear(width, 1)
 
@@ -191,8 +258,47 @@ class Refused(nn.Module):
         elif self.kind == "sliced_experts":  # a gate of 3 weights over 2 of the 3 experts
             weights = torch.softmax(logits, dim=1)
             mixed = (weights[:, :2].unsqueeze(-1) * stacked[:, :2]).sum(dim=1)
+        elif self.kind == "dynamic_expert_count":  # as many experts as the data says
+            n = torch.clamp((x[:, 0] > 0).sum(), 1, 3)
+            weights = torch.softmax(logits[:, :n], dim=1)
+            mixed = (weights.unsqueeze(-1) * stacked[:, :n]).sum(dim=1)
+        elif self.kind == "mismatched_shape":  # one gate weight broadcast over 3 experts
+            weights = torch.softmax(self.one_logit_gate(x), dim=1)
+            mixed = (weights.unsqueeze(-1) * stacked).sum(dim=1)
         else:
             raise ValueError(self.kind)
+        return torch.sigmoid(self.tower(mixed))
+
+
+class RefusedFeatures(nn.Module):
+    """Feature layers outside the family: `kind` says which. Inputs: ids [B, 6] padded with 0,
+    their count [B], dense [B, 4]."""
+
+    def __init__(self, kind):
+        super().__init__()
+        self.kind = kind
+        self.table = nn.Embedding(30, 4)
+        self.experts = nn.ModuleList(mlp((8, 6)) for _ in range(2))
+        self.gate = nn.Linear(8, 2)
+        self.tower = nn.Linear(6, 1)
+
+    def forward(self, ids, length, dense):
+        emb = self.table(ids)  # [B, 6, 4]
+        if self.kind == "sequence_max_pooling":
+            pooled = emb.max(dim=1).values
+        elif self.kind == "length_mask":  # positions below a length input, not ids unequal to a padding id
+            mask = (torch.arange(6).unsqueeze(0) < length.unsqueeze(1)).float()
+            pooled = (emb * mask.unsqueeze(-1)).sum(dim=1)
+        elif self.kind == "hashed_ids":  # ids taken modulo the vocabulary before the lookup
+            pooled = self.table(ids % 30).sum(dim=1)
+        elif self.kind == "where_on_dense":
+            pooled = emb.sum(dim=1)
+            dense = torch.where(dense > 0, dense, torch.zeros_like(dense))
+        else:
+            raise ValueError(self.kind)
+        x = torch.cat([pooled, dense], dim=1)
+        stacked = torch.stack([e(x) for e in self.experts], dim=1)
+        mixed = (torch.softmax(self.gate(x), dim=1).unsqueeze(-1) * stacked).sum(dim=1)
         return torch.sigmoid(self.tower(mixed))
 
 
@@ -203,6 +309,14 @@ REFUSALS = {  # kind -> what the refusal says: the node's op and what was expect
     "top1_gate": "(TopK): op TopK on the model's values is outside the PLE family",
     "max_pooling": "(ReduceMax): op ReduceMax on the model's values is outside the PLE family",
     "sliced_experts": "(Slice): op Slice on the model's values is outside the PLE family",
+    "dynamic_expert_count": "(Gather): op Gather on the float values of input 'features'",
+    "mismatched_shape": "(ReduceSum): a gate of 1 logits weighs 3 experts",
+}
+FEATURE_REFUSALS = {
+    "sequence_max_pooling": "(ReduceMax): pools a sequence by ReduceMax",
+    "length_mask": "(Mul): masks input 'ids''s embeddings by input 'length'",
+    "hashed_ids": "(Gather): looks up ids computed from input 'ids'",
+    "where_on_dense": "(Greater): op Greater on the float values of input 'dense'",
 }
 
 
@@ -211,12 +325,16 @@ def export_refused(kind):
     directory = os.path.join(CORPUS, "refused", kind)
     os.makedirs(directory, exist_ok=True)
     path = os.path.join(directory, "model.onnx")
-    model = Refused(kind).eval()
-    torch.onnx.export(model, (torch.randn(5, 8),), path, input_names=["features"], output_names=["click"],
-                      opset_version=13, dynamic_axes={"features": {0: "batch"}, "click": {0: "batch"}})
+    if kind in REFUSALS:
+        model, says = Refused(kind).eval(), REFUSALS[kind]
+        example, names = (torch.randn(5, 8),), ["features"]
+    else:
+        model, says = RefusedFeatures(kind).eval(), FEATURE_REFUSALS[kind]
+        example, names = (torch.randint(0, 30, (5, 6)), torch.randint(0, 7, (5,)), torch.randn(5, 4)), ["ids", "length", "dense"]
+    torch.onnx.export(model, example, path, input_names=names, output_names=["click"], opset_version=13,
+                      dynamic_axes={**{n: {0: "batch"} for n in names}, "click": {0: "batch"}})
     with open(os.path.join(directory, "expected.json"), "w") as f:
-        json.dump({"producer": f"torch {torch.__version__}, torch.onnx.export opset 13",
-                   "refused": REFUSALS[kind]}, f)
+        json.dump({"producer": f"torch {torch.__version__}, torch.onnx.export opset 13", "refused": says}, f)
         f.write("\n")
     print(f"make_onnx_corpus: refused/{kind}: {os.path.getsize(path)} bytes")
 
@@ -238,6 +356,12 @@ def export(name, model, inputs, opset, output_names, input_name="features", prod
     rng = np.random.default_rng(len(name))
     batch = rng.standard_normal((7, inputs)).astype(np.float32)
     given = {input_name: {"shape": list(batch.shape), "values": [float(v) for v in batch.ravel()]}}
+    write_expected(directory, path, given, producer, opset)
+    print(f"make_onnx_corpus: {name}: opset {opset}, {os.path.getsize(path)} bytes")
+
+
+def write_expected(directory, path, given, producer, opset):
+    """ONNX Runtime's outputs for `given` into expected.json."""
     with tempfile.TemporaryDirectory() as tmp:
         with open(os.path.join(tmp, "in.json"), "w") as f:
             json.dump(given, f)
@@ -251,7 +375,6 @@ def export(name, model, inputs, opset, output_names, input_name="features", prod
                    "outputs_from": "ONNX Runtime (onnxruntime-node), float32",
                    "opset": opset, "inputs": given, "outputs": outputs}, f)
         f.write("\n")
-    print(f"make_onnx_corpus: {name}: opset {opset}, {os.path.getsize(path)} bytes")
 
 
 def main():
@@ -271,7 +394,12 @@ def main():
     export("plain_mmoe_silu", PlainMMoE("stack", activation=nn.SiLU), 12, 13, ["click", "like"])
     export("keras_style_mmoe", keras_style_mmoe, 8, 13, None, input_name="input_1:0",
            producer="tf2onnx-style graph built with python3-onnx, opset 13")
-    for kind in REFUSALS:
+    torch.manual_seed(7)
+    export_features("plain_ple_features", PlainFeaturesPLE(), 17, ["ctr", "watch_time"],
+                    {"name": "plain_ple_features", "tasks": ["ctr", "watch_time"],
+                     "features": {"user_id": {"scope": "request"}, "history": {"scope": "request"},
+                                  "tags": {"oov": {"oov_row": 0}}}})
+    for kind in list(REFUSALS) + list(FEATURE_REFUSALS):
         export_refused(kind)
 
 

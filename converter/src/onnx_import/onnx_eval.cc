@@ -101,6 +101,35 @@ void AddElementwiseOps(OpTable& t) {
     return std::vector<Tensor>{Elementwise({c.in[0], c.in[1], c.in[2]}, c.in[1]->integer && c.in[2]->integer, c.who,
                                            [](const std::vector<double>& a) { return a[0] != 0.0 ? a[1] : a[2]; })};
   };
+  // Max and Min of any number of inputs; Clip between its optional bounds (attributes before
+  // opset 11). torch's clamp(min=1) of a count exports as Clip.
+  auto extreme = [](bool max) {
+    return [max](const Call& c) {
+      c.Need(std::max<size_t>(1, c.in.size()));
+      bool integer = true;
+      for (const Tensor* t : c.in) integer = integer && t->integer;
+      return std::vector<Tensor>{Elementwise(c.in, integer, c.who, [max](const std::vector<double>& a) {
+        double r = a[0];
+        for (double v : a) r = max ? std::max(r, v) : std::min(r, v);
+        return r;
+      })};
+    };
+  };
+  t["Max"] = extreme(true);
+  t["Min"] = extreme(false);
+  t["Clip"] = [](const Call& c) {
+    c.Need(1);
+    double lo = -INFINITY, hi = INFINITY;
+    if (c.opset < 11) {
+      lo = c.node.Float("min", lo), hi = c.node.Float("max", hi);
+    } else {
+      if (c.Optional(1) != nullptr) lo = c.in[1]->values.at(0);
+      if (c.Optional(2) != nullptr) hi = c.in[2]->values.at(0);
+    }
+    Tensor out = *c.in[0];
+    for (double& v : out.values) v = std::min(std::max(v, lo), hi);
+    return std::vector<Tensor>{out};
+  };
   t["Cast"] = [](const Call& c) {
     c.Need(1);
     const int64_t to = c.node.Int("to", 1);
