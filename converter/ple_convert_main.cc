@@ -12,7 +12,7 @@ namespace {
 
 struct ConvertOptions {
   std::string config_path, weights_path, output_path, source = "native", layout = "out_in", precision = "f32",
-                                                       report_data, sign_key_path, key_prefix;
+                                                       report_data, sign_key_path, key_prefix, check_inputs;
   bool quiet = false;
 };
 
@@ -30,6 +30,10 @@ CLI::Option* AddOptions(CLI::App& app, ConvertOptions* o) {
                  "(the framework's own constructor arguments and state_dict, docs/importing.md), or onnx (an "
                  "exported ONNX graph as --weights, recognized and self-checked; builds with the ONNX import)")
       ->check(CLI::IsMember({"native", "torch-rechub", "deepctr-torch", "onnx"}));
+  app.add_option("--check-inputs", o->check_inputs,
+                 "with --from onnx: inputs as ONNX Runtime takes them, JSON {\"input\": {\"shape\": [...], "
+                 "\"values\": [...]}}; the self-check compares the converted model with the graph on them too")
+      ->check(CLI::ExistingFile);
   app.add_option("--weights-layout", o->layout,
                  "Linear kernels are out_in (PyTorch, default) or in_out (TensorFlow/Keras, Paddle: transposed)")
       ->check(CLI::IsMember({"out_in", "in_out"}));
@@ -65,6 +69,7 @@ void PrintSummary(const ConvertOptions& o, const ple::convert::ConvertedModel& m
               o.output_path.c_str(), file.size(), model.ir.tasks.size(), model.ir.features.size(),
               model.ir.row_width(), model.ir.tables.size(), model.ir.levels.size(), experts, model.ir.layer_count(),
               model.ir.parameter_count());
+  for (const std::string& note : model.notes) std::printf("ple-convert: %s\n", note.c_str());
   std::printf("ple-convert: precision %s\n", precision_plan.ToString().c_str());
   std::printf("ple-convert: sha256 %s%s\n", ple::convert::Sha256Hex(file).c_str(),
               o.sign_key_path.empty() ? "" : " (signed)");
@@ -87,8 +92,11 @@ void ConvertModel(const ConvertOptions& o) {
   ple::convert::ImportOptions options;
   options.naming.transpose_linear = o.layout == "in_out";
   const ple::convert::PrecisionPlan precision_plan = ple::convert::PrecisionPlan::Parse(o.precision);
-  const ple::convert::ConvertedModel model = ple::convert::Convert(ple::convert::ParseSource(o.source), o.config_path,
-                                                                   o.weights_path, options, precision_plan);
+  if (!o.check_inputs.empty() && o.source != "onnx") {
+    throw ple::convert::ConvertError("--check-inputs checks an ONNX import: give --from onnx");
+  }
+  const ple::convert::ConvertedModel model = ple::convert::Convert(
+      ple::convert::ParseSource(o.source), o.config_path, o.weights_path, options, precision_plan, o.check_inputs);
   if (!o.report_data.empty() && !precision_plan.quantized()) {
     throw ple::convert::ConvertError("--report-data compares a quantized conversion with float32: give --precision");
   }

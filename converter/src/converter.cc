@@ -27,11 +27,15 @@ Source ParseSource(const std::string& name) {
 }
 
 ConvertedModel Convert(Source source, const std::string& config_path, const std::string& weights_path,
-                       ImportOptions options, const PrecisionPlan& precision) {
+                       ImportOptions options, const PrecisionPlan& precision, const std::string& onnx_check_inputs) {
   if (source == Source::kOnnx) {
 #if defined(PLE_HAVE_ONNX)
     ConvertedModel result;
-    result.ir = onnx_import::ImportOnnx(weights_path, config_path).ir;
+    onnx_import::OnnxImportOptions onnx_options;
+    onnx_options.check_inputs_path = onnx_check_inputs;
+    onnx_import::RecognizedModel recognized = onnx_import::ImportOnnx(weights_path, config_path, onnx_options);
+    result.ir = std::move(recognized.ir);
+    result.notes = std::move(recognized.notes);
     AssignPrecisions(precision, &result.ir);
     result.bytes = SerializeModel(result.ir, ConverterProducer());
     return result;

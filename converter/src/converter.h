@@ -16,6 +16,7 @@ namespace convert {
 struct ConvertedModel {
   IrModel ir;                  // what was converted (for summaries)
   std::vector<uint8_t> bytes;  // the model file image
+  std::vector<std::string> notes;  // what the import checked, one line each (the ONNX self-check)
 };
 
 // Where the config and weights come from: the native format, or a framework's own
@@ -27,10 +28,12 @@ Source ParseSource(const std::string& name);
 
 // Reads, validates and converts; throws ConvertError with a message naming the problem. With
 // kOnnx, `weights_path` is the ONNX file and `config_path` its optional sidecar (empty: none).
-// `options.naming` is filled by the framework importers (its transpose_linear is kept).
+// `options.naming` is filled by the framework importers (its transpose_linear is kept);
+// `onnx_check_inputs` (kOnnx only): the user's graph inputs, self-checked too.
 // `precision` says how each layer class is stored (float32 everywhere by default).
 ConvertedModel Convert(Source source, const std::string& config_path, const std::string& weights_path,
-                       ImportOptions options = {}, const PrecisionPlan& precision = {});
+                       ImportOptions options = {}, const PrecisionPlan& precision = {},
+                       const std::string& onnx_check_inputs = "");
 
 inline ConvertedModel ConvertNative(const std::string& config_path, const std::string& weights_path,
                                     const ImportOptions& options = {}, const PrecisionPlan& precision = {}) {

@@ -387,3 +387,96 @@ TEST_CASE("onnx import: quantized conversions of the corpus stay within the int8
     }
   }
 }
+
+// The feature layer a recognizer could misread, each applied to an imported model: the
+// self-check (the raw graph node by node against the converted model) refuses every one.
+TEST_CASE("onnx import: a misread feature layer is refused by the self-check", "[onnx]") {
+  const std::string corpus = ple::test::SourcePath("tests/onnx_corpus");
+  OnnxImportOptions options;
+  for (const std::string name : {"rechub_ple_onnx", "deepctr_ple_onnx"}) {
+    INFO("corpus model " << name);
+    const std::string dir = corpus + "/" + name;
+    const nlohmann::json sidecar = nlohmann::json::parse(std::ifstream(dir + "/sidecar.json"));
+    FeatureHints hints;
+    if (sidecar.contains("features") && sidecar["features"].contains("hist") && sidecar["features"]["hist"].contains("max_length")) {
+      hints.max_length["hist"] = sidecar["features"]["hist"]["max_length"].get<uint32_t>();
+    }
+    const Graph graph = ReadOnnxGraph(dir + "/model.onnx");
+    const RecognizedModel good = ImportOnnx(dir + "/model.onnx", dir + "/sidecar.json");
+    const auto inputs = RandomGraphInputs(graph, good, hints, 32, 4, 1);
+    CHECK_NOTHROW(SelfCheck(graph, good, inputs, options, "random candidates"));
+    auto feature = [](RecognizedModel& m, const std::string& f) -> ple::convert::FeatureConfig& {
+      for (auto& config : m.ir.features) {
+        if (config.name == f) return config;
+      }
+      FAIL("no feature " << f);
+      return m.ir.features[0];
+    };
+    RecognizedModel m = good;
+    feature(m, "hist").has_padding_id = false;  // the mask ignored: padding rows pooled and counted
+    CHECK_THROWS_WITH(SelfCheck(graph, m, inputs, options, "random candidates"), Catch::StartsWith("self-check:"));
+    m = good;
+    feature(m, "hist").pooling = ple::fb::Pooling::Sum;  // a mean read as a sum
+    CHECK_THROWS_WITH(SelfCheck(graph, m, inputs, options, "random candidates"), Catch::StartsWith("self-check:"));
+    m = good;
+    std::swap(feature(m, "user_id").table, feature(m, "video_id").table);  // tables of the same dim swapped
+    CHECK_THROWS_WITH(SelfCheck(graph, m, inputs, options, "random candidates"), Catch::StartsWith("self-check:"));
+    m = good;
+    for (auto& b : m.bindings) {
+      if (b.feature == "video_id") std::swap(b.input, m.bindings[0].input), std::swap(b.begin, m.bindings[0].begin),
+                                   std::swap(b.end, m.bindings[0].end);  // two id features' places swapped
+    }
+    CHECK_THROWS_WITH(SelfCheck(graph, m, inputs, options, "random candidates"), Catch::StartsWith("self-check:"));
+  }
+}
+
+TEST_CASE("onnx import: the sidecar gives scopes, lengths, column names, OOV and score, and refuses mistakes", "[onnx]") {
+  const std::string corpus = ple::test::SourcePath("tests/onnx_corpus");
+  const std::string rechub = corpus + "/rechub_ple_onnx/model.onnx", deepctr = corpus + "/deepctr_ple_onnx/model.onnx";
+  const std::string dir = ple::test::MakeTempDir();
+  // torch-rechub leaves the sequence length symbolic: without max_length the import says so
+  CHECK_THROWS_WITH(ImportOnnx(rechub, ""), Catch::Contains("input 'hist' has a length the graph leaves symbolic") &&
+                                                Catch::Contains("max_length in the sidecar"));
+  WriteFileText(dir + "/rechub.json", R"({"name": "feed", "tasks": ["ctr", "time"],
+      "features": {"hist": {"max_length": 12, "scope": "request"}, "user_id": {"scope": "request", "oov": "hash"}},
+      "extras": [{"name": "video_len"}],
+      "score": {"exponents": {"ctr": 1.0, "time": 0.5}, "transform": {"type": "log1p", "input": "video_len"}}})");
+  const ple::convert::IrModel ir = ImportOnnx(rechub, dir + "/rechub.json").ir;
+  CHECK(ir.name == "feed");
+  REQUIRE(ir.features.size() == 7);
+  CHECK(ir.features[0].name == "user_id");  // request scope first
+  CHECK(ir.features[0].oov_policy == ple::fb::OovPolicy::Hash);
+  CHECK(ir.features[1].name == "hist");
+  CHECK(ir.features[1].max_length == 12);
+  CHECK(ir.features[1].pooling == ple::fb::Pooling::Mean);
+  CHECK(ir.features[1].has_padding_id);
+  CHECK(ir.features[1].padding_id == 0);
+  CHECK(ir.features[1].mean_eps == Approx(1e-16f));
+  CHECK(ir.features[2].scope == ple::fb::Scope::Candidate);
+  CHECK(ir.score.present);
+  CHECK(ir.extras == std::vector<std::string>{"video_len"});
+
+  // DeepCTR-Torch's one float input: features named by its column ranges, else by the range
+  const ple::convert::IrModel unnamed = ImportOnnx(deepctr, "").ir;
+  CHECK(unnamed.features[0].name == "x[0:1]");
+  WriteFileText(dir + "/overlap.json", R"({"columns": {"x": {"user_id": [0, 2]}}})");
+  CHECK_THROWS_WITH(ImportOnnx(deepctr, dir + "/overlap.json"), Catch::Contains("give 'user_id' as [0, 2) of input 'x'; the graph reads [0, 1) as one feature"));
+
+  const std::vector<std::pair<std::string, std::string>> refused = {  // rechub's sidecars first
+      {R"({"features": {"hist": {"max_length": 12}, "hist ": {"scope": "request"}}})",
+       "features.hist : the graph has no such feature (it has: user_id, hist, video_id,"},
+      {R"({"features": {"hist": {"max_length": 12, "scope": "user"}}})", "features.hist.scope: \"request\" or \"candidate\" expected"},
+      {R"({"features": {"hist": {"max_length": 0}}})", "max_length: a count from 1 to 100000"},
+      {R"({"features": {"hist": {"max_len": 8}}})", "key 'max_len' is not known"},
+      {R"({"features": {"x[9:10]": {"oov": "hash"}}})", "a dense feature has no ids"},
+      {R"({"features": {"x[10:11]": {"max_length": 3}}})", "is not a sequence"},
+      {R"({"columns": {"x": {"user_id": [2, 1]}}})", "[begin, end] with begin < end expected"},
+      {R"({"score": {"exponents": {"clicks": 1.0}}})", "clicks"},
+  };
+  for (const auto& [text, says] : refused) {
+    INFO(text);
+    WriteFileText(dir + "/bad.json", text);
+    CHECK_THROWS_WITH(ImportOnnx(text.find("hist") != std::string::npos ? rechub : deepctr, dir + "/bad.json"),
+                      Catch::Contains(says));
+  }
+}

@@ -33,8 +33,9 @@ RecognizedModel ImportOnnx(const std::string& onnx_path, const std::string& side
 
 // The self-check alone, on `inputs` (graph inputs by name, the batch first): throws ConvertError
 // starting "self-check:" naming the task, the row and both values when the converted model and
-// the graph disagree beyond tolerance. `what` says whose inputs they are.
-void SelfCheck(const Graph& graph, const RecognizedModel& model, const std::map<std::string, Tensor>& inputs,
+// the graph disagree beyond tolerance. `what` says whose inputs they are. Returns the largest
+// absolute difference seen.
+double SelfCheck(const Graph& graph, const RecognizedModel& model, const std::map<std::string, Tensor>& inputs,
                const OnnxImportOptions& options, const std::string& what);
 
 }  // namespace onnx_import

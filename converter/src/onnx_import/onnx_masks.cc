@@ -146,14 +146,17 @@ double ProbeCount(const IdFunction& count, const PadRule& pad, const std::vector
     throw ConvertError(who + ": divides a pooled sequence by a value of shape " + ops::ShapeText(c.shape) +
                        " on probe rows " + std::to_string(rows) + "; expected one count per row");
   }
+  // epsilon: the excess of the rows with ids; an empty row's count when it agrees (exact there)
   bool have = false;
   double eps = 0.0;
+  std::vector<double> empty_counts;
   for (size_t b = 0; b < rows; ++b) {
     int64_t valid = 0;
     for (int64_t id : probe.rows[b]) valid += !pad.has_padding_id || id != pad.padding_id;
     const double v = c.values[b];
     if (valid == 0) {
       if (!(v >= 0.0)) throw ConvertError(who + ": an empty sequence's count is " + std::to_string(v));
+      empty_counts.push_back(v);
       continue;
     }
     const double e = v - static_cast<double>(valid);
@@ -163,6 +166,9 @@ double ProbeCount(const IdFunction& count, const PadRule& pad, const std::vector
       throw ConvertError(who + ": a mean divides by something other than the number of ids that count (" +
                          std::to_string(v) + " for " + std::to_string(valid) + " ids)");
     }
+  }
+  for (double v : empty_counts) {
+    if (std::fabs(v - eps) <= 1e-9) eps = v;
   }
   if (!(eps >= 0.0) || eps >= 1.0) {
     throw ConvertError(who + ": a mean divides by the count of ids plus " + std::to_string(eps) +

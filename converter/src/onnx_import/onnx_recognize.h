@@ -43,6 +43,7 @@ struct RecognizedModel {
   IrModel ir;                             // features in the graph's row order (candidate scope)
   std::vector<FeatureBinding> bindings;   // one per feature
   std::vector<TaskOutput> outputs;        // one per task
+  std::vector<std::string> notes;         // what the import checked (the self-check's summary)
 };
 
 // Throws ConvertError naming the node that is outside the family (its op, and what was
