@@ -12,7 +12,7 @@ namespace {
 
 struct ConvertOptions {
   std::string config_path, weights_path, output_path, source = "native", layout = "out_in", precision = "f32",
-                                                       report_data, sign_key_path, key_prefix, check_inputs;
+                                                       report_data, sign_key_path, key_prefix, check_data;
   bool quiet = false;
 };
 
@@ -30,9 +30,10 @@ CLI::Option* AddOptions(CLI::App& app, ConvertOptions* o) {
                  "(the framework's own constructor arguments and state_dict, docs/importing.md), or onnx (an "
                  "exported ONNX graph as --weights, recognized and self-checked; builds with the ONNX import)")
       ->check(CLI::IsMember({"native", "torch-rechub", "deepctr-torch", "onnx"}));
-  app.add_option("--check-inputs", o->check_inputs,
-                 "with --from onnx: inputs as ONNX Runtime takes them, JSON {\"input\": {\"shape\": [...], "
-                 "\"values\": [...]}}; the self-check compares the converted model with the graph on them too")
+  app.add_option("--check-data", o->check_data,
+                 "with --from onnx: JSON {\"inputs\": {name: {\"shape\": [...], \"values\": [...]}}, \"outputs\": "
+                 "{...}} as ONNX Runtime takes and gives them (outputs optional); the converted model is compared "
+                 "with the graph on these inputs, and with these outputs, too (docs/importing.md)")
       ->check(CLI::ExistingFile);
   app.add_option("--weights-layout", o->layout,
                  "Linear kernels are out_in (PyTorch, default) or in_out (TensorFlow/Keras, Paddle: transposed)")
@@ -92,11 +93,11 @@ void ConvertModel(const ConvertOptions& o) {
   ple::convert::ImportOptions options;
   options.naming.transpose_linear = o.layout == "in_out";
   const ple::convert::PrecisionPlan precision_plan = ple::convert::PrecisionPlan::Parse(o.precision);
-  if (!o.check_inputs.empty() && o.source != "onnx") {
-    throw ple::convert::ConvertError("--check-inputs checks an ONNX import: give --from onnx");
+  if (!o.check_data.empty() && o.source != "onnx") {
+    throw ple::convert::ConvertError("--check-data checks an ONNX import: give --from onnx");
   }
   const ple::convert::ConvertedModel model = ple::convert::Convert(
-      ple::convert::ParseSource(o.source), o.config_path, o.weights_path, options, precision_plan, o.check_inputs);
+      ple::convert::ParseSource(o.source), o.config_path, o.weights_path, options, precision_plan, o.check_data);
   if (!o.report_data.empty() && !precision_plan.quantized()) {
     throw ple::convert::ConvertError("--report-data compares a quantized conversion with float32: give --precision");
   }

@@ -189,5 +189,5 @@ if(PLE_HAVE_ONNX AND CMAKE_BINARY_DIR STREQUAL "${PROJECT_SOURCE_DIR}/build")
            COMMAND bash -c "sed -n '/^## ONNX/,/^## [^O]/p' docs/importing.md | awk '/^```sh/{f=1;next} /^```/{if(f)exit} f' | head -1 | tee /dev/stderr | bash"
            WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
   set_tests_properties("docs: the ONNX command of docs/importing.md runs verbatim" PROPERTIES LABELS unit
-                       PASS_REGULAR_EXPRESSION "wrote build/ple.ple .*2 tasks")
+                       PASS_REGULAR_EXPRESSION "wrote build/feed.ple .*2 tasks, 5 features.*from the outputs given there")
 endif()

@@ -27,12 +27,12 @@ Source ParseSource(const std::string& name) {
 }
 
 ConvertedModel Convert(Source source, const std::string& config_path, const std::string& weights_path,
-                       ImportOptions options, const PrecisionPlan& precision, const std::string& onnx_check_inputs) {
+                       ImportOptions options, const PrecisionPlan& precision, const std::string& onnx_check_data) {
   if (source == Source::kOnnx) {
 #if defined(PLE_HAVE_ONNX)
     ConvertedModel result;
     onnx_import::OnnxImportOptions onnx_options;
-    onnx_options.check_inputs_path = onnx_check_inputs;
+    onnx_options.check_data_path = onnx_check_data;
     onnx_import::RecognizedModel recognized = onnx_import::ImportOnnx(weights_path, config_path, onnx_options);
     result.ir = std::move(recognized.ir);
     result.notes = std::move(recognized.notes);

@@ -480,3 +480,37 @@ TEST_CASE("onnx import: the sidecar gives scopes, lengths, column names, OOV and
                       Catch::Contains(says));
   }
 }
+
+TEST_CASE("onnx import: check data runs the self-check on the user's rows and compares the outputs given", "[onnx]") {
+  const std::string dir = ple::test::SourcePath("tests/onnx_corpus/plain_ple_features");
+  const std::string tmp = ple::test::MakeTempDir();
+  std::ifstream in(dir + "/expected.json");
+  nlohmann::json data = nlohmann::json::parse(in);
+  OnnxImportOptions options;
+  options.check_data_path = dir + "/expected.json";
+  const RecognizedModel model = ImportOnnx(dir + "/model.onnx", dir + "/sidecar.json", options);
+  REQUIRE(model.notes.size() == 1);
+  CHECK_THAT(model.notes[0], Catch::Contains("12 rows of") && Catch::Contains("from the outputs given there"));
+
+  nlohmann::json wrong = data;
+  auto& value = wrong["outputs"]["watch_time"]["values"][7];
+  value = value.get<double>() + 1e-3;  // ONNX Runtime's row 7 said something else
+  WriteFileText(tmp + "/wrong.json", wrong.dump());
+  options.check_data_path = tmp + "/wrong.json";
+  CHECK_THROWS_WITH(ImportOnnx(dir + "/model.onnx", dir + "/sidecar.json", options),
+                    Catch::StartsWith("check data: the converted model differs from the outputs given in") &&
+                        Catch::Contains("task 'watch_time'") && Catch::Contains("row 7"));
+  nlohmann::json missing = data;
+  missing["inputs"].erase("dense");
+  WriteFileText(tmp + "/missing.json", missing.dump());
+  options.check_data_path = tmp + "/missing.json";
+  CHECK_THROWS_WITH(ImportOnnx(dir + "/model.onnx", dir + "/sidecar.json", options),
+                    Catch::Contains("graph input 'dense' is missing"));
+  nlohmann::json out_of_vocabulary = data;
+  out_of_vocabulary["inputs"]["item_id"]["values"][0] = 80;  // the table has 80 rows
+  WriteFileText(tmp + "/oov.json", out_of_vocabulary.dump());
+  options.check_data_path = tmp + "/oov.json";
+  CHECK_THROWS_WITH(ImportOnnx(dir + "/model.onnx", dir + "/sidecar.json", options),
+                    Catch::StartsWith("self-check: the ONNX graph cannot be evaluated on the inputs of") &&
+                        Catch::Contains("(Gather): index 80 outside [0, 80)"));
+}

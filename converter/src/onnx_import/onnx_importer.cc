@@ -109,46 +109,53 @@ void ApplySidecar(const json& sidecar, const std::string& path, IrModel* ir) {
   ir->score = view.score;
 }
 
-// {"input": {"shape": [...], "values": [...]}, ...}: the user's inputs for the self-check.
-std::map<std::string, Tensor> ReadInputs(const std::string& path, const Graph& graph) {
-  const json inputs = ReadJsonFile(path, "check inputs");
-  std::map<std::string, Tensor> tensors;
-  for (const ValueInfo& input : graph.inputs) {
-    if (!inputs.contains(input.name)) throw ConvertError("check inputs '" + path + "': graph input '" + input.name + "' is missing");
-    const json& t = inputs[input.name];
+// The user's check data: {"inputs": {name: {"shape", "values"}}, "outputs": {...}} (outputs
+// optional: what ONNX Runtime gave), every graph input given.
+struct CheckData {
+  std::map<std::string, Tensor> inputs, outputs;
+};
+
+std::map<std::string, Tensor> ReadTensors(const json& tensors, const std::string& where, const Graph& graph, bool inputs) {
+  std::map<std::string, Tensor> result;
+  if (!tensors.is_object()) throw ConvertError(where + ": an object {name: {\"shape\": [...], \"values\": [...]}} expected");
+  for (const auto& [name, t] : tensors.items()) {
     Tensor tensor;
-    tensor.integer = input.elem_type != 1 && input.elem_type != 10 && input.elem_type != 11;
     size_t size = 1;
     try {
       for (const auto& d : t.at("shape")) tensor.shape.push_back(d.get<int64_t>()), size *= d.get<size_t>();
       for (const auto& v : t.at("values")) tensor.values.push_back(v.get<double>());
     } catch (const json::exception&) {
-      throw ConvertError("check inputs '" + path + "': '" + input.name + "' needs a shape and numeric values");
+      throw ConvertError(where + "." + name + ": a shape and numeric values expected");
     }
     if (tensor.shape.empty() || tensor.values.size() != size) {
-      throw ConvertError("check inputs '" + path + "': '" + input.name + "' has " + std::to_string(tensor.values.size()) +
-                         " values for its shape");
+      throw ConvertError(where + "." + name + ": " + std::to_string(tensor.values.size()) + " values for its shape");
     }
-    tensors[input.name] = tensor;
+    result[name] = tensor;
   }
-  return tensors;
+  for (const ValueInfo& input : inputs ? graph.inputs : std::vector<ValueInfo>{}) {
+    if (!result.count(input.name)) throw ConvertError(where + ": graph input '" + input.name + "' is missing");
+    result[input.name].integer = input.elem_type != 1 && input.elem_type != 10 && input.elem_type != 11;
+  }
+  return result;
 }
 
-}  // namespace
-
-double SelfCheck(const Graph& graph, const RecognizedModel& model, const std::map<std::string, Tensor>& inputs,
-                 const OnnxImportOptions& options, const std::string& what) {
-  const size_t rows = inputs.empty() || inputs.begin()->second.shape.empty() ? 0 : inputs.begin()->second.shape[0];
-  const std::vector<double> want = TaskValues(model, Evaluate(graph, inputs), rows);
-  const std::vector<uint8_t> bytes = SerializeModel(model.ir, "ple-convert self-check");
-  ple::Model converted = ple::Model::OpenBufferCopy(bytes.data(), bytes.size());
-  std::vector<float> got;
-  try {
-    got = RunOnGraphInputs(converted, model, inputs, PLE_KERNELS_REFERENCE);
-  } catch (const ple::Error& e) {
-    throw ConvertError("self-check: the converted model refuses " + what + ": " + e.what());
+CheckData ReadCheckData(const std::string& path, const Graph& graph) {
+  const json data = ReadJsonFile(path, "check data");
+  if (!data.is_object() || !data.contains("inputs")) {
+    throw ConvertError("check data '" + path + "': {\"inputs\": {...}, \"outputs\": {...}} expected");
   }
-  const size_t tasks = model.ir.tasks.size();
+  CheckData check;
+  check.inputs = ReadTensors(data["inputs"], "check data '" + path + "': inputs", graph, true);
+  if (data.contains("outputs")) check.outputs = ReadTensors(data["outputs"], "check data '" + path + "': outputs", graph, false);
+  return check;
+}
+
+// The largest difference of `got` from `want` ([rows, tasks]); beyond tolerance throws
+// "<prefix>: task ..., <what>, row r: got against want ...<advice>".
+double Compare(const std::vector<float>& got, const std::vector<double>& want, const IrModel& ir,
+               const OnnxImportOptions& options, const std::string& prefix, const std::string& what,
+               const std::string& advice) {
+  const size_t tasks = ir.tasks.size();
   double largest = 0.0;
   for (size_t i = 0; i < want.size(); ++i) {
     const double z = want[i], y = got.at(i);
@@ -156,14 +163,43 @@ double SelfCheck(const Graph& graph, const RecognizedModel& model, const std::ma
     if (!(std::fabs(y - z) <= options.atol + options.rtol * std::fabs(z))) {
       std::ostringstream text;
       text.precision(9);
-      text << "self-check: the converted model differs from the ONNX graph evaluated node by node: task '"
-           << model.ir.tasks[i % tasks].name << "', " << what << ", row " << i / tasks << ": " << y << " against " << z
-           << " (float64), beyond " << options.atol << " + " << options.rtol
-           << " x |value|. The graph was misread; the file is not written (please report it with the model)";
+      text << prefix << ": task '" << ir.tasks[i % tasks].name << "', " << what << ", row " << i / tasks << ": " << y
+           << " against " << z << ", beyond " << options.atol << " + " << options.rtol << " x |value|. " << advice;
       throw ConvertError(text.str());
     }
   }
   return largest;
+}
+
+std::vector<float> RunConverted(const RecognizedModel& model, const std::map<std::string, Tensor>& inputs,
+                                const std::string& what) {
+  const std::vector<uint8_t> bytes = SerializeModel(model.ir, "ple-convert self-check");
+  ple::Model converted = ple::Model::OpenBufferCopy(bytes.data(), bytes.size());
+  try {
+    return RunOnGraphInputs(converted, model, inputs, PLE_KERNELS_REFERENCE);
+  } catch (const ple::Error& e) {
+    throw ConvertError("self-check: the converted model refuses " + what + ": " + e.what());
+  }
+}
+
+size_t Rows(const std::map<std::string, Tensor>& inputs) {
+  return inputs.empty() || inputs.begin()->second.shape.empty() ? 0 : static_cast<size_t>(inputs.begin()->second.shape[0]);
+}
+
+}  // namespace
+
+double SelfCheck(const Graph& graph, const RecognizedModel& model, const std::map<std::string, Tensor>& inputs,
+                 const OnnxImportOptions& options, const std::string& what) {
+  std::map<std::string, Tensor> outputs;
+  try {
+    outputs = Evaluate(graph, inputs);
+  } catch (const ConvertError& e) {
+    throw ConvertError("self-check: the ONNX graph cannot be evaluated on " + what + ": " + e.what());
+  }
+  const std::vector<double> want = TaskValues(model, outputs, Rows(inputs));
+  return Compare(RunConverted(model, inputs, what), want, model.ir, options,
+                 "self-check: the converted model differs from the ONNX graph evaluated node by node (float64)", what,
+                 "The graph was misread; the file is not written (please report it with the model)");
 }
 
 RecognizedModel ImportOnnx(const std::string& onnx_path, const std::string& sidecar_path, OnnxImportOptions options) {
@@ -183,12 +219,21 @@ RecognizedModel ImportOnnx(const std::string& onnx_path, const std::string& side
   note.precision(2);
   note << "self-check: " << options.check_rows << " random candidates in " << options.check_requests
        << " requests, largest difference " << SelfCheck(graph, model, random, options, "random candidates");
-  if (!options.check_inputs_path.empty()) {
-    const auto given = ReadInputs(options.check_inputs_path, graph);
-    note << "; " << given.begin()->second.shape.at(0) << " rows of " << options.check_inputs_path << ", largest difference "
-         << SelfCheck(graph, model, given, options, "the inputs of '" + options.check_inputs_path + "'");
+  if (!options.check_data_path.empty()) {
+    const CheckData data = ReadCheckData(options.check_data_path, graph);
+    const std::string what = "the inputs of '" + options.check_data_path + "'";
+    note << "; " << Rows(data.inputs) << " rows of " << options.check_data_path << ", largest difference "
+         << SelfCheck(graph, model, data.inputs, options, what);
+    if (!data.outputs.empty()) {
+      const std::vector<double> want = TaskValues(model, data.outputs, Rows(data.inputs));
+      note << ", and " << Compare(RunConverted(model, data.inputs, what), want, model.ir, options,
+                                  "check data: the converted model differs from the outputs given in '" +
+                                      options.check_data_path + "'",
+                                  what, "The file is not written")
+           << " from the outputs given there";
+    }
   }
-  note << " (the graph evaluated node by node in float64 against the converted float32 model; bar " << options.atol
+  note << " (the converted float32 model against the graph evaluated node by node in float64; bar " << options.atol
        << " + " << options.rtol << " x |value|)";
   model.notes.push_back(note.str());
   return model;

@@ -1,7 +1,8 @@
 // `ple-convert --from onnx`: an ONNX file and its sidecar to the converter's IrModel, then the
 // self-check (docs/architecture.md, "Importing ONNX"): the raw graph evaluated node by node in
 // float64 against the converted float32 model on the runtime's reference path, on random inputs
-// and on the user's inputs when given; beyond tolerance the import is refused.
+// and on the user's inputs when given (and against the outputs they give); beyond tolerance the
+// import is refused.
 #ifndef PLE_CONVERTER_ONNX_IMPORT_ONNX_IMPORTER_H_
 #define PLE_CONVERTER_ONNX_IMPORT_ONNX_IMPORTER_H_
 
@@ -23,7 +24,9 @@ struct OnnxImportOptions {
   size_t check_requests = 4;   // ... in this many requests
   uint32_t seed = 1;
   double rtol = 1e-4, atol = 1e-5;  // float32 against float64, per output
-  std::string check_inputs_path;    // the user's inputs (docs/importing.md), checked too; empty: none
+  // The user's check data (docs/importing.md): {"inputs": {...}, "outputs": {...}} as ONNX Runtime
+  // takes and gives them (outputs optional), checked too; empty: none.
+  std::string check_data_path;
 };
 
 // Reads `onnx_path` and the optional sidecar JSON (`sidecar_path` empty: none; its keys in
