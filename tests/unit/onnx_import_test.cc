@@ -148,6 +148,20 @@ TEST_CASE("onnx import: files outside what is read are refused, naming what is w
     const std::string junk = "PLE1 this is not a protobuf";
     CHECK_THROWS_WITH(ParseOnnxGraph(junk.data(), junk.size(), ""), Catch::Contains("not an ONNX model"));
   }
+  SECTION("a tensor beyond the evaluator's cap is not computed") {
+    onnx::ModelProto model = OneNode("Expand");
+    model.mutable_graph()->mutable_node(0)->add_input("shape");
+    auto* shape = model.mutable_graph()->add_initializer();
+    shape->set_name("shape");
+    shape->set_data_type(onnx::TensorProto::INT64);
+    shape->add_dims(4);
+    for (int64_t d : {65536, 65536, 2, 3}) shape->add_int64_data(d);
+    Tensor x;
+    x.shape = {2, 3};
+    x.values.assign(6, 1.0);
+    CHECK_THROWS_WITH(Evaluate(Parse(model), {{"x", x}}),
+                      Catch::Contains("(Expand): a tensor of shape") && Catch::Contains("the evaluator's cap is 67108864"));
+  }
   SECTION("an opset outside 11..17") {
     CHECK_THROWS_WITH(Parse(OneNode("Relu", 10)), Catch::Contains("opset 10") && Catch::Contains("11 to 17"));
     CHECK_THROWS_WITH(Parse(OneNode("Relu", 18)), Catch::Contains("opset 18"));

@@ -20,7 +20,7 @@ const std::vector<std::string>& EvaluatedOps();
 
 // Runs the graph on `inputs` (one tensor per graph input, by name) and returns every graph
 // output by name. Throws ConvertError naming the node: an op it does not run, a missing input,
-// shapes that do not fit, a cap exceeded (no intermediate tensor above kMaxTensorElements).
+// shapes that do not fit, a cap exceeded (no intermediate tensor above kMaxEvaluatedElements, onnx_eval_ops.h).
 std::map<std::string, Tensor> Evaluate(const Graph& graph, const std::map<std::string, Tensor>& inputs);
 
 }  // namespace onnx_import

@@ -15,8 +15,9 @@ namespace ops {
 uint64_t Elements(const Shape& shape, const std::string& who) {
   uint64_t count = 1;
   for (int64_t d : shape) {
-    if (d < 0 || (d > 0 && count > kMaxTensorElements / static_cast<uint64_t>(d))) {
-      throw ConvertError(who + ": a tensor of shape with dimension " + std::to_string(d) + " is not computed");
+    if (d < 0 || (d > 0 && count > kMaxEvaluatedElements / static_cast<uint64_t>(d))) {
+      throw ConvertError(who + ": a tensor of shape " + ShapeText(shape) + " is not computed (the evaluator's cap is " +
+                         std::to_string(kMaxEvaluatedElements) + " elements a tensor)");
     }
     count *= static_cast<uint64_t>(d);
   }

@@ -17,7 +17,12 @@ namespace ops {
 
 using Shape = std::vector<int64_t>;
 
-// Elements of `shape`; throws beyond kMaxTensorElements.
+// The most elements a tensor the evaluator computes may hold (512 MiB of float64): a hostile
+// graph cannot make the converter allocate more, a tensor at a time. The self-check's tensors are
+// a few thousand elements for the models of the family.
+constexpr uint64_t kMaxEvaluatedElements = uint64_t{1} << 26;
+
+// Elements of `shape`; throws beyond kMaxEvaluatedElements.
 uint64_t Elements(const Shape& shape, const std::string& who);
 std::vector<uint64_t> Strides(const Shape& shape);
 std::string ShapeText(const Shape& shape);

@@ -34,8 +34,15 @@ Probe MakeProbe(const IdFunction& f) {
   probe.candidates.assign(candidates.begin(), candidates.end());
   int64_t ordinary = std::max(std::abs(*candidates.begin()), std::abs(*candidates.rbegin())) + 1001;
   const int64_t L = f.length;
+  // Ordinary ids first, then the candidate: k of them for k in a few lengths (all for short
+  // sequences), and once the candidate at every even position (k = L + 1).
+  std::set<int64_t> lengths = {0, 1, 2, 3, L / 3, L / 2, L - 1, L, L + 1};
+  if (L <= 16) {
+    for (int64_t k = 0; k <= L + 1; ++k) lengths.insert(k);
+  }
   for (size_t c = 0; c < probe.candidates.size(); ++c) {
-    for (int64_t k = 0; k <= L + 1; ++k) {
+    for (int64_t k : lengths) {
+      if (k < 0 || k > L + 1) continue;
       std::vector<int64_t> row(L);
       std::vector<int> at(L);
       for (int64_t l = 0; l < L; ++l) {
