@@ -366,6 +366,20 @@ TEST_CASE("onnx import: models outside the family are refused, naming the node",
     ++refused;
   }
   CHECK(refused >= 6);
+  // an opset's trap: Einsum exists from opset 12
+  Graph einsum = ReadOnnxGraph(ple::test::SourcePath("tests/onnx_corpus/plain_mmoe_einsum/model.onnx"));
+  einsum.opset = 11;
+  for (Node& node : einsum.nodes) {  // axes as opset 11 gives them: an attribute
+    if ((node.op != "Unsqueeze" && node.op != "Squeeze" && node.op != "ReduceSum") || node.inputs.size() < 2) continue;
+    for (const Node& constant : einsum.nodes) {
+      if (constant.op == "Constant" && constant.outputs.at(0) == node.inputs[1]) {
+        node.attributes["axes"].kind = Attribute::Kind::kInts;
+        for (double v : constant.attributes.at("value").t.values) node.attributes["axes"].ints.push_back(static_cast<int64_t>(v));
+      }
+    }
+    node.inputs.resize(1);
+  }
+  CHECK_THROWS_WITH(RecognizeOnnx(einsum), Catch::Contains("(Einsum): Einsum exists from opset 12"));
 }
 
 // Quantized conversions of the corpus stay within docs/quantization.md's bars against ONNX

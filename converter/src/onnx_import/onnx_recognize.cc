@@ -425,6 +425,7 @@ class Recognizer {
   }
 
   void VisitEinsum(const Node& node) {
+    if (graph_.opset < 12) Refuse(node, "Einsum exists from opset 12; this graph declares opset " + std::to_string(graph_.opset));
     const auto it = node.attributes.find("equation");
     std::string eq = it == node.attributes.end() ? "" : it->second.s;
     eq.erase(std::remove(eq.begin(), eq.end(), ' '), eq.end());
