@@ -279,7 +279,10 @@ void AddShapeOps(OpTable& t) {
 Tensor ConstantValue(const Call& c) {
   const Node& n = c.node;
   const auto value = n.attributes.find("value");
-  if (value != n.attributes.end()) return value->second.t;
+  if (value != n.attributes.end()) {
+    if (value->second.kind != Attribute::Kind::kTensor) throw ConvertError(c.who + ": its value is not a tensor");
+    return value->second.t;
+  }
   if (n.Has("value_float")) return Tensor{{}, {n.Float("value_float", 0.0)}, false};
   if (n.Has("value_int")) return Tensor{{}, {static_cast<double>(n.Int("value_int", 0))}, true};
   if (n.Has("value_ints")) {
@@ -366,6 +369,10 @@ std::map<std::string, Tensor> Evaluate(const Graph& graph, const std::map<std::s
                          std::to_string(node.outputs.size()));
     }
     for (size_t i = 0; i < node.outputs.size(); ++i) {
+      if (out[i].values.size() != Elements(out[i].shape, who)) {  // a malformed value attribute, or a bug here
+        throw ConvertError(who + ": gives " + std::to_string(out[i].values.size()) + " values for shape " +
+                           ShapeText(out[i].shape));
+      }
       if (!node.outputs[i].empty()) values[node.outputs[i]] = std::move(out[i]);
     }
   }

@@ -6,6 +6,7 @@
 
 #include "convert_error.h"
 #include "onnx_import/onnx_eval_ops.h"
+#include "onnx_import/onnx_feature_shapes.h"
 #include "onnx_import/onnx_masks.h"
 
 namespace ple {
@@ -13,8 +14,7 @@ namespace convert {
 namespace onnx_import {
 namespace {
 
-using Shape = std::vector<int64_t>;  // -1: the batch; -2: a length the graph leaves symbolic
-constexpr int64_t kBatch = -1, kSymbolic = -2;
+using Shape = FeatureShape;
 
 // A graph input, or elements [begin, end) of each of its rows.
 struct Source {
@@ -63,20 +63,6 @@ struct Value {
 
 bool IntegerType(int64_t elem_type) {
   return (elem_type >= 2 && elem_type <= 7) || elem_type == 9 || elem_type == 12 || elem_type == 13;
-}
-
-int64_t PerRow(const Shape& shape) {
-  int64_t n = 1;
-  for (size_t i = 1; i < shape.size(); ++i) n *= shape[i];
-  return n;
-}
-
-std::string ShapeText(const Shape& shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) {
-    s += (i ? ", " : "") + (shape[i] == kBatch ? std::string("B") : shape[i] == kSymbolic ? "?" : std::to_string(shape[i]));
-  }
-  return s + "]";
 }
 
 }  // namespace
@@ -203,55 +189,13 @@ struct FeatureReader::State {
     if (v.kind == Value::Kind::kIdFunction) return VisitIdFunction(node);
     if (v.kind == Value::Kind::kShape) Refuse(node, "reshapes a feature value's shape");
     NeedShape(node, v);
-    Shape s = v.shape;
-    const int64_t per_row = PerRow(s);
-    if (node.op == "Unsqueeze") {
-      const std::vector<int64_t> axes = Axes(node, 1, 13);
-      Shape out(s.size() + axes.size(), 0);
-      std::vector<bool> inserted(out.size(), false);
-      for (int64_t a : axes) inserted[ops::Axis(a, out.size(), node.Describe())] = true;
-      if (inserted[0]) Refuse(node, "unsqueezes before the batch axis");
-      for (size_t i = 0, j = 0; i < out.size(); ++i) out[i] = inserted[i] ? 1 : s[j++];
-      s = out;
-    } else if (node.op == "Squeeze") {
-      std::vector<int64_t> axes = Axes(node, 1, 13);
-      std::vector<bool> drop(s.size(), false);
-      for (size_t i = 1; i < s.size(); ++i) drop[i] = axes.empty() && s[i] == 1;
-      for (int64_t a : axes) {
-        const int64_t axis = ops::Axis(a, s.size(), node.Describe());
-        if (axis == 0 || s[axis] != 1) Refuse(node, "squeezes axis " + std::to_string(a) + " of " + ShapeText(s));
-        drop[axis] = true;
-      }
-      Shape out;
-      for (size_t i = 0; i < s.size(); ++i) {
-        if (!drop[i]) out.push_back(s[i]);
-      }
-      s = out;
-    } else if (node.op == "Flatten") {
-      if (ops::Axis(node.Int("axis", 1), s.size() + 1, node.Describe()) != 1) {
-        Refuse(node, "flattens the batch axis into the features (axis must be 1)");
-      }
-      s = {kBatch, per_row};
-    } else {
-      std::vector<int64_t> target = ops::IntValues(Constant(node, 1, "its target shape"));
-      if (target.empty() || (target[0] != 0 && target[0] != -1)) Refuse(node, "reshapes the batch axis");
-      target[0] = kBatch;
-      int64_t known = 1, infer = -1;
-      for (size_t i = 1; i < target.size(); ++i) {
-        if (target[i] == 0 && node.Int("allowzero", 0) == 0 && i < s.size()) target[i] = s[i];
-        if (target[i] == -1 && infer < 0) {
-          infer = static_cast<int64_t>(i);
-        } else if (target[i] > 0) {
-          known *= target[i];
-        } else {
-          Refuse(node, "reshapes to " + ShapeText(target));
-        }
-      }
-      if (infer > 0) target[infer] = known > 0 && per_row % known == 0 ? per_row / known : -1;
-      s = target;
+    std::vector<int64_t> operand;
+    if (node.op == "Reshape") {
+      operand = ops::IntValues(Constant(node, 1, "its target shape"));
+    } else if (node.op != "Flatten") {
+      operand = Axes(node, 1, 13);
     }
-    if (PerRow(s) != per_row || s.empty()) Refuse(node, "changes the number of values a row holds");
-    v.shape = s;
+    v.shape = ReshapedShape(node, v.shape, operand);
     Set(node, v);
   }
 
@@ -272,13 +216,7 @@ struct FeatureReader::State {
       if (node.inputs.size() > 3 && !node.inputs[3].empty()) axes = ops::IntValues(Constant(node, 3, "its axes"));
       if (node.inputs.size() > 4 && !node.inputs[4].empty()) steps = ops::IntValues(Constant(node, 4, "its steps"));
     }
-    const bool columns = starts.size() == 1 && ends.size() == 1 && axes.size() == 1 && (axes[0] == 1 || axes[0] == -1) &&
-                         (steps.empty() || steps[0] == 1);
-    if (!columns) Refuse(node, "slices something other than a range of columns (axis 1, step 1)");
-    const int64_t w = v.shape[1];
-    auto clamp = [w](int64_t i) { return std::min(std::max(i < 0 ? i + w : i, int64_t{0}), w); };
-    const int64_t b = clamp(starts[0]), e = clamp(ends[0]);
-    if (e <= b) Refuse(node, "slices no column");
+    const auto [b, e] = SlicedColumns(node, v.shape[1], starts, ends, axes, steps);
     v.source.end = v.source.begin + e;
     v.source.begin += b;
     v.shape = {kBatch, e - b};
@@ -294,7 +232,7 @@ struct FeatureReader::State {
       dims.integer = true;
       for (int64_t i : ops::IntValues(index)) {
         const int64_t d = data->shape.at(ops::Axis(i, data->shape.size(), node.Describe()));
-        if (d < 0) Refuse(node, "uses the batch size or a symbolic length (" + ShapeText(data->shape) + ")");
+        if (d < 0) Refuse(node, "uses the batch size or a symbolic length (" + FeatureShapeText(data->shape) + ")");
         dims.values.push_back(static_cast<double>(d));
       }
       return define_constant(node.outputs.at(0), dims);
@@ -341,7 +279,7 @@ struct FeatureReader::State {
     }
     const std::vector<int64_t> axes = Axes(node, 1, node.op == "ReduceSum" ? 13 : 18);
     if (v.shape.size() != 3 || axes.size() != 1 || ops::Axis(axes[0], 3, node.Describe()) != 1) {
-      Refuse(node, "expected a sequence's embeddings [B, L, D] pooled over axis 1, found " + ShapeText(v.shape));
+      Refuse(node, "expected a sequence's embeddings [B, L, D] pooled over axis 1, found " + FeatureShapeText(v.shape));
     }
     Segment seg = Sequence(v, node.op == "ReduceMean" ? fb::Pooling::Mean : fb::Pooling::Sum);
     if (v.kind == Value::Kind::kMaskedEmbedding) {
@@ -378,7 +316,7 @@ struct FeatureReader::State {
       return VisitIdFunction(node);
     }
     if (!(m->source == e->source)) Refuse(node, "masks " + e->source.Text() + "'s embeddings by " + m->source.Text());
-    if (e->shape.size() != 3) Refuse(node, "masks embeddings of shape " + ShapeText(e->shape) + "; expected [B, L, D]");
+    if (e->shape.size() != 3) Refuse(node, "masks embeddings of shape " + FeatureShapeText(e->shape) + "; expected [B, L, D]");
     Value masked = *e;
     masked.kind = Value::Kind::kMaskedEmbedding;
     masked.mask = node.inputs[e == a ? 1 : 0];
@@ -469,7 +407,7 @@ struct FeatureReader::State {
       for (size_t i = 1; fits && i < rank; ++i) fits = i == axis || p.shape[i] == row.shape[i];
       for (size_t i = 1; fits && i < axis; ++i) fits = p.shape[i] == 1;
       if (!fits) {
-        Refuse(node, "concatenates features of shapes that do not line up into one row (" + ShapeText(p.shape) +
+        Refuse(node, "concatenates features of shapes that do not line up into one row (" + FeatureShapeText(p.shape) +
                      " on axis " + std::to_string(axis) + ")");
       }
       row.shape[axis] += p.shape[axis];
@@ -511,7 +449,7 @@ FeatureReader::FeatureReader(const Graph& graph, const FeatureHints& hints, Cons
       if (v.shape[i] < 0) v.shape[i] = hint != hints.max_length.end() ? hint->second : kSymbolic;
     }
     v.source.input = input.name;
-    v.source.end = PerRow(v.shape);
+    v.source.end = RowElements(v.shape, "graph input '" + input.name + "'");
     state_->values[input.name] = v;
   }
 }
@@ -526,6 +464,8 @@ bool FeatureReader::Visit(const Node& node) {
   for (const std::string& name : node.inputs) reads = reads || (!name.empty() && s.Find(name) != nullptr);
   if (!reads) return false;
   const std::string& op = node.op;
+  const bool binary = op == "Gather" || op == "Mul" || op == "MatMul" || op == "Div" || op == "Reshape";
+  if (node.inputs.size() < (binary ? 2u : 1u)) State::Refuse(node, "is missing an input");
   const Value* first = node.inputs.empty() ? nullptr : s.Find(node.inputs[0]);
   if (op == "Gemm") return false;
   if (op == "MatMul") {
@@ -561,7 +501,7 @@ uint32_t FeatureReader::AdoptRow(const std::string& value, const Node& user) {
   State& s = *state_;
   const Value row = s.ToRow(user, value);
   if (row.shape.size() != 2) {
-    State::Refuse(user, "reads features of shape " + ShapeText(row.shape) + "; expected the row [B, width]");
+    State::Refuse(user, "reads features of shape " + FeatureShapeText(row.shape) + "; expected the row [B, width]");
   }
   if (s.adopted && !(row.segments == s.row)) {
     State::Refuse(user, "reads a second, different feature row; every expert and gate of the first level must read "

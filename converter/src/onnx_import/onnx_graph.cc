@@ -273,6 +273,7 @@ Graph ParseOnnxGraph(const void* bytes, size_t size, const std::string& director
     }
     node.inputs.assign(n.input().begin(), n.input().end());
     node.outputs.assign(n.output().begin(), n.output().end());
+    if (node.outputs.empty() || node.outputs[0].empty()) throw ConvertError(node.Describe() + ": has no output");
     for (const auto& a : n.attribute()) node.attributes[a.name()] = ReadAttribute(a, directory, node.Describe());
     g.nodes.push_back(std::move(node));
   }

@@ -3,25 +3,15 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
-#include <set>
 
 #include "convert_error.h"
 #include "onnx_import/onnx_eval.h"
+#include "onnx_import/onnx_levels.h"
 
 namespace ple {
 namespace convert {
 namespace onnx_import {
 namespace {
-
-// A [batch, width] value of the model: `layers` applied to an anchor (the graph input, or a
-// gate's output).
-struct Row {
-  size_t anchor = 0;
-  std::vector<IrDense> layers;
-  bool bias_pending = false;  // the last layer came from a MatMul: its bias may be the next Add
-  std::string origin;         // the ONNX value this row is (an expert's identity)
-  std::string activated;      // the last layer's activation came from a node reading this value
-};
 
 // What the recognizer knows of one ONNX value.
 struct Abstract {
@@ -44,13 +34,6 @@ struct Abstract {
   size_t gate = 0;
   std::vector<Row> members;
   std::vector<bool> binary;  // kTaskOutputs
-};
-
-// A gate: its logits chain and the rows it weighs; its output is an anchor.
-struct GateInfo {
-  Row logits;
-  std::vector<Row> members;
-  int level = 0;
 };
 
 class Recognizer {
@@ -497,35 +480,9 @@ class Recognizer {
   const RecognizeOptions& options_;
   FeatureReader features_;
   std::map<std::string, Abstract> values_;
-  std::vector<GateInfo> gates_;                 // index 0: the graph input's anchor
-  std::map<size_t, uint32_t> stream_;           // gate (anchor) -> the stream its level writes
+  std::vector<GateInfo> gates_;                 // index 0: the feature row's anchor
   uint32_t input_width_ = 0;
-  uint32_t tasks_ = 0;
 };
-
-// Streams, last level first: a gate read by tower t writes stream t; a gate below writes the
-// stream of a gate above that reads it, or a free one.
-void Recognizer::AssignStreams(int levels, const std::vector<size_t>& tower_anchor) {
-  for (size_t t = 0; t < tower_anchor.size(); ++t) {
-    if (!stream_.count(tower_anchor[t])) stream_[tower_anchor[t]] = static_cast<uint32_t>(t);
-  }
-  for (int level = levels - 2; level >= 0; --level) {
-    std::set<uint32_t> used;
-    for (size_t g = 1; g < gates_.size(); ++g) {
-      if (gates_[g].level != level + 1 || !stream_.count(g)) continue;
-      const size_t below = gates_[g].logits.anchor;
-      if (!stream_.count(below) && !used.count(stream_[g])) stream_[below] = stream_[g], used.insert(stream_[g]);
-    }
-    for (size_t g = 1; g < gates_.size(); ++g) {
-      if (gates_[g].level != level || stream_.count(g)) continue;
-      int64_t s = tasks_;
-      while (s >= 0 && used.count(static_cast<uint32_t>(s))) --s;  // the shared stream first, then downwards
-      if (s < 0) throw ConvertError("level " + std::to_string(level) + " has more gates than tasks + 1 streams");
-      stream_[g] = static_cast<uint32_t>(s);
-      used.insert(static_cast<uint32_t>(s));
-    }
-  }
-}
 
 void Recognizer::AddTask(const Row& row, bool binary, const std::string& name, IrModel* ir,
                          std::vector<size_t>* tower_anchor) const {
@@ -569,48 +526,7 @@ RecognizedModel Recognizer::Build() {
     throw ConvertError("the sidecar names " + std::to_string(options_.task_names.size()) + " tasks, the graph has " +
                        std::to_string(ir.tasks.size()));
   }
-  tasks_ = static_cast<uint32_t>(ir.tasks.size());
-  int levels = 0;
-  for (size_t anchor : tower_anchor) levels = std::max(levels, gates_[anchor].level + 1);
-  for (size_t anchor : tower_anchor) {
-    if (gates_[anchor].level != levels - 1) throw ConvertError("the towers read gates of different levels");
-  }
-  AssignStreams(levels, tower_anchor);
-  for (size_t t = 0; t < ir.towers.size(); ++t) ir.towers[t].input_stream = stream_[tower_anchor[t]];
-  // At level 0 every stream is the input row: an expert weighed by one task's gate (and maybe
-  // the shared gate) reads that task's stream, as the native importer assigns; others the
-  // shared stream.
-  std::map<std::string, std::set<uint32_t>> level0_tasks;
-  for (size_t g = 1; g < gates_.size(); ++g) {
-    if (gates_[g].level != 0 || !stream_.count(g) || stream_[g] >= tasks_) continue;
-    for (const Row& m : gates_[g].members) level0_tasks[m.origin].insert(stream_[g]);
-  }
-  for (int l = 0; l < levels; ++l) {
-    IrLevel level;
-    std::map<std::string, uint32_t> expert_index;  // by the ONNX value an expert's output is
-    for (size_t g = 1; g < gates_.size(); ++g) {
-      const GateInfo& info = gates_[g];
-      if (info.level != l || !stream_.count(g)) continue;  // a gate nothing reads is dropped
-      IrGate gate;
-      gate.output_stream = stream_[g];
-      gate.input_stream = l == 0 ? gate.output_stream : stream_[info.logits.anchor];
-      gate.mlp.layers = info.logits.layers;
-      for (const Row& m : info.members) {
-        auto [it, fresh] = expert_index.emplace(m.origin, static_cast<uint32_t>(level.experts.size()));
-        if (fresh) {
-          IrExpert expert;
-          const auto& users = level0_tasks[m.origin];
-          expert.input_stream = l > 0 ? stream_[m.anchor] : users.size() == 1 ? *users.begin() : tasks_;
-          expert.mlp.layers = m.layers;
-          level.experts.push_back(expert);
-        }
-        gate.experts.push_back(it->second);
-      }
-      if (level.gates.size() > tasks_) throw ConvertError("a level has more gates than tasks + 1");
-      level.gates.push_back(gate);
-    }
-    ir.levels.push_back(level);
-  }
+  AssembleLevels(gates_, tower_anchor, &ir);
   return result;
 }
 
