@@ -116,18 +116,25 @@ class PlainFeaturesPLE(nn.Module):
     """A user's own PLE with its feature layer, inputs as separate tensors: nn.Embedding lookups
     of a user id and an item id, a padded history of item ids (padding 0) mean-pooled by hand
     with a mask and clamp(min=1) (exported as Equal, Not, Cast, ReduceSum, Clip, Div), a tag list
-    sum-pooled without a mask (its padding row is zero), dense floats."""
+    sum-pooled without a mask (its padding row is zero), dense floats. `masked_fill`: the history
+    masked by masked_fill (exported as Where) instead of a multiplication."""
 
-    def __init__(self, style="einsum"):
+    def __init__(self, style="einsum", masked_fill=False):
         super().__init__()
+        self.masked_fill = masked_fill
         self.user = nn.Embedding(50, 6)
         self.item = nn.Embedding(80, 6)
         self.tag = nn.Embedding(20, 4, padding_idx=0)
         self.net = PlainPLE(style, inputs=6 + 6 + 6 + 4 + 3)
 
     def forward(self, user_id, history, item_id, tags, dense):
-        mask = (history != 0).float()  # [B, L]
-        pooled = (self.item(history) * mask.unsqueeze(-1)).sum(dim=1) / mask.sum(dim=1, keepdim=True).clamp(min=1)
+        if self.masked_fill:
+            valid = history != 0
+            pooled = self.item(history).masked_fill(~valid.unsqueeze(-1), 0.0).sum(dim=1)
+            pooled = pooled / valid.sum(dim=1, keepdim=True).clamp(min=1)
+        else:
+            mask = (history != 0).float()  # [B, L]
+            pooled = (self.item(history) * mask.unsqueeze(-1)).sum(dim=1) / mask.sum(dim=1, keepdim=True).clamp(min=1)
         x = torch.cat([self.user(user_id), pooled, self.item(item_id), self.tag(tags).sum(dim=1), dense], dim=1)
         return self.net(x)
 
@@ -309,7 +316,7 @@ REFUSALS = {  # kind -> what the refusal says: the node's op and what was expect
     "top1_gate": "(TopK): op TopK on the model's values is outside the PLE family",
     "max_pooling": "(ReduceMax): op ReduceMax on the model's values is outside the PLE family",
     "sliced_experts": "(Slice): op Slice on the model's values is outside the PLE family",
-    "dynamic_expert_count": "(Gather): op Gather on the float values of input 'features'",
+    "dynamic_expert_count": "(Greater): op Greater on the float values of input 'features' [0:1]",
     "mismatched_shape": "(ReduceSum): a gate of 1 logits weighs 3 experts",
 }
 FEATURE_REFUSALS = {
@@ -399,6 +406,9 @@ def main():
                     {"name": "plain_ple_features", "tasks": ["ctr", "watch_time"],
                      "features": {"user_id": {"scope": "request"}, "history": {"scope": "request"},
                                   "tags": {"oov": {"oov_row": 0}}}})
+    torch.manual_seed(8)
+    export_features("plain_ple_features_masked_fill", PlainFeaturesPLE("bmm", masked_fill=True), 12,
+                    ["ctr", "watch_time"], {"features": {"user_id": {"scope": "request"}, "history": {"scope": "request"}}})
     for kind in list(REFUSALS) + list(FEATURE_REFUSALS):
         export_refused(kind)
 

@@ -148,6 +148,26 @@ TEST_CASE("onnx import: files outside what is read are refused, naming what is w
     const std::string junk = "PLE1 this is not a protobuf";
     CHECK_THROWS_WITH(ParseOnnxGraph(junk.data(), junk.size(), ""), Catch::Contains("not an ONNX model"));
   }
+  SECTION("INT64_MAX, torch's end of x[:, 1:], is read as a sentinel and slices to the end") {
+    onnx::ModelProto model = OneNode("Slice");
+    auto* node = model.mutable_graph()->mutable_node(0);
+    for (const char* name : {"starts", "ends", "axes"}) {
+      node->add_input(name);
+      auto* t = model.mutable_graph()->add_initializer();
+      t->set_name(name);
+      t->set_data_type(onnx::TensorProto::INT64);
+      t->add_dims(1);
+      t->add_int64_data(std::string(name) == "ends" ? INT64_MAX : 1);
+    }
+    const Graph graph = Parse(model);
+    CHECK(graph.initializers.at("ends").values[0] == 4611686018427387904.0);  // 2^62
+    Tensor x;
+    x.shape = {2, 3};
+    x.values = {1, 2, 3, 4, 5, 6};
+    const Tensor y = Evaluate(graph, {{"x", x}}).at("y");
+    CHECK(y.shape == std::vector<int64_t>{2, 2});
+    CHECK(y.values == std::vector<double>{2, 3, 5, 6});
+  }
   SECTION("a tensor beyond the evaluator's cap is not computed") {
     onnx::ModelProto model = OneNode("Expand");
     model.mutable_graph()->mutable_node(0)->add_input("shape");

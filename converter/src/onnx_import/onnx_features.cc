@@ -20,10 +20,12 @@ using Shape = FeatureShape;
 struct Source {
   std::string input;
   int64_t begin = 0, end = 0;
+  int64_t input_width = 0;  // elements a row of the whole input holds
   bool operator==(const Source& o) const { return input == o.input && begin == o.begin && end == o.end; }
   int64_t width() const { return end - begin; }
+  bool whole() const { return begin == 0 && end == input_width; }
   std::string Text() const {
-    return "input '" + input + "'" + (begin == 0 ? "" : " [" + std::to_string(begin) + ":" + std::to_string(end) + "]");
+    return "input '" + input + "'" + (whole() ? "" : " [" + std::to_string(begin) + ":" + std::to_string(end) + "]");
   }
 };
 
@@ -57,6 +59,7 @@ struct Value {
   Source source;
   bool integral = false;          // kInput: ids (an integer input, or cast to integers)
   std::string table, mask;
+  bool mask_negated = false;      // kMaskedEmbedding: `mask` is 1 where the ids are dropped
   std::vector<Segment> segments;  // kRow
   size_t producer = SIZE_MAX;     // the node computing it; SIZE_MAX: a graph input
 };
@@ -237,6 +240,9 @@ struct FeatureReader::State {
       }
       return define_constant(node.outputs.at(0), dims);
     }
+    if (data != nullptr && data->kind == Value::Kind::kInput && node.Int("axis", 0) == 1 && constant(node.inputs[1])) {
+      return VisitColumnGather(node, *data);
+    }
     if (data != nullptr) return VisitIdFunction(node);
     const Tensor& table = Constant(node, 0, "an embedding table");
     const Value& ids = In(node, 1);
@@ -255,6 +261,20 @@ struct FeatureReader::State {
     e.shape = ids.shape;
     e.shape.push_back(table.shape[1]);
     Set(node, e);
+  }
+
+  // One column of a [B, W] input picked by Gather on axis 1 (x[:, 3]): the column range [3, 4).
+  void VisitColumnGather(const Node& node, Value v) {
+    const Tensor& index = Constant(node, 1, "the column index");
+    if (v.shape.size() != 2 || index.size() != 1 || index.rank() > 1) {
+      Refuse(node, "gathers columns other than one of a 2-d input");
+    }
+    NeedShape(node, v);
+    const int64_t column = ops::Axis(static_cast<int64_t>(index.values[0]), static_cast<size_t>(v.shape[1]), node.Describe());
+    v.source.begin += column;
+    v.source.end = v.source.begin + 1;
+    v.shape = index.rank() == 0 ? FeatureShape{kBatch} : FeatureShape{kBatch, 1};
+    Set(node, v);
   }
 
   void VisitShape(const Node& node) {
@@ -283,7 +303,9 @@ struct FeatureReader::State {
     }
     Segment seg = Sequence(v, node.op == "ReduceMean" ? fb::Pooling::Mean : fb::Pooling::Sum);
     if (v.kind == Value::Kind::kMaskedEmbedding) {
-      seg.pad = ProbeMask(IdFunctionOf(v.mask, v.source), MaskUse::kMultiplied, v.shape[2], node.Describe());
+      IdFunction mask = IdFunctionOf(v.mask, v.source);
+      mask.negate = v.mask_negated;
+      seg.pad = ProbeMask(mask, MaskUse::kMultiplied, v.shape[2], node.Describe());
     }
     Set(node, RowOf(seg, node.Int("keepdims", 1) ? Shape{kBatch, 1, v.shape[2]} : Shape{kBatch, v.shape[2]}));
   }
@@ -320,6 +342,30 @@ struct FeatureReader::State {
     Value masked = *e;
     masked.kind = Value::Kind::kMaskedEmbedding;
     masked.mask = node.inputs[e == a ? 1 : 0];
+    Set(node, masked);
+  }
+
+  // masked_fill: Where(mask, embeddings, 0) or Where(dropped, 0, embeddings).
+  void VisitWhere(const Node& node) {
+    const Value* condition = Find(node.inputs.at(0));
+    const Value* kept = node.inputs.size() == 3 ? Find(node.inputs[1]) : nullptr;
+    const Value* otherwise = node.inputs.size() == 3 ? Find(node.inputs[2]) : nullptr;
+    const bool keeps = kept != nullptr && kept->kind == Value::Kind::kEmbedding && otherwise == nullptr;
+    const bool drops = otherwise != nullptr && otherwise->kind == Value::Kind::kEmbedding && kept == nullptr;
+    if (condition == nullptr || condition->kind != Value::Kind::kIdFunction || !(keeps || drops)) {
+      return VisitIdFunction(node);
+    }
+    const Tensor& zero = Constant(node, keeps ? 2 : 1, "the value a mask puts in place of an embedding");
+    for (double v : zero.values) {
+      if (v != 0.0) Refuse(node, "puts " + std::to_string(v) + " in place of masked embeddings; only 0 is pooled away");
+    }
+    const Value& e = keeps ? *kept : *otherwise;
+    if (!(condition->source == e.source)) Refuse(node, "masks " + e.source.Text() + "'s embeddings by " + condition->source.Text());
+    if (e.shape.size() != 3) Refuse(node, "masks embeddings of shape " + FeatureShapeText(e.shape) + "; expected [B, L, D]");
+    Value masked = e;
+    masked.kind = Value::Kind::kMaskedEmbedding;
+    masked.mask = node.inputs[0];
+    masked.mask_negated = drops;
     Set(node, masked);
   }
 
@@ -417,9 +463,7 @@ struct FeatureReader::State {
   }
 
   std::string NameOf(const Source& source) const {
-    for (const ValueInfo& input : graph.inputs) {
-      if (input.name == source.input && source.begin == 0 && Find(input.name)->source.end == source.end) return input.name;
-    }
+    if (source.whole()) return source.input;
     const auto it = hints.columns.find(source.input);
     if (it != hints.columns.end()) {
       for (const auto& [name, range] : it->second) {
@@ -450,6 +494,7 @@ FeatureReader::FeatureReader(const Graph& graph, const FeatureHints& hints, Cons
     }
     v.source.input = input.name;
     v.source.end = RowElements(v.shape, "graph input '" + input.name + "'");
+    v.source.input_width = v.source.end;
     state_->values[input.name] = v;
   }
 }
@@ -491,6 +536,8 @@ bool FeatureReader::Visit(const Node& node) {
     s.VisitReduce(node);
   } else if (op == "Div") {
     s.VisitDiv(node);
+  } else if (op == "Where") {
+    s.VisitWhere(node);
   } else {
     s.VisitIdFunction(node);
   }

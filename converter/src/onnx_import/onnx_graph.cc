@@ -158,8 +158,11 @@ Tensor ReadTensor(const onnx::TensorProto& t, const std::string& directory, cons
     }
   }
   if (out.integer) {
-    for (double v : out.values) {
-      if (!(std::fabs(v) < 9007199254740992.0)) throw ConvertError(what + ": an integer value beyond 2^53");
+    // Beyond 2^53 an integer is a sentinel ("to the end": torch writes INT64_MAX as a Slice's end
+    // for x[:, 1:]); it becomes +-2^62, still beyond any dimension and exact as a double and an
+    // int64.
+    for (double& v : out.values) {
+      if (std::fabs(v) >= 9007199254740992.0) v = std::copysign(4611686018427387904.0, v);
     }
   }
   return out;

@@ -23,7 +23,7 @@ constexpr size_t kMaxRank = 8;
 constexpr int64_t kMinOpset = 11, kMaxOpset = 17;          // of the default domain
 
 // A tensor's values, whatever its ONNX type: float types as their float64 values, integer and
-// bool types as exact integers (|v| < 2^53, checked) with `integer` set.
+// bool types as exact integers (beyond 2^53: the sentinel +-2^62, see ReadTensor) with `integer` set.
 struct Tensor {
   std::vector<int64_t> shape;
   std::vector<double> values;

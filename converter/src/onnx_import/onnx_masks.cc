@@ -85,7 +85,10 @@ Tensor Run(const IdFunction& f, const Probe& probe, const std::string& who) {
 
 PadRule ProbeMask(const IdFunction& mask, MaskUse use, int64_t dim, const std::string& who) {
   const Probe probe = MakeProbe(mask);
-  const Tensor m = Run(mask, probe, who);
+  Tensor m = Run(mask, probe, who);
+  if (mask.negate) {
+    for (double& v : m.values) v = v == 0.0 ? 1.0 : v == 1.0 ? 0.0 : v;
+  }
   const int64_t rows = static_cast<int64_t>(probe.rows.size()), L = mask.length;
   std::vector<int64_t> s = m.shape;
   while (s.size() < 3) s.insert(s.begin(), 1);

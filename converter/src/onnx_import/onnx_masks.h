@@ -26,6 +26,7 @@ struct IdFunction {
   std::string output;                                   // the value it computes
   int64_t length = 0;                                   // ids per row of the input (a sequence's L)
   int64_t opset = 0;
+  bool negate = false;  // a mask: the value is 1 where the ids are dropped (masked_fill's condition)
 };
 
 struct PadRule {
