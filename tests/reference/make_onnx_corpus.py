@@ -117,11 +117,13 @@ class PlainFeaturesPLE(nn.Module):
     of a user id and an item id, a padded history of item ids (padding 0) mean-pooled by hand
     with a mask and clamp(min=1) (exported as Equal, Not, Cast, ReduceSum, Clip, Div), a tag list
     sum-pooled without a mask (its padding row is zero), dense floats. `masked_fill`: the history
-    masked by masked_fill (exported as Where) instead of a multiplication."""
+    masked by masked_fill (exported as Where) instead of a multiplication, and the dense floats
+    through a BatchNorm1d (trained statistics, one negative scale) before the concatenation."""
 
     def __init__(self, style="einsum", masked_fill=False):
         super().__init__()
         self.masked_fill = masked_fill
+        self.dense_bn = nn.BatchNorm1d(3) if masked_fill else None
         self.user = nn.Embedding(50, 6)
         self.item = nn.Embedding(80, 6)
         self.tag = nn.Embedding(20, 4, padding_idx=0)
@@ -135,6 +137,8 @@ class PlainFeaturesPLE(nn.Module):
         else:
             mask = (history != 0).float()  # [B, L]
             pooled = (self.item(history) * mask.unsqueeze(-1)).sum(dim=1) / mask.sum(dim=1, keepdim=True).clamp(min=1)
+        if self.dense_bn is not None:
+            dense = self.dense_bn(dense)
         x = torch.cat([self.user(user_id), pooled, self.item(item_id), self.tag(tags).sum(dim=1), dense], dim=1)
         return self.net(x)
 
@@ -407,7 +411,11 @@ def main():
                      "features": {"user_id": {"scope": "request"}, "history": {"scope": "request"},
                                   "tags": {"oov": {"oov_row": 0}}}})
     torch.manual_seed(8)
-    export_features("plain_ple_features_masked_fill", PlainFeaturesPLE("bmm", masked_fill=True), 12,
+    model = PlainFeaturesPLE("bmm", masked_fill=True)
+    with torch.no_grad():
+        trained_batch_norms(model.dense_bn, np.random.default_rng(8))
+        model.dense_bn.weight[1] = -0.8
+    export_features("plain_ple_features_masked_fill", model, 12,
                     ["ctr", "watch_time"], {"features": {"user_id": {"scope": "request"}, "history": {"scope": "request"}}})
     for kind in list(REFUSALS) + list(FEATURE_REFUSALS):
         export_refused(kind)

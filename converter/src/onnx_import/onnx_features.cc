@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <cmath>
 #include <set>
 
 #include "convert_error.h"
@@ -61,6 +62,9 @@ struct Value {
   std::string table, mask;
   bool mask_negated = false;      // kMaskedEmbedding: `mask` is 1 where the ids are dropped
   std::vector<Segment> segments;  // kRow
+  // kInput (float), kRow: an affine map of each value of the row, x * scale + shift, from a
+  // BatchNormalization on the inputs (empty: none); the first Linear layers absorb it.
+  std::vector<double> scale, shift;
   size_t producer = SIZE_MAX;     // the node computing it; SIZE_MAX: a graph input
 };
 
@@ -78,6 +82,7 @@ struct FeatureReader::State {
   std::map<std::string, Value> values;
   bool adopted = false;
   std::vector<Segment> row;
+  std::vector<double> row_scale, row_shift;
 
   [[noreturn]] static void Refuse(const Node& node, const std::string& what) { throw ConvertError(node.Describe() + ": " + what); }
 
@@ -345,6 +350,34 @@ struct FeatureReader::State {
     Set(node, masked);
   }
 
+  // A BatchNormalization of dense inputs or of the row [B, C]: an affine map of each value.
+  void VisitBatchNorm(const Node& node) {
+    const Value* in = Find(node.inputs[0]);
+    if (in == nullptr || in->kind == Value::Kind::kIdFunction || (in->kind == Value::Kind::kInput && in->integral)) {
+      return VisitIdFunction(node);
+    }
+    // an input stays an input (the row forms where it is concatenated); an embedding joins the row
+    Value v = in->kind == Value::Kind::kInput || in->kind == Value::Kind::kRow ? *in : ToRow(node, node.inputs[0]);
+    if (v.shape.size() != 2 || node.inputs.size() < 5) {
+      Refuse(node, "expected a BatchNormalization of a [B, C] feature value, found " + FeatureShapeText(v.shape));
+    }
+    const size_t channels = static_cast<size_t>(v.shape[1]);
+    std::vector<const Tensor*> p;
+    for (size_t i = 1; i < 5; ++i) {
+      p.push_back(&Constant(node, i, "its scale, bias, mean and variance"));
+      if (p.back()->size() != channels) Refuse(node, "its scale, bias, mean and variance must hold one value per channel");
+    }
+    const double eps = node.Float("epsilon", 1e-5);
+    if (v.scale.empty()) v.scale.assign(channels, 1.0), v.shift.assign(channels, 0.0);
+    for (size_t i = 0; i < channels; ++i) {
+      const double a = p[0]->values[i] / std::sqrt(p[3]->values[i] + eps);
+      if (!std::isfinite(a)) Refuse(node, "a channel's variance + epsilon is not positive");
+      v.scale[i] *= a;
+      v.shift[i] = v.shift[i] * a + p[1]->values[i] - p[2]->values[i] * a;
+    }
+    Set(node, v);
+  }
+
   // masked_fill: Where(mask, embeddings, 0) or Where(dropped, 0, embeddings).
   void VisitWhere(const Node& node) {
     const Value* condition = Find(node.inputs.at(0));
@@ -414,7 +447,9 @@ struct FeatureReader::State {
         Segment seg;
         seg.source = v->source;
         seg.width = static_cast<uint32_t>(v->source.width());
-        return RowOf(seg, v->shape);
+        Value row = RowOf(seg, v->shape);
+        row.scale = v->scale, row.shift = v->shift;
+        return row;
       }
       case Value::Kind::kEmbedding: {
         if (v->source.width() != 1) {
@@ -459,6 +494,16 @@ struct FeatureReader::State {
       row.shape[axis] += p.shape[axis];
       row.segments.insert(row.segments.end(), p.segments.begin(), p.segments.end());
     }
+    bool affine = false;
+    for (const Value& p : parts) affine = affine || !p.scale.empty();
+    for (const Value& p : parts) {  // the parts' values follow one another in the row's order
+      if (!affine) break;
+      const size_t n = static_cast<size_t>(RowElements(p.shape, node.Describe()));
+      const std::vector<double> scale = p.scale.empty() ? std::vector<double>(n, 1.0) : p.scale;
+      const std::vector<double> shift = p.shift.empty() ? std::vector<double>(n, 0.0) : p.shift;
+      row.scale.insert(row.scale.end(), scale.begin(), scale.end());
+      row.shift.insert(row.shift.end(), shift.begin(), shift.end());
+    }
     Set(node, row);
   }
 
@@ -481,7 +526,7 @@ struct FeatureReader::State {
 
 FeatureReader::FeatureReader(const Graph& graph, const FeatureHints& hints, ConstantLookup constant,
                              ConstantSink define_constant)
-    : state_(new State{graph, hints, std::move(constant), std::move(define_constant), {}, false, {}}) {
+    : state_(new State{graph, hints, std::move(constant), std::move(define_constant), {}, false, {}, {}, {}}) {
   for (const ValueInfo& input : graph.inputs) {
     Value v;
     v.kind = Value::Kind::kInput;
@@ -502,6 +547,9 @@ FeatureReader::FeatureReader(const Graph& graph, const FeatureHints& hints, Cons
 FeatureReader::~FeatureReader() = default;
 
 bool FeatureReader::Knows(const std::string& value) const { return state_->Find(value) != nullptr; }
+
+const std::vector<double>& FeatureReader::RowScale() const { return state_->row_scale; }
+const std::vector<double>& FeatureReader::RowShift() const { return state_->row_shift; }
 
 bool FeatureReader::Visit(const Node& node) {
   State& s = *state_;
@@ -538,6 +586,8 @@ bool FeatureReader::Visit(const Node& node) {
     s.VisitDiv(node);
   } else if (op == "Where") {
     s.VisitWhere(node);
+  } else if (op == "BatchNormalization") {
+    s.VisitBatchNorm(node);
   } else {
     s.VisitIdFunction(node);
   }
@@ -554,8 +604,12 @@ uint32_t FeatureReader::AdoptRow(const std::string& value, const Node& user) {
     State::Refuse(user, "reads a second, different feature row; every expert and gate of the first level must read "
                         "the same input row");
   }
+  if (s.adopted && (row.scale != s.row_scale || row.shift != s.row_shift)) {
+    State::Refuse(user, "reads the feature row with a different BatchNormalization than another first layer");
+  }
   s.adopted = true;
   s.row = row.segments;
+  s.row_scale = row.scale, s.row_shift = row.shift;
   return static_cast<uint32_t>(row.shape[1]);
 }
 

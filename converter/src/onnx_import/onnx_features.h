@@ -53,6 +53,10 @@ class FeatureReader {
   // `value` as the model's input row [batch, width]: returns the width. The first call fixes
   // the row; a different row later is refused naming `user`.
   uint32_t AdoptRow(const std::string& value, const Node& user);
+  // The adopted row's values as the first Linear layers must read them: x * scale + shift per
+  // value (a BatchNormalization on the inputs), both empty when the row is read as given.
+  const std::vector<double>& RowScale() const;
+  const std::vector<double>& RowShift() const;
   // After the graph: the row's features in order (candidate scope), their tables, and where each
   // feature is in the graph's inputs. Throws when no row was adopted.
   void Build(IrModel* ir, std::vector<FeatureBinding>* bindings) const;

@@ -145,10 +145,30 @@ class Recognizer {
         dense.weight[size_t{o} * in + i] = static_cast<float>(scale * v);
       }
     }
+    if (x.anchor == 0 && x.layers.empty() && !features_.RowScale().empty()) {  // a BatchNorm on the inputs
+      const std::vector<double>& scale = features_.RowScale();
+      const std::vector<double>& shift = features_.RowShift();
+      dense.bias.assign(out, 0.0f);
+      for (uint32_t o = 0; o < out; ++o) {
+        double bias = 0.0;
+        for (uint32_t i = 0; i < in; ++i) {
+          float& w = dense.weight[size_t{o} * in + i];
+          bias += static_cast<double>(w) * shift[i];
+          w = static_cast<float>(static_cast<double>(w) * scale[i]);
+        }
+        dense.bias[o] = static_cast<float>(bias);
+      }
+    }
     Row y = x;
     y.layers.push_back(std::move(dense));
     y.bias_pending = false;
     return y;
+  }
+
+  // A Linear's bias, added to what it holds (a BatchNorm on the inputs may have put some there).
+  static void AddBias(IrDense* layer, const std::vector<float>& bias) {
+    if (layer->bias.empty()) layer->bias.assign(bias.size(), 0.0f);
+    for (size_t o = 0; o < bias.size(); ++o) layer->bias[o] += bias[o];
   }
 
   std::vector<float> Bias(const Node& node, const Tensor& b, uint32_t out, double scale) const {
@@ -172,7 +192,7 @@ class Recognizer {
     if (node.inputs.size() > 2 && !node.inputs[2].empty()) {
       const Abstract& c = In(node, 2);
       if (c.kind != Abstract::Kind::kConstant) Refuse(node, "the bias C is not a constant");
-      y.layers.back().bias = Bias(node, c.constant, y.layers.back().out, node.Float("beta", 1.0));
+      AddBias(&y.layers.back(), Bias(node, c.constant, y.layers.back().out, node.Float("beta", 1.0)));
     }
     Set(node, RowValue(std::move(y)));
   }
@@ -201,7 +221,7 @@ class Recognizer {
       Refuse(node, "expected the bias of a MatMul Linear (MatMul, then Add of a constant)");
     }
     Row y = row.row;
-    y.layers.back().bias = Bias(node, bias.constant, y.layers.back().out, 1.0);
+    AddBias(&y.layers.back(), Bias(node, bias.constant, y.layers.back().out, 1.0));
     y.bias_pending = false;
     Set(node, RowValue(std::move(y)));
   }
