@@ -371,8 +371,8 @@ def export(name, model, inputs, opset, output_names, input_name="features", prod
     print(f"make_onnx_corpus: {name}: opset {opset}, {os.path.getsize(path)} bytes")
 
 
-def write_expected(directory, path, given, producer, opset):
-    """ONNX Runtime's outputs for `given` into expected.json."""
+def run_onnx_runtime(path, given):
+    """ONNX Runtime's outputs ({name: {shape, values}}) for the inputs `given` (tests/reference/ort_run.js)."""
     with tempfile.TemporaryDirectory() as tmp:
         with open(os.path.join(tmp, "in.json"), "w") as f:
             json.dump(given, f)
@@ -380,7 +380,12 @@ def write_expected(directory, path, given, producer, opset):
                         os.path.join(tmp, "in.json"), os.path.join(tmp, "out.json")],
                        env=dict(os.environ, NODE_PATH=NODE_PATH), check=True)
         with open(os.path.join(tmp, "out.json")) as f:
-            outputs = json.load(f)
+            return json.load(f)
+
+
+def write_expected(directory, path, given, producer, opset):
+    """ONNX Runtime's outputs for `given` into expected.json."""
+    outputs = run_onnx_runtime(path, given)
     with open(os.path.join(directory, "expected.json"), "w") as f:
         json.dump({"producer": producer,
                    "outputs_from": "ONNX Runtime (onnxruntime-node), float32",

@@ -27,9 +27,7 @@ bundle's float64 framework outputs (1e-4), so an export that changed the model i
 import argparse
 import json
 import os
-import subprocess
 import sys
-import tempfile
 
 import numpy as np
 import onnx
@@ -39,11 +37,12 @@ sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import make_framework_bundles as frameworks  # noqa: E402
-import safetensors_io  # noqa: E402  (tests/reference, on the path after the import above)
+import make_onnx_corpus  # noqa: E402  (tests/reference, on the path after the import above)
+import safetensors_io  # noqa: E402
 
 REPO = frameworks.REPO
 CORPUS = os.path.join(REPO, "tests", "onnx_corpus")
-NODE_PATH = os.path.join(REPO, "build", "peers", "node_modules")
+NODE_PATH = make_onnx_corpus.NODE_PATH
 
 # bundle -> opset: the frameworks' own default (torch-rechub 14) and the ends of the range read.
 MODELS = {
@@ -104,14 +103,7 @@ def export(fw, name, opset, out_dir):
         given = {"x": {"shape": list(x.shape), "dtype": "float32", "values": x.numpy().ravel().tolist()}}
         producer = f"DeepCTR-Torch model, torch.onnx.export, torch {torch.__version__}, opset {opset}"
     onnx.checker.check_model(onnx.load(path))
-    with tempfile.TemporaryDirectory() as tmp:
-        with open(os.path.join(tmp, "in.json"), "w") as f:
-            json.dump(given, f)
-        subprocess.run(["node", os.path.join(REPO, "tests", "reference", "ort_run.js"), path,
-                        os.path.join(tmp, "in.json"), os.path.join(tmp, "out.json")],
-                       env=dict(os.environ, NODE_PATH=NODE_PATH), check=True)
-        with open(os.path.join(tmp, "out.json")) as f:
-            outputs = json.load(f)
+    outputs = make_onnx_corpus.run_onnx_runtime(path, given)
     (got,) = outputs.values()
     got = np.array(got["values"]).reshape(want.shape)
     worst = np.max(np.abs(got - want) / (1e-4 + 1e-4 * np.abs(want)))
