@@ -40,6 +40,7 @@ ConvertedModel Convert(Source source, const std::string& config_path, const std:
     result.bytes = SerializeModel(result.ir, ConverterProducer());
     return result;
 #else
+    (void)onnx_check_data;
     throw ConvertError("this ple-convert was built without the ONNX import (configure with -DPLE_ONNX=ON and "
                        "Debian's libonnx-dev and libprotobuf-dev)");
 #endif
