@@ -19,7 +19,9 @@ Writes config.json, weights.safetensors (F32, native naming), request.jsonl (one
 and 10 candidate lines, docs/ple-run.md), heldout.jsonl (100 requests x 10 candidates with
 labels, null outside a task's sample space), expected.json (the float64 reference's outputs
 and scores for request.jsonl, read back from the file as float32 like the runtime does, and
-its per-task AUC on heldout.jsonl, computed the way `ple-run --evaluate` does) and README.md.
+its per-task AUC on heldout.jsonl, computed the way `ple-run --evaluate` does), calibration.jsonl and
+evaluation.jsonl (30 and 40 requests x 50 candidates with labels: sets that can show a ranking
+change; `--ranking-sets-only` writes just these, without training) and README.md.
 
 Deterministic on one machine: fixed seeds, one thread, deterministic algorithms. (float32
 training on another CPU or torch build may round differently and so give other weights.)
@@ -134,8 +136,8 @@ class World:
     def _videos(self, rng, categories):
         return np.array([rng.choice(self.by_category[c]) for c in categories], dtype=np.int64)
 
-    def request(self, rng):
-        """One request: its request-scope values and 10 candidates with their labels."""
+    def request(self, rng, candidates=CANDIDATES):
+        """One request: its request-scope values and `candidates` candidates with their labels."""
         u = int(rng.integers(0, USERS))
         h = int(rng.choice(HOURS, p=self.hour_p))
         p = self.taste_p(u)
@@ -145,7 +147,7 @@ class World:
         history = self._videos(rng, cats)
         # Candidates: half from the user's taste (a retrieval stage), half from anywhere.
         videos = []
-        while len(videos) < CANDIDATES:
+        while len(videos) < candidates:
             if rng.random() < 0.5:
                 v = int(rng.choice(self.by_category[int(rng.choice(CATEGORIES, p=p))]))
             else:
@@ -162,9 +164,9 @@ class World:
         click_logit = 1.2 * taste + 2.0 * overlap + 2.0 * (q[:, 0] - 0.5) + pop + self.hour_effect[h] - 1.2
         share_logit = 5.0 * (q[:, 1] - 0.4) + 0.8 * taste + 1.0 * overlap + 0.4 * pop - 1.0
         comment_logit = 1.2 * self.activity_z[u] + 2.0 * overlap + 0.6 * self.night[h] + 0.3 * taste - 1.6
-        click = (rng.random(CANDIDATES) < sigmoid(click_logit)).astype(np.float64)
-        share = (rng.random(CANDIDATES) < sigmoid(share_logit)).astype(np.float64)
-        comment = (rng.random(CANDIDATES) < sigmoid(comment_logit)).astype(np.float64)
+        click = (rng.random(candidates) < sigmoid(click_logit)).astype(np.float64)
+        share = (rng.random(candidates) < sigmoid(share_logit)).astype(np.float64)
+        comment = (rng.random(candidates) < sigmoid(comment_logit)).astype(np.float64)
         labels = np.stack([click, np.where(click > 0, share, np.nan),
                            np.where(click > 0, comment, np.nan)], axis=1)
         return {"user_id": u, "history": history, "hour": h, "user_activity": float(self.activity[u]),
@@ -265,7 +267,7 @@ def request_lines(request, with_labels, new_video=None):
                                      "history": request["history"].tolist(),
                                      "hour": request["hour"],
                                      "user_activity": request["user_activity"]}})]
-    for c in range(CANDIDATES):
+    for c in range(len(request["video_id"])):
         video = int(request["video_id"][c])
         if new_video is not None and c == new_video[0]:
             video = new_video[1]  # an id past the vocabulary: the hash policy maps it to a row
@@ -280,15 +282,38 @@ def request_lines(request, with_labels, new_video=None):
     return lines
 
 
+# Sets that can show a ranking change (docs/quantization.md): more candidates per request than
+# any top-k measured, from the same world and candidate rule as training; calibration data for
+# choices made at conversion, evaluation data to check them on.
+RANKING_SETS = {"calibration.jsonl": ([SEED, 6], 30), "evaluation.jsonl": ([SEED, 7], 40)}
+RANKING_CANDIDATES = 50
+
+
+def write_ranking_sets(world, out):
+    for name, (seed, requests) in RANKING_SETS.items():
+        rng = np.random.default_rng(seed)
+        lines = []
+        for _ in range(requests):
+            lines += request_lines(world.request(rng, RANKING_CANDIDATES), with_labels=True)
+        with open(os.path.join(out, name), "w") as f:
+            f.write("\n".join(lines) + "\n")
+        print(f"{name}: {requests} requests x {RANKING_CANDIDATES} candidates with labels")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Train and write the example model.")
     parser.add_argument("--out", default="examples/feed")
+    parser.add_argument("--ranking-sets-only", action="store_true",
+                        help="write only calibration.jsonl and evaluation.jsonl (no training: the world alone)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
     os.makedirs(args.out, exist_ok=True)
 
     world = World(np.random.default_rng([SEED, 0]))
+    if args.ranking_sets_only:
+        write_ranking_sets(world, args.out)
+        return 0
     rng = np.random.default_rng([SEED, 1])
     train_requests = [world.request(rng) for _ in range(TRAIN_REQUESTS)]
     arrays = batch_arrays(train_requests)
@@ -381,6 +406,7 @@ def main(argv=None):
     for i in ref.ranking(scores.tolist()):
         print(f"{ids[i]:>5}: score {scores[i]:.6f}  " +
               "  ".join(f"{t} {v:.6f}" for t, v in zip(TASKS, outputs[i])))
+    write_ranking_sets(world, args.out)
     write_readme(args.out, heldout_report)
     return 0
 
@@ -391,6 +417,8 @@ def write_readme(out, report):
 `config.json` + `weights.safetensors`: a 2-level PLE (1 specific + 2 shared experts [32] per level, towers [16]) with three binary tasks on a funnel, click -> share -> comment, and the ranking score click * share^0.5 * comment^0.5 * log1p(video_len). Features: request-scope `user_id`, `history` (the user's recent video ids, mean-pooled, padding id 0, sharing the video table), `hour`, `user_activity`; candidate-scope `video_id` (ids past the vocabulary are hashed), `video_category`, `video_quality`; extra `video_len` (seconds).
 
 Trained on synthetic data with a known signal (user taste vs category, history overlap, quality, popularity, hour, activity): {TRAIN_REQUESTS} requests x {CANDIDATES} candidates, {EPOCHS} epochs of Adam in float32 on one thread. Share and comment are observed only on clicked impressions; each task's loss covers its own sample space (others masked) and the loss weights follow w_k(t) = w_k0 * gamma_k^t per epoch (click 1.0 * 0.95^t, share and comment 0.5 * 1.1^t).
+
+`calibration.jsonl` and `evaluation.jsonl`: {RANKING_SETS["calibration.jsonl"][1]} and {RANKING_SETS["evaluation.jsonl"][1]} requests x {RANKING_CANDIDATES} candidates with labels from the same world, for choices made at conversion and for checking a quantized model's ranking (docs/quantization.md); `--ranking-sets-only` writes just these.
 
 `request.jsonl`: one request and 10 candidates in `ple-run`'s JSON lines (docs/ple-run.md; candidate v{VIDEOS + 17} is past the vocabulary). `heldout.jsonl`: {HELDOUT_REQUESTS} requests x {CANDIDATES} candidates with labels (null outside a task's sample space); reference AUC click {report['click']['auc']:.3f}, share {report['share']['auc']:.3f}, comment {report['comment']['auc']:.3f}. `expected.json`: the float64 PyTorch reference's outputs, scores and ranking for `request.jsonl` and its AUCs on `heldout.jsonl`.
 
