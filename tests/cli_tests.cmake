@@ -101,10 +101,14 @@ foreach(precision f16 int8)
                COMMAND $<TARGET_FILE:ple-conformance> --quiet --precision ${precision} ${PLE_BUNDLES}
                REGEX "ple-conformance: [0-9]+ passed, 0 failed, 0 errors")
 endforeach()
-ple_cli_test("convert the example to int8 with a quantization report on its held-out data"
+ple_cli_test("convert the example to int8 with a quantization report on its held-out data" FIXTURE_SETUP example_int8_model
              COMMAND $<TARGET_FILE:ple-convert> --config ${EXAMPLE}/config.json --weights ${EXAMPLE}/weights.safetensors
                      --output feed-int8.ple --precision int8 --report-data ${EXAMPLE}/heldout.jsonl
-             REGEX "precision embeddings=int8,experts=int8,gates=int8,towers=int8,heads=f16.*quantization report: int8 against float32 on 1000 candidates.*click +binary +[0-9.e+-]+ +[0-9.e+-]+ +0\\.78[0-9]+ +0\\.78[0-9]+ +[+-]0\\.000")
+             REGEX "precision embeddings=int8,experts=int8,gates=int8,towers=int8,heads=f16.*quantization report: int8 against float32 on 1000 candidates.*click +binary +[0-9.e+-]+ +[0-9.e+-]+ +0\\.78[0-9]+ +0\\.78[0-9]+ +[+-]0\\.000.*ranking by the score over 100 requests \\(the requests of the data\\):.*top-1 kept [01]\\.[0-9]+, top-3 [01]\\.[0-9]+, top-5 [01]\\.[0-9]+ \\(worst [01]\\.[0-9]+\\), top-10 - \\(mean overlap\\); Kendall tau-b 0\\.9")
+ple_cli_test("a quantization report ranks each request of the example's evaluation set (50 candidates)"
+             COMMAND $<TARGET_FILE:ple-convert> --config ${EXAMPLE}/config.json --weights ${EXAMPLE}/weights.safetensors
+                     --output feed-int8-evaluation.ple --precision int8 --report-data ${EXAMPLE}/evaluation.jsonl
+             REGEX "on 2000 candidates \\(40 requests\\).*ranking by the score over 40 requests \\(the requests of the data\\):.*top-1 kept [01]\\.[0-9]+, top-3 [01]\\.[0-9]+, top-5 [01]\\.[0-9]+ \\(worst [01]\\.[0-9]+\\), top-10 [01]\\.[0-9]+ \\(mean overlap\\); Kendall tau-b 0\\.9[0-9]+ \\(worst [0-9.]+\\); NDCG 0\\.9")
 ple_cli_failure_test("convert with a report but no quantization" "give --precision"
                      $<TARGET_FILE:ple-convert> --config ${EXAMPLE}/config.json --weights ${EXAMPLE}/weights.safetensors
                      --output out.ple --report-data ${EXAMPLE}/heldout.jsonl)

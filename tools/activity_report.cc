@@ -424,10 +424,10 @@ ActivityReport BuildActivityReport(const std::string& model_path, const std::str
     accumulators.push_back({std::vector<WeightAccumulator>(g.experts.size()), ErrorAccumulator()});
   }
   std::vector<LayerPair> layers = twin ? MatchLayers(internal, *twin->internal) : std::vector<LayerPair>();
-  std::vector<float> outputs, float_outputs;
+  std::vector<float> outputs, float_outputs, scores, float_scores;
   for (const RequestBatch& batch : batches) {
-    ScoreBatch(session, model, batch, &outputs);
-    if (twin) ScoreBatch(*twin->session, *twin->model, batch, &float_outputs);
+    ScoreBatch(session, model, batch, &outputs, twin ? &scores : nullptr);
+    if (twin) ScoreBatch(*twin->session, *twin->model, batch, &float_outputs, &float_scores);
     AccumulateGates(session, twin ? twin->session.get() : nullptr, &report.gates, &accumulators);
     for (LayerPair& p : layers) {
       p.error.Add(p.float32->values.data(), p.quantized->values.data(), batch.candidates * p.float32->layer->out);
@@ -439,6 +439,8 @@ ActivityReport BuildActivityReport(const std::string& model_path, const std::str
     report.has_quantization = true;
     report.quantization = QuantizationOf(options.float_model_path, layers, report.gates, accumulators,
                                          CompareTaskOutputs(model.tasks(), batches, float_outputs, outputs));
+    report.quantization.rankings =
+        CompareRankings(model.tasks(), batches, float_outputs, outputs, float_scores, scores);
   }
   return report;
 }
@@ -476,6 +478,7 @@ std::string FormatActivitySummary(const ActivityReport& report) {
                   report.quantization.layers.size(), report.quantization.float_model.c_str(), worst,
                   worst_name.c_str());
     out << line;
+    for (const RankingSummary& r : report.quantization.rankings) out << FormatRankingSummary(r, "the requests of the data");
   }
   return out.str();
 }

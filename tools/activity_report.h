@@ -96,6 +96,7 @@ struct QuantizationView {
   std::vector<LayerError> layers;   // model order: levels (experts, then gates), towers
   std::vector<LayerError> gates;    // the softmax weights of every computed gate
   std::vector<TaskQuantizationReport> tasks;
+  std::vector<RankingSummary> rankings;  // each request's ranking against the float32 model's
 };
 
 struct ActivityReport {

@@ -422,6 +422,19 @@ void WriteQuantization(std::ostream& out, const ActivityReport& report) {
         << "</td><td>" << (auc ? Num(t.auc_quantized - t.auc_float32, 3) : "-") << "</td></tr>\n";
   }
   out << "</table>\n";
+  out << "<p>Ranking: each request's candidates ordered by the quantized model against the float32 model's order "
+         "(ties: the lower index first); top-k overlap over requests of more than k candidates; NDCG with the "
+         "float32 scores as gains.</p>\n<table id=\"ranking\">\n<tr><th class=\"name\">ranked by</th><th>requests</th>"
+         "<th>top-1 kept</th><th>top-3</th><th>top-5</th><th>top-10</th><th>worst top-5</th><th>Kendall tau-b</th>"
+         "<th>worst tau-b</th><th>NDCG</th><th>worst NDCG</th></tr>\n";
+  for (const RankingSummary& r : view.rankings) {
+    out << "<tr><td class=\"name\">" << EscapeXml(r.ranked_by) << "</td><td>" << r.requests << "</td><td>"
+        << Num(r.top1, 4) << "</td><td>" << Num(r.top3, 4) << "</td><td>" << Num(r.top5, 4) << "</td><td>"
+        << Num(r.top10, 4) << "</td><td>" << Num(r.worst_top5, 3) << "</td><td>" << Num(r.tau_b, 5) << "</td><td>"
+        << Num(r.worst_tau_b, 4) << "</td><td>" << Num(r.ndcg, 6) << "</td><td>" << Num(r.worst_ndcg, 5)
+        << "</td></tr>\n";
+  }
+  out << "</table>\n";
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 
 #include "conformance.h"
 #include "ple/ple.hpp"
+#include "ranking_metrics.h"
 #include "request_io.h"
 
 namespace ple {
@@ -22,30 +23,86 @@ bool IsDirectory(const std::string& path) {
   return ::stat(path.c_str(), &info) == 0 && S_ISDIR(info.st_mode);
 }
 
-// Outputs (candidates x tasks) of every batch, in order.
-std::vector<float> Score(const ple::Model& model, const std::vector<RequestBatch>& batches) {
+// Outputs (candidates x tasks) of every batch, in order, and their scores when the model has one.
+std::vector<float> Score(const ple::Model& model, const std::vector<RequestBatch>& batches, std::vector<float>* scores) {
   size_t largest = 1;
   for (const RequestBatch& b : batches) largest = std::max(largest, b.candidates);
   ple::SessionOptions options;
   options.max_batch = static_cast<uint32_t>(largest);
   ple::Session session(model, options);
   std::vector<float> outputs;
-  for (const RequestBatch& batch : batches) ScoreBatch(session, model, batch, &outputs);
+  for (const RequestBatch& batch : batches) ScoreBatch(session, model, batch, &outputs, scores);
   return outputs;
+}
+
+// The mean of the defined values (NaN when none), their count and their minimum.
+struct Mean {
+  double sum = 0.0, worst = NAN;
+  size_t count = 0;
+  void Add(double v) {
+    if (std::isnan(v)) return;
+    sum += v, ++count;
+    worst = std::isnan(worst) ? v : std::min(worst, v);
+  }
+  double value() const { return count ? sum / static_cast<double>(count) : NAN; }
+};
+
+RankingSummary Summarize(const std::string& ranked_by, const std::vector<RankingAgreement>& requests) {
+  RankingSummary s;
+  s.ranked_by = ranked_by;
+  Mean top1, top3, top5, top10, tau_b, ndcg;
+  for (const RankingAgreement& r : requests) {
+    if (r.candidates < 2) continue;
+    ++s.requests;
+    top1.Add(r.top1_kept ? 1.0 : 0.0);
+    top3.Add(r.top3), top5.Add(r.top5), top10.Add(r.top10), tau_b.Add(r.tau_b), ndcg.Add(r.ndcg);
+  }
+  s.top1 = top1.value();
+  s.top3 = top3.value(), s.top5 = top5.value(), s.top10 = top10.value();
+  s.top3_requests = top3.count, s.top5_requests = top5.count, s.top10_requests = top10.count;
+  s.worst_top5 = top5.worst;
+  s.tau_b = tau_b.value(), s.worst_tau_b = tau_b.worst;
+  s.ndcg = ndcg.value(), s.worst_ndcg = ndcg.worst;
+  return s;
 }
 
 }  // namespace
 
 void ScoreBatch(ple::Session& session, const ple::Model& model, const RequestBatch& batch,
-                std::vector<float>* outputs) {
+                std::vector<float>* outputs, std::vector<float>* scores) {
   ple::Request request(model);
   const auto request_values = RequestValues(batch.columns);
   request.Set(request_values.data(), request_values.size());
   const auto candidates = CandidateValues(batch.columns, 0, batch.candidates);
   const size_t tasks = model.tasks().size(), begin = outputs->size();
   outputs->resize(begin + batch.candidates * tasks);
+  const bool scored = scores != nullptr && model.has_score();
+  if (scored) scores->resize(scores->size() + batch.candidates);
   ple::Check(ple_session_run_features(session.get(), request.get(), candidates.data(), candidates.size(),
-                                      batch.candidates, outputs->data() + begin, batch.candidates * tasks, nullptr, 0));
+                                      batch.candidates, outputs->data() + begin, batch.candidates * tasks,
+                                      scored ? scores->data() + scores->size() - batch.candidates : nullptr,
+                                      scored ? batch.candidates : 0));
+}
+
+std::vector<RankingSummary> CompareRankings(const std::vector<TaskInfo>& tasks, const std::vector<RequestBatch>& batches,
+                                            const std::vector<float>& outputs_a, const std::vector<float>& outputs_b,
+                                            const std::vector<float>& scores_a, const std::vector<float>& scores_b) {
+  std::vector<RankingSummary> summaries;
+  const bool by_score = !scores_a.empty() && scores_a.size() == scores_b.size();
+  for (size_t t = 0; t < (by_score ? 1 : tasks.size()); ++t) {
+    std::vector<RankingAgreement> agreements;
+    size_t row = 0;
+    for (const RequestBatch& batch : batches) {
+      std::vector<double> a(batch.candidates), b(batch.candidates);
+      for (size_t c = 0; c < batch.candidates; ++c, ++row) {
+        a[c] = by_score ? scores_a[row] : outputs_a[row * tasks.size() + t];
+        b[c] = by_score ? scores_b[row] : outputs_b[row * tasks.size() + t];
+      }
+      agreements.push_back(CompareRanking(a, b));
+    }
+    summaries.push_back(Summarize(by_score ? "score" : "task " + tasks[t].name, agreements));
+  }
+  return summaries;
 }
 
 std::vector<RequestBatch> ReadCandidates(const std::string& data, const ple::Model& model) {
@@ -109,9 +166,13 @@ QuantizationReport CompareOnData(const std::vector<uint8_t>& float32_model, cons
   const std::vector<RequestBatch> batches = ReadCandidates(data, reference);
   QuantizationReport report;
   report.data = data;
+  report.grouping = IsDirectory(data) ? "the bundle's candidates as one request" : "the requests of the data";
   report.requests = batches.size();
   for (const RequestBatch& b : batches) report.candidates += b.candidates;
-  report.tasks = CompareTaskOutputs(reference.tasks(), batches, Score(reference, batches), Score(quantized, batches));
+  std::vector<float> scores_a, scores_b;
+  const std::vector<float> a = Score(reference, batches, &scores_a), b = Score(quantized, batches, &scores_b);
+  report.tasks = CompareTaskOutputs(reference.tasks(), batches, a, b);
+  report.rankings = CompareRankings(reference.tasks(), batches, a, b, scores_a, scores_b);
   return report;
 }
 
@@ -135,7 +196,28 @@ std::string FormatQuantizationReport(const QuantizationReport& report, const std
     }
     out << line;
   }
+  for (const RankingSummary& r : report.rankings) out << FormatRankingSummary(r, report.grouping);
   return out.str();
+}
+
+std::string FormatRankingSummary(const RankingSummary& r, const std::string& grouping) {
+  char line[512];
+  std::snprintf(line, sizeof(line), "  ranking by the %s over %zu request%s (%s):\n    top-1 kept %.3f", r.ranked_by.c_str(),
+                r.requests, r.requests == 1 ? "" : "s", grouping.c_str(), r.top1);
+  std::string text = line;
+  const std::pair<double, size_t> tops[] = {{r.top3, r.top3_requests}, {r.top5, r.top5_requests}, {r.top10, r.top10_requests}};
+  const int ks[] = {3, 5, 10};
+  for (int i = 0; i < 3; ++i) {
+    std::snprintf(line, sizeof(line), tops[i].second == 0 ? ", top-%d -" : ", top-%d %.3f", ks[i], tops[i].first);
+    text += line;
+    if (ks[i] == 5 && tops[i].second != 0) {
+      std::snprintf(line, sizeof(line), " (worst %.2f)", r.worst_top5);
+      text += line;
+    }
+  }
+  std::snprintf(line, sizeof(line), " (mean overlap); Kendall tau-b %.4f (worst %.4f); NDCG %.5f (worst %.5f)\n", r.tau_b,
+                r.worst_tau_b, r.ndcg, r.worst_ndcg);
+  return text + line;
 }
 
 }  // namespace tools

@@ -163,3 +163,28 @@ def test_core_selection_on_fixture_trees(model, monkeypatch):
         ple.Session(model, threads=2, cpus=0)
     with pytest.raises(ValueError, match="'all', 'big', 'little'"):
         ple.Session(model, cpus="medium")
+
+
+def test_compare_ranking_worked_by_hand():
+    same = ple.compare_ranking([3.0, 1.0, 2.0, 0.5], [3.0, 1.0, 2.0, 0.5])
+    assert same["top1_kept"] and same["tau_b"] == pytest.approx(1.0) and same["ndcg"] == pytest.approx(1.0)
+    assert np.isnan(same["top5"])  # no more than 5 candidates
+    swapped = ple.compare_ranking([6, 5, 4, 3, 2, 1], [5, 6, 4, 3, 2, 1])
+    assert not swapped["top1_kept"] and swapped["top3"] == 1.0
+    assert swapped["tau_b"] == pytest.approx(13 / 15)
+    with pytest.raises(ValueError):
+        ple.compare_ranking([1.0, 2.0], [1.0])
+
+
+def test_quantization_report_ranks_each_request_of_the_evaluation_set():
+    int8 = os.environ["PLE_EXAMPLE_INT8_MODEL"]
+    report = ple.quantization_report(MODEL, int8, os.path.join(EXAMPLE, "evaluation.jsonl"))
+    assert report["requests"] == 40 and report["candidates"] == 2000
+    assert report["grouping"] == "the requests of the data"
+    assert set(report["tasks"]) == {"click", "share", "comment"}
+    for task in report["tasks"].values():
+        assert 0 < task["max_abs"] < 0.1 and abs(task["auc_quantized"] - task["auc_float32"]) < 0.005
+    (ranking,) = report["rankings"]
+    assert ranking["ranked_by"] == "score" and ranking["requests"] == 40
+    assert 0.9 <= ranking["top5"] <= 1 and 0.9 <= ranking["tau_b"] <= 1 and ranking["worst_tau_b"] <= ranking["tau_b"]
+    assert "ranking by the score over 40 requests" in report["report"]

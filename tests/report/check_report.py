@@ -215,6 +215,15 @@ def main():
             if not (0 <= value < 1):
                 fail("%s: relative L2 %g is not a quantization error" % (bar.get("data-name"), value))
         print("check_report: %d quantization bars (%d layers and gates, %d tasks)" % (len(qbars), rows, tasks))
+        ranking = root.find(".//" + XHTML + "table[@id='ranking']")
+        if ranking is None or len(ranking.findall(XHTML + "tr")) < 2:
+            fail("no ranking table")
+        for row in ranking.findall(XHTML + "tr")[1:]:
+            cells = [c.text for c in row.findall(XHTML + "td")]
+            top1, tau_b, ndcg = float(cells[2]), float(cells[7]), float(cells[9])
+            if not (0 <= top1 <= 1 and -1 <= tau_b <= 1 and 0 <= ndcg <= 1):
+                fail("ranking by %s: top-1 %s, tau-b %s, NDCG %s" % (cells[0], cells[2], cells[7], cells[9]))
+        print("check_report: ranking table, %d rows" % (len(ranking.findall(XHTML + "tr")) - 1))
 
     if args.labels:
         table = root.find(".//" + XHTML + "table[@id='task-errors']")
