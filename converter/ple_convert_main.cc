@@ -14,6 +14,7 @@ struct ConvertOptions {
   std::string config_path, weights_path, output_path, source = "native", layout = "out_in", precision = "f32",
                                                        report_data, sign_key_path, key_prefix, check_data;
   bool quiet = false;
+  uint32_t max_reader_version = 3;
 };
 
 // Returns --generate-signing-key's option: given, it replaces the conversion.
@@ -30,6 +31,10 @@ CLI::Option* AddOptions(CLI::App& app, ConvertOptions* o) {
                  "(the framework's own constructor arguments and state_dict, docs/importing.md), or onnx (an "
                  "exported ONNX graph as --weights, recognized and self-checked; builds with the ONNX import)")
       ->check(CLI::IsMember({"native", "torch-rechub", "deepctr-torch", "onnx"}));
+  app.add_option("--max-reader-version", o->max_reader_version,
+                 "the oldest runtime reader version that must load the file (default 3, this runtime's; 2 writes "
+                 "float32 layers unpacked for runtimes of reader 2 and refuses what needs 3: docs/file-format.md, "
+                 "'Reader versions')");
   app.add_option("--check-data", o->check_data,
                  "with --from onnx: JSON {\"inputs\": {name: {\"shape\": [...], \"values\": [...]}}, \"outputs\": "
                  "{...}} as ONNX Runtime takes and gives them (outputs optional); the converted model is compared "
@@ -71,6 +76,10 @@ void PrintSummary(const ConvertOptions& o, const ple::convert::ConvertedModel& m
               model.ir.row_width(), model.ir.tables.size(), model.ir.levels.size(), experts, model.ir.layer_count(),
               model.ir.parameter_count());
   for (const std::string& note : model.notes) std::printf("ple-convert: %s\n", note.c_str());
+  if (o.max_reader_version < 3) {
+    std::printf("ple-convert: runtimes of reader version %u and newer load it (float32 layers unpacked)\n",
+                o.max_reader_version);
+  }
   std::printf("ple-convert: precision %s\n", precision_plan.ToString().c_str());
   std::printf("ple-convert: sha256 %s%s\n", ple::convert::Sha256Hex(file).c_str(),
               o.sign_key_path.empty() ? "" : " (signed)");
@@ -96,8 +105,10 @@ void ConvertModel(const ConvertOptions& o) {
   if (!o.check_data.empty() && o.source != "onnx") {
     throw ple::convert::ConvertError("--check-data checks an ONNX import: give --from onnx");
   }
+  ple::convert::WriteOptions write;
+  write.max_reader_version = o.max_reader_version;
   const ple::convert::ConvertedModel model = ple::convert::Convert(
-      ple::convert::ParseSource(o.source), o.config_path, o.weights_path, options, precision_plan, o.check_data);
+      ple::convert::ParseSource(o.source), o.config_path, o.weights_path, options, precision_plan, o.check_data, write);
   if (!o.report_data.empty() && !precision_plan.quantized()) {
     throw ple::convert::ConvertError("--report-data compares a quantized conversion with float32: give --precision");
   }

@@ -27,7 +27,8 @@ Source ParseSource(const std::string& name) {
 }
 
 ConvertedModel Convert(Source source, const std::string& config_path, const std::string& weights_path,
-                       ImportOptions options, const PrecisionPlan& precision, const std::string& onnx_check_data) {
+                       ImportOptions options, const PrecisionPlan& precision, const std::string& onnx_check_data,
+                       const WriteOptions& write) {
   if (source == Source::kOnnx) {
 #if defined(PLE_HAVE_ONNX)
     ConvertedModel result;
@@ -37,7 +38,7 @@ ConvertedModel Convert(Source source, const std::string& config_path, const std:
     result.ir = std::move(recognized.ir);
     result.notes = std::move(recognized.notes);
     AssignPrecisions(precision, &result.ir);
-    result.bytes = SerializeModel(result.ir, ConverterProducer());
+    result.bytes = SerializeModel(result.ir, ConverterProducer(), write);
     return result;
 #else
     (void)onnx_check_data;
@@ -61,7 +62,7 @@ ConvertedModel Convert(Source source, const std::string& config_path, const std:
   ConvertedModel result;
   result.ir = ImportNative(config, weights, options);
   AssignPrecisions(precision, &result.ir);
-  result.bytes = SerializeModel(result.ir, ConverterProducer());
+  result.bytes = SerializeModel(result.ir, ConverterProducer(), write);
   return result;
 }
 

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "model_ir.h"
+#include "model_writer.h"
 #include "native_importer.h"
 #include "quantize.h"
 
@@ -29,11 +30,12 @@ Source ParseSource(const std::string& name);
 // Reads, validates and converts; throws ConvertError with a message naming the problem. With
 // kOnnx, `weights_path` is the ONNX file and `config_path` its optional sidecar (empty: none).
 // `options.naming` is filled by the framework importers (its transpose_linear is kept);
-// `onnx_check_data` (kOnnx only): the user's graph inputs (and outputs), checked too.
+// `onnx_check_data` (kOnnx only): the user's graph inputs (and outputs), checked too. `write`:
+// which readers must load the file (model_writer.h).
 // `precision` says how each layer class is stored (float32 everywhere by default).
 ConvertedModel Convert(Source source, const std::string& config_path, const std::string& weights_path,
                        ImportOptions options = {}, const PrecisionPlan& precision = {},
-                       const std::string& onnx_check_data = "");
+                       const std::string& onnx_check_data = "", const WriteOptions& write = {});
 
 inline ConvertedModel ConvertNative(const std::string& config_path, const std::string& weights_path,
                                     const ImportOptions& options = {}, const PrecisionPlan& precision = {}) {

@@ -53,7 +53,9 @@ uint32_t RoundUp(uint32_t value, uint32_t multiple) { return (value + multiple -
 // stream with the same precision form one group; every other quantized layer its own.
 class Packer {
  public:
-  explicit Packer(const IrModel& model) : narrow_(model.narrow_int8_weights) {
+  // `pack` false: no group; every layer keeps its float32 weights in its own tensor (reader 2).
+  Packer(const IrModel& model, bool pack) : narrow_(model.narrow_int8_weights) {
+    if (!pack) return;
     uint32_t request = 0;
     for (const auto& f : model.features) request += f.scope == fb::Scope::Request ? f.width : 0;
     const uint32_t row = model.row_width();
@@ -253,7 +255,9 @@ Offset<fb::Mlp> WriteMlp(FlatBufferBuilder& builder, const IrMlp& mlp, const Pac
                             : layer.precision == Precision::kF16 ? fb::DType::F16
                                                                  : fb::DType::F32;
     const Offset<fb::Tensor> weight =
-        fb::CreateTensor(builder, dtype, builder.CreateVector(std::vector<uint32_t>{layer.out, layer.in}));
+        placement.group == 0
+            ? WriteTensor(builder, {layer.out, layer.in}, layer.weight)  // unpacked: float32 [out, in] (reader 2)
+            : fb::CreateTensor(builder, dtype, builder.CreateVector(std::vector<uint32_t>{layer.out, layer.in}));
     Offset<fb::Tensor> bias = 0, slope = 0;
     if (!layer.bias.empty()) bias = WriteTensor(builder, {layer.out}, layer.bias);
     if (!layer.prelu_slope.empty()) {
@@ -356,9 +360,45 @@ FeatureLayerOffsets WriteFeatureLayer(FlatBufferBuilder& builder, const IrModel&
 
 }  // namespace
 
-std::vector<uint8_t> SerializeModel(const IrModel& model, const std::string& producer) {
+uint32_t UnpackedReaderVersionNeeded(const IrModel& model, std::string* why) {
+  why->clear();
+  auto layers = [&](const IrMlp& mlp, const std::string& where) {
+    for (const IrDense& layer : mlp.layers) {
+      if (layer.precision != Precision::kF32 && why->empty()) {
+        *why = std::string(layer.precision == Precision::kI8 ? "int8" : "float16") + " dense layers (" + where +
+               "; --precision " + (layer.precision == Precision::kI8 ? "int8" : "f16") + ")";
+      }
+    }
+  };
+  for (size_t l = 0; l < model.levels.size(); ++l) {
+    for (const IrExpert& e : model.levels[l].experts) layers(e.mlp, "level " + std::to_string(l + 1) + " experts");
+    for (const IrGate& g : model.levels[l].gates) layers(g.mlp, "level " + std::to_string(l + 1) + " gates");
+  }
+  for (const IrTower& t : model.towers) layers(t.mlp, "towers");
+  for (const IrTable& table : model.tables) {
+    if (table.int8 && why->empty()) *why = "int8 embedding tables (table '" + table.config.name + "'; --precision int8)";
+  }
+  return why->empty() ? kMinReaderVersionFeatures : kMinReaderVersionPacked;
+}
+
+std::vector<uint8_t> SerializeModel(const IrModel& model, const std::string& producer, const WriteOptions& options) {
+  if (options.max_reader_version < kMinReaderVersionFeatures || options.max_reader_version > kReaderVersion) {
+    throw ConvertError("--max-reader-version " + std::to_string(options.max_reader_version) +
+                       ": this converter writes files for reader versions " +
+                       std::to_string(kMinReaderVersionFeatures) + " to " + std::to_string(kReaderVersion) +
+                       " (reader 1 predates the feature layer every file now has)");
+  }
+  const bool pack = options.max_reader_version >= kMinReaderVersionPacked;
+  if (!pack) {
+    std::string why;
+    if (UnpackedReaderVersionNeeded(model, &why) > options.max_reader_version) {
+      throw ConvertError("--max-reader-version " + std::to_string(options.max_reader_version) + ": " + why +
+                         " need reader version " + std::to_string(kMinReaderVersionPacked) +
+                         "; convert with --precision f32 (float16 tables are fine) for older readers");
+    }
+  }
   FlatBufferBuilder builder(1 << 16);
-  const Packer packer(model);
+  const Packer packer(model, pack);
   const std::vector<Offset<fb::Level>> levels = WriteLevels(builder, model, packer);
   std::vector<Offset<fb::Tower>> towers;
   for (const IrTower& tower : model.towers) {
@@ -373,11 +413,11 @@ std::vector<uint8_t> SerializeModel(const IrModel& model, const std::string& pro
   const auto levels_offset = builder.CreateVector(levels);
   const auto towers_offset = builder.CreateVector(towers);
   const auto tasks_offset = builder.CreateVector(tasks);
-  const auto packed_offset = packer.Write(builder);
+  const auto packed_offset = pack ? packer.Write(builder) : Offset<flatbuffers::Vector<Offset<fb::PackedGroup>>>();
   const FeatureLayerOffsets feature_layer = WriteFeatureLayer(builder, model);
   fb::ModelBuilder root(builder);
   root.add_schema_version(kSchemaVersion);
-  root.add_min_reader_version(kMinReaderVersionPacked);
+  root.add_min_reader_version(pack ? kMinReaderVersionPacked : kMinReaderVersionFeatures);
   root.add_metadata(metadata);
   root.add_tasks(tasks_offset);
   root.add_levels(levels_offset);
@@ -386,7 +426,7 @@ std::vector<uint8_t> SerializeModel(const IrModel& model, const std::string& pro
   if (!feature_layer.tables.IsNull()) root.add_tables(feature_layer.tables);
   if (!feature_layer.extras.IsNull()) root.add_extras(feature_layer.extras);
   if (!feature_layer.score.IsNull()) root.add_score(feature_layer.score);
-  root.add_packed_groups(packed_offset);
+  if (pack) root.add_packed_groups(packed_offset);
   fb::FinishModelBuffer(builder, root.Finish());
   std::vector<uint8_t> file(builder.GetBufferPointer(), builder.GetBufferPointer() + builder.GetSize());
   const rt::Status status = rt::AppendTrailer(&file, nullptr);

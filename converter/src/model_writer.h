@@ -12,10 +12,23 @@
 namespace ple {
 namespace convert {
 
+struct WriteOptions {
+  // The oldest runtime reader version that must load the file (docs/file-format.md, "Reader
+  // versions"): 3 (default) writes every layer in packed groups; 2 writes float32 layers
+  // unpacked, as readers of 2 read them, and refuses what needs a newer reader.
+  uint32_t max_reader_version = 3;
+};
+
+// The oldest reader version `model` needs in the packed layout (3) and in the unpacked one,
+// with what needs it: "int8 layers (--precision int8)", ... (`why` empty: nothing beyond the
+// feature layer of revision 2).
+uint32_t UnpackedReaderVersionNeeded(const IrModel& model, std::string* why);
+
 // The model file image. Every weight vector is 64-byte aligned relative to the start of the
 // image (so in place from an mmap or any 64-byte aligned buffer). It ends with the integrity
-// trailer (runtime/src/load/integrity.h), unsigned. The same IR gives the same bytes.
-std::vector<uint8_t> SerializeModel(const IrModel& model, const std::string& producer);
+// trailer (runtime/src/load/integrity.h), unsigned. The same IR gives the same bytes. Throws
+// ConvertError when `options.max_reader_version` cannot read the model, naming what needs more.
+std::vector<uint8_t> SerializeModel(const IrModel& model, const std::string& producer, const WriteOptions& options = {});
 
 // `file` (SerializeModel's) with its trailer signed by an Ed25519 secret key (64 bytes, as
 // libsodium and ple-convert --generate-signing-key make them). Needs libsodium; throws

@@ -10,6 +10,9 @@
 
 #include "convert_error.h"
 #include "converter.h"
+#include "load/model_reader.h"
+#include "ple/ple.hpp"
+#include "quantization_report.h"
 #include "model_config.h"
 #include "model_writer.h"
 #include "ple_model_generated.h"
@@ -348,4 +351,70 @@ TEST_CASE("converter: DeepCTR-Torch's unused shared experts and last-level share
   CHECK(converted.ir.levels[0].experts.size() == 3 * 2 + 1);
   CHECK(converted.ir.levels[0].gates.size() == 3 + 1);  // task gates + shared gate
   CHECK(converted.ir.levels[1].gates.size() == 3);      // the last level's shared gate is not used
+}
+
+namespace {
+
+// Pins the loader's reader version for a scope (what a runtime of that version would do).
+struct PinnedReader {
+  explicit PinnedReader(uint32_t version) { ple::rt::SetReaderVersionForTesting(version); }
+  ~PinnedReader() { ple::rt::SetReaderVersionForTesting(0); }
+};
+
+// The example's held-out outputs from a model file, on the reference path.
+std::vector<float> HeldoutOutputs(const std::vector<uint8_t>& bytes) {
+  ple::test::AlignedBuffer buffer(bytes);
+  ple::Model model = ple::Model::OpenBuffer(buffer.data(), buffer.size());
+  const auto batches = ple::tools::ReadCandidates(ple::test::SourcePath("examples/feed/heldout.jsonl"), model);
+  ple::SessionOptions options;
+  options.kernel_path = PLE_KERNELS_REFERENCE;
+  options.max_batch = 16;
+  ple::Session session(model, options);
+  std::vector<float> outputs;
+  for (const auto& batch : batches) ple::tools::ScoreBatch(session, model, batch, &outputs);
+  return outputs;
+}
+
+}  // namespace
+
+TEST_CASE("converter: --max-reader-version 2 writes unpacked float32 layers a reader of 2 loads, and refuses what "
+          "needs 3",
+          "[converter][versions]") {
+  const std::string example = ple::test::SourcePath("examples/feed");
+  const ConvertedModel packed = ConvertNative(example + "/config.json", example + "/weights.safetensors");
+  WriteOptions old_readers;
+  old_readers.max_reader_version = 2;
+  const ConvertedModel unpacked =
+      Convert(Source::kNative, example + "/config.json", example + "/weights.safetensors", {}, {}, "", old_readers);
+  CHECK(ple::fb::GetModel(packed.bytes.data())->min_reader_version() == 3);
+  const ple::fb::Model* root = ple::fb::GetModel(unpacked.bytes.data());
+  CHECK(root->min_reader_version() == 2);
+  CHECK(root->packed_groups() == nullptr);
+  CHECK(root->levels()->Get(0)->experts()->Get(0)->mlp()->layers()->Get(0)->weight()->data()->size() > 0);
+
+  std::vector<float> old_reader;
+  {
+    PinnedReader reader(2);
+    old_reader = HeldoutOutputs(unpacked.bytes);
+    CHECK_THROWS_WITH(HeldoutOutputs(packed.bytes),
+                      Catch::Contains("the model needs reader version 3, this runtime is reader version 2"));
+  }
+  REQUIRE(old_reader.size() == 3000);
+  CHECK(old_reader == HeldoutOutputs(packed.bytes));  // the same bits as the packed file, on the reference path
+
+  const PrecisionPlan int8 = PrecisionPlan::Parse("int8");
+  CHECK_THROWS_WITH(Convert(Source::kNative, example + "/config.json", example + "/weights.safetensors", {}, int8, "",
+                            old_readers),
+                    Catch::Contains("--max-reader-version 2: int8 dense layers (level 1 experts; --precision int8)") &&
+                        Catch::Contains("need reader version 3"));
+  const PrecisionPlan int8_tables_only = PrecisionPlan::Parse("f32,embeddings=int8");
+  CHECK_THROWS_WITH(Convert(Source::kNative, example + "/config.json", example + "/weights.safetensors", {},
+                            int8_tables_only, "", old_readers),
+                    Catch::Contains("int8 embedding tables"));
+  for (uint32_t v : {1u, 4u}) {
+    WriteOptions bad;
+    bad.max_reader_version = v;
+    CHECK_THROWS_WITH(Convert(Source::kNative, example + "/config.json", example + "/weights.safetensors", {}, {}, "", bad),
+                      Catch::Contains("this converter writes files for reader versions 2 to 3"));
+  }
 }

@@ -1,5 +1,6 @@
 // LoadedModel::Load, and the reader of the model as a whole: versions, metadata, tasks, levels with
 // their experts and gates, towers, the score (model_reader.h).
+#include <atomic>
 #include <cstring>
 #include <set>
 #include <string>
@@ -14,15 +15,26 @@ const char* DTypeName(fb::DType dtype) {
   return name[0] != '\0' ? name : "unknown";
 }
 
+namespace {
+std::atomic<uint32_t> pinned_reader_version{0};
+}  // namespace
+
+uint32_t ReaderVersion() {
+  const uint32_t pinned = pinned_reader_version.load(std::memory_order_relaxed);
+  return pinned != 0 ? pinned : kReaderVersion;
+}
+
+void SetReaderVersionForTesting(uint32_t version) { pinned_reader_version.store(version, std::memory_order_relaxed); }
+
 Status ModelReader::Read(const fb::Model& root) {
   LoadedModel& m = *model_;
   if (root.min_reader_version() == 0) {
     return MakeError(PLE_ERROR_INVALID_MODEL, "min_reader_version is 0: not written by a PLE converter");
   }
-  if (root.min_reader_version() > kReaderVersion) {
+  if (root.min_reader_version() > ReaderVersion()) {
     return MakeError(PLE_ERROR_UNSUPPORTED_VERSION,
                      "the model needs reader version %u, this runtime is reader version %u: upgrade the runtime",
-                     root.min_reader_version(), kReaderVersion);
+                     root.min_reader_version(), ReaderVersion());
   }
   if (const fb::Metadata* meta = root.metadata()) {
     if (meta->name()) m.name_ = meta->name()->str();

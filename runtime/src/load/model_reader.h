@@ -29,6 +29,11 @@ constexpr uint32_t kUndefined = 0;  // a stream's width before a level writes it
 // The dtype's name for messages ("unknown" for a value this reader does not know).
 const char* DTypeName(fb::DType dtype);
 
+// The reader version the loader applies: kReaderVersion, unless a test pins an older one to see
+// what a runtime of that version does with a file (it then refuses files that need more).
+uint32_t ReaderVersion();
+void SetReaderVersionForTesting(uint32_t version);  // 0: back to kReaderVersion
+
 class ModelReader {
  public:
   explicit ModelReader(LoadedModel* model) : model_(model) {}
