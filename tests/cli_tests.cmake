@@ -109,6 +109,13 @@ ple_cli_test("a quantization report ranks each request of the example's evaluati
              COMMAND $<TARGET_FILE:ple-convert> --config ${EXAMPLE}/config.json --weights ${EXAMPLE}/weights.safetensors
                      --output feed-int8-evaluation.ple --precision int8 --report-data ${EXAMPLE}/evaluation.jsonl
              REGEX "on 2000 candidates \\(40 requests\\).*ranking by the score over 40 requests \\(the requests of the data\\):.*top-1 kept [01]\\.[0-9]+, top-3 [01]\\.[0-9]+, top-5 [01]\\.[0-9]+ \\(worst [01]\\.[0-9]+\\), top-10 [01]\\.[0-9]+ \\(mean overlap\\); Kendall tau-b 0\\.9[0-9]+ \\(worst [0-9.]+\\); NDCG 0\\.9")
+ple_cli_test("convert the example for runtimes of reader version 2"
+             COMMAND $<TARGET_FILE:ple-convert> --config ${EXAMPLE}/config.json --weights ${EXAMPLE}/weights.safetensors
+                     --output feed-reader2.ple --max-reader-version 2
+             REGEX "runtimes of reader version 2 and newer load it \\(float32 layers unpacked\\)")
+ple_cli_failure_test("convert int8 for runtimes of reader version 2" "int8 dense layers .* need reader version 3"
+                     $<TARGET_FILE:ple-convert> --config ${EXAMPLE}/config.json --weights ${EXAMPLE}/weights.safetensors
+                     --output ${CMAKE_CURRENT_BINARY_DIR}/never-written.ple --precision int8 --max-reader-version 2)
 ple_cli_failure_test("convert with a report but no quantization" "give --precision"
                      $<TARGET_FILE:ple-convert> --config ${EXAMPLE}/config.json --weights ${EXAMPLE}/weights.safetensors
                      --output out.ple --report-data ${EXAMPLE}/heldout.jsonl)
