@@ -194,11 +194,11 @@ if(PLE_HAVE_ONNX)
                        --output ${CMAKE_CURRENT_BINARY_DIR}/never-written.ple)
 endif()
 if(PLE_HAVE_ONNX AND CMAKE_BINARY_DIR STREQUAL "${PROJECT_SOURCE_DIR}/build")
-  # The first line of docs/importing.md's ONNX command block, run verbatim from the source
-  # directory (the build directory is build/, as the README's commands assume).
+  # docs/importing.md's ONNX command block, run verbatim from the source directory (the build
+  # directory is build/, as the README's commands assume), every line, stopping at the first error.
   add_test(NAME "docs: the ONNX command of docs/importing.md runs verbatim"
-           COMMAND bash -c "sed -n '/^## ONNX/,/^## [^O]/p' docs/importing.md | awk '/^```sh/{f=1;next} /^```/{if(f)exit} f' | head -1 | tee /dev/stderr | bash"
+           COMMAND bash -c "sed -n '/^## ONNX/,/^## [^O]/p' docs/importing.md | awk '/^```sh/{f=1;next} /^```/{if(f)exit} f' | tee /dev/stderr | bash -e"
            WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
   set_tests_properties("docs: the ONNX command of docs/importing.md runs verbatim" PROPERTIES LABELS unit
-                       PASS_REGULAR_EXPRESSION "wrote build/feed.ple .*2 tasks, 5 features.*from the outputs given there")
+                       PASS_REGULAR_EXPRESSION "wrote build/feed.ple .*2 tasks, 5 features.*from the outputs given there.*wrote build/rechub-ple-int8.ple .*2 tasks, 7 features.*precision embeddings=int8")
 endif()
