@@ -54,6 +54,13 @@ struct Batch {
   }
 };
 
+const FeatureBinding& BindingOf(const RecognizedModel& recognized, const std::string& feature) {
+  for (const FeatureBinding& b : recognized.bindings) {
+    if (b.feature == feature) return b;
+  }
+  throw ConvertError("feature '" + feature + "' has no place in the graph's inputs");
+}
+
 }  // namespace
 
 std::vector<float> RunOnGraphInputs(ple::Model& model, const RecognizedModel& recognized,
@@ -61,9 +68,7 @@ std::vector<float> RunOnGraphInputs(ple::Model& model, const RecognizedModel& re
   std::vector<FeatureColumns> columns;
   size_t rows = 0;
   for (const FeatureConfig& f : recognized.ir.features) {
-    const FeatureBinding* binding = nullptr;
-    for (const FeatureBinding& b : recognized.bindings) binding = b.feature == f.name ? &b : binding;
-    if (binding == nullptr) throw ConvertError("feature '" + f.name + "' has no place in the graph's inputs");
+    const FeatureBinding* binding = &BindingOf(recognized, f.name);
     const auto it = inputs.find(binding->input);
     if (it == inputs.end()) throw ConvertError("graph input '" + binding->input + "' was not given");
     const Tensor& t = it->second;
@@ -125,8 +130,7 @@ std::map<std::string, Tensor> RandomGraphInputs(const Graph& graph, const Recogn
   std::normal_distribution<float> normal(0.0f, 1.0f);
   const size_t per_request = (rows + requests - 1) / requests;
   for (const FeatureConfig& f : recognized.ir.features) {
-    const FeatureBinding* b = nullptr;
-    for (const FeatureBinding& binding : recognized.bindings) b = binding.feature == f.name ? &binding : b;
+    const FeatureBinding* b = &BindingOf(recognized, f.name);
     Tensor& t = inputs.at(b->input);
     const size_t per_row = t.values.size() / rows;
     const uint32_t vocabulary = f.kind == fb::FeatureKind::Dense ? 0 : recognized.ir.tables.at(f.table).config.vocabulary;

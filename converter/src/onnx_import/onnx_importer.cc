@@ -171,16 +171,29 @@ double Compare(const std::vector<float>& got, const std::vector<double>& want, c
   return largest;
 }
 
-std::vector<float> RunConverted(const RecognizedModel& model, const std::map<std::string, Tensor>& inputs,
-                                const std::string& what) {
-  const std::vector<uint8_t> bytes = SerializeModel(model.ir, "ple-convert self-check");
-  ple::Model converted = ple::Model::OpenBufferCopy(bytes.data(), bytes.size());
-  try {
-    return RunOnGraphInputs(converted, model, inputs, PLE_KERNELS_REFERENCE);
-  } catch (const ple::Error& e) {
-    throw ConvertError("self-check: the converted model refuses " + what + ": " + e.what());
+// The converted float32 model, serialized and opened once, run on graph inputs on the
+// reference path.
+class ConvertedModelRunner {
+ public:
+  explicit ConvertedModelRunner(const RecognizedModel& model) : recognized_(model), model_(Open(model)) {}
+
+  std::vector<float> Run(const std::map<std::string, Tensor>& inputs, const std::string& what) {
+    try {
+      return RunOnGraphInputs(model_, recognized_, inputs, PLE_KERNELS_REFERENCE);
+    } catch (const ple::Error& e) {
+      throw ConvertError("self-check: the converted model refuses " + what + ": " + e.what());
+    }
   }
-}
+
+ private:
+  static ple::Model Open(const RecognizedModel& model) {
+    const std::vector<uint8_t> bytes = SerializeModel(model.ir, "ple-convert self-check");
+    return ple::Model::OpenBufferCopy(bytes.data(), bytes.size());
+  }
+
+  const RecognizedModel& recognized_;
+  ple::Model model_;
+};
 
 size_t Rows(const std::map<std::string, Tensor>& inputs) {
   return inputs.empty() || inputs.begin()->second.shape.empty() ? 0 : static_cast<size_t>(inputs.begin()->second.shape[0]);
@@ -188,18 +201,34 @@ size_t Rows(const std::map<std::string, Tensor>& inputs) {
 
 }  // namespace
 
-double SelfCheck(const Graph& graph, const RecognizedModel& model, const std::map<std::string, Tensor>& inputs,
-                 const OnnxImportOptions& options, const std::string& what) {
+namespace {
+
+// The task values the graph gives on `inputs` (float64, node by node).
+std::vector<double> GraphTaskValues(const Graph& graph, const RecognizedModel& model,
+                                    const std::map<std::string, Tensor>& inputs, const std::string& what) {
   std::map<std::string, Tensor> outputs;
   try {
     outputs = Evaluate(graph, inputs);
   } catch (const ConvertError& e) {
     throw ConvertError("self-check: the ONNX graph cannot be evaluated on " + what + ": " + e.what());
   }
-  const std::vector<double> want = TaskValues(model, outputs, Rows(inputs));
-  return Compare(RunConverted(model, inputs, what), want, model.ir, options,
+  return TaskValues(model, outputs, Rows(inputs));
+}
+
+double CompareWithGraph(const std::vector<float>& got, const std::vector<double>& want, const IrModel& ir,
+                        const OnnxImportOptions& options, const std::string& what) {
+  return Compare(got, want, ir, options,
                  "self-check: the converted model differs from the ONNX graph evaluated node by node (float64)", what,
                  "The graph was misread; the file is not written (please report it with the model)");
+}
+
+}  // namespace
+
+double SelfCheck(const Graph& graph, const RecognizedModel& model, const std::map<std::string, Tensor>& inputs,
+                 const OnnxImportOptions& options, const std::string& what) {
+  const std::vector<double> want = GraphTaskValues(graph, model, inputs, what);
+  ConvertedModelRunner converted(model);
+  return CompareWithGraph(converted.Run(inputs, what), want, model.ir, options, what);
 }
 
 RecognizedModel ImportOnnx(const std::string& onnx_path, const std::string& sidecar_path, OnnxImportOptions options) {
@@ -215,18 +244,24 @@ RecognizedModel ImportOnnx(const std::string& onnx_path, const std::string& side
   ReorderRequestFirst(&model.ir);
   const auto random = RandomGraphInputs(graph, model, options.recognize.features, options.check_rows,
                                         options.check_requests, options.seed);
+  const std::vector<double> random_values = GraphTaskValues(graph, model, random, "random candidates");
+  ConvertedModelRunner converted(model);
   std::ostringstream note;
   note.precision(2);
   note << "self-check: " << options.check_rows << " random candidates in " << options.check_requests
-       << " requests, largest difference " << SelfCheck(graph, model, random, options, "random candidates");
+       << " requests, largest difference "
+       << CompareWithGraph(converted.Run(random, "random candidates"), random_values, model.ir, options,
+                           "random candidates");
   if (!options.check_data_path.empty()) {
     const CheckData data = ReadCheckData(options.check_data_path, graph);
     const std::string what = "the inputs of '" + options.check_data_path + "'";
+    const std::vector<double> graph_values = GraphTaskValues(graph, model, data.inputs, what);
+    const std::vector<float> got = converted.Run(data.inputs, what);
     note << "; " << Rows(data.inputs) << " rows of " << options.check_data_path << ", largest difference "
-         << SelfCheck(graph, model, data.inputs, options, what);
+         << CompareWithGraph(got, graph_values, model.ir, options, what);
     if (!data.outputs.empty()) {
       const std::vector<double> want = TaskValues(model, data.outputs, Rows(data.inputs));
-      note << ", and " << Compare(RunConverted(model, data.inputs, what), want, model.ir, options,
+      note << ", and " << Compare(got, want, model.ir, options,
                                   "check data: the converted model differs from the outputs given in '" +
                                       options.check_data_path + "'",
                                   what, "The file is not written")
