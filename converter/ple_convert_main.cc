@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
+#include "calibration.h"
 #include "converter.h"
 #include "convert_error.h"
 #include "model_writer.h"
@@ -12,9 +13,10 @@ namespace {
 
 struct ConvertOptions {
   std::string config_path, weights_path, output_path, source = "native", layout = "out_in", precision = "f32",
-                                                       report_data, sign_key_path, key_prefix, check_data;
+                                                       report_data, sign_key_path, key_prefix, check_data,
+                                                       calibration_data;
   bool quiet = false;
-  uint32_t max_reader_version = 3;
+  uint32_t max_reader_version = ple::kReaderVersion;
 };
 
 // Returns --generate-signing-key's option: given, it replaces the conversion.
@@ -32,9 +34,9 @@ CLI::Option* AddOptions(CLI::App& app, ConvertOptions* o) {
                  "exported ONNX graph as --weights, recognized and self-checked; builds with the ONNX import)")
       ->check(CLI::IsMember({"native", "torch-rechub", "deepctr-torch", "onnx"}));
   app.add_option("--max-reader-version", o->max_reader_version,
-                 "the oldest runtime reader version that must load the file (default 3, this runtime's; 2 writes "
-                 "float32 layers unpacked for runtimes of reader 2 and refuses what needs 3: docs/file-format.md, "
-                 "'Reader versions')");
+                 "the oldest runtime reader version that must load the file (default 4, this runtime's; 3 refuses "
+                 "per-feature input scales; 2 writes float32 layers unpacked for runtimes of reader 2 and refuses "
+                 "what needs 3: docs/file-format.md, 'Reader versions')");
   app.add_option("--check-data", o->check_data,
                  "with --from onnx: JSON {\"inputs\": {name: {\"shape\": [...], \"values\": [...]}}, \"outputs\": "
                  "{...}} as ONNX Runtime takes and gives them (outputs optional); the converted model is compared "
@@ -52,6 +54,11 @@ CLI::Option* AddOptions(CLI::App& app, ConvertOptions* o) {
                  "with a quantized precision: also convert to float32 and report, per task, the max and mean "
                  "absolute output difference and (binary tasks with labels) the AUC difference on this data: a "
                  "conformance bundle directory or ple-run's JSON lines (docs/quantization.md)");
+  app.add_option("--calibration-data", o->calibration_data,
+                 "with int8 experts or gates: choose the first layers' input scales on this data (as --report-data "
+                 "takes it; keep it apart from the report's): features whose ranges differ get a scale of their own "
+                 "(inputs=auto, docs/quantization.md 'Input scales')")
+      ->check(CLI::ExistingPath);
   app.add_option("--sign-key", o->sign_key_path,
                  "sign the file's integrity trailer with this Ed25519 secret key (64 bytes; needs a build with "
                  "libsodium; docs/file-format.md)")
@@ -96,15 +103,41 @@ void PrintQuantizationReport(const ConvertOptions& o, const ple::convert::Import
   std::fputs(ple::tools::FormatQuantizationReport(report, o.precision).c_str(), stdout);
 }
 
+// --calibration-data: with int8 first layers, inputs=auto unless the spec says otherwise, and
+// the slices chosen on the data (tools/calibration.h).
+void ChooseInputScales(const ConvertOptions& o, const ple::convert::ImportOptions& options,
+                       ple::convert::PrecisionPlan* plan) {
+  using InputScales = ple::convert::PrecisionPlan::InputScales;
+  const bool int8_first = plan->experts == ple::convert::Precision::kI8 || plan->gates == ple::convert::Precision::kI8;
+  if (!o.calibration_data.empty() && !int8_first) {
+    throw ple::convert::ConvertError("--calibration-data chooses int8 input scales: give --precision int8");
+  }
+  if (!o.calibration_data.empty() && !plan->input_scales_given) plan->input_scales = InputScales::kAuto;
+  if (plan->input_scales != InputScales::kAuto) return;
+  if (o.calibration_data.empty()) {
+    throw ple::convert::ConvertError("inputs=auto chooses the input scales on calibration data: give --calibration-data");
+  }
+  std::fprintf(stderr, "ple-convert: converting to float32 and reading %s to choose the input scales\n",
+               o.calibration_data.c_str());
+  const ple::convert::ConvertedModel float32 =
+      ple::convert::Convert(ple::convert::ParseSource(o.source), o.config_path, o.weights_path, options);
+  size_t rows = 0;
+  const ple::convert::InputSliceChoice choice = ple::tools::CalibrateInputSlices(float32, *plan, o.calibration_data, &rows);
+  if (!o.quiet) std::printf("ple-convert: %s\n", ple::tools::DescribeInputSlices(choice, o.calibration_data, rows).c_str());
+  plan->input_slices = choice.widths;
+  if (choice.widths.empty()) plan->input_scales = InputScales::kSegments;
+}
+
 // Converts, signs when asked, writes the file atomically, then reports. Throws ConvertError,
 // or std::runtime_error for the report's data.
 void ConvertModel(const ConvertOptions& o) {
   ple::convert::ImportOptions options;
   options.naming.transpose_linear = o.layout == "in_out";
-  const ple::convert::PrecisionPlan precision_plan = ple::convert::PrecisionPlan::Parse(o.precision);
+  ple::convert::PrecisionPlan precision_plan = ple::convert::PrecisionPlan::Parse(o.precision);
   if (!o.check_data.empty() && o.source != "onnx") {
     throw ple::convert::ConvertError("--check-data checks an ONNX import: give --from onnx");
   }
+  ChooseInputScales(o, options, &precision_plan);
   ple::convert::WriteOptions write;
   write.max_reader_version = o.max_reader_version;
   const ple::convert::ConvertedModel model = ple::convert::Convert(
@@ -150,7 +183,7 @@ int main(int argc, char** argv) {
   } catch (const ple::convert::ConvertError& e) {
     std::fprintf(stderr, "ple-convert: error: %s\n", e.what());
     return 1;
-  } catch (const std::runtime_error& e) {  // the report's data
+  } catch (const std::runtime_error& e) {  // the report's or the calibration's data
     std::fprintf(stderr, "ple-convert: error: %s\n", e.what());
     return 1;
   } catch (const std::exception& e) {

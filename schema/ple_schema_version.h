@@ -8,10 +8,11 @@
 namespace ple {
 
 // The schema revision a writer used; a reader knows every field up to its own revision.
-constexpr uint32_t kSchemaVersion = 5;  // 4: optional feature encoders (readers of 3 ignore them);
-                                        // 5: narrow int8 weights flagged per group (older readers ignore it)
+constexpr uint32_t kSchemaVersion = 6;  // 4: optional feature encoders (readers of 3 ignore them);
+                                        // 5: narrow int8 weights flagged per group (older readers ignore it);
+                                        // 6: int8 input slices with their own scales (reader 4)
 // This library's reader version: it loads every file whose min_reader_version <= this.
-constexpr uint32_t kReaderVersion = 3;
+constexpr uint32_t kReaderVersion = 4;
 // What converters wrote as min_reader_version: revision 1 (dense inputs, row-major float32
 // layers), revision 2 (a feature layer, Dice or a score). Readers still load both.
 constexpr uint32_t kMinReaderVersionDenseOnly = 1;
@@ -19,6 +20,10 @@ constexpr uint32_t kMinReaderVersionFeatures = 2;
 // What this converter writes: every layer's weights in packed groups (float32, float16 or
 // int8), the feature layer always in its revision-2 form, int8 embedding tables possible.
 constexpr uint32_t kMinReaderVersionPacked = 3;
+// Files with an int8 group in input slices (PackedGroup.slice_widths: per-feature input scales).
+constexpr uint32_t kMinReaderVersionSlices = 4;
+// An int8 group has at most this many input slices (each one more GEMM pass over its columns).
+constexpr uint32_t kMaxInt8Slices = 64;
 
 // An int8 packed group reads at most this many inputs, so that the int32 dot products with
 // their zero-point correction (|.| <= 2 * 255 * 127 * K) cannot overflow.

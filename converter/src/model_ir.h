@@ -70,6 +70,10 @@ struct IrModel {
   std::vector<IrLevel> levels;
   std::vector<IrTower> towers;
   bool narrow_int8_weights = false;  // int8 layers quantized to [-64, 64] (PrecisionPlan::narrow_int8)
+  // The int8 first layers' input row in quantization slices, each with its own per-row scale
+  // (widths in columns, in row order, summing to row_width(); a split row's request columns
+  // whole slices). Empty: the request columns and the others (PrecisionPlan::input_scales).
+  std::vector<uint32_t> input_slices;
 
   size_t parameter_count() const;
   size_t layer_count() const;

@@ -60,6 +60,7 @@ class Packer {
     for (const auto& f : model.features) request += f.scope == fb::Scope::Request ? f.width : 0;
     const uint32_t row = model.row_width();
     request_columns_ = request > 0 && request < row ? request : 0;
+    input_slices_ = InputSlices(model.input_slices, row, request_columns_);
     for (size_t l = 0; l < model.levels.size(); ++l) {
       const IrLevel& level = model.levels[l];
       // Every stream of the first level is the input row: one group reads it for all streams.
@@ -80,7 +81,7 @@ class Packer {
               members.push_back(&g.mlp.layers[0]);
             }
           }
-          if (!members.empty()) AddGroup(members, l == 0 ? request_columns_ : 0);
+          if (!members.empty()) AddGroup(members, l == 0 ? request_columns_ : 0, l == 0);
         }
       }
     }
@@ -94,6 +95,14 @@ class Packer {
       for (const IrGate& g : level.gates) add_rest(g.mlp);
     }
     for (const IrTower& t : model.towers) add_rest(t.mlp);
+  }
+
+  // Whether an int8 group reads its inputs in slices of their own (reader version 4).
+  bool sliced() const {
+    for (const Group& g : groups_) {
+      if (g.precision == Precision::kI8 && !g.slices.empty()) return true;
+    }
+    return false;
   }
 
   Placement Find(const IrDense& layer) const {
@@ -114,9 +123,33 @@ class Packer {
     std::vector<const IrDense*> members;
     Precision precision = Precision::kF32;
     uint32_t in = 0, request_columns = 0, columns = 0;
+    std::vector<uint32_t> slices;  // int8 input slices (widths); empty: request columns and the others
   };
 
-  void AddGroup(const std::vector<const IrDense*>& members, uint32_t request_columns) {
+  // The model's input slices checked against the row, or none when they are the default ones.
+  static std::vector<uint32_t> InputSlices(const std::vector<uint32_t>& slices, uint32_t row, uint32_t request) {
+    if (slices.empty()) return {};
+    if (slices.size() > kMaxInt8Slices) {
+      throw ConvertError(std::to_string(slices.size()) + " input slices: at most " + std::to_string(kMaxInt8Slices));
+    }
+    uint32_t begin = 0;
+    for (uint32_t width : slices) {
+      if (width == 0 || (begin < request && begin + width > request)) {
+        throw ConvertError("input slices must be non-empty and keep the request columns (0 to " +
+                           std::to_string(request) + ") whole");
+      }
+      begin += width;
+    }
+    if (begin != row) {
+      throw ConvertError("input slices cover " + std::to_string(begin) + " columns, the input row has " +
+                         std::to_string(row));
+    }
+    const std::vector<uint32_t> segments =
+        request > 0 ? std::vector<uint32_t>{request, row - request} : std::vector<uint32_t>{row};
+    return slices == segments ? std::vector<uint32_t>{} : slices;
+  }
+
+  void AddGroup(const std::vector<const IrDense*>& members, uint32_t request_columns, bool first_level = false) {
     Group g;
     g.members = members;
     g.precision = members[0]->precision;
@@ -127,6 +160,7 @@ class Packer {
     }
     g.in = members[0]->in;
     g.request_columns = request_columns;
+    if (first_level && g.precision == Precision::kI8) g.slices = input_slices_;
     for (const IrDense* m : members) {
       placement_[m] = Placement{static_cast<uint32_t>(groups_.size() + 1), g.columns};
       g.columns += RoundUp(m->out, kTile);
@@ -148,13 +182,28 @@ class Packer {
     return nullptr;
   }
 
+  // [columns/16][blocks][16][4], each input slice's values padded to 4 (zeros).
   Offset<fb::PackedGroup> WriteInt8(FlatBufferBuilder& builder, const Group& g) const {
-    const uint32_t request = g.request_columns, candidate = g.in - request;
-    const uint32_t request_blocks = RoundUp(request, kKBlock) / kKBlock;
-    const uint32_t blocks = request_blocks + RoundUp(candidate, kKBlock) / kKBlock;
+    const uint32_t request = g.request_columns;
+    std::vector<uint32_t> widths = g.slices;
+    if (widths.empty()) {
+      if (request > 0) widths.push_back(request);
+      widths.push_back(g.in - request);
+    }
+    std::vector<uint32_t> slice_of(g.in), block_of(g.in);  // per input: its slice and block
+    uint32_t blocks = 0;
+    for (uint32_t s = 0, k = 0; s < widths.size(); ++s) {
+      for (uint32_t i = 0; i < widths[s]; ++i, ++k) {
+        slice_of[k] = s;
+        block_of[k] = blocks + i / kKBlock;
+      }
+      blocks += RoundUp(widths[s], kKBlock) / kKBlock;
+    }
     std::vector<int8_t> packed(size_t{g.columns} * blocks * kKBlock, 0);
     std::vector<float> scales(g.columns, 1.0f);
-    std::vector<int32_t> request_sums(g.columns, 0), candidate_sums(g.columns, 0);
+    std::vector<int32_t> sums(widths.size() * g.columns, 0);  // [slice][column]
+    std::vector<uint32_t> slice_begin(widths.size(), 0);
+    for (size_t s = 1; s < widths.size(); ++s) slice_begin[s] = slice_begin[s - 1] + widths[s - 1];
     for (uint32_t n = 0; n < g.columns; ++n) {
       uint32_t channel = 0;
       const IrDense* m = Channel(g, n, &channel);
@@ -164,18 +213,23 @@ class Packer {
       scales[n] = q.scale;
       const uint32_t tile = n / kTile, lane = n % kTile;
       for (uint32_t k = 0; k < g.in; ++k) {
-        const bool in_request = k < request;
-        const uint32_t block = in_request ? k / kKBlock : request_blocks + (k - request) / kKBlock;
-        const uint32_t within = in_request ? k % kKBlock : (k - request) % kKBlock;
-        packed[((size_t{tile} * blocks + block) * kTile + lane) * kKBlock + within] = q.values[k];
-        (in_request ? request_sums : candidate_sums)[n] += q.values[k];
+        const uint32_t within = (k - slice_begin[slice_of[k]]) % kKBlock;
+        packed[((size_t{tile} * blocks + block_of[k]) * kTile + lane) * kKBlock + within] = q.values[k];
+        sums[size_t{slice_of[k]} * g.columns + n] += q.values[k];
       }
     }
     builder.ForceVectorAlignment(packed.size(), 1, kWeightAlignment);
     const auto weights = builder.CreateVector(reinterpret_cast<const uint8_t*>(packed.data()), packed.size());
     const auto scale_offset = builder.CreateVector(scales);
-    const auto request_offset = request > 0 ? builder.CreateVector(request_sums) : 0;  // unsplit: none
-    const auto candidate_offset = builder.CreateVector(candidate_sums);
+    if (!g.slices.empty()) {  // schema 6: the slices and their sums
+      const auto widths_offset = builder.CreateVector(widths);
+      const auto sums_offset = builder.CreateVector(sums);
+      return fb::CreatePackedGroup(builder, fb::DType::I8, g.in, request, g.columns, weights, scale_offset, 0, 0,
+                                   narrow_, widths_offset, sums_offset);
+    }
+    const auto request_offset =  // unsplit: none
+        request > 0 ? builder.CreateVector(sums.data(), g.columns) : Offset<flatbuffers::Vector<int32_t>>();
+    const auto candidate_offset = builder.CreateVector(sums.data() + (request > 0 ? g.columns : 0), g.columns);
     return fb::CreatePackedGroup(builder, fb::DType::I8, g.in, request, g.columns, weights, scale_offset,
                                  request_offset, candidate_offset, narrow_);
   }
@@ -215,6 +269,7 @@ class Packer {
   }
 
   uint32_t request_columns_ = 0;
+  std::vector<uint32_t> input_slices_;  // the first level's int8 groups' (IrModel::input_slices), or none
   std::vector<Group> groups_;
   bool narrow_ = false;  // int8 groups quantized to [-64, 64] and flagged
   std::map<const IrDense*, Placement> placement_;
@@ -399,6 +454,11 @@ std::vector<uint8_t> SerializeModel(const IrModel& model, const std::string& pro
   }
   FlatBufferBuilder builder(1 << 16);
   const Packer packer(model, pack);
+  if (packer.sliced() && options.max_reader_version < kMinReaderVersionSlices) {
+    throw ConvertError("--max-reader-version " + std::to_string(options.max_reader_version) +
+                       ": per-feature input scales (--precision ...,inputs=features or auto) need reader version " +
+                       std::to_string(kMinReaderVersionSlices) + "; convert with inputs=segments for older readers");
+  }
   const std::vector<Offset<fb::Level>> levels = WriteLevels(builder, model, packer);
   std::vector<Offset<fb::Tower>> towers;
   for (const IrTower& tower : model.towers) {
@@ -417,7 +477,9 @@ std::vector<uint8_t> SerializeModel(const IrModel& model, const std::string& pro
   const FeatureLayerOffsets feature_layer = WriteFeatureLayer(builder, model);
   fb::ModelBuilder root(builder);
   root.add_schema_version(kSchemaVersion);
-  root.add_min_reader_version(pack ? kMinReaderVersionPacked : kMinReaderVersionFeatures);
+  root.add_min_reader_version(!pack ? kMinReaderVersionFeatures
+                              : packer.sliced() ? kMinReaderVersionSlices
+                                                : kMinReaderVersionPacked);
   root.add_metadata(metadata);
   root.add_tasks(tasks_offset);
   root.add_levels(levels_offset);

@@ -8,15 +8,17 @@
 #include <vector>
 
 #include "model_ir.h"
+#include "ple_schema_version.h"
 
 namespace ple {
 namespace convert {
 
 struct WriteOptions {
   // The oldest runtime reader version that must load the file (docs/file-format.md, "Reader
-  // versions"): 3 (default) writes every layer in packed groups; 2 writes float32 layers
-  // unpacked, as readers of 2 read them, and refuses what needs a newer reader.
-  uint32_t max_reader_version = 3;
+  // versions"): 4 (default, this runtime's) writes anything; 3 refuses int8 input slices
+  // (per-feature input scales); 2 also writes float32 layers unpacked, as readers of 2 read
+  // them, and refuses every quantized layer.
+  uint32_t max_reader_version = kReaderVersion;
 };
 
 // The oldest reader version `model` needs in the packed layout (3) and in the unpacked one,

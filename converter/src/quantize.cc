@@ -49,6 +49,15 @@ PrecisionPlan PrecisionPlan::Parse(const std::string& spec) {
       plan.narrow_int8 = true;
       continue;
     }
+    if (parts[i].rfind("inputs=", 0) == 0) {
+      const std::string mode = parts[i].substr(7);
+      if (mode == "segments") plan.input_scales = InputScales::kSegments;
+      else if (mode == "features") plan.input_scales = InputScales::kFeatures;
+      else if (mode == "auto") plan.input_scales = InputScales::kAuto;
+      else throw ConvertError("precision '" + spec + "': inputs=" + mode + " (segments, features or auto)");
+      plan.input_scales_given = true;
+      continue;
+    }
     const size_t equals = parts[i].find('=');
     if (equals == std::string::npos) {
       throw ConvertError("precision '" + spec + "': '" + parts[i] + "' is not CLASS=PRECISION or narrow (only the first item may be a plain precision)");
@@ -67,13 +76,19 @@ PrecisionPlan PrecisionPlan::Parse(const std::string& spec) {
   if (plan.narrow_int8 && !int8_layers) {
     throw ConvertError("precision '" + spec + "': 'narrow' applies to int8 layers, and no layer class is int8");
   }
+  if (plan.input_scales != InputScales::kSegments && plan.experts != Precision::kI8 && plan.gates != Precision::kI8) {
+    throw ConvertError("precision '" + spec + "': 'inputs=' applies to int8 first layers (experts or gates int8)");
+  }
   return plan;
 }
 
 std::string PrecisionPlan::ToString() const {
   return std::string("embeddings=") + PrecisionName(embeddings) + ",experts=" + PrecisionName(experts) +
          ",gates=" + PrecisionName(gates) + ",towers=" + PrecisionName(towers) + ",heads=" + PrecisionName(heads) +
-         (narrow_int8 ? ",narrow" : "");
+         (narrow_int8 ? ",narrow" : "") +
+         (input_scales == InputScales::kFeatures ? ",inputs=features"
+          : input_scales == InputScales::kAuto   ? ",inputs=auto"
+                                                 : "");
 }
 
 bool PrecisionPlan::quantized() const {
@@ -99,6 +114,19 @@ const char* PrecisionName(Precision precision) {
 
 void AssignPrecisions(const PrecisionPlan& plan, IrModel* model) {
   model->narrow_int8_weights = plan.narrow_int8;
+  model->input_slices.clear();
+  switch (plan.input_scales) {
+    case PrecisionPlan::InputScales::kSegments: break;
+    case PrecisionPlan::InputScales::kFeatures:
+      for (const FeatureConfig& f : model->features) model->input_slices.push_back(f.width);
+      break;
+    case PrecisionPlan::InputScales::kAuto:
+      if (plan.input_slices.empty()) {
+        throw ConvertError("inputs=auto chooses the input slices on calibration data: give --calibration-data");
+      }
+      model->input_slices = plan.input_slices;
+      break;
+  }
   auto set = [](IrMlp& mlp, Precision precision) {
     for (IrDense& layer : mlp.layers) layer.precision = precision;
   };

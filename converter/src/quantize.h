@@ -23,13 +23,23 @@ struct PrecisionPlan {
   // int8 layer weights in [-64, 64] instead of [-127, 127] ("narrow": one bit less, exact with
   // AVX2's vpmaddubsw; docs/quantization.md). Spec item "narrow"; not part of any default.
   bool narrow_int8 = false;
+  // How an int8 first layer quantizes its input row (docs/quantization.md, "Input scales"),
+  // spec item "inputs=...": kSegments one scale per row for the request columns and one for
+  // the others (the default without calibration data); kFeatures one per feature; kAuto slices
+  // of features chosen on calibration data (input_slices.h), set in input_slices by the caller.
+  enum class InputScales { kSegments, kFeatures, kAuto };
+  InputScales input_scales = InputScales::kSegments;
+  bool input_scales_given = false;   // the spec said inputs=...
+  std::vector<uint32_t> input_slices;  // kAuto: the chosen widths (IrModel::input_slices)
 
   // The documented default for "int8" (docs/quantization.md) and the all-fp16 and all-f32 plans.
   static PrecisionPlan ForName(const std::string& name);
-  // "int8", "f16", "f32", optionally followed by per-class overrides and "narrow":
-  // "int8,towers=f16,gates=int8,narrow". Throws ConvertError naming what is wrong.
+  // "int8", "f16", "f32", optionally followed by per-class overrides, "narrow" and
+  // "inputs=segments|features|auto": "int8,towers=f16,gates=int8,narrow,inputs=features".
+  // Throws ConvertError naming what is wrong.
   static PrecisionPlan Parse(const std::string& spec);
-  // The canonical spec: "embeddings=int8,experts=int8,gates=f32,towers=int8,heads=f32[,narrow]".
+  // The canonical spec: "embeddings=int8,experts=int8,gates=f32,towers=int8,heads=f32[,narrow]
+  // [,inputs=features|auto]".
   std::string ToString() const;
   bool quantized() const;
 };
@@ -38,7 +48,8 @@ struct PrecisionPlan {
 Precision ParsePrecision(const std::string& name);
 const char* PrecisionName(Precision precision);
 
-// Sets every layer's and table's precision.
+// Sets every layer's and table's precision, and the input slices (kFeatures: one per feature;
+// kAuto: plan.input_slices, which must have been chosen).
 void AssignPrecisions(const PrecisionPlan& plan, IrModel* model);
 
 // Symmetric int8 of one output channel: scale = max|w| / limit (1 when all zero),

@@ -39,10 +39,12 @@ Subject BenchModel(const std::string& name, const std::string& precision) {
               .bytes};
 }
 
-// Every precision, and int8 with narrow weights ([-64, 64]; AVX2 runs them with its own kernel).
+// Every precision, int8 with narrow weights ([-64, 64]; AVX2 runs them with its own kernel), and
+// int8 with a scale per input feature at level 1.
 std::vector<std::string> Precisions() {
   std::vector<std::string> precisions = ple::test::Precisions();
   precisions.push_back("int8,narrow");
+  precisions.push_back("int8,inputs=features");  // the first layers in slices, chained (several GEMM passes)
   return precisions;
 }
 

@@ -31,19 +31,30 @@ enum class WeightType : uint8_t { kF32, kF16, kI8 };
 // docs/architecture.md). Every layer of a loaded model is the member of one group: files of
 // schema 3 carry them; older files' row-major float32 layers are packed at load, each its own
 // group, into memory the LoadedModel owns.
+// An int8 group's inputs [k_begin, k_begin + k), quantized per row with their own scale and
+// zero point: blocks [first_block, first_block + blocks) of the group's weights (k padded to
+// 4). sums: per output channel, its int8 weights summed over these inputs (points into the file).
+struct QuantSlice {
+  uint32_t k_begin = 0, k = 0;
+  uint32_t first_block = 0, blocks = 0;
+  const int32_t* sums = nullptr;
+};
+
 struct PackedGroup {
   WeightType type = WeightType::kF32;
   uint32_t in = 0;                     // K
   uint32_t request_columns = 0;        // split point of K (0: not split)
   uint32_t columns = 0;                // N, a multiple of 16
-  uint32_t request_blocks = 0;         // I8: 4-value blocks of the request columns
-  uint32_t blocks = 0;                 // I8: all 4-value blocks (request, then the others)
+  uint32_t request_blocks = 0;         // I8: 4-value blocks of the request columns' slices
+  uint32_t blocks = 0;                 // I8: all 4-value blocks (each slice padded to 4 values)
   const void* weights = nullptr;       // I8: [columns/16][blocks][16][4]; F32, F16: [columns/16][in][16]
   size_t weight_bytes = 0;             // the bytes at `weights` (checked against the file at load)
   const float* scales = nullptr;       // I8: per column
-  const int32_t* request_sums = nullptr;    // I8: per column, over the request columns
-  const int32_t* candidate_sums = nullptr;  // I8: per column, over the other columns
   bool narrow = false;                 // I8: every weight in [-64, 64] (checked at load)
+  // I8: the input slices in order, the request columns' first (request_slices of them); files
+  // without slice_widths: the request columns (split groups) and the others.
+  std::vector<QuantSlice> slices;
+  uint32_t request_slices = 0;
 };
 
 // y[out] = activation(W[out, in] x[in] + bias[out]); W is columns [packed_column,

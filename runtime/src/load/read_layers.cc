@@ -21,12 +21,11 @@ namespace {
 static_assert(uint64_t{255} * 128 * (kMaxInt8Inputs + 4) * 2 < (uint64_t{1} << 31),
               "the int8 epilogue's int32 arithmetic must not overflow at the input cap");
 
-__attribute__((noinline)) Status CheckChannelSums(const flatbuffers::Vector<int32_t>* sums, uint32_t blocks, const std::string& what,
-                        uint32_t columns) {
-  if (sums == nullptr) return Status::Ok();
+__attribute__((noinline)) Status CheckChannelSums(const int32_t* sums, uint32_t blocks, const std::string& what,
+                                                  uint32_t columns) {
   const int64_t k = int64_t{blocks} * 4, lo = -128 * k, hi = 127 * k;
   for (uint32_t n = 0; n < columns; ++n) {
-    const int64_t sum = sums->Get(n);
+    const int64_t sum = sums[n];
     if (sum < lo || sum > hi) {
       return MakeError(PLE_ERROR_INVALID_MODEL,
                        "%s: channel sum %lld of column %u is outside [%lld, %lld], the range of %lld int8 weights",
@@ -190,8 +189,76 @@ Status ModelReader::ReadMlp(const fb::Mlp* mlp, const std::string& what, uint32_
   return Status::Ok();
 }
 
-// An int8 group's shape in 4-value blocks, its channel scales and sums (CheckChannelSums),
-// and the weight bytes expected.
+// An int8 group's input slices (schema 6's slice_widths, else the request and candidate
+// columns): their widths, 4-value blocks and channel sums (CheckChannelSums).
+Status ReadInt8Slices(const fb::PackedGroup& g, const std::string& what, PackedGroup* group) {
+  const auto* widths = g.slice_widths();
+  const auto* slice_sums = g.slice_sums();
+  if (widths == nullptr) {
+    if (slice_sums != nullptr) return MakeError(PLE_ERROR_INVALID_MODEL, "%s: slice_sums without slice_widths", what.c_str());
+    const auto* request_sums = g.request_sums();
+    const auto* candidate_sums = g.candidate_sums();
+    const bool request_sums_ok = group->request_columns == 0
+                                     ? request_sums == nullptr
+                                     : request_sums != nullptr && request_sums->size() == group->columns;
+    if (!request_sums_ok || candidate_sums == nullptr || candidate_sums->size() != group->columns) {
+      return MakeError(PLE_ERROR_INVALID_MODEL,
+                       "%s: int8 weights need %u channel sums (request sums exactly when split)", what.c_str(),
+                       group->columns);
+    }
+    const uint32_t request_blocks = (group->request_columns + 3) / 4;
+    if (group->request_columns > 0) {
+      group->slices.push_back(QuantSlice{0, group->request_columns, 0, request_blocks, request_sums->data()});
+    }
+    group->slices.push_back(QuantSlice{group->request_columns, group->in - group->request_columns, request_blocks,
+                                       (group->in - group->request_columns + 3) / 4, candidate_sums->data()});
+  } else {
+    if (widths->size() == 0 || widths->size() > kMaxInt8Slices) {
+      return MakeError(PLE_ERROR_INVALID_MODEL, "%s: %u input slices, 1 to %u allowed", what.c_str(), widths->size(),
+                       kMaxInt8Slices);
+    }
+    if (slice_sums == nullptr || slice_sums->size() != uint64_t{widths->size()} * group->columns) {
+      return MakeError(PLE_ERROR_INVALID_MODEL, "%s: %u input slices need %llu slice sums", what.c_str(),
+                       widths->size(), static_cast<unsigned long long>(uint64_t{widths->size()} * group->columns));
+    }
+    uint64_t k_begin = 0, block = 0;
+    for (uint32_t s = 0; s < widths->size(); ++s) {
+      const uint32_t k = widths->Get(s);
+      if (k == 0 || k_begin + k > group->in || (k_begin < group->request_columns && k_begin + k > group->request_columns)) {
+        return MakeError(PLE_ERROR_INVALID_MODEL,
+                         "%s: input slice %u (%u values at %llu) is empty, passes the %u inputs or crosses the "
+                         "request columns' end (%u)",
+                         what.c_str(), s, k, static_cast<unsigned long long>(k_begin), group->in,
+                         group->request_columns);
+      }
+      group->slices.push_back(QuantSlice{static_cast<uint32_t>(k_begin), k, static_cast<uint32_t>(block), (k + 3) / 4,
+                                         slice_sums->data() + size_t{s} * group->columns});
+      k_begin += k;
+      block += (k + 3) / 4;
+    }
+    if (k_begin != group->in) {
+      return MakeError(PLE_ERROR_INVALID_MODEL, "%s: input slices of %llu values, the group reads %u", what.c_str(),
+                       static_cast<unsigned long long>(k_begin), group->in);
+    }
+  }
+  for (const QuantSlice& slice : group->slices) {
+    group->request_slices += slice.k_begin < group->request_columns ? 1 : 0;
+    group->request_blocks += slice.k_begin < group->request_columns ? slice.blocks : 0;
+    group->blocks += slice.blocks;
+  }
+  for (size_t s = 0; s < group->slices.size(); ++s) {
+    const QuantSlice& slice = group->slices[s];
+    const std::string name = widths != nullptr                        ? " input slice " + std::to_string(s) + " sums"
+                             : slice.k_begin < group->request_columns ? " request sums"
+                                                                      : " candidate sums";
+    const Status status = CheckChannelSums(slice.sums, slice.blocks, what + name, group->columns);
+    if (!status.ok()) return status;
+  }
+  return Status::Ok();
+}
+
+// An int8 group's shape in 4-value blocks, its channel scales and slices, and the weight bytes
+// expected.
 Status ModelReader::ReadInt8Group(const fb::PackedGroup& g, const std::string& what, PackedGroup* group,
                                   uint64_t* expected) {
   group->type = WeightType::kI8;
@@ -199,20 +266,9 @@ Status ModelReader::ReadInt8Group(const fb::PackedGroup& g, const std::string& w
     return MakeError(PLE_ERROR_INVALID_MODEL, "%s: %u inputs, int8 groups read at most %u", what.c_str(),
                      group->in, kMaxInt8Inputs);
   }
-  group->request_blocks = (group->request_columns + 3) / 4;
-  group->blocks = group->request_blocks + (group->in - group->request_columns + 3) / 4;
-  *expected = uint64_t{group->columns} * group->blocks * 4;
   const auto* scales = g.scales();
-  const auto* request_sums = g.request_sums();
-  const auto* candidate_sums = g.candidate_sums();
-  const bool request_sums_ok = group->request_columns == 0
-                                   ? request_sums == nullptr
-                                   : request_sums != nullptr && request_sums->size() == group->columns;
-  if (scales == nullptr || scales->size() != group->columns || !request_sums_ok || candidate_sums == nullptr ||
-      candidate_sums->size() != group->columns) {
-    return MakeError(PLE_ERROR_INVALID_MODEL,
-                     "%s: int8 weights need %u scales and channel sums (request sums exactly when split)",
-                     what.c_str(), group->columns);
+  if (scales == nullptr || scales->size() != group->columns) {
+    return MakeError(PLE_ERROR_INVALID_MODEL, "%s: int8 weights need %u scales", what.c_str(), group->columns);
   }
   for (uint32_t n = 0; n < group->columns; ++n) {
     const float scale = scales->Get(n);
@@ -221,15 +277,10 @@ Status ModelReader::ReadInt8Group(const fb::PackedGroup& g, const std::string& w
                        what.c_str(), static_cast<double>(scale), n);
     }
   }
-  Status status = CheckChannelSums(request_sums, group->request_blocks, what + " request sums", group->columns);
-  if (status.ok()) {
-    status = CheckChannelSums(candidate_sums, group->blocks - group->request_blocks, what + " candidate sums",
-                              group->columns);
-  }
+  const Status status = ReadInt8Slices(g, what, group);
   if (!status.ok()) return status;
+  *expected = uint64_t{group->columns} * group->blocks * 4;
   group->scales = scales->data();
-  group->request_sums = request_sums != nullptr ? request_sums->data() : nullptr;
-  group->candidate_sums = candidate_sums->data();
   return Status::Ok();
 }
 

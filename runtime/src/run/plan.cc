@@ -48,6 +48,10 @@ uint32_t AddMlp(Builder* b, const Mlp& mlp, uint32_t input, uint32_t level) {
       }
       plan->max_group_columns = std::max(plan->max_group_columns, layer.packed->columns);
       plan->max_group_blocks = std::max(plan->max_group_blocks, layer.packed->blocks);
+      const PackedGroup& g = *layer.packed;
+      if (g.request_slices > 1 || g.slices.size() - g.request_slices > 1) {
+        plan->max_chained_columns = std::max(plan->max_chained_columns, g.columns);
+      }
       plan->steps.push_back(step);
       done = b->packed_value.find(&layer);
     }

@@ -72,6 +72,7 @@ struct Plan {
   std::vector<uint32_t> split_outputs;  // split step k: floats of its request part (the group's columns)
   uint32_t max_group_columns = 0;       // widest kGroup
   uint32_t max_group_blocks = 0;        // most int8 4-value blocks of a kGroup's input
+  uint32_t max_chained_columns = 0;     // widest int8 kGroup with a part of several input slices (0: none)
 };
 
 // Flattens the model (steps whose result nothing reads are dropped) and places every value.

@@ -195,6 +195,8 @@ Status Session::CreateWorker(const ScratchSizes& scratch, Worker* worker) {
   worker->gemm_out.assign(scratch.gemm_out, 0.0f);
   worker->gate_weights.assign(scratch.gate_weights, 0.0f);
   worker->tile_outputs.resize(scratch.tile_outputs);
+  worker->slice_chain.assign(scratch.slice_chain, 0.0f);
+  worker->chain_outputs.resize(scratch.chain_outputs);
   worker->gate_expert_pointers.resize(plan_.max_gate_experts);
   worker->sources.resize(model_->features().size() + model_->extras().size());
   worker->stage_nanoseconds.assign(OutputsStage() + 1, 0);
@@ -296,19 +298,8 @@ ple_status Session::GroupProduct(Worker& worker, const GroupState& state, const 
   const size_t tiles = g.columns / 16;
   const size_t k_begin = request ? 0 : g.request_columns, k = request ? g.request_columns : g.in - g.request_columns;
   switch (g.type) {
-    case WeightType::kI8: {
-      const size_t first_block = request ? 0 : g.request_blocks;
-      const size_t blocks = request ? g.request_blocks : g.blocks - g.request_blocks, q_stride = blocks * 4;
-      if (!kernels_->f32_qu8_quantize(rows, k, x, x_stride, worker.quantized.data(), q_stride, q_stride,
-                                      worker.row_scales.data(), worker.row_zero_points.data())) {
-        return NonFiniteInputError(x, x_stride, rows, k, request ? "request columns" : "input");
-      }
-      const auto gemm = g.narrow ? kernels_->qu8s8_gemm_narrow : kernels_->qu8s8_gemm;
-      gemm(rows, blocks, worker.quantized.data(), q_stride, static_cast<const int8_t*>(g.weights) + first_block * 64,
-           size_t{g.blocks} * 64, tiles, worker.row_scales.data(), worker.row_zero_points.data(), g.scales,
-           request ? g.request_sums : g.candidate_sums, worker.tile_outputs.data(), add_stride);
-      return PLE_OK;
-    }
+    case WeightType::kI8:
+      return Int8Product(worker, g, part, rows, x, x_stride, add_stride);
     case WeightType::kF16:
       kernels_->f16_gemm(rows, k, x, x_stride, static_cast<const uint16_t*>(g.weights) + k_begin * 16,
                          size_t{g.in} * 16, tiles, worker.tile_outputs.data(), add_stride);
@@ -329,6 +320,51 @@ ple_status Session::GroupProduct(Worker& worker, const GroupState& state, const 
     }
   }
   return SetLastError(PLE_ERROR_INTERNAL, "a packed group of unknown weight type");
+}
+
+// Each input slice of the part is quantized per row with its own scale, and multiplied. One
+// slice: into the tile outputs. Several: the first slice's product plus the tiles' addends goes
+// to worker.slice_chain, each next one adds its product to that in place (the kernels read an
+// addend before they write its output), the last one adds into the tile outputs (ReLU there):
+// one fixed float order, so every path computes the same bits.
+ple_status Session::Int8Product(Worker& worker, const PackedGroup& g, GroupPart part, size_t rows, const float* x,
+                                size_t x_stride, size_t add_stride) {
+  const bool request = part == GroupPart::kRequest;
+  const size_t first = request ? 0 : g.request_slices, end = request ? g.request_slices : g.slices.size();
+  const size_t tiles = g.columns / 16, k_begin = g.slices[first].k_begin;
+  const auto gemm = g.narrow ? kernels_->qu8s8_gemm_narrow : kernels_->qu8s8_gemm;
+  for (size_t s = first; s < end; ++s) {
+    const QuantSlice& slice = g.slices[s];
+    const size_t q_stride = size_t{slice.blocks} * 4;
+    if (!kernels_->f32_qu8_quantize(rows, slice.k, x + (slice.k_begin - k_begin), x_stride, worker.quantized.data(),
+                                    q_stride, q_stride, worker.row_scales.data(), worker.row_zero_points.data())) {
+      const QuantSlice& last = g.slices[end - 1];
+      return NonFiniteInputError(x, x_stride, rows, last.k_begin + last.k - k_begin,
+                                 request ? "request columns" : "input");
+    }
+    const kernels::TileOutput* outputs = worker.tile_outputs.data();
+    size_t stride = add_stride;
+    if (end - first > 1) {  // chained through worker.slice_chain
+      for (size_t t = 0; t < tiles; ++t) {
+        const kernels::TileOutput& o = worker.tile_outputs[t];
+        kernels::TileOutput& chained = worker.chain_outputs[t];
+        float* so_far = worker.slice_chain.data() + 16 * t;
+        if (s + 1 == end) {
+          chained = o;
+          chained.add = so_far;
+        } else {
+          chained = kernels::TileOutput{o.out != nullptr ? so_far : nullptr, s == first ? o.add : so_far, g.columns, 16,
+                                        0, 0};
+        }
+      }
+      outputs = worker.chain_outputs.data();
+      stride = s == first ? add_stride : g.columns;
+    }
+    gemm(rows, slice.blocks, worker.quantized.data(), q_stride,
+         static_cast<const int8_t*>(g.weights) + size_t{slice.first_block} * 64, size_t{g.blocks} * 64, tiles,
+         worker.row_scales.data(), worker.row_zero_points.data(), g.scales, slice.sums, outputs, stride);
+  }
+  return PLE_OK;
 }
 
 // The XNNPACK path's epilogue: its raw product (worker.gemm_out, `columns` floats per row) plus each
@@ -457,6 +493,7 @@ ple_status Session::RunRows(Worker& worker, RunInputs* inputs, size_t begin, siz
     const size_t rows = std::min<size_t>(tile_rows_, end - first);
     status = AssembleInputs(worker, inputs, first, rows);
     if (status != PLE_OK) return status;
+    if (!input_records_.empty()) RecordInputs(worker, *inputs, first, rows);
     clock.Charge(0);
     for (size_t step_index = 0; step_index < plan_.steps.size(); ++step_index) {
       const PlanStep& step = plan_.steps[step_index];

@@ -109,6 +109,12 @@ class Session {
   Status EnableLayerRecording(bool enable = true);
   const std::vector<LayerRecord>& layer_records() const { return layer_records_; }
 
+  // Input recording (internal, the converter's calibration): every run copies each candidate's
+  // whole input row (LoadedModel::row_width floats, the model's column order, request columns
+  // included) to input_records(), max_batch rows of the last Run.
+  Status EnableInputRecording(bool enable = true);
+  const std::vector<float>& input_records() const { return input_records_; }
+
   // How many times the request part of the split first layers was computed (tests use it to
   // show a request context's work is done once and reused).
   size_t request_part_updates() const { return request_part_updates_; }
@@ -163,6 +169,8 @@ class Session {
     std::vector<float> gemm_out;                     // XNNPACK: a group's raw product
     std::vector<float> gate_weights;                 // one row's softmax weights
     std::vector<kernels::TileOutput> tile_outputs;   // one per tile of the widest group
+    std::vector<float> slice_chain;                  // int8 input slices: the slices so far (plan.max_chained_columns per row)
+    std::vector<kernels::TileOutput> chain_outputs;  // and the tiles that write or read it
     std::vector<const float*> gate_expert_pointers;
     std::vector<FeatureSource> sources;              // the run's sources, positioned at this worker's rows
     std::vector<uint64_t> stage_nanoseconds;         // profiling: per stage
@@ -188,12 +196,17 @@ class Session {
   ple_status GroupRequestPart(Worker& worker, size_t step_index, const PlanStep& step, size_t rows,
                               const float* request, float* part);
   enum class GroupPart { kRequest, kCandidate };  // a split group's request columns, or the rest (all, unsplit)
+  // An int8 group's product over one part's input slices (GroupProduct's int8 case).
+  ple_status Int8Product(Worker& worker, const PackedGroup& g, GroupPart part, size_t rows, const float* x,
+                         size_t x_stride, size_t add_stride);
   ple_status GroupProduct(Worker& worker, const GroupState& state, const PackedGroup& g, GroupPart part, size_t rows,
                           const float* x, size_t x_stride, size_t add_stride);
   void AddAndStore(Worker& worker, size_t rows, size_t tiles, size_t columns, size_t add_stride);
   void RunGate(Worker& worker, size_t step_index, const PlanStep& step, size_t first, size_t rows);
   // Layer recording: copies the group's members' rows [first, first + rows) to their records.
   void RecordLayers(const Worker& worker, const PlanStep& step, size_t first, size_t rows);
+  // Input recording: rows [first, first + rows)'s input rows, as AssembleInputs left them.
+  void RecordInputs(const Worker& worker, const RunInputs& inputs, size_t first, size_t rows);
   ple_status ComputeScores(const RunInputs& inputs, size_t first, size_t rows, const float* outputs,
                            float* scores) const;
 
@@ -227,6 +240,7 @@ class Session {
   std::vector<int> record_of_step_;                            // per step: index in gate_records_ or -1
   std::vector<LayerRecord> layer_records_;
   std::vector<int> record_of_member_;                          // per group member: index in layer_records_ or -1
+  std::vector<float> input_records_;                           // max_batch x row_width, or empty
   size_t recorded_rows_ = 0;
 };
 

@@ -48,7 +48,7 @@ uint64_t ArenaBytes(const Plan& plan, uint32_t tile_rows);
 // but for the request partials and the groups' bias and tile tables, which are shared.
 struct ScratchSizes {
   uint64_t request_partials = 0, quantized = 0, rows = 0, request_part_rows = 0, gemm_out = 0, gate_weights = 0,
-           tile_outputs = 0;
+           tile_outputs = 0, slice_chain = 0, chain_outputs = 0;
   uint64_t bias_and_tiles = 0;  // bytes of the groups' bias vectors and tile tables
 
   ScratchSizes(const Plan& plan, uint32_t tile_rows, bool xnnpack_f32) {
@@ -58,6 +58,8 @@ struct ScratchSizes {
     request_part_rows = plan.split ? uint64_t{tile_rows} * plan.max_group_columns : 0;
     gate_weights = plan.max_gate_experts;
     tile_outputs = plan.max_group_columns / 16;
+    slice_chain = uint64_t{tile_rows} * plan.max_chained_columns;
+    chain_outputs = plan.max_chained_columns / 16;
     for (const PlanStep& step : plan.steps) {
       if (step.kind != StepKind::kGroup) continue;
       bias_and_tiles += uint64_t{step.group->columns} * sizeof(float) + step.group->columns / 16 * sizeof(uint32_t);
@@ -68,8 +70,8 @@ struct ScratchSizes {
   }
   uint64_t shared_bytes() const { return request_partials * sizeof(float) + bias_and_tiles; }
   uint64_t worker_bytes() const {
-    return (request_part_rows + gemm_out + gate_weights) * sizeof(float) + quantized +
-           rows * (sizeof(float) + sizeof(int32_t)) + tile_outputs * sizeof(kernels::TileOutput);
+    return (request_part_rows + gemm_out + gate_weights + slice_chain) * sizeof(float) + quantized +
+           rows * (sizeof(float) + sizeof(int32_t)) + (tile_outputs + chain_outputs) * sizeof(kernels::TileOutput);
   }
 };
 

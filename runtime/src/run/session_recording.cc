@@ -95,4 +95,34 @@ void Session::RecordLayers(const Worker& worker, const PlanStep& step, size_t fi
   }
 }
 
+Status Session::EnableInputRecording(bool enable) {
+  input_records_.clear();
+  input_records_.shrink_to_fit();
+  if (!enable) return Status::Ok();
+  const uint64_t floats = uint64_t{max_batch_} * model_->row_width();
+  const Status status = CheckSessionBytes(floats * sizeof(float), "input recording");
+  if (!status.ok()) return status;
+  input_records_.assign(static_cast<size_t>(floats), 0.0f);
+  return Status::Ok();
+}
+
+void Session::RecordInputs(const Worker& worker, const RunInputs& inputs, size_t first, size_t rows) {
+  const LoadedModel& model = *model_;
+  const size_t width = model.row_width();
+  for (const FeatureSpec& feature : model.features()) {
+    // Where AssembleInputs put the feature's columns (or where the request context holds them).
+    const float* source = ValuePointer(worker, kInputValue) + (plan_.split ? feature.segment_offset : feature.row_offset);
+    size_t stride = plan_.input_width;
+    if (feature.scope == PLE_SCOPE_REQUEST && plan_.split) {
+      const bool context = inputs.request_values != nullptr;
+      source = (context ? inputs.request_values : ValuePointer(worker, kRequestRowsValue)) + feature.segment_offset;
+      stride = context ? 0 : plan_.request_width;
+    }
+    for (size_t r = 0; r < rows; ++r) {
+      std::copy(source + r * stride, source + r * stride + feature.width,
+                input_records_.data() + (first + r) * width + feature.row_offset);
+    }
+  }
+}
+
 }  // namespace ple::rt
