@@ -13,6 +13,10 @@ constexpr uint32_t kSchemaVersion = 6;  // 4: optional feature encoders (readers
                                         // 6: int8 input slices with their own scales (reader 4)
 // This library's reader version: it loads every file whose min_reader_version <= this.
 constexpr uint32_t kReaderVersion = 4;
+// The schema revision that introduced this reader version: ple_schema_version_string() is
+// "READER.(kSchemaVersion - this).0", its minor counting the revisions since that only added
+// fields this reader may ignore.
+constexpr uint32_t kReaderVersionSchema = 6;
 // What converters wrote as min_reader_version: revision 1 (dense inputs, row-major float32
 // layers), revision 2 (a feature layer, Dice or a score). Readers still load both.
 constexpr uint32_t kMinReaderVersionDenseOnly = 1;

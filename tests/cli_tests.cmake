@@ -109,6 +109,25 @@ ple_cli_test("a quantization report ranks each request of the example's evaluati
              COMMAND $<TARGET_FILE:ple-convert> --config ${EXAMPLE}/config.json --weights ${EXAMPLE}/weights.safetensors
                      --output feed-int8-evaluation.ple --precision int8 --report-data ${EXAMPLE}/evaluation.jsonl
              REGEX "on 2000 candidates \\(40 requests\\).*ranking by the score over 40 requests \\(the requests of the data\\):.*top-1 kept [01]\\.[0-9]+, top-3 [01]\\.[0-9]+, top-5 [01]\\.[0-9]+ \\(worst [01]\\.[0-9]+\\), top-10 [01]\\.[0-9]+ \\(mean overlap\\); Kendall tau-b 0\\.9[0-9]+ \\(worst [0-9.]+\\); NDCG 0\\.9")
+ple_cli_test("a quantization report on data without labels (the example's request file) gives no AUC"
+             COMMAND $<TARGET_FILE:ple-convert> --config ${EXAMPLE}/config.json --weights ${EXAMPLE}/weights.safetensors
+                     --output feed-int8-unlabelled.ple --precision int8 --report-data ${EXAMPLE}/request.jsonl
+             REGEX "click +binary +[0-9.e+-]+ +[0-9.e+-]+ +- +- +\\(no labels\\)")
+ple_cli_test("convert the example to int8 with input scales chosen on its calibration data"
+             COMMAND $<TARGET_FILE:ple-convert> --config ${EXAMPLE}/config.json --weights ${EXAMPLE}/weights.safetensors
+                     --output feed-int8-calibrated.ple --precision int8 --calibration-data ${EXAMPLE}/calibration.jsonl
+             REGEX "input scales chosen on [^ ]*calibration.jsonl \\(1500 candidates\\): user_id [^;]*user_activity[^;]*; predicted first-layer rounding error 0\\.[0-9]+ of one scale per segment.*precision embeddings=int8,experts=int8,gates=int8,towers=int8,heads=f16,inputs=auto")
+ple_cli_failure_test("convert with inputs=auto but no calibration data" "give --calibration-data"
+                     $<TARGET_FILE:ple-convert> --config ${EXAMPLE}/config.json --weights ${EXAMPLE}/weights.safetensors
+                     --output out.ple --precision int8,inputs=auto)
+ple_cli_failure_test("convert with calibration data but no int8" "give --precision int8"
+                     $<TARGET_FILE:ple-convert> --config ${EXAMPLE}/config.json --weights ${EXAMPLE}/weights.safetensors
+                     --output out.ple --calibration-data ${EXAMPLE}/calibration.jsonl)
+ple_cli_failure_test("convert per-feature input scales for runtimes of reader version 3"
+                     "per-feature input scales .* need reader version 4"
+                     $<TARGET_FILE:ple-convert> --config ${EXAMPLE}/config.json --weights ${EXAMPLE}/weights.safetensors
+                     --output ${CMAKE_CURRENT_BINARY_DIR}/never-written.ple --precision int8,inputs=features
+                     --max-reader-version 3)
 ple_cli_test("convert the example for runtimes of reader version 2"
              COMMAND $<TARGET_FILE:ple-convert> --config ${EXAMPLE}/config.json --weights ${EXAMPLE}/weights.safetensors
                      --output feed-reader2.ple --max-reader-version 2

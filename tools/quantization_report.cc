@@ -144,7 +144,7 @@ std::vector<TaskQuantizationReport> CompareTaskOutputs(const std::vector<TaskInf
         task.mean_abs += std::fabs(x - y) / static_cast<double>(candidates);
         squared_error += (x - y) * (x - y);
         squared_a += x * x;
-        if (batch.labels.empty() || !batch.labels[c][t]) continue;
+        if (c >= batch.labels.size() || batch.labels[c].empty() || !batch.labels[c][t]) continue;  // unlabelled
         labels.push_back(*batch.labels[c][t]);
         predictions_a.push_back(x);
         predictions_b.push_back(y);

@@ -125,10 +125,10 @@ const char* ple_abi_version_string(void) {
 }
 
 const char* ple_schema_version_string(void) {
-  static_assert(ple::kSchemaVersion >= ple::kReaderVersion, "the schema revision is at least the reader version");
+  static_assert(ple::kSchemaVersion >= ple::kReaderVersionSchema, "the schema revision is at least its reader's");
   static const struct Text {  // built once, without allocating
     char text[32];
-    Text() { std::snprintf(text, sizeof text, "%u.%u.0", ple::kReaderVersion, ple::kSchemaVersion - ple::kReaderVersion); }
+    Text() { std::snprintf(text, sizeof text, "%u.%u.0", ple::kReaderVersion, ple::kSchemaVersion - ple::kReaderVersionSchema); }
   } version;
   return version.text;
 }
