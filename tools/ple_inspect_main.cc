@@ -270,6 +270,27 @@ void PrintTasks(const ple::Model& verified) {
   }
 }
 
+// The int8 groups that quantize their input row in slices (docs/quantization.md, "Input
+// scales"): each slice's features, by the features' widths in row order.
+void PrintInputSlices(const ple::fb::Model& model) {
+  if (model.packed_groups() == nullptr || model.features() == nullptr) return;
+  for (uint32_t i = 0; i < model.packed_groups()->size(); ++i) {
+    const auto* widths = model.packed_groups()->Get(i)->slice_widths();
+    if (widths == nullptr) continue;
+    std::string text;
+    uint32_t feature = 0;
+    for (uint32_t s = 0; s < widths->size(); ++s) {
+      std::string names;
+      for (uint32_t covered = 0; covered < widths->Get(s) && feature < model.features()->size(); ++feature) {
+        covered += model.features()->Get(feature)->width();
+        names += (names.empty() ? "" : " ") + model.features()->Get(feature)->name()->str();
+      }
+      text += (s ? " | " : "") + names;
+    }
+    std::printf("  int8 input scales, %u slices (packed group %u): %s\n", widths->size(), i + 1, text.c_str());
+  }
+}
+
 // Every level's experts and gates, with its parameter count; the counts are added to `total`.
 void PrintLevels(const ple::fb::Model& model, Counts* total) {
   for (uint32_t l = 0; l < model.levels()->size(); ++l) {
@@ -295,6 +316,7 @@ void PrintLevels(const ple::fb::Model& model, Counts* total) {
                   StreamName(gate->output_stream(), model).c_str(), StreamName(gate->input_stream(), model).c_str(),
                   experts.c_str(), DescribeMlp(gate->mlp(), &counts).c_str());
     }
+    if (l == 0) PrintInputSlices(model);
     std::printf("  level %u parameters: %zu\n", l, counts.parameters);
     total->Merge(counts);
   }
