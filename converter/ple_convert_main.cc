@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "calibration.h"
+#include "precision_planner.h"
 #include "converter.h"
 #include "convert_error.h"
 #include "model_writer.h"
@@ -14,7 +15,7 @@ namespace {
 struct ConvertOptions {
   std::string config_path, weights_path, output_path, source = "native", layout = "out_in", precision = "f32",
                                                        report_data, sign_key_path, key_prefix, check_data,
-                                                       calibration_data;
+                                                       calibration_data, target = "x86-avx512vnni";
   bool quiet = false;
   uint32_t max_reader_version = ple::kReaderVersion;
 };
@@ -49,7 +50,9 @@ CLI::Option* AddOptions(CLI::App& app, ConvertOptions* o) {
                  "how weights are stored: f32 (default), f16, or int8 (the default mix of docs/quantization.md); "
                  "per layer class overrides follow, e.g. int8,gates=int8,towers=f16 "
                  "(classes: embeddings, experts, gates, towers, heads); 'narrow' puts int8 layer weights in "
-                 "[-64, 64] (faster on AVX2 without VNNI, one bit less precise), e.g. int8,narrow");
+                 "[-64, 64] (faster on AVX2 without VNNI, one bit less precise), e.g. int8,narrow; "
+                 "auto:TARGETS chooses each layer's precision to keep the ranking, e.g. auto:top5=0.995,tau=0.98 "
+                 "(needs --calibration-data to plan and --report-data to verify; docs/quantization.md)");
   app.add_option("--report-data", o->report_data,
                  "with a quantized precision: also convert to float32 and report, per task, the max and mean "
                  "absolute output difference and (binary tasks with labels) the AUC difference on this data: a "
@@ -59,6 +62,9 @@ CLI::Option* AddOptions(CLI::App& app, ConvertOptions* o) {
                  "takes it; keep it apart from the report's): features whose ranges differ get a scale of their own "
                  "(inputs=auto, docs/quantization.md 'Input scales')")
       ->check(CLI::ExistingPath);
+  app.add_option("--target", o->target,
+                 "with --precision auto:...: the CPU whose measured costs the plan minimizes (x86-avx512vnni, "
+                 "default; x86-avx2)");
   app.add_option("--sign-key", o->sign_key_path,
                  "sign the file's integrity trailer with this Ed25519 secret key (64 bytes; needs a build with "
                  "libsodium; docs/file-format.md)")
@@ -74,7 +80,7 @@ CLI::Option* AddOptions(CLI::App& app, ConvertOptions* o) {
 
 // What was written: the model's size and shape, the precision and the file's SHA-256.
 void PrintSummary(const ConvertOptions& o, const ple::convert::ConvertedModel& model, const std::vector<uint8_t>& file,
-                  const ple::convert::PrecisionPlan& precision_plan) {
+                  const std::string& precision) {
   size_t experts = 0;
   for (const auto& level : model.ir.levels) experts += level.experts.size();
   std::printf("ple-convert: wrote %s (%zu bytes): %zu tasks, %zu features (%u floats per input row), "
@@ -87,7 +93,7 @@ void PrintSummary(const ConvertOptions& o, const ple::convert::ConvertedModel& m
     std::printf("ple-convert: runtimes of reader version %u and newer load it (float32 layers unpacked)\n",
                 o.max_reader_version);
   }
-  std::printf("ple-convert: precision %s\n", precision_plan.ToString().c_str());
+  std::printf("ple-convert: precision %s\n", precision.c_str());
   std::printf("ple-convert: sha256 %s%s\n", ple::convert::Sha256Hex(file).c_str(),
               o.sign_key_path.empty() ? "" : " (signed)");
 }
@@ -128,15 +134,44 @@ void ChooseInputScales(const ConvertOptions& o, const ple::convert::ImportOption
   if (choice.widths.empty()) plan->input_scales = InputScales::kSegments;
 }
 
+// --precision auto:...: the plan (tools/precision_planner.h), printed, then written and reported.
+void ConvertAuto(const ConvertOptions& o, const ple::convert::ImportOptions& options) {
+  const ple::tools::AutoPrecisionSpec spec = ple::tools::AutoPrecisionSpec::Parse(o.precision.substr(5));
+  const ple::convert::CostTarget& target = ple::convert::FindCostTarget(o.target);
+  if (o.calibration_data.empty() || o.report_data.empty()) {
+    throw ple::convert::ConvertError("--precision auto: plans on --calibration-data and verifies on --report-data "
+                                     "(separate data): give both");
+  }
+  ple::convert::WriteOptions write;
+  write.max_reader_version = o.max_reader_version;
+  ple::convert::ConvertedModel model =
+      ple::convert::Convert(ple::convert::ParseSource(o.source), o.config_path, o.weights_path, options, {}, o.check_data);
+  std::fprintf(stderr, "ple-convert: planning %s for %s on %s\n", spec.ToString().c_str(), target.name,
+               o.calibration_data.c_str());
+  const ple::tools::PrecisionChoice choice = ple::tools::ChoosePrecisions(
+      model, spec, target, o.calibration_data, o.report_data, write,
+      [&](const std::string& line) { if (!o.quiet) std::fprintf(stderr, "ple-convert: auto: %s\n", line.c_str()); });
+  model.bytes = choice.file;
+  const std::vector<uint8_t> file =
+      o.sign_key_path.empty() ? model.bytes
+                              : ple::convert::SignModel(model.bytes, ple::convert::ReadFileBytes(o.sign_key_path));
+  ple::convert::WriteFileAtomically(o.output_path, file);
+  if (o.quiet) return;
+  PrintSummary(o, model, file, spec.ToString() + " (per layer, below)");
+  std::fputs(choice.plan.c_str(), stdout);
+  PrintQuantizationReport(o, options, model);
+}
+
 // Converts, signs when asked, writes the file atomically, then reports. Throws ConvertError,
 // or std::runtime_error for the report's data.
 void ConvertModel(const ConvertOptions& o) {
   ple::convert::ImportOptions options;
   options.naming.transpose_linear = o.layout == "in_out";
-  ple::convert::PrecisionPlan precision_plan = ple::convert::PrecisionPlan::Parse(o.precision);
   if (!o.check_data.empty() && o.source != "onnx") {
     throw ple::convert::ConvertError("--check-data checks an ONNX import: give --from onnx");
   }
+  if (o.precision.rfind("auto:", 0) == 0) return ConvertAuto(o, options);
+  ple::convert::PrecisionPlan precision_plan = ple::convert::PrecisionPlan::Parse(o.precision);
   ChooseInputScales(o, options, &precision_plan);
   ple::convert::WriteOptions write;
   write.max_reader_version = o.max_reader_version;
@@ -149,7 +184,7 @@ void ConvertModel(const ConvertOptions& o) {
       o.sign_key_path.empty() ? model.bytes
                               : ple::convert::SignModel(model.bytes, ple::convert::ReadFileBytes(o.sign_key_path));
   ple::convert::WriteFileAtomically(o.output_path, file);
-  if (!o.quiet) PrintSummary(o, model, file, precision_plan);
+  if (!o.quiet) PrintSummary(o, model, file, precision_plan.ToString());
   if (!o.report_data.empty()) PrintQuantizationReport(o, options, model);
 }
 

@@ -138,24 +138,26 @@ void AssignPrecisions(const PrecisionPlan& plan, IrModel* model) {
     set(tower.mlp, plan.towers);
     tower.mlp.layers.back().precision = plan.heads;
   }
-  for (IrTable& table : model->tables) {
-    switch (plan.embeddings) {
-      case Precision::kF32: break;
-      case Precision::kF16:
-        if (!table.config.f16) {
-          table.config.f16 = true;
-          for (float& v : table.rows) {
-            v = RoundToHalf(v);
-            if (!std::isfinite(v)) {
-              throw ConvertError("table '" + table.config.name + "': a value does not fit in float16");
-            }
+  for (IrTable& table : model->tables) SetTablePrecision(plan.embeddings, &table);
+}
+
+void SetTablePrecision(Precision precision, IrTable* table) {
+  switch (precision) {
+    case Precision::kF32: break;
+    case Precision::kF16:
+      if (!table->config.f16) {
+        table->config.f16 = true;
+        for (float& v : table->rows) {
+          v = RoundToHalf(v);
+          if (!std::isfinite(v)) {
+            throw ConvertError("table '" + table->config.name + "': a value does not fit in float16");
           }
         }
-        break;
-      case Precision::kI8:  // from the table's values (already float16-rounded when declared f16)
-        table.int8 = true;
-        break;
-    }
+      }
+      break;
+    case Precision::kI8:  // from the table's values (already float16-rounded when declared f16)
+      table->int8 = true;
+      break;
   }
 }
 

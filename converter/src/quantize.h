@@ -52,6 +52,10 @@ const char* PrecisionName(Precision precision);
 // kAuto: plan.input_slices, which must have been chosen).
 void AssignPrecisions(const PrecisionPlan& plan, IrModel* model);
 
+// A table stored in float16 (its rows rounded, once) or int8 (symmetric per row); kF32 keeps it.
+// Throws ConvertError when a value does not fit in float16.
+void SetTablePrecision(Precision precision, IrTable* table);
+
 // Symmetric int8 of one output channel: scale = max|w| / limit (1 when all zero),
 // q = clamp(round(w / scale), -limit, limit); limit 127, or kNarrowInt8Limit (64) for narrow.
 struct ChannelQuantization {

@@ -141,7 +141,7 @@ TEST_CASE("input scales: inputs=auto on the example's calibration data is reprod
   PrecisionPlan plan = PrecisionPlan::Parse("int8,inputs=auto");
   size_t rows = 0;
   const InputSliceChoice choice = ple::tools::CalibrateInputSlices(float32, plan, Example("calibration.jsonl"), &rows);
-  CHECK(rows == 1500);
+  CHECK(rows == 6000);
   REQUIRE_FALSE(choice.widths.empty());
   uint32_t total = 0;
   bool request_whole = false;
