@@ -121,6 +121,18 @@ ple_cli_test("convert the example to int8 with input scales chosen on its calibr
 ple_cli_test("ple-inspect names the features of each int8 input slice" FIXTURE_REQUIRED example_calibrated_model
              COMMAND $<TARGET_FILE:ple-inspect> feed-int8-calibrated.ple
              REGEX "min reader version 4.*int8 input scales, [0-9]+ slices \\(packed group 1\\): user_id[a-z_ |]*user_activity \\| video_id")
+ple_cli_test("convert the example with each layer's precision chosen for top-5 0.995 (planned and verified)"
+             COMMAND $<TARGET_FILE:ple-convert> --config ${EXAMPLE}/config.json --weights ${EXAMPLE}/weights.safetensors
+                     --output feed-auto.ple --precision auto:top5=0.995 --calibration-data ${EXAMPLE}/calibration.jsonl
+                     --report-data ${EXAMPLE}/evaluation.jsonl
+             REGEX "precision plan auto:top5=0.995 on x86-avx512vnni: [0-9]+ units int8, [0-9]+ f16, [0-9]+ f32; predicted [0-9.]+ us per 200 candidates \\(all int8 [0-9.]+ us, all f32 [0-9.]+ us\\), [0-9]+ bytes.*calibration \\([^)]*\\): top5 [01]\\.[0-9]+ \\(expected [01]\\.[0-9]+\\).*evaluation \\([^)]*\\): top5 (0\\.99[5-9]|1\\.0)")
+ple_cli_failure_test("convert with auto precision but no evaluation data" "plans on --calibration-data and verifies on --report-data"
+                     $<TARGET_FILE:ple-convert> --config ${EXAMPLE}/config.json --weights ${EXAMPLE}/weights.safetensors
+                     --output out.ple --precision auto:top5=0.99 --calibration-data ${EXAMPLE}/calibration.jsonl)
+ple_cli_failure_test("convert with auto precision for an unmeasured target" "no cost table for it"
+                     $<TARGET_FILE:ple-convert> --config ${EXAMPLE}/config.json --weights ${EXAMPLE}/weights.safetensors
+                     --output out.ple --precision auto:top5=0.99 --target arm-dot
+                     --calibration-data ${EXAMPLE}/calibration.jsonl --report-data ${EXAMPLE}/evaluation.jsonl)
 ple_cli_failure_test("convert with inputs=auto but no calibration data" "give --calibration-data"
                      $<TARGET_FILE:ple-convert> --config ${EXAMPLE}/config.json --weights ${EXAMPLE}/weights.safetensors
                      --output out.ple --precision int8,inputs=auto)

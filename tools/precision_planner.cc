@@ -271,7 +271,12 @@ class Planner {
   void Search(const std::function<void(const std::string&)>& progress) {
     file_ = writer_.File(Precisions());
     ranking_ = calibration_.Compare(file_);
-    CheckLimits(ranking_);
+    if (PredictedMicroseconds() > spec_.max_us || static_cast<double>(file_.size()) > spec_.max_bytes) {
+      char text[160];
+      std::snprintf(text, sizeof text, "every layer in int8 already predicts %.1f us per 200 candidates and %zu bytes",
+                    PredictedMicroseconds(), file_.size());
+      throw ConvertError("--precision " + spec_.ToString() + ": " + text + ", beyond the limit");
+    }
     for (size_t step = 1; !MeetsPlanned(spec_, ranking_); ++step) {
       size_t best_unit = units_.size();
       int best_option = 0;

@@ -4,16 +4,32 @@
 #include <cmath>
 #include <limits>
 
+#include "kernels/portable-math.h"
 #include "ranking_metrics.h"
 
 namespace ple {
 namespace tools {
 namespace {
 
+// erfc(x) for x >= 0 to a relative error below 1.2e-7 (the Chebyshev fit of Numerical Recipes'
+// erfcc), with the runtime's portable exp: libm's erfc and log differ in the last bits between
+// platforms, and a plan's choices must not.
+double Erfc(double x) {
+  const double t = 1.0 / (1.0 + 0.5 * x);
+  const double poly =
+      -x * x - 1.26551223 +
+      t * (1.00002368 +
+           t * (0.37409196 +
+                t * (0.09678418 +
+                     t * (-0.18628806 +
+                          t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277))))))));
+  return t * static_cast<double>(rt::kernels::Exp(static_cast<float>(std::max(poly, -100.0))));
+}
+
 // P(noise of spread sigma on both candidates crosses a float32 gap `gap`).
 double SwapProbability(double gap, double sigma) {
   if (!(sigma > 0.0)) return gap == 0.0 ? 0.5 : 0.0;
-  return 0.5 * std::erfc(std::fabs(gap) / (2.0 * sigma));  // Phi(-|gap| / (sqrt(2) sigma))
+  return 0.5 * Erfc(std::fabs(gap) / (2.0 * sigma));  // Phi(-|gap| / (sqrt(2) sigma))
 }
 
 struct Mean {
@@ -38,7 +54,9 @@ PredictedRanking PredictRanking(const std::vector<double>& reference, const std:
                                 const std::vector<size_t>& requests) {
   bool positive = true;
   for (size_t i = 0; i < reference.size(); ++i) positive = positive && reference[i] > 0.0 && other[i] > 0.0;
-  auto value = [&](const std::vector<double>& v, size_t i) { return positive ? std::log(v[i]) : v[i]; };
+  auto value = [&](const std::vector<double>& v, size_t i) {  // scores are float32 values
+    return positive ? static_cast<double>(rt::kernels::Log(static_cast<float>(v[i]))) : v[i];
+  };
   // The noise's spread, centred per request.
   double squares = 0.0;
   size_t n = 0, begin = 0;

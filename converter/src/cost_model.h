@@ -29,7 +29,7 @@ const std::vector<CostTarget>& CostTargets();
 const CostTarget& FindCostTarget(const std::string& name);
 
 // bench-m-dense's multiply-adds per candidate (CandidateMacs), the denominator of the table.
-constexpr uint64_t kBenchMDenseCandidateMacs = 1413120;
+constexpr uint64_t kBenchMDenseCandidateMacs = 1083600;
 
 // A unit of the plan: a dense layer or an embedding table of `model`, named for the printout
 // ("level 1 expert 4 layer 1", "tower click layer 2 (head)", "table user").
