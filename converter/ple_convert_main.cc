@@ -5,6 +5,7 @@
 #include "calibration.h"
 #include "precision_planner.h"
 #include "converter.h"
+#include "cost_model.h"
 #include "convert_error.h"
 #include "model_writer.h"
 #include "quantization_report.h"
@@ -84,10 +85,11 @@ void PrintSummary(const ConvertOptions& o, const ple::convert::ConvertedModel& m
   size_t experts = 0;
   for (const auto& level : model.ir.levels) experts += level.experts.size();
   std::printf("ple-convert: wrote %s (%zu bytes): %zu tasks, %zu features (%u floats per input row), "
-              "%zu embedding tables, %zu levels, %zu experts, %zu dense layers, %zu parameters\n",
+              "%zu embedding tables, %zu levels, %zu experts, %zu dense layers, %zu parameters, %llu multiply-adds "
+              "per candidate\n",
               o.output_path.c_str(), file.size(), model.ir.tasks.size(), model.ir.features.size(),
               model.ir.row_width(), model.ir.tables.size(), model.ir.levels.size(), experts, model.ir.layer_count(),
-              model.ir.parameter_count());
+              model.ir.parameter_count(), static_cast<unsigned long long>(ple::convert::CandidateMacs(model.ir)));
   for (const std::string& note : model.notes) std::printf("ple-convert: %s\n", note.c_str());
   if (o.max_reader_version < 3) {
     std::printf("ple-convert: runtimes of reader version %u and newer load it (float32 layers unpacked)\n",

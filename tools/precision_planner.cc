@@ -235,18 +235,25 @@ namespace {
 
 constexpr Precision kOptions[] = {Precision::kI8, Precision::kF16, Precision::kF32};
 
-// The greedy search of ChoosePrecisions: from every unit in int8, raise (to f16 or f32) the
-// unit whose move removes the most expected loss per cost (its loss measured alone, the rest
-// float32), until the plan meets the targets on the calibration data.
+// The greedy search of ChoosePrecisions: from every unit at its cheapest precision, move the
+// unit whose move (to a precision with less loss) removes the most expected loss per added
+// cost (its loss measured alone, the rest float32), until the plan meets the targets on the
+// calibration data.
 class Planner {
  public:
   Planner(const convert::ConvertedModel& float32, const AutoPrecisionSpec& spec, const convert::CostTarget& target,
           const std::string& calibration_data, const convert::WriteOptions& write)
       : ir_(float32.ir), units_(convert::PrecisionUnits(&ir_)), writer_(float32.ir, write), spec_(spec),
         target_(target), calibration_data_(calibration_data), calibration_(float32.bytes, calibration_data),
-        by_time_(std::isfinite(spec.max_us) || !std::isfinite(spec.max_bytes)), option_(units_.size(), 0) {}
+        by_time_(std::isfinite(spec.max_us) || !std::isfinite(spec.max_bytes)) {
+    for (size_t u = 0; u < units_.size(); ++u) {
+      int cheapest = 0;
+      for (int o = 1; o < 3; ++o) cheapest = Cost(u, o) < Cost(u, cheapest) ? o : cheapest;
+      option_.push_back(cheapest);
+    }
+  }
 
-  // Each unit alone in int8 and in float16, the rest float32.
+  // Each unit alone in int8 and in float16, the rest float32 (whose loss is 0).
   void MeasureSensitivity(const std::function<void(const std::string&)>& progress) {
     loss_.assign(units_.size(), std::vector<double>(3, 0.0));
     for (size_t u = 0; u < units_.size(); ++u) {
@@ -267,13 +274,13 @@ class Planner {
     }
   }
 
-  // Raises units until the targets are met; throws when the limits stop it first.
+  // Moves units until the targets are met; throws when the limits stop it first.
   void Search(const std::function<void(const std::string&)>& progress) {
     file_ = writer_.File(Precisions());
     ranking_ = calibration_.Compare(file_);
     if (PredictedMicroseconds() > spec_.max_us || static_cast<double>(file_.size()) > spec_.max_bytes) {
       char text[160];
-      std::snprintf(text, sizeof text, "every layer in int8 already predicts %.1f us per 200 candidates and %zu bytes",
+      std::snprintf(text, sizeof text, "the cheapest plan already predicts %.1f us per 200 candidates and %zu bytes",
                     PredictedMicroseconds(), file_.size());
       throw ConvertError("--precision " + spec_.ToString() + ": " + text + ", beyond the limit");
     }
@@ -282,8 +289,9 @@ class Planner {
       int best_option = 0;
       double best_value = -1.0;
       for (size_t u = 0; u < units_.size(); ++u) {
-        for (int o = option_[u] + 1; o < 3; ++o) {
-          const double gain = loss_[u][option_[u]] - loss_[u][o] + 1e-12;
+        for (int o = 0; o < 3; ++o) {
+          const double gain = loss_[u][option_[u]] - loss_[u][o];
+          if (!(gain > 0.0)) continue;
           const double value = gain / std::max(Cost(u, o) - Cost(u, option_[u]), 1e-9);
           if (value > best_value) best_value = value, best_unit = u, best_option = o;
         }
@@ -303,14 +311,18 @@ class Planner {
     Prune(progress);
   }
 
-  // Greedy steps taken early may be unneeded once later ones are in: each raised unit, the
-  // latest first, goes back to the cheapest precision that keeps the targets met.
+  // Greedy steps taken early may be unneeded once later ones are in: each moved unit, the
+  // latest first, goes to the cheapest precision that keeps the targets met.
   void Prune(const std::function<void(const std::string&)>& progress) {
     for (auto it = raised_.rbegin(); it != raised_.rend(); ++it) {
       const size_t u = *it;
       const int kept = option_[u];
-      for (int o = 0; o < kept; ++o) {  // the cheapest first (int8 is the cheapest in time and bytes)
-        if (!(Cost(u, o) < Cost(u, kept))) continue;
+      std::vector<int> cheaper;
+      for (int o = 0; o < 3; ++o) {
+        if (Cost(u, o) < Cost(u, kept)) cheaper.push_back(o);
+      }
+      std::stable_sort(cheaper.begin(), cheaper.end(), [&](int a, int b) { return Cost(u, a) < Cost(u, b); });
+      for (int o : cheaper) {
         option_[u] = o;
         const std::vector<uint8_t> file = writer_.File(Precisions());
         const Ranking ranking = calibration_.Compare(file);
@@ -390,6 +402,7 @@ PrecisionChoice ChoosePrecisions(const convert::ConvertedModel& float32, const A
   const Ranking evaluation = RankingReference(float32.bytes, evaluation_data).Compare(planner.file());
   choice.evaluation = evaluation.measured;
   choice.predicted_us = planner.PredictedMicroseconds();
+  choice.predicted_us_float32 = planner.PredictedMicroseconds(2);
   size_t counts[3] = {0, 0, 0};
   std::string raised;
   for (size_t u = 0; u < planner.units().size(); ++u) {

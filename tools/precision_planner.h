@@ -40,7 +40,8 @@ double RankingMeasure(const std::vector<RankingSummary>& summaries, const std::s
 struct PrecisionChoice {
   std::vector<std::string> units;          // names, in PrecisionUnits order
   std::vector<convert::Precision> precisions;
-  double predicted_us = 0.0;               // per run of 200 candidates on the target
+  double predicted_us = 0.0;               // dense layers, per run of 200 candidates on the target
+  double predicted_us_float32 = 0.0;       // the same with every layer float32
   std::vector<uint8_t> file;               // the model file, written with `write`
   std::vector<RankingSummary> calibration, evaluation;
   std::string plan;                        // what was chosen and measured, lines for the user

@@ -16,20 +16,21 @@
 namespace ple {
 namespace convert {
 
-// One target's measured cost: bench-m-dense at batch 200, one thread, every layer in one
-// precision (bench/cost_table.sh), as microseconds per run.
+// One target's measured costs (bench/cost_table.sh: four models of different shapes, every
+// layer in one precision, ple-bench at batch 200 and one thread, fitted): microseconds per run
+// of 200 candidates of a dense layer = per_mac[p] * its multiply-adds per candidate +
+// per_layer[p] (0 for f32: what the layer costs beyond float32's call, int8's quantization pass
+// and epilogue above all). Index p: 0 int8, 1 f16, 2 f32.
 struct CostTarget {
   const char* name;      // "x86-avx512vnni"
   const char* kernels;   // the kernel path measured
   const char* measured;  // the CPU and date
-  double f32_us, f16_us, int8_us;
+  double per_mac[3];
+  double per_layer[3];
 };
 const std::vector<CostTarget>& CostTargets();
 // The target named `name`; throws ConvertError listing the known ones.
 const CostTarget& FindCostTarget(const std::string& name);
-
-// bench-m-dense's multiply-adds per candidate (CandidateMacs), the denominator of the table.
-constexpr uint64_t kBenchMDenseCandidateMacs = 1083600;
 
 // A unit of the plan: a dense layer or an embedding table of `model`, named for the printout
 // ("level 1 expert 4 layer 1", "tower click layer 2 (head)", "table user").
@@ -44,9 +45,10 @@ std::vector<PrecisionUnit> PrecisionUnits(IrModel* model);
 
 // Multiply-adds per candidate of every dense layer (a split row's request columns run once per
 // request and are not counted).
-uint64_t CandidateMacs(IrModel* model);
+uint64_t CandidateMacs(const IrModel& model);
 
-// Predicted microseconds per run of 200 candidates on `target` of a unit at `precision`.
+// Predicted microseconds per run of 200 candidates on `target` of a unit at `precision` (an
+// embedding table: 0, a lookup's cost does not depend on it).
 double UnitMicroseconds(const PrecisionUnit& unit, Precision precision, const CostTarget& target);
 // Its bytes in the file at `precision` (weights and per-row or per-channel scales; padding not counted).
 double UnitBytes(const PrecisionUnit& unit, Precision precision);
