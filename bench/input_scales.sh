@@ -35,14 +35,5 @@ for r in $(seq "$rounds"); do
   echo "round $r: bench-m ${value[m-segments]} / ${value[m-sliced]} us, example ${value[feed-segments]} / ${value[feed-sliced]} us" >&2
   order=("${order[@]:1}" "${order[0]}")
 done
-/usr/bin/python3 - "$results" <<'PY'
-import statistics, sys
-rows = [list(map(float, l.split()[1:])) for l in open(sys.argv[1])]
-def quartiles(values):
-    q = statistics.quantiles(values, n=4, method="inclusive") if len(values) > 1 else [values[0]] * 3
-    return q[0], statistics.median(values), q[2]
-for name, a, b in (("bench-m inputs=features / segments", 0, 1), ("example inputs=auto / segments", 2, 3)):
-    lo, mid, hi = quartiles([row[b] / row[a] for row in rows])
-    print(f"{name}: median {mid:.2f}x, quartiles {lo:.2f}x .. {hi:.2f}x "
-          f"(p50 {statistics.median(r[a] for r in rows):.1f} us -> {statistics.median(r[b] for r in rows):.1f} us)")
-PY
+/usr/bin/python3 bench/round_ratios.py "$results" "bench-m inputs=features / segments:1/0" \
+  "example inputs=auto / segments:3/2"

@@ -31,15 +31,4 @@ for r in $(seq "$rounds"); do
   echo "round $r (${order[*]}): narrow ${value[int8narrow]} us, int8 ${value[int8]} us, f32 ${value[f32]} us" >&2
   order=("${order[2]}" "${order[0]}" "${order[1]}")
 done
-/usr/bin/python3 - "$results" <<'PY'
-import statistics, sys
-rows = [list(map(float, l.split()[1:])) for l in open(sys.argv[1])]
-def quartiles(values):
-    q = statistics.quantiles(values, n=4, method="inclusive") if len(values) > 1 else [values[0]] * 3
-    return q[0], statistics.median(values), q[2]
-for name, index in (("narrow int8", 0), ("int8", 1)):
-    lo, mid, hi = quartiles([row[2] / row[index] for row in rows])
-    print(f"f32 / {name}: median {mid:.2f}x, quartiles {lo:.2f}x .. {hi:.2f}x")
-for name, index in (("narrow int8", 0), ("int8", 1), ("f32", 2)):
-    print(f"p50 {name}: median {statistics.median(row[index] for row in rows):.1f} us")
-PY
+/usr/bin/python3 bench/round_ratios.py "$results" "f32 / narrow int8:2/0" "f32 / int8:2/1"

@@ -15,12 +15,7 @@ namespace tools {
 InputRows RecordInputRows(const std::vector<uint8_t>& float32_model, const std::string& data) {
   ple::Model model = ple::Model::OpenBuffer(float32_model.data(), float32_model.size());
   const std::vector<RequestBatch> batches = ReadCandidates(data, model);
-  size_t largest = 1;
-  for (const RequestBatch& b : batches) largest = std::max(largest, b.candidates);
-  ple::SessionOptions options;
-  options.max_batch = static_cast<uint32_t>(largest);
-  options.kernel_path = PLE_KERNELS_REFERENCE;
-  ple::Session session(model, options);
+  ple::Session session(model, BatchSessionOptions(batches, PLE_KERNELS_REFERENCE));
   rt::Session& internal = *rt::InternalSession(session.get());
   const rt::Status status = internal.EnableInputRecording(true);
   if (!status.ok()) throw std::runtime_error(status.message());

@@ -34,14 +34,8 @@ struct Scored {
 
 Scored ScoreOnReference(const std::vector<uint8_t>& file, const std::vector<RequestBatch>& batches) {
   ple::Model model = ple::Model::OpenBuffer(file.data(), file.size());
-  size_t largest = 1;
-  for (const RequestBatch& b : batches) largest = std::max(largest, b.candidates);
-  ple::SessionOptions options;
-  options.max_batch = static_cast<uint32_t>(largest);
-  options.kernel_path = PLE_KERNELS_REFERENCE;
-  ple::Session session(model, options);
   Scored scored;
-  for (const RequestBatch& batch : batches) ScoreBatch(session, model, batch, &scored.outputs, &scored.scores);
+  scored.outputs = ScoreBatches(model, batches, &scored.scores, PLE_KERNELS_REFERENCE);
   return scored;
 }
 

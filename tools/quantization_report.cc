@@ -23,17 +23,6 @@ bool IsDirectory(const std::string& path) {
   return ::stat(path.c_str(), &info) == 0 && S_ISDIR(info.st_mode);
 }
 
-// Outputs (candidates x tasks) of every batch, in order, and their scores when the model has one.
-std::vector<float> Score(const ple::Model& model, const std::vector<RequestBatch>& batches, std::vector<float>* scores) {
-  size_t largest = 1;
-  for (const RequestBatch& b : batches) largest = std::max(largest, b.candidates);
-  ple::SessionOptions options;
-  options.max_batch = static_cast<uint32_t>(largest);
-  ple::Session session(model, options);
-  std::vector<float> outputs;
-  for (const RequestBatch& batch : batches) ScoreBatch(session, model, batch, &outputs, scores);
-  return outputs;
-}
 
 // The mean of the defined values (NaN when none), their count and their minimum.
 struct Mean {
@@ -67,6 +56,23 @@ RankingSummary Summarize(const std::string& ranked_by, const std::vector<Ranking
 }
 
 }  // namespace
+
+ple::SessionOptions BatchSessionOptions(const std::vector<RequestBatch>& batches, ple_kernel_path kernel_path) {
+  size_t largest = 1;
+  for (const RequestBatch& b : batches) largest = std::max(largest, b.candidates);
+  ple::SessionOptions options;
+  options.max_batch = static_cast<uint32_t>(largest);
+  options.kernel_path = kernel_path;
+  return options;
+}
+
+std::vector<float> ScoreBatches(const ple::Model& model, const std::vector<RequestBatch>& batches,
+                                std::vector<float>* scores, ple_kernel_path kernel_path) {
+  ple::Session session(model, BatchSessionOptions(batches, kernel_path));
+  std::vector<float> outputs;
+  for (const RequestBatch& batch : batches) ScoreBatch(session, model, batch, &outputs, scores);
+  return outputs;
+}
 
 void ScoreBatch(ple::Session& session, const ple::Model& model, const RequestBatch& batch,
                 std::vector<float>* outputs, std::vector<float>* scores) {
@@ -170,7 +176,7 @@ QuantizationReport CompareOnData(const std::vector<uint8_t>& float32_model, cons
   report.requests = batches.size();
   for (const RequestBatch& b : batches) report.candidates += b.candidates;
   std::vector<float> scores_a, scores_b;
-  const std::vector<float> a = Score(reference, batches, &scores_a), b = Score(quantized, batches, &scores_b);
+  const std::vector<float> a = ScoreBatches(reference, batches, &scores_a), b = ScoreBatches(quantized, batches, &scores_b);
   report.tasks = CompareTaskOutputs(reference.tasks(), batches, a, b);
   report.rankings = CompareRankings(reference.tasks(), batches, a, b, scores_a, scores_b);
   return report;

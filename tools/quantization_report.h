@@ -57,6 +57,15 @@ std::vector<RequestBatch> ReadCandidates(const std::string& data, const ple::Mod
 void ScoreBatch(ple::Session& session, const ple::Model& model, const RequestBatch& batch,
                 std::vector<float>* outputs, std::vector<float>* scores = nullptr);
 
+// Options for scoring `batches` one request at a time: max_batch their largest request.
+ple::SessionOptions BatchSessionOptions(const std::vector<RequestBatch>& batches,
+                                        ple_kernel_path kernel_path = PLE_KERNELS_AUTO);
+
+// Every batch through `model` (ScoreBatch on one session): the outputs (candidates x tasks), and
+// the scores in `scores` when given and the model has a score.
+std::vector<float> ScoreBatches(const ple::Model& model, const std::vector<RequestBatch>& batches,
+                                std::vector<float>* scores = nullptr, ple_kernel_path kernel_path = PLE_KERNELS_AUTO);
+
 // Per request of `batches`, the float32 model's ranking (outputs_a, scores_a) against the
 // quantized one's (_b): by the scores when given (non-empty), else by each task's outputs.
 std::vector<RankingSummary> CompareRankings(const std::vector<TaskInfo>& tasks, const std::vector<RequestBatch>& batches,

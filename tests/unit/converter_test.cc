@@ -366,13 +366,7 @@ std::vector<float> HeldoutOutputs(const std::vector<uint8_t>& bytes) {
   ple::test::AlignedBuffer buffer(bytes);
   ple::Model model = ple::Model::OpenBuffer(buffer.data(), buffer.size());
   const auto batches = ple::tools::ReadCandidates(ple::test::SourcePath("examples/feed/heldout.jsonl"), model);
-  ple::SessionOptions options;
-  options.kernel_path = PLE_KERNELS_REFERENCE;
-  options.max_batch = 16;
-  ple::Session session(model, options);
-  std::vector<float> outputs;
-  for (const auto& batch : batches) ple::tools::ScoreBatch(session, model, batch, &outputs);
-  return outputs;
+  return ple::tools::ScoreBatches(model, batches, nullptr, PLE_KERNELS_REFERENCE);
 }
 
 }  // namespace
