@@ -172,13 +172,17 @@ void AddLinearAlgebraOps(OpTable& t) {
 
 // Reshape's target: 0 copies the input's dimension, -1 is inferred.
 Shape ReshapeTarget(const Call& c, Shape shape) {
-  int64_t known = 1, infer = -1;
+  int64_t infer = -1;
   for (size_t i = 0; i < shape.size(); ++i) {
     if (shape[i] == 0 && i < c.in[0]->rank()) shape[i] = c.in[0]->shape[i];
-    if (shape[i] == -1) infer = static_cast<int64_t>(i);
-    else known *= shape[i];
+    if (shape[i] != -1) continue;
+    if (infer >= 0) throw ConvertError(c.who + ": reshapes to " + ShapeText(shape) + ", two dimensions of -1");
+    infer = static_cast<int64_t>(i);
   }
-  if (infer >= 0 && known > 0) shape[infer] = static_cast<int64_t>(c.in[0]->values.size()) / known;
+  Shape known_dimensions = shape;  // checked, without overflow: a dimension below -1 or beyond the cap throws
+  if (infer >= 0) known_dimensions[infer] = 1;
+  const uint64_t known = Elements(known_dimensions, c.who);
+  if (infer >= 0 && known > 0) shape[infer] = static_cast<int64_t>(c.in[0]->values.size() / known);
   if (Elements(shape, c.who) != c.in[0]->values.size()) {
     throw ConvertError(c.who + ": reshapes " + ShapeText(c.in[0]->shape) + " to " + ShapeText(shape));
   }
