@@ -1,6 +1,7 @@
 // ple-convert: a model config + safetensors weights -> one PLE model file.
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <optional>
 
 #include "calibration.h"
 #include "precision_planner.h"
@@ -100,21 +101,39 @@ void PrintSummary(const ConvertOptions& o, const ple::convert::ConvertedModel& m
               o.sign_key_path.empty() ? "" : " (signed)");
 }
 
-// --report-data: converts again to float32 and prints how far the quantized `model` is from it.
-void PrintQuantizationReport(const ConvertOptions& o, const ple::convert::ImportOptions& options,
-                             const ple::convert::ConvertedModel& model) {
-  std::fflush(stdout);
-  std::fprintf(stderr, "ple-convert: converting to float32 and scoring %s for the report\n", o.report_data.c_str());
-  const ple::convert::ConvertedModel reference =
-      ple::convert::Convert(ple::convert::ParseSource(o.source), o.config_path, o.weights_path, options);
-  const ple::tools::QuantizationReport report = ple::tools::CompareOnData(reference.bytes, model.bytes, o.report_data);
+// The float32 conversion that the calibration, the planner and the report compare with:
+// converted once, when first needed.
+class Float32Reference {
+ public:
+  Float32Reference(const ConvertOptions& o, const ple::convert::ImportOptions& options) : o_(o), options_(options) {}
+  // `why`: what it is for, in the progress line; `check_data`: --check-data, for an ONNX import.
+  const ple::convert::ConvertedModel& Get(const std::string& why, const std::string& check_data = "") {
+    if (!model_) {
+      std::fflush(stdout);
+      std::fprintf(stderr, "ple-convert: converting to float32 %s\n", why.c_str());
+      model_ = ple::convert::Convert(ple::convert::ParseSource(o_.source), o_.config_path, o_.weights_path, options_,
+                                     {}, check_data);
+    }
+    return *model_;
+  }
+
+ private:
+  const ConvertOptions& o_;
+  const ple::convert::ImportOptions& options_;
+  std::optional<ple::convert::ConvertedModel> model_;
+};
+
+// --report-data: how far the quantized `file` is from float32.
+void PrintQuantizationReport(const ConvertOptions& o, Float32Reference& reference, const std::vector<uint8_t>& file) {
+  const ple::convert::ConvertedModel& float32 = reference.Get("and scoring " + o.report_data + " for the report");
+  const ple::tools::QuantizationReport report = ple::tools::CompareOnData(float32.bytes, file, o.report_data);
+  std::fflush(stderr);
   std::fputs(ple::tools::FormatQuantizationReport(report, o.precision).c_str(), stdout);
 }
 
 // --calibration-data: with int8 first layers, inputs=auto unless the spec says otherwise, and
 // the slices chosen on the data (tools/calibration.h).
-void ChooseInputScales(const ConvertOptions& o, const ple::convert::ImportOptions& options,
-                       ple::convert::PrecisionPlan* plan) {
+void ChooseInputScales(const ConvertOptions& o, Float32Reference& reference, ple::convert::PrecisionPlan* plan) {
   using InputScales = ple::convert::PrecisionPlan::InputScales;
   const bool int8_first = plan->experts == ple::convert::Precision::kI8 || plan->gates == ple::convert::Precision::kI8;
   if (!o.calibration_data.empty() && !int8_first) {
@@ -125,10 +144,8 @@ void ChooseInputScales(const ConvertOptions& o, const ple::convert::ImportOption
   if (o.calibration_data.empty()) {
     throw ple::convert::ConvertError("inputs=auto chooses the input scales on calibration data: give --calibration-data");
   }
-  std::fprintf(stderr, "ple-convert: converting to float32 and reading %s to choose the input scales\n",
-               o.calibration_data.c_str());
-  const ple::convert::ConvertedModel float32 =
-      ple::convert::Convert(ple::convert::ParseSource(o.source), o.config_path, o.weights_path, options);
+  const ple::convert::ConvertedModel& float32 =
+      reference.Get("and reading " + o.calibration_data + " to choose the input scales");
   size_t rows = 0;
   const ple::convert::InputSliceChoice choice = ple::tools::CalibrateInputSlices(float32, *plan, o.calibration_data, &rows);
   if (!o.quiet) std::printf("ple-convert: %s\n", ple::tools::DescribeInputSlices(choice, o.calibration_data, rows).c_str());
@@ -136,8 +153,16 @@ void ChooseInputScales(const ConvertOptions& o, const ple::convert::ImportOption
   if (choice.widths.empty()) plan->input_scales = InputScales::kSegments;
 }
 
+// Signs when asked and writes the file atomically; returns what was written.
+std::vector<uint8_t> WriteModelFile(const ConvertOptions& o, const std::vector<uint8_t>& bytes) {
+  const std::vector<uint8_t> file =
+      o.sign_key_path.empty() ? bytes : ple::convert::SignModel(bytes, ple::convert::ReadFileBytes(o.sign_key_path));
+  ple::convert::WriteFileAtomically(o.output_path, file);
+  return file;
+}
+
 // --precision auto:...: the plan (tools/precision_planner.h), printed, then written and reported.
-void ConvertAuto(const ConvertOptions& o, const ple::convert::ImportOptions& options) {
+void ConvertAuto(const ConvertOptions& o, Float32Reference& reference) {
   const ple::tools::AutoPrecisionSpec spec = ple::tools::AutoPrecisionSpec::Parse(o.precision.substr(5));
   const ple::convert::CostTarget& target = ple::convert::FindCostTarget(o.target);
   if (o.calibration_data.empty() || o.report_data.empty()) {
@@ -146,22 +171,17 @@ void ConvertAuto(const ConvertOptions& o, const ple::convert::ImportOptions& opt
   }
   ple::convert::WriteOptions write;
   write.max_reader_version = o.max_reader_version;
-  ple::convert::ConvertedModel model =
-      ple::convert::Convert(ple::convert::ParseSource(o.source), o.config_path, o.weights_path, options, {}, o.check_data);
+  const ple::convert::ConvertedModel& float32 = reference.Get("to plan " + spec.ToString(), o.check_data);
   std::fprintf(stderr, "ple-convert: planning %s for %s on %s\n", spec.ToString().c_str(), target.name,
                o.calibration_data.c_str());
   const ple::tools::PrecisionChoice choice = ple::tools::ChoosePrecisions(
-      model, spec, target, o.calibration_data, o.report_data, write,
+      float32, spec, target, o.calibration_data, o.report_data, write,
       [&](const std::string& line) { if (!o.quiet) std::fprintf(stderr, "ple-convert: auto: %s\n", line.c_str()); });
-  model.bytes = choice.file;
-  const std::vector<uint8_t> file =
-      o.sign_key_path.empty() ? model.bytes
-                              : ple::convert::SignModel(model.bytes, ple::convert::ReadFileBytes(o.sign_key_path));
-  ple::convert::WriteFileAtomically(o.output_path, file);
+  const std::vector<uint8_t> file = WriteModelFile(o, choice.file);
   if (o.quiet) return;
-  PrintSummary(o, model, file, spec.ToString() + " (per layer, below)");
+  PrintSummary(o, float32, file, spec.ToString() + " (per layer, below)");  // its shape and notes; `file` the plan's
   std::fputs(choice.plan.c_str(), stdout);
-  PrintQuantizationReport(o, options, model);
+  PrintQuantizationReport(o, reference, choice.file);
 }
 
 // Converts, signs when asked, writes the file atomically, then reports. Throws ConvertError,
@@ -172,9 +192,10 @@ void ConvertModel(const ConvertOptions& o) {
   if (!o.check_data.empty() && o.source != "onnx") {
     throw ple::convert::ConvertError("--check-data checks an ONNX import: give --from onnx");
   }
-  if (o.precision.rfind("auto:", 0) == 0) return ConvertAuto(o, options);
+  Float32Reference reference(o, options);
+  if (o.precision.rfind("auto:", 0) == 0) return ConvertAuto(o, reference);
   ple::convert::PrecisionPlan precision_plan = ple::convert::PrecisionPlan::Parse(o.precision);
-  ChooseInputScales(o, options, &precision_plan);
+  ChooseInputScales(o, reference, &precision_plan);
   ple::convert::WriteOptions write;
   write.max_reader_version = o.max_reader_version;
   const ple::convert::ConvertedModel model = ple::convert::Convert(
@@ -182,12 +203,9 @@ void ConvertModel(const ConvertOptions& o) {
   if (!o.report_data.empty() && !precision_plan.quantized()) {
     throw ple::convert::ConvertError("--report-data compares a quantized conversion with float32: give --precision");
   }
-  const std::vector<uint8_t> file =
-      o.sign_key_path.empty() ? model.bytes
-                              : ple::convert::SignModel(model.bytes, ple::convert::ReadFileBytes(o.sign_key_path));
-  ple::convert::WriteFileAtomically(o.output_path, file);
+  const std::vector<uint8_t> file = WriteModelFile(o, model.bytes);
   if (!o.quiet) PrintSummary(o, model, file, precision_plan.ToString());
-  if (!o.report_data.empty()) PrintQuantizationReport(o, options, model);
+  if (!o.report_data.empty()) PrintQuantizationReport(o, reference, model.bytes);
 }
 
 }  // namespace

@@ -7,7 +7,7 @@ namespace convert {
 
 const std::vector<CostTarget>& CostTargets() {
   // `bash bench/cost_table.sh KERNELS 9` (medians over 9 interleaved rounds, then the fit; its
-  // residuals were within 1 % of each model's time). ARM targets are not in the table: no ARM
+  // residuals were within 2 % of each model's time). ARM targets are not in the table: no ARM
   // hardware was at hand, and time under qemu is not a measurement.
   static const std::vector<CostTarget> targets = {
       {"x86-avx512vnni", "avx512vnni", "AMD EPYC 2-vCPU VM, 2026-12-07",
