@@ -8,6 +8,7 @@
 #     --jni       the Java API on the host JVM (added to the native build)
 #     --haswell   the native build's tests once more under qemu-x86_64 -cpu Haswell (AVX2, no AVX-512)
 #     --aarch64   cross build, tests under qemu-aarch64 -cpu cortex-a53 (no dot-product) and -cpu max
+#                 (i8mm), and the kernel and dispatch tests under -cpu cortex-a76 (dot-product, no i8mm)
 #     --armv7     cross build (NEON), tests under qemu-arm
 #     --arm-mca   the ARM kernels' inner loops under llvm-mca 19 (tools/arm_kernel_mca.py), from the
 #                 aarch64 and armv7 builds of the two stages above
@@ -71,6 +72,7 @@ case "${1:-}" in
     qemu=(qemu-x86_64 -cpu Haswell)
     export PLE_TEST_SCALE=reduced  # emulating AVX2 is slow: fewer batch sizes in the allocation test
     export PLE_TEST_EMULATED=1     # and fewer flipped bytes in the integrity test
+    export PLE_TEST_EXPECTED_AUTO_PATH=avx2  # what AUTO must take on this CPU (kernel_dispatch_test.cc)
     for test in unit_tests kernel_tests conformance_tests no_alloc_test; do
       echo "--- $test under ${qemu[*]}"
       "${qemu[@]}" "build/tests/$test" 2>/dev/null | tail -n 2
@@ -92,10 +94,15 @@ case "${1:-}" in
     need_native_build
     cross aarch64 toolchains/aarch64-linux-gnu.cmake
     export PLE_TEST_EMULATED=1  # fewer flipped bytes in the integrity test
-    for cpu in cortex-a53 max; do
-      echo "--- qemu-aarch64 -cpu $cpu"
-      QEMU_CPU=$cpu ctest --test-dir build-aarch64 --output-on-failure -j "$jobs"
+    # Each CPU model with the path AUTO must take on it (kernel_dispatch_test.cc).
+    for cpu_path in cortex-a53:neon max:neoni8mm; do
+      echo "--- qemu-aarch64 -cpu ${cpu_path%:*}"
+      QEMU_CPU=${cpu_path%:*} PLE_TEST_EXPECTED_AUTO_PATH=${cpu_path#*:} \
+        ctest --test-dir build-aarch64 --output-on-failure -j "$jobs"
     done
+    echo "--- qemu-aarch64 -cpu cortex-a76: the kernels and the dispatch (~30 s)"
+    QEMU_CPU=cortex-a76 PLE_TEST_EXPECTED_AUTO_PATH=neondot \
+      ctest --test-dir build-aarch64 --output-on-failure -j "$jobs" -R "kernel_tests|kernel dispatch"
     ;;
   --armv7)
     tools/install-deps.sh cross

@@ -154,7 +154,13 @@ Outputs RunF16(const KernelSet& path, const GemmTester& s, const FloatData& d, s
 Outputs RunInt8(const KernelSet& path, const GemmTester& s, const Int8Data& c, size_t first_row, size_t rows) {
   Outputs o(s, c.add, first_row);
   const auto gemm = s.narrow() ? path.qu8s8_gemm_narrow : path.qu8s8_gemm;
-  gemm(rows, c.blocks, c.a.data() + first_row * c.a_stride, c.a_stride, c.w.data(), c.blocks * 64, s.tiles(),
+  std::vector<int8_t> paired;  // the i8mm path's layout, as the model builds it
+  if (path.int8_paired) {
+    paired.resize(c.w.size());
+    rt::kernels::qs8_pair_blocks(c.w.data(), c.blocks * 64, s.tiles(), c.blocks, paired.data());
+  }
+  gemm(rows, c.blocks, c.a.data() + first_row * c.a_stride, c.a_stride, path.int8_paired ? paired.data() : c.w.data(),
+       c.blocks * 64, s.tiles(),
        c.scales.data() + first_row, c.zero_points.data() + first_row, c.w_scales.data(), c.w_sums.data(),
        o.table.data(), AddStride(s));
   return o;
@@ -312,7 +318,8 @@ std::vector<GemmTester> EdgeShapes() {
   std::vector<GemmTester> shapes;
   uint32_t i = 0;
   for (size_t rows : {1, 2, 3, 5, 7, 8, 12, 13, 16, 17, 25, 31, 128}) {
-    for (size_t k : {1, 2, 3, 4, 5, 17, 64, 129, 384, 1037}) {  // 1037: past a chunk of the AVX2 int8 kernel
+    // 1037: past a chunk of the AVX2 int8 kernel; 27: 7 blocks, i8mm's step, last pair and odd block
+    for (size_t k : {1, 2, 3, 4, 5, 17, 27, 64, 129, 384, 1037}) {
       const size_t tiles = std::vector<size_t>{1, 2, 3, 5, 6, 7}[i % 6];
       shapes.push_back(GemmTester().rows(rows).k(k).tiles(tiles).a_stride(i % 3 == 0 ? k + 5 : k).per_row_add(i % 2 == 0).seed(i));
       ++i;

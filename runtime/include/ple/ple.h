@@ -83,7 +83,8 @@ typedef enum ple_kernel_path {
   PLE_KERNELS_X86_AVX512_VNNI = 5, /* "avx512vnni": AVX-512 with VNNI int8 dot products */
   PLE_KERNELS_X86_AVX_VNNI = 6,    /* "avxvnni": AVX2 with the 256-bit AVX-VNNI dot products */
   PLE_KERNELS_ARM_NEON = 7,        /* "neon": ARM NEON (armv7 with VFPv4, aarch64) */
-  PLE_KERNELS_ARM_NEON_DOT = 8     /* "neondot": aarch64 NEON with the SDOT dot product */
+  PLE_KERNELS_ARM_NEON_DOT = 8,    /* "neondot": aarch64 NEON with the SDOT dot product */
+  PLE_KERNELS_ARM_NEON_I8MM = 9    /* ABI 1.2. "neoni8mm": aarch64 NEON with the i8mm USMMLA (Armv8.6) */
 } ple_kernel_path;
 
 /* The path's name above ("unknown" for other values). */
@@ -256,7 +257,8 @@ typedef struct ple_session_options {
 PLE_API void ple_session_options_init(ple_session_options* options);
 
 /* Bytes a session with these options will allocate: its arenas (exact) plus the kernel
- * path's own copies of weights (XNNPACK packs every layer: an upper bound). */
+ * path's own copies of weights (XNNPACK packs every layer: an upper bound; neoni8mm: the
+ * model's int8 weights once, in its layout). */
 PLE_API ple_status ple_session_memory_bytes(const ple_model* model, const ple_session_options* options,
                                             size_t* out_bytes);
 
@@ -271,7 +273,9 @@ typedef struct ple_session_info {
   uint32_t max_batch;
   uint32_t tile_rows;            /* candidates computed together per step */
   size_t arena_bytes;            /* activations scratch of every thread, allocated once */
-  size_t packed_weight_bytes;    /* the kernel path's own weight copies (XNNPACK), 0 otherwise */
+  size_t packed_weight_bytes;    /* the kernel path's own weight copies: XNNPACK's (this session's), neoni8mm's
+                                  * (the model's int8 weights in the i8mm layout, shared by its sessions
+                                  * on that path); 0 otherwise */
   uint32_t num_threads;          /* threads a run uses (filled when struct_size covers it) */
   /* ABI 1.2: the CPUs the session's workers run with, as each worker read its own affinity
    * (their union); 0 without workers or thread affinity. */

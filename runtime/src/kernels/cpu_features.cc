@@ -50,6 +50,7 @@ CpuFeatures Detect() {
   CpuFeatures f;
   f.arm_neon = true;
   f.arm_neon_dot = (getauxval(AT_HWCAP) & (1ul << 20)) != 0;  // HWCAP_ASIMDDP
+  f.arm_neon_i8mm = f.arm_neon_dot && (getauxval(AT_HWCAP2) & (1ul << 13)) != 0;  // HWCAP2_I8MM
   return f;
 }
 #elif defined(__arm__) && defined(__linux__)
@@ -66,6 +67,10 @@ CpuFeatures Detect() {
   int value = 0;
   size_t size = sizeof(value);
   f.arm_neon_dot = sysctlbyname("hw.optional.arm.FEAT_DotProd", &value, &size, nullptr, 0) == 0 && value != 0;
+  value = 0;
+  size = sizeof(value);
+  f.arm_neon_i8mm =
+      f.arm_neon_dot && sysctlbyname("hw.optional.arm.FEAT_I8MM", &value, &size, nullptr, 0) == 0 && value != 0;
   return f;
 }
 #else

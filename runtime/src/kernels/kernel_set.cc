@@ -42,6 +42,11 @@ const KernelSet kNeonDot = {PLE_KERNELS_ARM_NEON_DOT, "neondot", f32_gemm__neon,
                             f32_qu8_quantize__neon, qu8s8_gemm__neondot, f32_gate_softmax_sum__neon, false,
     qu8s8_gemm__neondot};
 #endif
+#if PLE_HAVE_ARM_NEON_I8MM_KERNELS
+const KernelSet kNeonI8mm = {PLE_KERNELS_ARM_NEON_I8MM, "neoni8mm", f32_gemm__neon, f16_gemm__neon,
+                             f32_qu8_quantize__neon, qu8s8_gemm__neoni8mm, f32_gate_softmax_sum__neon, false,
+    qu8s8_gemm__neoni8mm, true};
+#endif
 
 // Native paths, fastest first.
 std::vector<const KernelSet*> NativeSets() {
@@ -57,6 +62,9 @@ std::vector<const KernelSet*> NativeSets() {
 #if PLE_HAVE_X86_KERNELS
   if (cpu.x86_avx512) sets.push_back(&kAvx512);
   if (cpu.x86_avx2) sets.push_back(&kAvx2);
+#endif
+#if PLE_HAVE_ARM_NEON_I8MM_KERNELS
+  if (cpu.arm_neon_i8mm) sets.push_back(&kNeonI8mm);
 #endif
 #if PLE_HAVE_ARM_NEON_DOT_KERNELS
   if (cpu.arm_neon_dot) sets.push_back(&kNeonDot);
@@ -94,7 +102,7 @@ constexpr PathName kPathNames[] = {
     {PLE_KERNELS_XNNPACK, "xnnpack"},     {PLE_KERNELS_X86_AVX2, "avx2"},
     {PLE_KERNELS_X86_AVX512, "avx512"},   {PLE_KERNELS_X86_AVX512_VNNI, "avx512vnni"},
     {PLE_KERNELS_X86_AVX_VNNI, "avxvnni"}, {PLE_KERNELS_ARM_NEON, "neon"},
-    {PLE_KERNELS_ARM_NEON_DOT, "neondot"},
+    {PLE_KERNELS_ARM_NEON_DOT, "neondot"}, {PLE_KERNELS_ARM_NEON_I8MM, "neoni8mm"},
 };
 
 }  // namespace
@@ -118,7 +126,7 @@ Status ResolveKernelPath(ple_kernel_path requested, ple_kernel_path* resolved) {
     if (!KernelPathFromName(forced, &path)) {
       return MakeError(PLE_ERROR_INVALID_ARGUMENT,
                        "PLE_KERNELS=%s is not a kernel path (auto, reference, xnnpack, avx2, avx512, avx512vnni, "
-                       "avxvnni, neon, neondot)",
+                       "avxvnni, neon, neondot, neoni8mm)",
                        forced);
     }
     *resolved = path;

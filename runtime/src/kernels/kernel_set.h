@@ -22,6 +22,9 @@ struct KernelSet {
   // Groups whose int8 weights are narrow ([-64, 64]): the same contract and bits as qu8s8_gemm,
   // faster where the instruction set has a narrow form (AVX2); elsewhere qu8s8_gemm itself.
   decltype(&kernels::qu8s8_gemm__scalar) qu8s8_gemm_narrow = nullptr;
+  // The int8 GEMMs read the paired layout (kernels::qs8_pair_blocks), which the model builds
+  // from the file's weights once (LoadedModel::PairedInt8Weights), instead of the file's blocks.
+  bool int8_paired = false;
 };
 
 // The kernels of `path` (not AUTO), or nullptr when the path is not built into this library or

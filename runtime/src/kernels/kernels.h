@@ -74,6 +74,14 @@ void qu8s8_gemm__scalar(size_t rows, size_t blocks, const uint8_t* a, size_t a_s
                         size_t w_tile_stride, size_t tiles, const float* scales, const int32_t* zero_points,
                         const float* w_scales, const int32_t* w_sums, const TileOutput* outputs, size_t add_stride);
 
+// The int8 layout the i8mm path reads (docs/kernels.md, "The i8mm weight layout"): the same
+// bytes as the file's `blocks` blocks of each tile, in the same place, reordered so that one
+// 16-byte load is two channels x 8 inputs (what SMMLA/USMMLA take). Blocks 2p and 2p + 1 become
+// pair p, 128 bytes: for channel pair c (0..7), channel 2c's inputs 8p..8p+7, then channel
+// 2c+1's. An odd last block stays 64 bytes: channel 2c's 4 inputs, then channel 2c+1's, for
+// c = 0..7. Reads `w`, writes `out`, each tile `w_tile_stride` bytes apart.
+void qs8_pair_blocks(const int8_t* w, size_t w_tile_stride, size_t tiles, size_t blocks, int8_t* out);
+
 // The logistic function, 1 / (1 + exp(-x)), with the runtime's own exp (portable-math.h).
 float sigmoid(float x);
 

@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <deque>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -216,6 +217,13 @@ class LoadedModel {
   bool is_copy() const { return bytes_->is_copy(); }
   // Metadata value by key ("name", "description", "producer", "source_framework"), or nullptr.
   const std::string* metadata(const char* key) const;  // no allocation: the C API calls it unguarded
+  // The i8mm path's copy of an int8 group's weights: every input slice's blocks reordered by
+  // kernels::qs8_pair_blocks, at the same offsets as `g.weights`. The first call builds the copies
+  // of every int8 group (thread-safe; sessions on other paths never do); they are the model's
+  // and live as long as it. nullptr when `g` is not int8 or the memory cannot be had.
+  const int8_t* PairedInt8Weights(const PackedGroup& g) const;
+  // Bytes of int8 weights a model has: what the paired copies take once built.
+  size_t int8_weight_bytes() const;
 
  private:
   friend class ModelReader;
@@ -230,6 +238,8 @@ class LoadedModel {
   };
   std::vector<std::unique_ptr<float, FreeDeleter>> packed_at_load_;  // 64-byte aligned
   size_t packed_at_load_bytes_ = 0;
+  mutable std::once_flag paired_once_;                               // PairedInt8Weights
+  mutable std::vector<std::unique_ptr<int8_t, FreeDeleter>> paired_;  // per packed group, 64-byte aligned
   std::vector<std::string> extras_;
   ScoreSpec score_;
   std::vector<TaskSpec> tasks_;

@@ -139,10 +139,12 @@ Status Session::Create(std::shared_ptr<const LoadedModel> model, const SessionCo
   return Status::Ok();
 }
 
-// Each group's bias vector and tile table (which member each 16-column tile belongs to), and
-// on the XNNPACK path its operators over the request and candidate columns.
+// Each group's bias vector and tile table (which member each 16-column tile belongs to), the
+// int8 weights its path reads, and on the XNNPACK path its operators over the request and
+// candidate columns.
 Status Session::PrepareGroups(bool xnnpack_f32) {
   Status status;
+  bool paired_weights = false;
   groups_.resize(plan_.steps.size());
   for (size_t i = 0; i < plan_.steps.size(); ++i) {
     const PlanStep& step = plan_.steps[i];
@@ -156,6 +158,17 @@ Status Session::PrepareGroups(bool xnnpack_f32) {
       if (layer.bias != nullptr)
         std::copy(layer.bias, layer.bias + layer.out, state.bias.begin() + layer.packed_column);
       for (uint32_t c = 0; c < layer.out; c += 16) state.tile_member[(layer.packed_column + c) / 16] = m;
+    }
+    if (g.type == WeightType::kI8) {
+      state.int8_weights = static_cast<const int8_t*>(g.weights);
+      if (kernels_->int8_paired) {
+        state.int8_weights = model_->PairedInt8Weights(g);
+        if (state.int8_weights == nullptr) {
+          return MakeError(PLE_ERROR_OUT_OF_MEMORY, "cannot allocate the %zu bytes of the %s path's int8 weights",
+                           model_->int8_weight_bytes(), kernels_->name);
+        }
+        paired_weights = true;
+      }
     }
     if (xnnpack_f32 && g.type == WeightType::kF32) {
       size_t packed = 0;
@@ -171,6 +184,7 @@ Status Session::PrepareGroups(bool xnnpack_f32) {
       }
     }
   }
+  if (paired_weights) packed_weight_bytes_ += model_->int8_weight_bytes();  // the model's, shared
   return Status::Ok();
 }
 
@@ -299,7 +313,7 @@ ple_status Session::GroupProduct(Worker& worker, const GroupState& state, const 
   const size_t k_begin = request ? 0 : g.request_columns, k = request ? g.request_columns : g.in - g.request_columns;
   switch (g.type) {
     case WeightType::kI8:
-      return Int8Product(worker, g, part, rows, x, x_stride, add_stride);
+      return Int8Product(worker, state, g, part, rows, x, x_stride, add_stride);
     case WeightType::kF16:
       kernels_->f16_gemm(rows, k, x, x_stride, static_cast<const uint16_t*>(g.weights) + k_begin * 16,
                          size_t{g.in} * 16, tiles, worker.tile_outputs.data(), add_stride);
@@ -327,8 +341,8 @@ ple_status Session::GroupProduct(Worker& worker, const GroupState& state, const 
 // to worker.slice_chain, each next one adds its product to that in place (the kernels read an
 // addend before they write its output), the last one adds into the tile outputs (ReLU there):
 // one fixed float order, so every path computes the same bits.
-ple_status Session::Int8Product(Worker& worker, const PackedGroup& g, GroupPart part, size_t rows, const float* x,
-                                size_t x_stride, size_t add_stride) {
+ple_status Session::Int8Product(Worker& worker, const GroupState& state, const PackedGroup& g, GroupPart part,
+                                size_t rows, const float* x, size_t x_stride, size_t add_stride) {
   const bool request = part == GroupPart::kRequest;
   const size_t first = request ? 0 : g.request_slices, end = request ? g.request_slices : g.slices.size();
   const size_t tiles = g.columns / 16, k_begin = g.slices[first].k_begin;
@@ -361,7 +375,7 @@ ple_status Session::Int8Product(Worker& worker, const PackedGroup& g, GroupPart 
       stride = s == first ? add_stride : g.columns;
     }
     gemm(rows, slice.blocks, worker.quantized.data(), q_stride,
-         static_cast<const int8_t*>(g.weights) + size_t{slice.first_block} * 64, size_t{g.blocks} * 64, tiles,
+         state.int8_weights + size_t{slice.first_block} * 64, size_t{g.blocks} * 64, tiles,
          worker.row_scales.data(), worker.row_zero_points.data(), g.scales, slice.sums, outputs, stride);
   }
   return PLE_OK;

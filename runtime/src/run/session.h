@@ -152,6 +152,7 @@ class Session {
     std::vector<uint32_t> tile_member;               // UINT32_MAX: padding between members
     std::unique_ptr<XnnpackGemm> xnnpack_candidate;  // the candidate (or all) columns
     std::unique_ptr<XnnpackGemm> xnnpack_request;    // split: the request columns
+    const int8_t* int8_weights = nullptr;            // int8: the file's, or the model's paired copy (i8mm)
   };
 
   // One thread's scratch: its arena (tile_rows rows of every plan value) and the group and
@@ -197,8 +198,8 @@ class Session {
                               const float* request, float* part);
   enum class GroupPart { kRequest, kCandidate };  // a split group's request columns, or the rest (all, unsplit)
   // An int8 group's product over one part's input slices (GroupProduct's int8 case).
-  ple_status Int8Product(Worker& worker, const PackedGroup& g, GroupPart part, size_t rows, const float* x,
-                         size_t x_stride, size_t add_stride);
+  ple_status Int8Product(Worker& worker, const GroupState& state, const PackedGroup& g, GroupPart part, size_t rows,
+                         const float* x, size_t x_stride, size_t add_stride);
   ple_status GroupProduct(Worker& worker, const GroupState& state, const PackedGroup& g, GroupPart part, size_t rows,
                           const float* x, size_t x_stride, size_t add_stride);
   void AddAndStore(Worker& worker, size_t rows, size_t tiles, size_t columns, size_t add_stride);
