@@ -43,7 +43,9 @@ MATTR = {"aarch64": "+neon,+dotprod,+i8mm", "armv7": "+neon,+vfp4"}
 # (object, symbol regex, kernel name, is a GEMM, under the bar: the int8 and float32 GEMMs)
 KERNELS = {
     "aarch64": [
-        ("neoni8mm.cc.o", r"qu8s8_gemm__neoni8mm\(", "int8 GEMM (neoni8mm)", True, True),
+        # The i8mm GEMM's row blocks run in PairSums<P> (its loops; P = 2: 4 rows), their epilogue
+        # in StoreRows (EPILOGUES).
+        ("neoni8mm.cc.o", r"PairSums<2>\(", "int8 GEMM (neoni8mm)", True, True),
         ("neondot.cc.o", r"qu8s8_gemm__neondot\(", "int8 GEMM (neondot)", True, True),
         ("neon.cc.o", r"qu8s8_gemm__neon\(", "int8 GEMM (neon)", True, True),
         ("neon.cc.o", r"FloatGemm<float,", "f32 GEMM (neon)", True, True),
@@ -61,6 +63,10 @@ KERNELS = {
         ("neon.cc.o", r"f32_gate_softmax_sum__neon\(", "gate softmax-sum (armv7 neon)", False, False),
     ],
 }
+
+# GEMMs whose epilogue is a function of its own (object, symbol): its row loop, branches left
+# out, per float stored (the row blocks' 16 stores of int32 sums before it are not counted).
+EPILOGUES = {"int8 GEMM (neoni8mm)": ("neoni8mm.cc.o", r"StoreRows\(")}
 
 # Multiply-accumulate opcodes and the multiply-adds one instruction does, by arrangement.
 MAC_LANES = {".4s": 4, ".2s": 2, ".8h": 8, ".4h": 4, ".2d": 2}
@@ -88,12 +94,6 @@ BARS = {
     ("int8 GEMM (neoni8mm)", "cortex-a510"): (
         38.0, "in the A510 model two USMMLAs issue a cycle but each 128-bit load takes a cycle of its own: a step's "
               "32 USMMLAs (16 cycles), 4 ZIPs (2) and 20 loads (20), 42 % at best"),
-    ("int8 GEMM (neoni8mm)", "neoverse-n2"): (
-        80.0, "a regression guard below the 85 % issue 23 asks: the 4 ZIPs a step that pair the rows' activations "
-              "take the V pipes beside 32 USMMLAs (89 % at best) and GCC's schedule reaches 84 %; a quantizer that "
-              "writes rows in pairs would remove them"),
-    ("int8 GEMM (neoni8mm)", "neoverse-v1"): (
-        78.0, "a regression guard below the 85 % issue 23 asks: as on the N2 (80 % reached)"),
     ("int8 GEMM (neon)", "cortex-a55"): (
         0.0, "never runs there: a core with the dot product (every A55 and A510) takes the neondot path"),
     ("int8 GEMM (neon)", "cortex-a510"): (
@@ -300,7 +300,11 @@ def analyse(arch, build, rest=None):
         # two loops with the most SIMD instructions (e.g. the quantizer's range and its rounding).
         ranked = sorted(loops, key=lambda l: (loop_macs(l), loop_simd(l)), reverse=True)
         if rest is not None and arch == "aarch64":
-            rest.extend(rest_costs(arch, kernel, gemm, instructions, ranked))
+            if kernel in EPILOGUES:
+                rest.extend(epilogue_function_costs(arch, kernel, os.path.join(objdir, EPILOGUES[kernel][0]),
+                                                    EPILOGUES[kernel][1]))
+            else:
+                rest.extend(rest_costs(arch, kernel, gemm, instructions, ranked))
         for n, (first, last) in enumerate(ranked[:1 if gemm else 2]):
             macs = loop_macs((first, last))
             if gemm and macs < 32:  # a full row block does 2 rows x 16 columns at least
@@ -372,6 +376,27 @@ def rest_costs(arch, kernel, gemm, instructions, ranked):
                 per_float[core] += cycles / (loaded / 4)
         out += [Rest(kernel, core, c, "float") for core, c in per_float.items()]
     return out
+
+
+def epilogue_function_costs(arch, kernel, obj, pattern):
+    """Rest rows of a GEMM whose epilogue is its own function: the function's outermost loop (one
+    row), less its branches, in cycles per float stored."""
+    found = [s for s in symbols(obj) if re.search(pattern, s[2])]
+    if not found:
+        sys.exit(f"arm_kernel_mca: no symbol matching {pattern!r} in {obj}")
+    start, size, _ = max(found, key=lambda s: s[1])
+    instructions = disassemble(obj, start, size)
+    edges = back_edges(instructions)
+    if not edges:
+        sys.exit(f"arm_kernel_mca: no loop in {kernel}'s epilogue")
+    first, last = max(edges, key=lambda e: e[1] - e[0])
+    body = [ins for ins in instructions[first:last + 1]
+            if not BRANCH.match(ins[1]) and ins[1] not in ("bl", "blr", "br", "ret")]
+    stored = sum(transfer_bytes(op, args, True) for _, op, args in body)
+    if not stored:
+        return []
+    text = "".join(f"  {op} {args}\n" for _, op, args in body)
+    return [Rest(kernel, core, mca(arch, core, text)[0] / (stored / 4), "output") for core in CORES[arch]]
 
 
 def percent(row):

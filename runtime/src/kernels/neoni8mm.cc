@@ -33,6 +33,61 @@ inline uint8x16_t PairHigh(uint8x16_t x0, uint8x16_t x1) {  // rows' inputs 8..1
   return vreinterpretq_u8_u64(vzip2q_u64(vreinterpretq_u64_u8(x0), vreinterpretq_u64_u8(x1)));
 }
 
+// `steps` (> 0) steps of 16 inputs for 4 rows (two pairs) added to acc[pair][channel pair]:
+// rows[0..3] advance 16 bytes a step, the weights 256. The step: the rows' loads, 4 ZIPs that
+// pair them, 8 LDPs of weights, and 32 USMMLAs in two rounds (inputs 0..7 of every channel pair,
+// then 8..15: an accumulator's two USMMLAs 16 apart, never waiting on each other). Written as
+// assembly because GCC 12 addressed the rows through the pointer array inside the loop
+// (61 instructions a step for 51; tools/arm_kernel_mca.py measures the loop as built).
+inline void Steps4(int32x4_t (&acc)[2][8], const uint8_t* r0, const uint8_t* r1, const uint8_t* r2,
+                   const uint8_t* r3, const int8_t* w, size_t steps) {
+  int32x4_t* a = &acc[0][0];
+  // acc[0][c] in v(16 + c), acc[1][c] in v(24 + c); row pairs in v4 (inputs 0..7) and v5 (8..15),
+  // v6 and v7; channel pairs' weights in v8..v15.
+  __asm__ volatile(
+      "ldp q16, q17, [%[a]]\n" "ldp q18, q19, [%[a], #32]\n" "ldp q20, q21, [%[a], #64]\n"
+      "ldp q22, q23, [%[a], #96]\n" "ldp q24, q25, [%[a], #128]\n" "ldp q26, q27, [%[a], #160]\n"
+      "ldp q28, q29, [%[a], #192]\n" "ldp q30, q31, [%[a], #224]\n"
+      "1:\n"
+      "ldr q0, [%[r0]], #16\n" "ldr q1, [%[r1]], #16\n" "ldr q2, [%[r2]], #16\n" "ldr q3, [%[r3]], #16\n"
+      "ldp q8, q9, [%[w]]\n" "ldp q10, q11, [%[w], #32]\n"
+      "zip1 v4.2d, v0.2d, v1.2d\n" "zip1 v6.2d, v2.2d, v3.2d\n"
+      "zip2 v5.2d, v0.2d, v1.2d\n" "zip2 v7.2d, v2.2d, v3.2d\n"
+      "usmmla v16.4s, v4.16b, v8.16b\n" "usmmla v24.4s, v6.16b, v8.16b\n"
+      "usmmla v17.4s, v4.16b, v9.16b\n" "usmmla v25.4s, v6.16b, v9.16b\n"
+      "ldp q12, q13, [%[w], #64]\n"
+      "usmmla v18.4s, v4.16b, v10.16b\n" "usmmla v26.4s, v6.16b, v10.16b\n"
+      "usmmla v19.4s, v4.16b, v11.16b\n" "usmmla v27.4s, v6.16b, v11.16b\n"
+      "ldp q14, q15, [%[w], #96]\n"
+      "usmmla v20.4s, v4.16b, v12.16b\n" "usmmla v28.4s, v6.16b, v12.16b\n"
+      "usmmla v21.4s, v4.16b, v13.16b\n" "usmmla v29.4s, v6.16b, v13.16b\n"
+      "ldp q8, q9, [%[w], #128]\n"
+      "usmmla v22.4s, v4.16b, v14.16b\n" "usmmla v30.4s, v6.16b, v14.16b\n"
+      "usmmla v23.4s, v4.16b, v15.16b\n" "usmmla v31.4s, v6.16b, v15.16b\n"
+      "ldp q10, q11, [%[w], #160]\n"
+      "usmmla v16.4s, v5.16b, v8.16b\n" "usmmla v24.4s, v7.16b, v8.16b\n"
+      "usmmla v17.4s, v5.16b, v9.16b\n" "usmmla v25.4s, v7.16b, v9.16b\n"
+      "ldp q12, q13, [%[w], #192]\n"
+      "usmmla v18.4s, v5.16b, v10.16b\n" "usmmla v26.4s, v7.16b, v10.16b\n"
+      "usmmla v19.4s, v5.16b, v11.16b\n" "usmmla v27.4s, v7.16b, v11.16b\n"
+      "ldp q14, q15, [%[w], #224]\n"
+      "usmmla v20.4s, v5.16b, v12.16b\n" "usmmla v28.4s, v7.16b, v12.16b\n"
+      "usmmla v21.4s, v5.16b, v13.16b\n" "usmmla v29.4s, v7.16b, v13.16b\n"
+      "add %[w], %[w], #256\n"
+      "usmmla v22.4s, v5.16b, v14.16b\n" "usmmla v30.4s, v7.16b, v14.16b\n"
+      "usmmla v23.4s, v5.16b, v15.16b\n" "usmmla v31.4s, v7.16b, v15.16b\n"
+      "subs %[n], %[n], #1\n"
+      "b.ne 1b\n"
+      "stp q16, q17, [%[a]]\n" "stp q18, q19, [%[a], #32]\n" "stp q20, q21, [%[a], #64]\n"
+      "stp q22, q23, [%[a], #96]\n" "stp q24, q25, [%[a], #128]\n" "stp q26, q27, [%[a], #160]\n"
+      "stp q28, q29, [%[a], #192]\n" "stp q30, q31, [%[a], #224]\n"
+      : [r0] "+r"(r0), [r1] "+r"(r1), [r2] "+r"(r2), [r3] "+r"(r3), [w] "+r"(w), [n] "+r"(steps)
+      : [a] "r"(a)
+      : "cc", "memory", "v0", "v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10", "v11", "v12", "v13",
+        "v14", "v15", "v16", "v17", "v18", "v19", "v20", "v21", "v22", "v23", "v24", "v25", "v26", "v27", "v28",
+        "v29", "v30", "v31");
+}
+
 // The int32 sums of P row pairs (1 or 2): rows[0..2P) (a missing row of a block is its
 // neighbour again: read in bounds, its sums never stored), into sums[row][channel]. Not inlined:
 // the four row-block sizes share two copies (aarch64 libple's size budget, docs/platforms.md).
@@ -44,22 +99,20 @@ __attribute__((noinline)) void PairSums(const uint8_t* const* rows, const int8_t
     for (int c = 0; c < 8; ++c) acc[p][c] = vdupq_n_s32(0);
   }
   size_t b = 0;
-  for (; b + 4 <= blocks; b += 4) {  // 16 inputs: pairs of blocks b/2 and b/2 + 1
-    uint8x16_t low[P], high[P];
-    #pragma GCC unroll 2
-    for (int p = 0; p < P; ++p) {
-      const uint8x16_t x0 = vld1q_u8(rows[2 * p] + 4 * b), x1 = vld1q_u8(rows[2 * p + 1] + 4 * b);
-      low[p] = PairLow(x0, x1);
-      high[p] = PairHigh(x0, x1);
+  if constexpr (P == 2) {
+    if (blocks >= 4) {
+      Steps4(acc, rows[0], rows[1], rows[2], rows[3], tile, blocks / 4);
+      b = blocks / 4 * 4;
     }
-    const int8_t* w = tile + b * 64;
-    #pragma GCC unroll 8
-    for (int c = 0; c < 8; ++c) {
-      const int8x16_t w0 = vld1q_s8(w + 16 * c), w1 = vld1q_s8(w + 128 + 16 * c);
-      #pragma GCC unroll 2
-      for (int p = 0; p < P; ++p) {
-        acc[p][c] = vusmmlaq_s32(acc[p][c], low[p], w0);
-        acc[p][c] = vusmmlaq_s32(acc[p][c], high[p], w1);
+  } else {
+    for (; b + 4 <= blocks; b += 4) {  // 16 inputs: pairs of blocks b/2 and b/2 + 1, for 2 rows
+      const uint8x16_t x0 = vld1q_u8(rows[0] + 4 * b), x1 = vld1q_u8(rows[1] + 4 * b);
+      const uint8x16_t low = PairLow(x0, x1), high = PairHigh(x0, x1);
+      const int8_t* w = tile + b * 64;
+      #pragma GCC unroll 8
+      for (int c = 0; c < 8; ++c) {
+        acc[0][c] = vusmmlaq_s32(acc[0][c], low, vld1q_s8(w + 16 * c));
+        acc[0][c] = vusmmlaq_s32(acc[0][c], high, vld1q_s8(w + 128 + 16 * c));
       }
     }
   }
