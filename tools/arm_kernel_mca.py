@@ -150,6 +150,15 @@ def disassemble(obj, start, size):
     return instructions
 
 
+def function_instructions(obj, pattern):
+    """The instructions of the largest function of `obj` whose demangled name matches `pattern`."""
+    found = [s for s in symbols(obj) if re.search(pattern, s[2])]
+    if not found:
+        sys.exit(f"arm_kernel_mca: no symbol matching {pattern!r} in {obj}")
+    start, size, _ = max(found, key=lambda s: s[1])
+    return disassemble(obj, start, size)
+
+
 BRANCH = re.compile(r"^(b(\.\w+)?|cbn?z|tbn?z|b(ne|eq|lo|hs|hi|ls|lt|le|gt|ge|mi|pl|cc|cs)?(\.[wn])?)$")
 
 
@@ -281,11 +290,7 @@ def analyse(arch, build, rest=None):
         obj = os.path.join(objdir, obj_name)
         if not os.path.exists(obj):
             sys.exit(f"arm_kernel_mca: {obj} missing: build {build} first")
-        found = [s for s in symbols(obj) if re.search(pattern, s[2])]
-        if not found:
-            sys.exit(f"arm_kernel_mca: no symbol matching {pattern!r} in {obj}")
-        start, size, _ = max(found, key=lambda s: s[1])
-        instructions = disassemble(obj, start, size)
+        instructions = function_instructions(obj, pattern)
         loops = inner_loops(instructions)
         if not loops:
             sys.exit(f"arm_kernel_mca: no loop in {kernel}")
@@ -381,11 +386,7 @@ def rest_costs(arch, kernel, gemm, instructions, ranked):
 def epilogue_function_costs(arch, kernel, obj, pattern):
     """Rest rows of a GEMM whose epilogue is its own function: the function's outermost loop (one
     row), less its branches, in cycles per float stored."""
-    found = [s for s in symbols(obj) if re.search(pattern, s[2])]
-    if not found:
-        sys.exit(f"arm_kernel_mca: no symbol matching {pattern!r} in {obj}")
-    start, size, _ = max(found, key=lambda s: s[1])
-    instructions = disassemble(obj, start, size)
+    instructions = function_instructions(obj, pattern)
     edges = back_edges(instructions)
     if not edges:
         sys.exit(f"arm_kernel_mca: no loop in {kernel}'s epilogue")

@@ -60,5 +60,24 @@ TEST_CASE("kernel dispatch: AUTO is the fastest path this CPU has, and a missing
     CHECK_THAT(ple_last_error(), Catch::Contains("neoni8mm"));
   }
   ple_session_close(&session);
+
+  // PLE_KERNELS=neoni8mm makes AUTO ask for it: the same answer.
+  const char* before = std::getenv("PLE_KERNELS");
+  const std::string saved = before != nullptr ? before : "";
+  setenv("PLE_KERNELS", "neoni8mm", 1);
+  session = Create(model, PLE_KERNELS_AUTO, &status);
+  if (ple_kernel_path_available(PLE_KERNELS_ARM_NEON_I8MM)) {
+    REQUIRE(status == PLE_OK);
+    REQUIRE(ple_session_get_info(session, &info) == PLE_OK);
+    CHECK(info.kernel_path == PLE_KERNELS_ARM_NEON_I8MM);
+  } else {
+    CHECK(status == PLE_ERROR_UNSUPPORTED);
+  }
+  ple_session_close(&session);
+  if (before != nullptr) {
+    setenv("PLE_KERNELS", saved.c_str(), 1);
+  } else {
+    unsetenv("PLE_KERNELS");
+  }
   ple_model_close(&model);
 }

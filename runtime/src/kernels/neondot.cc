@@ -16,6 +16,7 @@
 // the int8 results do not change.
 #include <arm_neon.h>
 
+#include "kernels/neon-int8-epilogue.h"
 #include "kernels/row-blocks.h"
 #include "kernels/simd_kernels.h"
 
@@ -24,8 +25,6 @@ namespace kernels {
 namespace {
 
 constexpr int kRows = 4;
-
-inline float32x4_t Relu(float32x4_t y) { return vbslq_f32(vcgtq_f32(y, vdupq_n_f32(0.0f)), y, vdupq_n_f32(0.0f)); }
 
 #define PLE_A64_MAC(acc, w, x, lane) "sdot " acc ".4s, " w ".16b, " x ".4b[" lane "]\n"
 #define PLE_A64_PREPARE_X(x) "eor v" x ".16b, v" x ".16b, %[flip].16b\n"  // uint8 to int8: q - 128
@@ -88,19 +87,8 @@ PLE_QU8S8_GEMM(neondot) {
       for (int r = 0; r < R; ++r) {
         const size_t at = first + r;
         // sum (q - 128) w + 128 sum w - zero_point sum w = sum q w - zero_point sum w, in int32.
-        const int32x4_t shift = vdupq_n_s32(128 - zero_points[at]);
-        const float32x4_t s = vdupq_n_f32(scales[at]);
-        const float* add = o.add + at * add_stride;
-        float values[16];
-        for (int j = 0; j < 4; ++j) {
-          const int32x4_t centered = vmlaq_s32(acc[r][j], shift, vld1q_s32(sums + 4 * j));
-          float32x4_t y = vmulq_f32(vmulq_f32(s, vld1q_f32(ws + 4 * j)), vcvtq_f32_s32(centered));
-          y = vaddq_f32(y, vld1q_f32(add + 4 * j));
-          if (o.relu) y = Relu(y);
-          vst1q_f32(values + 4 * j, y);
-        }
-        float* out = o.out + at * o.out_stride;
-        for (size_t c = 0; c < o.columns; ++c) out[c] = values[c];
+        StoreInt8Row(acc[r], 128 - zero_points[at], scales[at], ws, sums, o.add + at * add_stride, o,
+                     o.out + at * o.out_stride);
       }
     });
   }

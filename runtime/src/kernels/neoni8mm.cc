@@ -15,6 +15,7 @@
 // memory and one epilogue reads them.
 #include <arm_neon.h>
 
+#include "kernels/neon-int8-epilogue.h"
 #include "kernels/row-blocks.h"
 #include "kernels/simd_kernels.h"
 
@@ -23,8 +24,6 @@ namespace kernels {
 namespace {
 
 constexpr int kRows = 4;
-
-inline float32x4_t Relu(float32x4_t y) { return vbslq_f32(vcgtq_f32(y, vdupq_n_f32(0.0f)), y, vdupq_n_f32(0.0f)); }
 
 inline uint8x16_t PairLow(uint8x16_t x0, uint8x16_t x1) {  // rows' inputs 0..7, side by side
   return vreinterpretq_u8_u64(vzip1q_u64(vreinterpretq_u64_u8(x0), vreinterpretq_u64_u8(x1)));
@@ -159,20 +158,10 @@ __attribute__((noinline)) void StoreRows(const int32_t (*sums)[16], size_t first
                                          const int32_t* w_sums, size_t add_stride) {
   for (size_t r = 0; r < count; ++r) {
     const size_t at = first + r;
-    // sum q w - zero_point sum w, in int32 (the scalar reference's integer).
-    const int32x4_t shift = vdupq_n_s32(-zero_points[at]);
-    const float32x4_t s = vdupq_n_f32(scales[at]);
-    const float* add = o.add + at * add_stride;
-    float values[16];
-    for (int j = 0; j < 4; ++j) {
-      const int32x4_t centered = vmlaq_s32(vld1q_s32(sums[r] + 4 * j), shift, vld1q_s32(w_sums + 4 * j));
-      float32x4_t y = vmulq_f32(vmulq_f32(s, vld1q_f32(ws + 4 * j)), vcvtq_f32_s32(centered));
-      y = vaddq_f32(y, vld1q_f32(add + 4 * j));
-      if (o.relu) y = Relu(y);
-      vst1q_f32(values + 4 * j, y);
-    }
-    float* out = o.out + at * o.out_stride;
-    for (size_t c = 0; c < o.columns; ++c) out[c] = values[c];
+    const int32x4_t row[4] = {vld1q_s32(sums[r]), vld1q_s32(sums[r] + 4), vld1q_s32(sums[r] + 8),
+                              vld1q_s32(sums[r] + 12)};
+    // USMMLA summed q w: the correction is -zero_point sum w (the scalar reference's integer).
+    StoreInt8Row(row, -zero_points[at], scales[at], ws, w_sums, o.add + at * add_stride, o, o.out + at * o.out_stride);
   }
 }
 
