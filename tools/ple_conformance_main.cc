@@ -19,7 +19,7 @@ int main(int argc, char** argv) {
   app.add_option("bundles", bundles, "bundle directories")->required()->check(CLI::ExistingDirectory);
   app.add_option("--kernels,-k", kernels,
                  "kernel paths: all (every path available here, the default) or one path by name (reference, "
-                 "xnnpack, avx2, avx512, avx512vnni, avxvnni, neon, neondot, neoni8mm)");
+                 "xnnpack, avx2, avx512, avx512vnni, avxvnni, neon, neondot, neoni8mm, wasmsimd)");
   app.add_option("--precision,-p", precision,
                  "convert each bundle as f32 (default, held to the bundle's tolerance), f16 or int8 (the default "
                  "int8 mix of docs/quantization.md), held to the quantized accuracy bar; per-class overrides "

@@ -61,7 +61,7 @@ void AddOptions(CLI::App& app, RunOptions* o) {
                "print per-task AUC (binary) or MSE (regression) over the candidates' labels");
   app.add_option("--kernels,-k", o->kernels,
                  "kernel path: auto (default; PLE_KERNELS when set, else the fastest here), reference, xnnpack, "
-                 "avx2, avx512, avx512vnni, avxvnni, neon, neondot or neoni8mm (docs/kernels.md)");
+                 "avx2, avx512, avx512vnni, avxvnni, neon, neondot, neoni8mm or wasmsimd (docs/kernels.md)");
   app.add_option("--max-batch", o->max_batch, "candidates per run (the session's prepared maximum)")
       ->check(CLI::Range(1u, 1u << 20));
   app.add_option("--threads", o->threads, "threads per run (the results do not depend on it)")

@@ -100,7 +100,7 @@ case "${1:-}" in
       QEMU_CPU=${cpu_path%:*} PLE_TEST_EXPECTED_AUTO_PATH=${cpu_path#*:} \
         ctest --test-dir build-aarch64 --output-on-failure -j "$jobs"
     done
-    echo "--- qemu-aarch64 -cpu cortex-a76: the kernels and the dispatch (~30 s)"
+    echo "--- qemu-aarch64 -cpu cortex-a76: the kernels and the dispatch (~10 s)"
     QEMU_CPU=cortex-a76 PLE_TEST_EXPECTED_AUTO_PATH=neondot \
       ctest --test-dir build-aarch64 --output-on-failure -j "$jobs" -R "kernel_tests|kernel dispatch"
     ;;
@@ -124,7 +124,7 @@ case "${1:-}" in
     tools/install-deps.sh wasm
     need_native_build
     cross wasm toolchains/wasm32-emscripten.cmake
-    ctest --test-dir build-wasm --output-on-failure -j "$jobs"
+    PLE_TEST_EXPECTED_AUTO_PATH=wasmsimd ctest --test-dir build-wasm --output-on-failure -j "$jobs"
     ;;
   --size)
     tools/install-deps.sh

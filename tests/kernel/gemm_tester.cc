@@ -155,11 +155,11 @@ Outputs RunInt8(const KernelSet& path, const GemmTester& s, const Int8Data& c, s
   Outputs o(s, c.add, first_row);
   const auto gemm = s.narrow() ? path.qu8s8_gemm_narrow : path.qu8s8_gemm;
   std::vector<int8_t> paired;  // the i8mm path's layout, as the model builds it
-  if (path.int8_paired) {
+  if (path.int8_pair != nullptr) {
     paired.resize(c.w.size());
-    rt::kernels::qs8_pair_blocks(c.w.data(), c.blocks * 64, s.tiles(), c.blocks, paired.data());
+    path.int8_pair(c.w.data(), c.blocks * 64, s.tiles(), c.blocks, paired.data());
   }
-  gemm(rows, c.blocks, c.a.data() + first_row * c.a_stride, c.a_stride, path.int8_paired ? paired.data() : c.w.data(),
+  gemm(rows, c.blocks, c.a.data() + first_row * c.a_stride, c.a_stride, paired.empty() ? c.w.data() : paired.data(),
        c.blocks * 64, s.tiles(),
        c.scales.data() + first_row, c.zero_points.data() + first_row, c.w_scales.data(), c.w_sums.data(),
        o.table.data(), AddStride(s));
@@ -247,6 +247,7 @@ void GemmTester::TestFloat(const KernelSet& path) const {
     }
   }
   CheckSameBits(*this, got_half, got, 0, "f16_gemm against f32_gemm (widening float16 is exact)");
+  if (path.float_exact) CheckSameBits(*this, got, scalar, 0, "f32_gemm against the scalar reference (an exact path)");
   // One row alone, and the call starting at it: the same bits as inside the whole call.
   const size_t r0 = rows_ / 2;
   const Outputs alone = RunF32(path, *this, d, r0, 1);

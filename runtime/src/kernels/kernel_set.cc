@@ -14,7 +14,7 @@ using namespace kernels;  // NOLINT: the kernel tables below name many of them
 
 const KernelSet kReference = {PLE_KERNELS_REFERENCE, "reference", f32_gemm__scalar, f16_gemm__scalar,
                               f32_qu8_quantize__scalar, qu8s8_gemm__scalar, f32_gate_softmax_sum__scalar, false,
-    qu8s8_gemm__scalar};
+    qu8s8_gemm__scalar, nullptr, true};
 
 #if PLE_HAVE_X86_KERNELS
 const KernelSet kAvx2 = {PLE_KERNELS_X86_AVX2, "avx2", f32_gemm__avx2, f16_gemm__avx2,
@@ -45,7 +45,14 @@ const KernelSet kNeonDot = {PLE_KERNELS_ARM_NEON_DOT, "neondot", f32_gemm__neon,
 #if PLE_HAVE_ARM_NEON_I8MM_KERNELS
 const KernelSet kNeonI8mm = {PLE_KERNELS_ARM_NEON_I8MM, "neoni8mm", f32_gemm__neon, f16_gemm__neon,
                              f32_qu8_quantize__neon, qu8s8_gemm__neoni8mm, f32_gate_softmax_sum__neon, false,
-    qu8s8_gemm__neoni8mm, true};
+    qu8s8_gemm__neoni8mm, qs8_pair_blocks};
+#endif
+
+#if PLE_HAVE_WASM_SIMD_KERNELS
+// The f16 GEMM, the quantizer and the gate are the reference's, as the compiler vectorises them.
+const KernelSet kWasmSimd = {PLE_KERNELS_WASM_SIMD, "wasmsimd", f32_gemm__wasmsimd, f16_gemm__scalar,
+                             f32_qu8_quantize__scalar, qu8s8_gemm__wasmsimd, f32_gate_softmax_sum__scalar, false,
+    qu8s8_gemm__wasmsimd, nullptr, true};
 #endif
 
 // Native paths, fastest first.
@@ -72,6 +79,9 @@ std::vector<const KernelSet*> NativeSets() {
 #if PLE_HAVE_ARM_NEON_KERNELS
   if (cpu.arm_neon) sets.push_back(&kNeon);
 #endif
+#if PLE_HAVE_WASM_SIMD_KERNELS
+  sets.push_back(&kWasmSimd);  // a module built with SIMD128 runs only where the engine has it
+#endif
   sets.push_back(&kReference);
   return sets;
 }
@@ -88,6 +98,7 @@ const KernelSet& XnnpackSet() {
     s.path = PLE_KERNELS_XNNPACK;
     s.name = "xnnpack";
     s.xnnpack_f32 = true;
+    s.float_exact = false;
     return s;
   }();
   return set;
@@ -103,6 +114,7 @@ constexpr PathName kPathNames[] = {
     {PLE_KERNELS_X86_AVX512, "avx512"},   {PLE_KERNELS_X86_AVX512_VNNI, "avx512vnni"},
     {PLE_KERNELS_X86_AVX_VNNI, "avxvnni"}, {PLE_KERNELS_ARM_NEON, "neon"},
     {PLE_KERNELS_ARM_NEON_DOT, "neondot"}, {PLE_KERNELS_ARM_NEON_I8MM, "neoni8mm"},
+    {PLE_KERNELS_WASM_SIMD, "wasmsimd"},
 };
 
 }  // namespace
@@ -126,7 +138,7 @@ Status ResolveKernelPath(ple_kernel_path requested, ple_kernel_path* resolved) {
     if (!KernelPathFromName(forced, &path)) {
       return MakeError(PLE_ERROR_INVALID_ARGUMENT,
                        "PLE_KERNELS=%s is not a kernel path (auto, reference, xnnpack, avx2, avx512, avx512vnni, "
-                       "avxvnni, neon, neondot, neoni8mm)",
+                       "avxvnni, neon, neondot, neoni8mm, wasmsimd)",
                        forced);
     }
     *resolved = path;

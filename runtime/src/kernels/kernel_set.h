@@ -22,9 +22,13 @@ struct KernelSet {
   // Groups whose int8 weights are narrow ([-64, 64]): the same contract and bits as qu8s8_gemm,
   // faster where the instruction set has a narrow form (AVX2); elsewhere qu8s8_gemm itself.
   decltype(&kernels::qu8s8_gemm__scalar) qu8s8_gemm_narrow = nullptr;
-  // The int8 GEMMs read the paired layout (kernels::qs8_pair_blocks), which the model builds
-  // from the file's weights once (LoadedModel::PairedInt8Weights), instead of the file's blocks.
-  bool int8_paired = false;
+  // Non-null: the int8 GEMMs read the layout this function writes (kernels::qs8_pair_blocks, the
+  // i8mm path), which the model builds from the file's weights once
+  // (LoadedModel::PairedInt8Weights), instead of the file's blocks. Built only where a path uses it.
+  decltype(&kernels::qs8_pair_blocks) int8_pair = nullptr;
+  // The float GEMMs compute the scalar reference's operations in its order (no fused
+  // multiply-add): their bits are the reference's, and the kernel tests compare them with ==.
+  bool float_exact = false;
 };
 
 // The kernels of `path` (not AUTO), or nullptr when the path is not built into this library or

@@ -58,6 +58,10 @@ PLE_QU8S8_GEMM(neon);
 #if PLE_HAVE_ARM_NEON_DOT_KERNELS
 PLE_QU8S8_GEMM(neondot);
 #endif
+#if PLE_HAVE_WASM_SIMD_KERNELS
+PLE_F32_GEMM(wasmsimd);
+PLE_QU8S8_GEMM(wasmsimd);
+#endif
 #if PLE_HAVE_ARM_NEON_I8MM_KERNELS
 PLE_QU8S8_GEMM(neoni8mm);  // reads the paired layout (qs8_pair_blocks), not the file's
 #endif

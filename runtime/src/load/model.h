@@ -220,7 +220,8 @@ class LoadedModel {
   // The i8mm path's copy of an int8 group's weights: every input slice's blocks reordered by
   // kernels::qs8_pair_blocks, at the same offsets as `g.weights`. The first call builds the copies
   // of every int8 group (thread-safe; sessions on other paths never do); they are the model's
-  // and live as long as it. nullptr when `g` is not int8 or the memory cannot be had.
+  // and live as long as it. nullptr when `g` is not int8 or the memory cannot be had. Defined
+  // (paired_weights.cc) only in builds with that path (aarch64).
   const int8_t* PairedInt8Weights(const PackedGroup& g) const;
   // Bytes of int8 weights a model has: what the paired copies take once built.
   size_t int8_weight_bytes() const;

@@ -161,7 +161,8 @@ Status Session::PrepareGroups(bool xnnpack_f32) {
     }
     if (g.type == WeightType::kI8) {
       state.int8_weights = static_cast<const int8_t*>(g.weights);
-      if (kernels_->int8_paired) {
+#if PLE_HAVE_ARM_NEON_I8MM_KERNELS  // the one path reading a copy: paired_weights.cc is built with it
+      if (kernels_->int8_pair != nullptr) {
         state.int8_weights = model_->PairedInt8Weights(g);
         if (state.int8_weights == nullptr) {
           return MakeError(PLE_ERROR_OUT_OF_MEMORY, "cannot allocate the %zu bytes of the %s path's int8 weights",
@@ -169,6 +170,7 @@ Status Session::PrepareGroups(bool xnnpack_f32) {
         }
         paired_weights = true;
       }
+#endif
     }
     if (xnnpack_f32 && g.type == WeightType::kF32) {
       size_t packed = 0;

@@ -79,7 +79,7 @@ uint64_t SessionBytes(const Plan& plan, const SessionConfig& config, const Kerne
       if (g.request_columns > 0) total += XnnpackGemmBytesBound(g.request_columns, g.columns);
     }
   }
-  if (kernels.int8_paired) {  // the model's paired copy of its int8 weights, built by the first such session
+  if (kernels.int8_pair != nullptr) {  // the model's paired copy of its int8 weights, built by the first such session
     std::vector<const PackedGroup*> counted;
     for (const PlanStep& step : plan.steps) {
       if (step.kind != StepKind::kGroup || step.group->type != WeightType::kI8) continue;
