@@ -1,0 +1,217 @@
+// The PLE runtime for JavaScript: browsers and node 18+, over the C API (runtime/include/ple/ple.h)
+// compiled to WebAssembly (platforms/web/CMakeLists.txt). README.md shows the use; ple.d.ts
+// states the types.
+//
+// Memory contract: a model, session or request owns C objects inside the module's memory,
+// freed by close() (a FinalizationRegistry frees what is collected unclosed, as a safety net).
+// A run writes its inputs into one scratch area owned by the Runtime, which grows only when a
+// call needs more than any earlier one: a run in steady state allocates nothing in the module
+// and returns fresh JavaScript arrays (or fills the ones the caller gives). Views into the
+// module's memory are never handed out: they detach when the memory grows.
+
+import { OUT_OF_MEMORY, PleError } from './errors.js';
+import { Model, Request, Session } from './model.js';
+
+export { Model, PleError, Request, Session };
+
+// A module that validates only where the engine has SIMD128: one function returning v128.const 0.
+const SIMD_PROBE = new Uint8Array([
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,  // "\0asm", version 1
+  0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b,        // type section: () -> v128
+  0x03, 0x02, 0x01, 0x00,                          // function section: one function of type 0
+  0x0a, 0x16, 0x01, 0x14, 0x00, 0xfd, 0x0c,        // code section: no locals, v128.const
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x0b]);
+
+/** True when this engine runs WebAssembly SIMD128. */
+export function hasSimd() {
+  return typeof WebAssembly === 'object' && WebAssembly.validate(SIMD_PROBE);
+}
+
+const isNode = typeof process === 'object' && typeof process.versions === 'object' && !!process.versions.node;
+
+async function readWasm(url) {
+  if (url.protocol === 'file:' && isNode) {
+    const { readFile } = await import('node:fs/promises');
+    return readFile(url);
+  }
+  const response = await fetch(url, { credentials: 'same-origin' });
+  if (!response.ok) throw new Error(`ple: cannot fetch ${url}: HTTP ${response.status}`);
+  return response.arrayBuffer();
+}
+
+async function instantiate(url, imports) {
+  if (url.protocol !== 'file:' && typeof WebAssembly.instantiateStreaming === 'function') {
+    try {
+      return await WebAssembly.instantiateStreaming(fetch(url, { credentials: 'same-origin' }), imports);
+    } catch (error) {
+      // A server that does not send application/wasm: compile from the bytes instead.
+      if (!(error instanceof TypeError)) throw error;
+    }
+  }
+  return WebAssembly.instantiate(await readWasm(url), imports);
+}
+
+/**
+ * Loads the runtime. options.simd: 'auto' (default: SIMD128 where the engine has it), true or
+ * false; options.baseUrl: where ple-simd.js/.wasm and ple-nosimd.js/.wasm are (default: next to
+ * this file).
+ */
+export async function load(options = {}) {
+  const simd = options.simd === undefined || options.simd === 'auto' ? hasSimd() : !!options.simd;
+  const name = simd ? 'ple-simd' : 'ple-nosimd';
+  const base = options.baseUrl ? new URL(options.baseUrl, import.meta.url) : new URL('./', import.meta.url);
+  const { default: createPleModule } = await import(new URL(`${name}.js`, base).href);
+  const wasmUrl = new URL(`${name}.wasm`, base);
+  const module = await createPleModule({
+    instantiateWasm(imports, receiveInstance) {
+      instantiate(wasmUrl, imports).then(
+        (result) => receiveInstance(result.instance, result.module),
+        (error) => { throw error; });
+      return {};
+    },
+    print: () => {},
+    printErr: () => {},
+  });
+  return new Runtime(module, simd);
+}
+
+// A growable area of the module's memory that one call at a time lays its arguments out in.
+class Scratch {
+  constructor(m) {
+    this.m = m;
+    this.ptr = 0;
+    this.capacity = 0;
+    this.used = 0;
+  }
+  // Makes room for `bytes` (which may grow the memory: take views only after this).
+  reserve(bytes) {
+    if (bytes > this.capacity) {
+      if (this.ptr) this.m._free(this.ptr);
+      const capacity = Math.max(bytes, this.capacity * 2, 4096);
+      this.ptr = this.m._malloc(capacity);
+      if (!this.ptr) {
+        this.capacity = 0;
+        throw new PleError(OUT_OF_MEMORY, `ple: cannot allocate ${capacity} bytes of scratch`);
+      }
+      this.capacity = capacity;
+    }
+    this.used = 0;
+  }
+  take(bytes, align = 8) {
+    const offset = (this.used + align - 1) & ~(align - 1);
+    if (offset + bytes > this.capacity) throw new Error('ple: internal error: scratch plan too small');
+    this.used = offset + bytes;
+    return this.ptr + offset;
+  }
+  free() {
+    if (this.ptr) this.m._free(this.ptr);
+    this.ptr = 0;
+    this.capacity = 0;
+  }
+}
+
+const registry = typeof FinalizationRegistry === 'function'
+  ? new FinalizationRegistry(({ runtime, close, handle }) => runtime._closeHandle(close, handle))
+  : null;
+
+/** The loaded module. One per page is enough; its models, sessions and requests are its own. */
+export class Runtime {
+  constructor(module, simd) {
+    this.m = module;
+    /** true when the SIMD128 module was loaded. */
+    this.simd = simd;
+    this._scratch = new Scratch(module);
+    this._slot = module._malloc(32);  // out-parameters: handles, counts, the layout below
+    module._ple_web_feature_values_layout(this._slot);
+    const w = module.HEAPU32.slice(this._slot >> 2, (this._slot >> 2) + 7);
+    // ple_feature_values as this module lays it out (ple_web.c reports it; nothing is assumed).
+    this._layout = { size: w[0], name: w[1], values: w[2], numValues: w[3], ids: w[4], numIds: w[5], lengths: w[6] };
+  }
+
+  /** The library's version, "MAJOR.MINOR.PATCH". */
+  get version() { return this.m.UTF8ToString(this.m._ple_version_string()); }
+
+  /** The kernel paths this module can run, by name ("reference", "wasmsimd"). */
+  get kernelPaths() {
+    const names = [];
+    for (let path = 1; path <= 16; ++path) {
+      if (this.m._ple_kernel_path_available(path)) names.push(this.m.UTF8ToString(this.m._ple_kernel_path_name(path)));
+    }
+    return names;
+  }
+
+  /** Bytes of the module's heap in use (tests: runs must not change it). */
+  heapBytesInUse() { return this.m._ple_web_heap_bytes_in_use(); }
+
+  /** Bytes of the module's memory (grows, never shrinks). */
+  get memoryBytes() { return this.m.HEAPU8.length; }
+
+  _check(status) {
+    if (status !== 0) throw new PleError(status, this.m.UTF8ToString(this.m._ple_last_error()));
+  }
+
+  _closeHandle(close, handle) {
+    this.m.HEAPU32[this._slot >> 2] = handle;
+    close(this._slot);
+  }
+
+  _track(object, close, handle) {
+    if (registry) registry.register(object, { runtime: this, close, handle }, object);
+  }
+
+  _untrack(object) {
+    if (registry) registry.unregister(object);
+  }
+
+  /**
+   * Opens a model from its bytes (ArrayBuffer, a typed array or a DataView; copied, so the
+   * caller may reuse them). options.verifyChecksum: check the file's SHA-256 trailer;
+   * options.expectedSha256: 32 bytes the file's SHA-256 must equal.
+   */
+  openModel(bytes, options = {}) {
+    const data = toBytes(bytes, 'openModel: bytes');
+    const pin = options.expectedSha256 ? toBytes(options.expectedSha256, 'openModel: expectedSha256') : null;
+    if (pin && pin.length !== 32) throw new TypeError('ple: openModel: expectedSha256 must be 32 bytes');
+    const m = this.m;
+    const ptr = m._malloc(Math.max(1, data.length) + 32);
+    if (!ptr) throw new PleError(OUT_OF_MEMORY, `ple: cannot allocate ${data.length} bytes for the model`);
+    try {
+      m.HEAPU8.set(data, ptr);
+      if (pin) m.HEAPU8.set(pin, ptr + data.length);
+      this._check(m._ple_web_model_open(ptr, data.length, options.verifyChecksum ? 1 : 0,
+        pin ? ptr + data.length : 0, this._slot));
+    } finally {
+      m._free(ptr);
+    }
+    return new Model(this, m.HEAPU32[this._slot >> 2]);
+  }
+
+  /** Indices of the min(k, scores.length) best scores, best first; ties keep the lower index;
+   * NaN ranks last. */
+  topK(scores, k) {
+    const values = toFloat32(scores, 'topK: scores');
+    const count = values.length;
+    const n = Math.min(k, count);
+    this._scratch.reserve(count * 8 + 16);
+    const scoresPtr = this._scratch.take(count * 4, 4);
+    const outPtr = this._scratch.take(n * 4 + 4, 4);
+    this.m.HEAPF32.set(values, scoresPtr >> 2);
+    this._check(this.m._ple_rank_top_k(scoresPtr, count, k, outPtr));
+    return this.m.HEAPU32.slice(outPtr >> 2, (outPtr >> 2) + n);
+  }
+}
+
+function toBytes(bytes, what) {
+  if (bytes instanceof Uint8Array) return bytes;
+  if (bytes instanceof ArrayBuffer) return new Uint8Array(bytes);
+  if (ArrayBuffer.isView(bytes)) return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (Array.isArray(bytes)) return Uint8Array.from(bytes);
+  throw new TypeError(`ple: ${what}: expected an ArrayBuffer or a typed array`);
+}
+
+function toFloat32(values, what) {
+  if (values instanceof Float32Array) return values;
+  if (Array.isArray(values) || ArrayBuffer.isView(values)) return Float32Array.from(values);
+  throw new TypeError(`ple: ${what}: expected an array of numbers`);
+}
+

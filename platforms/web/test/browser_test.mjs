@@ -1,0 +1,124 @@
+// The demo page (examples/web) in headless Chromium (Debian's chromium, no browser download):
+// for the float32 and the all-int8 example, with the SIMD128 and the baseline module, the page's
+// ranking and every score and output must equal native ple-run's bit for bit (float32 against
+// the reference kernels), and its expert-utilisation numbers ple-inspect --activity's data-*
+// values. Then the package README's example runs as written. Chromium's --dump-dom gives the
+// page's DOM once its work is done (virtual time: network and timers, no fixed sleeps).
+//   node platforms/web/test/browser_test.mjs PACKAGE_DIR FIXTURES_DIR
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { serve } from '../../../examples/web/serve.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const [packageDir, fixtures] = process.argv.slice(2).map((p) => resolve(p));
+if (!fixtures) throw new Error('usage: browser_test.mjs PACKAGE_DIR FIXTURES_DIR');
+const browser = process.env.PLE_CHROMIUM ?? '/usr/bin/chromium';
+const scratch = await mkdtemp(join(tmpdir(), 'ple-browser-'));
+const failures = [];
+const check = (ok, message) => {
+  if (!ok) failures.push(message);
+};
+
+// One page load; resolves to {dom, console}.
+function chromium(url) {
+  const args = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync',
+    `--user-data-dir=${join(scratch, 'profile')}`, '--enable-logging=stderr', '--v=0',
+    '--virtual-time-budget=60000', '--dump-dom', url];
+  return new Promise((done, fail) => {
+    execFile(browser, args, { timeout: 120000, maxBuffer: 64 << 20 }, (error, stdout, stderr) => {
+      if (error && !stdout) fail(new Error(`chromium failed on ${url}: ${error.message}\n${stderr}`));
+      else done({ dom: stdout, console: stderr.split('\n').filter((l) => l.includes(':CONSOLE')).join('\n') });
+    });
+  });
+}
+
+const unescape = (s) => s.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&amp;/g, '&');
+const bitsOf = (x) => new Uint32Array(Float32Array.of(Math.fround(x)).buffer)[0].toString(16).padStart(8, '0');
+
+function pageResults(dom, url) {
+  const match = dom.match(/<pre id="results">([\s\S]*?)<\/pre>/);
+  if (!match || !match[1]) throw new Error(`${url}: the page wrote no results (did it finish?)\n${dom.slice(0, 2000)}`);
+  return JSON.parse(unescape(match[1]));
+}
+
+async function checkRanking(name, results, expectedFile) {
+  const [header, ...rows] = (await readFile(join(fixtures, expectedFile), 'utf8')).trim().split('\n').map((l) => l.split(','));
+  check(JSON.stringify(results.tasks) === JSON.stringify(header.slice(5)), `${name}: tasks ${results.tasks}`);
+  check(results.ranking.length === rows.length, `${name}: ${results.ranking.length} candidates, native ${rows.length}`);
+  rows.forEach((row, i) => {
+    const got = results.ranking[i];
+    if (!got) return;
+    check(got.candidate === +row[2] && got.id === row[3], `${name}: rank ${i + 1} is ${got.id}, native ${row[3]}`);
+    check(got.score === bitsOf(+row[4]), `${name}: ${row[3]} score bits ${got.score}, native ${bitsOf(+row[4])} (${row[4]})`);
+    row.slice(5).forEach((v, t) => check(got.outputs[t] === bitsOf(+v), `${name}: ${row[3]} task ${t} bits ${got.outputs[t]}, native ${bitsOf(+v)}`));
+  });
+}
+
+// ple-inspect writes 9 significant digits (%.9g): the page's doubles must print the same.
+async function checkGates(name, results, activityFile) {
+  const html = await readFile(join(fixtures, activityFile), 'utf8');
+  const bars = [...html.matchAll(/<rect [^>]*class="bar"([^>]*)>/g)].map((m) => Object.fromEntries(
+    [...m[1].matchAll(/data-([a-z0-9-]+)="([^"]*)"/g)].map((a) => [a[1], a[2]])));
+  check(bars.length > 0 && bars.length === results.gates.length, `${name}: ${results.gates.length} gate bars, report ${bars.length}`);
+  for (const bar of bars) {
+    const got = results.gates.find((g) => g.level === +bar.level && g.gate === +bar.gate && g.position === +bar.position);
+    if (!got) {
+      failures.push(`${name}: no bar for level ${bar.level} gate ${bar.gate} position ${bar.position}`);
+      continue;
+    }
+    check(got.expert === +bar.expert, `${name}: gate ${bar.level}/${bar.gate} position ${bar.position} expert ${got.expert}, report ${bar.expert}`);
+    for (const key of ['mean', 'std', 'min', 'max']) {
+      check(Number(got[key].toPrecision(9)) === Number(bar[key]),
+        `${name}: gate ${bar.level}/${bar.gate} expert ${bar.expert} ${key} ${got[key].toPrecision(9)}, report ${bar[key]}`);
+    }
+  }
+}
+
+// The README's first js block, served as a module with 'ple-runtime' mapped to the package.
+async function readmeExample(base) {
+  const readme = await readFile(join(here, '..', 'README.md'), 'utf8');
+  const code = readme.match(/```js\n([\s\S]*?)```/)[1];
+  await writeFile(join(scratch, 'example.js'), code);  // served as /readme-example.js (next to models/)
+  await writeFile(join(scratch, 'example.html'), '<!doctype html><script type="importmap">' +
+    '{"imports": {"ple-runtime": "/ple/ple.js"}}</script><script type="module" src="readme-example.js"></script>');
+  const { console: log } = await chromium(`${base}/readme-example.html`);
+  const line = log.match(/"(ranked: [^"]*)"/);
+  check(line && /^ranked: \d \d \d; best score \d+\.\d{6}$/.test(line[1]), `README example printed: ${log || '(nothing)'}`);
+  return line ? line[1] : null;
+}
+
+const server = await serve({ '/ple/': packageDir, '/models/': fixtures, '/readme-': scratch,
+  '/': join(here, '..', '..', '..', 'examples', 'web') });
+const base = `http://127.0.0.1:${server.address().port}`;
+try {
+  const cases = [['feed.ple', 'feed.expected.csv', 'feed.activity.html'],
+    ['feed-int8all.ple', 'feed-int8all.expected.csv', 'feed-int8all.activity.html']];
+  for (const [model, expected, activity] of cases) {
+    for (const simd of ['auto', 'false']) {
+      const started = Date.now();
+      const url = `${base}/index.html?model=models/${model}&simd=${simd}`;
+      const { dom } = await chromium(url);
+      const results = pageResults(dom, url);
+      if (results.error) throw new Error(`${url}: the page failed: ${results.error}`);
+      const name = `${model} (${results.simd ? 'SIMD128' : 'baseline'} module, ${results.kernelPath})`;
+      check(results.simd === (simd === 'auto'), `${name}: simd=${simd} loaded the ${results.simd ? 'SIMD' : 'baseline'} module`);
+      await checkRanking(name, results, expected);
+      await checkGates(name, results, activity);
+      console.log(`browser: ${name}: ${results.ranking.length} candidates and ${results.gates.length} gate bars compared (${Date.now() - started} ms)`);
+    }
+  }
+  const line = await readmeExample(base);
+  console.log(`browser: README example printed "${line}"`);
+} finally {
+  server.close();
+  await rm(scratch, { recursive: true, force: true });
+}
+if (failures.length) {
+  console.error(`browser: ${failures.length} mismatches:\n  ${failures.slice(0, 40).join('\n  ')}`);
+  process.exit(1);
+}
+console.log('browser: the demo page and the README example agree with the native tools');

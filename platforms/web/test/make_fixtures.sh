@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The web package's and demo's test fixtures, made with the NATIVE tools (the independent side of
+# every comparison): the example model as float32, all-int8 and with encoders, what native
+# `ple-run` ranks from examples/feed/request.jsonl with each, and what `ple-inspect --activity`
+# reports of the gates on the same request.
+#   platforms/web/test/make_fixtures.sh NATIVE_BUILD_DIR OUT_DIR
+# Float32 expectations come from the reference kernels (native AVX2/AVX-512 float32 uses FMA,
+# so only the reference is exact against WebAssembly); all-int8 from the native default path
+# (int8 is bit-identical on every path and platform: docs/determinism.md).
+set -euo pipefail
+cd "$(dirname "$0")/../../.."
+native=$1 out=$2
+mkdir -p "$out"
+convert() { "$native/converter/ple-convert" --quiet --config "$1" --weights examples/feed/weights.safetensors "${@:2}"; }
+convert examples/feed/config.json --output "$out/feed.ple"
+convert examples/feed/config.json --output "$out/feed-int8all.ple" --precision int8,heads=int8 \
+  --calibration-data examples/feed/calibration.jsonl
+convert tests/data/encoders/config.json --output "$out/feed-encoded.ple"
+cp examples/feed/request.jsonl "$out/request.jsonl"
+cp tests/data/encoders/raw_request.jsonl "$out/raw_request.jsonl"
+run() { "$native/tools/ple-run" "$@" --output-format csv; }
+run "$out/feed.ple" --input "$out/request.jsonl" --kernels reference > "$out/feed.expected.csv"
+run "$out/feed-int8all.ple" --input "$out/request.jsonl" > "$out/feed-int8all.expected.csv"
+run "$out/feed-encoded.ple" --input "$out/raw_request.jsonl" --kernels reference > "$out/feed-encoded.expected.csv"
+for model in feed feed-int8all; do
+  "$native/tools/ple-inspect" "$out/$model.ple" --activity "$out/request.jsonl" --kernels reference \
+    --report "$out/$model.activity.html" > /dev/null
+done
+echo "make_fixtures: wrote $(ls "$out" | wc -l) files to $out"
