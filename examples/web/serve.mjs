@@ -11,11 +11,23 @@ const TYPES = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '
   '.wasm': 'application/wasm', '.json': 'application/json', '.css': 'text/css', '.ple': 'application/octet-stream',
   '.jsonl': 'application/x-ndjson', '.csv': 'text/csv' };
 
-/** Serves `roots` ({'/ple/': dir, '/models/': dir, '/': dir}) on 127.0.0.1; resolves to the server. */
-export function serve(roots, port = 0) {
+/** Serves `roots` ({'/ple/': dir, '/models/': dir, '/': dir}) on 127.0.0.1; resolves to the server.
+ * options.headers: sent with every file (e.g. cross-origin isolation for finer browser clocks);
+ * options.post(path, body): called with each POST request's path and body text. */
+export function serve(roots, port = 0, options = {}) {
   const prefixes = Object.keys(roots).sort((a, b) => b.length - a.length);
   const server = createServer(async (req, res) => {
     const path = decodeURIComponent(new URL(req.url, 'http://localhost').pathname);
+    if (req.method === 'POST' && options.post) {
+      let body = '';
+      req.setEncoding('utf8');
+      req.on('data', (chunk) => { body += chunk; });
+      req.on('end', () => {
+        res.writeHead(204).end();
+        options.post(path, body);
+      });
+      return;
+    }
     const prefix = prefixes.find((p) => path.startsWith(p));
     const relative = normalize(path.slice(prefix.length) || 'index.html');
     if (relative.startsWith('..')) {
@@ -24,7 +36,8 @@ export function serve(roots, port = 0) {
     }
     try {
       const body = await readFile(join(roots[prefix], relative));
-      res.writeHead(200, { 'content-type': TYPES[extname(relative)] ?? 'application/octet-stream' }).end(body);
+      res.writeHead(200, { 'content-type': TYPES[extname(relative)] ?? 'application/octet-stream', ...options.headers })
+        .end(body);
     } catch {
       res.writeHead(404).end(`not found: ${path}`);
     }

@@ -196,6 +196,32 @@ TEST_CASE("kernels: float16 conversion is exact", "[kernel]") {
   CHECK(std::signbit(ple::rt::kernels::f16_to_f32(0x8000)));
 }
 
+TEST_CASE("kernels: every path's float16 GEMM widens every float16 value as f16_to_f32 does", "[kernel][paths]") {
+  // k = 1, a = 1, add = -0: every output is (0 + 1 x widened weight) + -0, the widened weight
+  // itself but for -0 (the accumulator starts at +0), 16 halves a call; NaNs compared as NaNs.
+  const KernelSet* set = GENERATE(Catch::Generators::from_range(PathsUnderTest()));
+  INFO("kernel path " << set->name);
+  const float one = 1.0f;
+  float add[16], out[16];
+  for (float& v : add) v = -0.0f;
+  size_t mismatches = 0;
+  for (uint32_t first = 0; first < 0x10000; first += 16) {
+    uint16_t halves[16];
+    for (uint32_t c = 0; c < 16; ++c) halves[c] = static_cast<uint16_t>(first + c);
+    ple::rt::kernels::TileOutput tile;
+    tile.out = out;
+    tile.add = add;
+    tile.columns = 16;
+    set->f16_gemm(1, 1, &one, 1, halves, 16, 1, &tile, 0);
+    for (uint32_t c = 0; c < 16; ++c) {
+      const float expected = (0.0f + one * ple::rt::kernels::f16_to_f32(halves[c])) + add[c];
+      const bool same = std::isnan(expected) ? std::isnan(out[c]) : std::memcmp(&expected, &out[c], sizeof(float)) == 0;
+      if (!same && ++mismatches <= 5) FAIL_CHECK("half " << halves[c] << " gave " << out[c] << ", f16_to_f32 " << expected);
+    }
+  }
+  CHECK(mismatches == 0);
+}
+
 TEST_CASE("kernels: the softmax's exp is within 2 ulp on [-87, 0], exact at 0, NaN kept, 0 below", "[kernel]") {
   using ple::rt::kernels::ExpNonPositive;
   CHECK(ExpNonPositive(0.0f) == 1.0f);

@@ -60,6 +60,9 @@ PLE_QU8S8_GEMM(neondot);
 #endif
 #if PLE_HAVE_WASM_SIMD_KERNELS
 PLE_F32_GEMM(wasmsimd);
+PLE_F16_GEMM(wasmsimd);
+PLE_F32_QU8_QUANTIZE(wasmsimd);
+PLE_F32_GATE_SOFTMAX_SUM(wasmsimd);
 PLE_QU8S8_GEMM(wasmsimd);
 #endif
 #if PLE_HAVE_ARM_NEON_I8MM_KERNELS
