@@ -113,11 +113,8 @@ PLE_F32_QU8_QUANTIZE(avx512) {
   // After packs_epi32 + packus_epi16 of four 16-value registers, 32-bit group 4l + j holds
   // values 4l..4l+3 of register j: this permutation puts them back in order.
   const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
-  bool all_finite = true;
-  for (size_t r = 0; r < rows; ++r) {
-    const float* row = x + r * x_stride;
-    uint8_t* out = q + r * q_stride;
-    __m512 bad = _mm512_setzero_ps();  // sums of v - v: NaN exactly when a value is NaN or infinite
+  auto range = [k](const float* row, float* lo, float* hi, float* bad) {
+    __m512 vbad = _mm512_setzero_ps();  // sums of v - v: NaN exactly when a value is NaN or infinite
     // Four independent min and max chains: the pass is bound by their latency, not the loads.
     __m512 lo0 = _mm512_setzero_ps(), hi0 = _mm512_setzero_ps(), lo1 = lo0, hi1 = hi0;
     __m512 lo2 = lo0, hi2 = hi0, lo3 = lo0, hi3 = hi0;
@@ -127,8 +124,8 @@ PLE_F32_QU8_QUANTIZE(avx512) {
       const __m512 v2 = _mm512_loadu_ps(row + i + 32), v3 = _mm512_loadu_ps(row + i + 48);
       lo0 = _mm512_min_ps(lo0, v0);
       hi0 = _mm512_max_ps(hi0, v0);
-      bad = _mm512_add_ps(bad, _mm512_add_ps(_mm512_add_ps(_mm512_sub_ps(v0, v0), _mm512_sub_ps(v1, v1)),
-                                             _mm512_add_ps(_mm512_sub_ps(v2, v2), _mm512_sub_ps(v3, v3))));
+      vbad = _mm512_add_ps(vbad, _mm512_add_ps(_mm512_add_ps(_mm512_sub_ps(v0, v0), _mm512_sub_ps(v1, v1)),
+                                               _mm512_add_ps(_mm512_sub_ps(v2, v2), _mm512_sub_ps(v3, v3))));
       lo1 = _mm512_min_ps(lo1, v1);
       hi1 = _mm512_max_ps(hi1, v1);
       lo2 = _mm512_min_ps(lo2, v2);
@@ -144,19 +141,19 @@ PLE_F32_QU8_QUANTIZE(avx512) {
       const __m512 v = _mm512_maskz_loadu_ps(k - i >= 16 ? static_cast<__mmask16>(0xffff) : ColumnMask(k - i), row + i);
       lo0 = _mm512_min_ps(lo0, v);
       hi0 = _mm512_max_ps(hi0, v);
-      bad = _mm512_add_ps(bad, _mm512_sub_ps(v, v));
+      vbad = _mm512_add_ps(vbad, _mm512_sub_ps(v, v));
     }
-    const RowQuantization p = RowQuantizationFor(ReduceMin(_mm512_min_ps(lo0, lo1)), ReduceMax(_mm512_max_ps(hi0, hi1)));
-    if (_mm512_cmp_ps_mask(bad, bad, _CMP_UNORD_Q) != 0 || !p.usable) {
-      WriteNonFiniteRow(out, k_padded, scales + r, zero_points + r);
-      all_finite = false;
-      continue;
-    }
+    *lo = ReduceMin(_mm512_min_ps(lo0, lo1));
+    *hi = ReduceMax(_mm512_max_ps(hi0, hi1));
+    if (_mm512_cmp_ps_mask(vbad, vbad, _CMP_UNORD_Q) != 0) *bad = NAN;
+    return k;
+  };
+  auto quantize = [k, &order](const float* row, const RowQuantization& p, uint8_t* out) {
     const __m512 inverse = _mm512_set1_ps(p.inverse);
     const __m512i zp = _mm512_set1_epi32(p.zero_point);
     // round to nearest even, add the zero point, saturate to [0, 255] while packing.
     auto quantize16 = [&](__m512 v) { return _mm512_add_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(v, inverse)), zp); };
-    i = 0;
+    size_t i = 0;
     for (; i + 64 <= k; i += 64) {
       const __m512i a0 = quantize16(_mm512_loadu_ps(row + i)), a1 = quantize16(_mm512_loadu_ps(row + i + 16));
       const __m512i a2 = quantize16(_mm512_loadu_ps(row + i + 32)), a3 = quantize16(_mm512_loadu_ps(row + i + 48));
@@ -169,11 +166,9 @@ PLE_F32_QU8_QUANTIZE(avx512) {
       const __m512i v = quantize16(_mm512_maskz_loadu_ps(mask, row + i));
       _mm_mask_storeu_epi8(out + i, mask, _mm512_cvtepi32_epi8(_mm512_min_epi32(_mm512_max_epi32(v, zero), top)));
     }
-    for (i = k; i < k_padded; ++i) out[i] = 0;
-    scales[r] = p.scale;
-    zero_points[r] = p.zero_point;
-  }
-  return all_finite;
+    return k;
+  };
+  return QuantizeRows(rows, k, x, x_stride, q, q_stride, k_padded, scales, zero_points, range, quantize);
 }
 
 PLE_QU8S8_GEMM(avx512) {

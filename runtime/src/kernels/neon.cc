@@ -158,46 +158,33 @@ PLE_F16_GEMM(neon) {
 }
 
 PLE_F32_QU8_QUANTIZE(neon) {
-  bool all_finite = true;
-  for (size_t r = 0; r < rows; ++r) {
-    const float* row = x + r * x_stride;
-    uint8_t* out = q + r * q_stride;
+  auto range = [k](const float* row, float* lo, float* hi, float* bad) {
     float32x4_t vlo = vdupq_n_f32(0.0f), vhi = vdupq_n_f32(0.0f), vbad = vdupq_n_f32(0.0f);
     size_t i = 0;
     for (; i + 4 <= k; i += 4) {
       const float32x4_t v = vld1q_f32(row + i);
       vlo = vminq_f32(vlo, v);
       vhi = vmaxq_f32(vhi, v);
-      vbad = vaddq_f32(vbad, vsubq_f32(v, v));  // NaN exactly when a value is NaN or infinite
+      vbad = vaddq_f32(vbad, vsubq_f32(v, v));
     }
-    float lo = HorizontalMin(vlo), hi = HorizontalMax(vhi);
-    float bad = (vgetq_lane_f32(vbad, 0) + vgetq_lane_f32(vbad, 1)) + (vgetq_lane_f32(vbad, 2) + vgetq_lane_f32(vbad, 3));
-    for (; i < k; ++i) {
-      lo = std::min(lo, row[i]);
-      hi = std::max(hi, row[i]);
-      bad += row[i] - row[i];
-    }
-    const RowQuantization p = RowQuantizationFor(lo, hi);
-    if (bad != 0.0f || !p.usable) {
-      WriteNonFiniteRow(out, k_padded, scales + r, zero_points + r);
-      all_finite = false;
-      continue;
-    }
+    *lo = HorizontalMin(vlo);
+    *hi = HorizontalMax(vhi);
+    *bad = (vgetq_lane_f32(vbad, 0) + vgetq_lane_f32(vbad, 1)) + (vgetq_lane_f32(vbad, 2) + vgetq_lane_f32(vbad, 3));
+    return i;
+  };
+  auto quantize = [k](const float* row, const RowQuantization& p, uint8_t* out) {
     const float32x4_t inverse = vdupq_n_f32(p.inverse);
     const int32x4_t zp = vdupq_n_s32(p.zero_point);
-    i = 0;
+    size_t i = 0;
     for (; i + 8 <= k; i += 8) {
       const int32x4_t a0 = vaddq_s32(RoundToInt(vmulq_f32(vld1q_f32(row + i), inverse)), zp);
       const int32x4_t a1 = vaddq_s32(RoundToInt(vmulq_f32(vld1q_f32(row + i + 4), inverse)), zp);
       // Saturating narrows: negative to 0, above 255 to 255.
       vst1_u8(out + i, vqmovn_u16(vcombine_u16(vqmovun_s32(a0), vqmovun_s32(a1))));
     }
-    for (; i < k; ++i) out[i] = QuantizeValue(row[i], p);
-    for (; i < k_padded; ++i) out[i] = 0;
-    scales[r] = p.scale;
-    zero_points[r] = p.zero_point;
-  }
-  return all_finite;
+    return i;
+  };
+  return QuantizeRows(rows, k, x, x_stride, q, q_stride, k_padded, scales, zero_points, range, quantize);
 }
 
 PLE_QU8S8_GEMM(neon) {

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <limits>
 
@@ -53,6 +54,41 @@ inline void WriteNonFiniteRow(uint8_t* out, size_t k_padded, float* scale, int32
 inline uint8_t QuantizeValue(float x, const RowQuantization& p) {
   const int32_t v = static_cast<int32_t>(std::nearbyint(x * p.inverse)) + p.zero_point;
   return static_cast<uint8_t>(std::clamp(v, 0, 255));
+}
+
+// The row loop every quantizer shares (kernels.h, f32_qu8_quantize). Per row,
+// `range(row, &lo, &hi, &bad)` folds the first inputs with the path's vectors (min into lo, max
+// into hi, sums of x - x into bad: NaN exactly when a value is NaN or infinite) and returns how
+// many it covered; the rest are folded here. A non-finite row is refused; otherwise
+// `quantize(row, p, out)` writes the first values and returns how many, QuantizeValue the rest,
+// zeros up to k_padded. The scalar reference is this with both at 0.
+template <typename Range, typename Quantize>
+inline bool QuantizeRows(size_t rows, size_t k, const float* x, size_t x_stride, uint8_t* q, size_t q_stride,
+                         size_t k_padded, float* scales, int32_t* zero_points, Range&& range, Quantize&& quantize) {
+  bool all_finite = true;
+  for (size_t r = 0; r < rows; ++r) {
+    const float* row = x + r * x_stride;
+    uint8_t* out = q + r * q_stride;
+    float lo = 0.0f, hi = 0.0f, bad = 0.0f;
+    size_t i = range(row, &lo, &hi, &bad);
+    for (; i < k; ++i) {
+      lo = std::min(lo, row[i]);
+      hi = std::max(hi, row[i]);
+      bad += row[i] - row[i];
+    }
+    const RowQuantization p = RowQuantizationFor(lo, hi);
+    if (bad != 0.0f || !p.usable) {
+      WriteNonFiniteRow(out, k_padded, scales + r, zero_points + r);
+      all_finite = false;
+      continue;
+    }
+    i = quantize(row, p, out);
+    for (; i < k; ++i) out[i] = QuantizeValue(row[i], p);
+    for (; i < k_padded; ++i) out[i] = 0;
+    scales[r] = p.scale;
+    zero_points[r] = p.zero_point;
+  }
+  return all_finite;
 }
 
 }  // namespace

@@ -129,12 +129,8 @@ PLE_F32_GEMM(wasmsimd) { FloatGemm(rows, k, a, a_stride, w, w_tile_stride, tiles
 PLE_F16_GEMM(wasmsimd) { FloatGemm(rows, k, a, a_stride, w, w_tile_stride, tiles, outputs, add_stride); }
 
 PLE_F32_QU8_QUANTIZE(wasmsimd) {
-  bool all_finite = true;
-  for (size_t r = 0; r < rows; ++r) {
-    const float* row = x + r * x_stride;
-    uint8_t* out = q + r * q_stride;
-    // pmin/pmax are std::min/std::max's comparisons (b < a ? b : a); a NaN or an infinity makes
-    // `bad` NaN, and the row is refused before lo or hi matter.
+  // pmin/pmax are std::min/std::max's comparisons (b < a ? b : a).
+  auto range = [k](const float* row, float* lo, float* hi, float* bad) {
     v128_t vlo = wasm_f32x4_splat(0.0f), vhi = vlo, vbad = vlo;
     size_t i = 0;
     for (; i + 4 <= k; i += 4) {
@@ -143,23 +139,16 @@ PLE_F32_QU8_QUANTIZE(wasmsimd) {
       vhi = wasm_f32x4_pmax(vhi, v);
       vbad = wasm_f32x4_add(vbad, wasm_f32x4_sub(v, v));
     }
-    float lo = HorizontalMin(vlo), hi = HorizontalMax(vhi);
-    float bad = (wasm_f32x4_extract_lane(vbad, 0) + wasm_f32x4_extract_lane(vbad, 1)) +
-                (wasm_f32x4_extract_lane(vbad, 2) + wasm_f32x4_extract_lane(vbad, 3));
-    for (; i < k; ++i) {
-      lo = std::min(lo, row[i]);
-      hi = std::max(hi, row[i]);
-      bad += row[i] - row[i];
-    }
-    const RowQuantization p = RowQuantizationFor(lo, hi);
-    if (bad != 0.0f || !p.usable) {
-      WriteNonFiniteRow(out, k_padded, scales + r, zero_points + r);
-      all_finite = false;
-      continue;
-    }
+    *lo = HorizontalMin(vlo);
+    *hi = HorizontalMax(vhi);
+    *bad = (wasm_f32x4_extract_lane(vbad, 0) + wasm_f32x4_extract_lane(vbad, 1)) +
+           (wasm_f32x4_extract_lane(vbad, 2) + wasm_f32x4_extract_lane(vbad, 3));
+    return i;
+  };
+  auto quantize = [k](const float* row, const RowQuantization& p, uint8_t* out) {
     const v128_t inverse = wasm_f32x4_splat(p.inverse);
     const v128_t zero_point = wasm_i32x4_splat(p.zero_point);
-    i = 0;
+    size_t i = 0;
     for (; i + 16 <= k; i += 16) {
       v128_t q32[4];
       for (int j = 0; j < 4; ++j) {  // |x * inverse| <= 255: the conversion is exact
@@ -170,12 +159,9 @@ PLE_F32_QU8_QUANTIZE(wasmsimd) {
       const v128_t q16a = wasm_i16x8_narrow_i32x4(q32[0], q32[1]), q16b = wasm_i16x8_narrow_i32x4(q32[2], q32[3]);
       wasm_v128_store(out + i, wasm_u8x16_narrow_i16x8(q16a, q16b));
     }
-    for (; i < k; ++i) out[i] = QuantizeValue(row[i], p);
-    for (; i < k_padded; ++i) out[i] = 0;
-    scales[r] = p.scale;
-    zero_points[r] = p.zero_point;
-  }
-  return all_finite;
+    return i;
+  };
+  return QuantizeRows(rows, k, x, x_stride, q, q_stride, k_padded, scales, zero_points, range, quantize);
 }
 
 PLE_F32_GATE_SOFTMAX_SUM(wasmsimd) {

@@ -98,17 +98,14 @@ inline void Int8TileGemm256(size_t rows, size_t blocks, const uint8_t* a, size_t
 // Per-row uint8 quantization (f32_qu8_quantize's contract) with AVX2.
 inline bool QuantizeRowsAvx2(size_t rows, size_t k, const float* x, size_t x_stride, uint8_t* q, size_t q_stride,
                              size_t k_padded, float* scales, int32_t* zero_points) {
-  bool all_finite = true;
-  for (size_t r = 0; r < rows; ++r) {
-    const float* row = x + r * x_stride;
-    uint8_t* out = q + r * q_stride;
+  auto range = [k](const float* row, float* lo, float* hi, float* bad) {
     __m256 vlo = _mm256_setzero_ps(), vhi = _mm256_setzero_ps(), vbad = _mm256_setzero_ps();
     size_t i = 0;
     for (; i + 16 <= k; i += 16) {  // two vectors a step: min, max and the NaN sum are order-free
       const __m256 v = _mm256_loadu_ps(row + i), u = _mm256_loadu_ps(row + i + 8);
       vlo = _mm256_min_ps(vlo, _mm256_min_ps(v, u));
       vhi = _mm256_max_ps(vhi, _mm256_max_ps(v, u));
-      vbad = _mm256_add_ps(vbad, _mm256_add_ps(_mm256_sub_ps(v, v), _mm256_sub_ps(u, u)));  // NaN exactly when a value is NaN or infinite
+      vbad = _mm256_add_ps(vbad, _mm256_add_ps(_mm256_sub_ps(v, v), _mm256_sub_ps(u, u)));
     }
     for (; i + 8 <= k; i += 8) {
       const __m256 v = _mm256_loadu_ps(row + i);
@@ -119,28 +116,19 @@ inline bool QuantizeRowsAvx2(size_t rows, size_t k, const float* x, size_t x_str
     alignas(32) float lanes_lo[8], lanes_hi[8];
     _mm256_store_ps(lanes_lo, vlo);
     _mm256_store_ps(lanes_hi, vhi);
-    float lo = 0.0f, hi = 0.0f;
     for (int l = 0; l < 8; ++l) {
-      lo = std::min(lo, lanes_lo[l]);
-      hi = std::max(hi, lanes_hi[l]);
+      *lo = std::min(*lo, lanes_lo[l]);
+      *hi = std::max(*hi, lanes_hi[l]);
     }
-    float bad = 0.0f;
-    for (; i < k; ++i) {
-      lo = std::min(lo, row[i]);
-      hi = std::max(hi, row[i]);
-      bad += row[i] - row[i];
-    }
-    const RowQuantization p = RowQuantizationFor(lo, hi);
-    if (bad != 0.0f || _mm256_movemask_ps(_mm256_cmp_ps(vbad, vbad, _CMP_UNORD_Q)) != 0 || !p.usable) {
-      WriteNonFiniteRow(out, k_padded, scales + r, zero_points + r);
-      all_finite = false;
-      continue;
-    }
+    if (_mm256_movemask_ps(_mm256_cmp_ps(vbad, vbad, _CMP_UNORD_Q)) != 0) *bad = NAN;
+    return i;
+  };
+  auto quantize = [k](const float* row, const RowQuantization& p, uint8_t* out) {
     const __m256 inverse = _mm256_set1_ps(p.inverse);
     const __m128i zp = _mm_set1_epi32(p.zero_point);
     const __m256i zp8 = _mm256_set1_epi32(p.zero_point);
     const __m256i byte_order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
-    i = 0;
+    size_t i = 0;
     for (; i + 16 <= k; i += 16) {  // the same steps per value as below, 16 values a step
       const __m256i v = _mm256_add_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(row + i), inverse)), zp8);
       const __m256i u = _mm256_add_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(row + i + 8), inverse)), zp8);
@@ -156,12 +144,9 @@ inline bool QuantizeRowsAvx2(size_t rows, size_t k, const float* x, size_t x_str
       const __m128i packed = _mm_packus_epi16(_mm_packs_epi32(a, b), _mm_setzero_si128());  // clamps to [0, 255]
       _mm_storel_epi64(reinterpret_cast<__m128i*>(out + i), packed);
     }
-    for (; i < k; ++i) out[i] = QuantizeValue(row[i], p);
-    for (; i < k_padded; ++i) out[i] = 0;
-    scales[r] = p.scale;
-    zero_points[r] = p.zero_point;
-  }
-  return all_finite;
+    return i;
+  };
+  return QuantizeRows(rows, k, x, x_stride, q, q_stride, k_padded, scales, zero_points, range, quantize);
 }
 
 }  // namespace
