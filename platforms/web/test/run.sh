@@ -13,7 +13,7 @@ bash platforms/web/build.sh build-web/package
 bash platforms/web/test/make_fixtures.sh build build-web/fixtures
 echo "--- web: node $(node --version), the package's tests"
 PLE_WEB_PACKAGE=build-web/package PLE_WEB_FIXTURES=build-web/fixtures \
-  node --expose-gc platforms/web/test/package.test.js > build-web/node-tests.tap || {
+  node --expose-gc platforms/web/test/package.test.mjs > build-web/node-tests.tap || {
   cat build-web/node-tests.tap
   exit 1
 }
