@@ -52,7 +52,8 @@ function asList(value) {
 function planFeature(model, name, value, count) {
   const spec = model._featureSpec(name);
   if (!spec) throw invalid(`"${name}" is neither a feature nor an extra of this model`);
-  const nameBytes = utf8.encode(name);
+  spec.nameBytes ??= utf8.encode(name);  // once per feature, not per call
+  const nameBytes = spec.nameBytes;
   const item = { spec, nameBytes, floats: null, ids: null, raw: null, lengths: null, bytes: nameBytes.length + 1 };
   if (spec.kind === DENSE) {
     item.floats = asList(flattenRows(value));

@@ -59,19 +59,23 @@ async function instantiate(url, imports) {
 export async function load(options = {}) {
   const simd = options.simd === undefined || options.simd === 'auto' ? hasSimd() : !!options.simd;
   const name = simd ? 'ple-simd' : 'ple-nosimd';
-  const base = options.baseUrl ? new URL(options.baseUrl, import.meta.url) : new URL('./', import.meta.url);
+  // A folder: "dist" and "dist/" alike.
+  const folder = options.baseUrl ? String(options.baseUrl).replace(/\/?$/, '/') : './';
+  const base = new URL(folder, import.meta.url);
   const { default: createPleModule } = await import(new URL(`${name}.js`, base).href);
   const wasmUrl = new URL(`${name}.wasm`, base);
-  const module = await createPleModule({
+  // emscripten's promise never settles when instantiateWasm fails: this one rejects instead.
+  let fail;
+  const failed = new Promise((resolve, reject) => { fail = reject; });
+  const module = await Promise.race([failed, createPleModule({
     instantiateWasm(imports, receiveInstance) {
-      instantiate(wasmUrl, imports).then(
-        (result) => receiveInstance(result.instance, result.module),
-        (error) => { throw error; });
+      instantiate(wasmUrl, imports).then((result) => receiveInstance(result.instance, result.module),
+        (error) => fail(new Error(`ple: cannot instantiate ${wasmUrl}: ${error.message ?? error}`)));
       return {};
     },
     print: () => {},
     printErr: () => {},
-  });
+  })]);
   return new Runtime(module, simd);
 }
 

@@ -3,7 +3,8 @@
 //   PLE_WEB_FIXTURES  the folder platforms/web/test/make_fixtures.sh made (native expectations)
 // and node --expose-gc (the FinalizationRegistry test).
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
@@ -65,6 +66,18 @@ describe('loading', () => {
     assert.deepEqual(modules.simd.kernelPaths, ['reference', 'wasmsimd']);
     assert.deepEqual(modules.nosimd.kernelPaths, ['reference']);
     assert.match(modules.simd.version, /^\d+\.\d+\.\d+$/);
+  });
+
+  it('a missing or corrupt module rejects load() with the file named', { timeout: 20000 }, async () => {
+    const folder = await mkdtemp(join(tmpdir(), 'ple-load-'));
+    try {
+      await assert.rejects(ple.load({ baseUrl: pathToFileURL(folder).href }), /ple-simd\.js/);
+      await copyFile(join(packageDir, 'ple-simd.js'), join(folder, 'ple-simd.js'));
+      await writeFile(join(folder, 'ple-simd.wasm'), 'not wasm');
+      await assert.rejects(ple.load({ baseUrl: pathToFileURL(folder).href }), /cannot instantiate .*ple-simd\.wasm/);
+    } finally {
+      await rm(folder, { recursive: true, force: true });
+    }
   });
 });
 
