@@ -14,12 +14,34 @@ function closedError(what) {
   return new Error(`ple: the ${what} is closed`);
 }
 
-/** A loaded model file: its features, tasks and structure, and a factory of sessions and requests. */
-export class Model {
-  constructor(runtime, handle) {
+// One C object: `handle` freed by the C function `close` (which takes the handle's address).
+class Owned {
+  constructor(runtime, handle, close, what) {
     this._runtime = runtime;
     this._handle = handle;
-    runtime._track(this, runtime.m._ple_model_close, handle);
+    this._close = close;
+    this._what = what;
+    runtime._track(this, close, handle);
+  }
+
+  _live() {
+    if (!this._handle) throw closedError(this._what);
+    return this._handle;
+  }
+
+  /** Frees the C object; closing twice is harmless. */
+  close() {
+    if (!this._handle) return;
+    this._runtime._untrack(this);
+    this._runtime._closeHandle(this._close, this._handle);
+    this._handle = 0;
+  }
+}
+
+/** A loaded model file: its features, tasks and structure, and a factory of sessions and requests. */
+export class Model extends Owned {
+  constructor(runtime, handle) {
+    super(runtime, handle, runtime.m._ple_model_close, 'model');
     const m = runtime.m;
     const text = (ptr) => m.UTF8ToString(ptr);
     /** [{name, kind: 'dense'|'sparse'|'sequence', scope: 'request'|'candidate', width, vocabulary, encoder}] */
@@ -86,11 +108,6 @@ export class Model {
     return this._specs.get(name);
   }
 
-  _live() {
-    if (!this._handle) throw closedError('model');
-    return this._handle;
-  }
-
   /** The value of a metadata key the converter stored, or null. */
   metadata(key) {
     const m = this._runtime.m;
@@ -116,46 +133,31 @@ export class Model {
     return new Request(this);
   }
 
-  close() {
-    if (!this._handle) return;
-    this._runtime._untrack(this);
-    this._runtime._closeHandle(this._runtime.m._ple_model_close, this._handle);
-    this._handle = 0;
-  }
 }
 
 /** The request-scope features of one request, given once and reused by every run against it. */
-export class Request {
+export class Request extends Owned {
   constructor(model) {
     const runtime = model._runtime;
     runtime._check(runtime.m._ple_request_create(model._live(), runtime._slot));
-    this._runtime = runtime;
+    super(runtime, runtime.m.HEAPU32[runtime._slot >> 2], runtime.m._ple_request_close, 'request');
     this._model = model;
-    this._handle = runtime.m.HEAPU32[runtime._slot >> 2];
-    runtime._track(this, runtime.m._ple_request_close, this._handle);
   }
 
   /** Sets every request-scope feature from {name: value} (one row: a scalar or a one-row array). */
   set(features) {
-    if (!this._handle) throw closedError('request');
+    const handle = this._live();
     const runtime = this._runtime;
     const plan = planFeatures(this._model, features, 1, runtime._layout.size);
     runtime._scratch.reserve(plan.bytes);
     const array = writeFeatures(runtime, this._model, plan, runtime._scratch);
-    runtime._check(runtime.m._ple_request_set(this._handle, array, plan.items.length));
+    runtime._check(runtime.m._ple_request_set(handle, array, plan.items.length));
     return this;
-  }
-
-  close() {
-    if (!this._handle) return;
-    this._runtime._untrack(this);
-    this._runtime._closeHandle(this._runtime.m._ple_request_close, this._handle);
-    this._handle = 0;
   }
 }
 
 /** Scores batches of candidates. Not shared between concurrent callers (JavaScript has one). */
-export class Session {
+export class Session extends Owned {
   constructor(model, options) {
     const runtime = model._runtime;
     const m = runtime.m;
@@ -173,11 +175,9 @@ export class Session {
     const maxBatch = options.maxBatch ?? 256;
     if (!Number.isInteger(maxBatch) || maxBatch < 1) throw invalid(`maxBatch must be a positive integer, not ${maxBatch}`);
     runtime._check(m._ple_web_session_create(model._live(), maxBatch, path, options.recordGates ? 1 : 0, runtime._slot));
-    this._runtime = runtime;
+    super(runtime, m.HEAPU32[runtime._slot >> 2], m._ple_session_close, 'session');
     this._model = model;
     this._numTasks = model.tasks.length;
-    this._handle = m.HEAPU32[runtime._slot >> 2];
-    runtime._track(this, m._ple_session_close, this._handle);
     runtime._check(m._ple_web_session_info(this._handle, runtime._slot));
     const info = m.HEAPU32.slice(runtime._slot >> 2, (runtime._slot >> 2) + 4);
     /** The kernel path the session runs ("wasmsimd", "reference"). */
@@ -185,11 +185,6 @@ export class Session {
     this.maxBatch = info[1];
     /** Bytes of activations the session allocated once. */
     this.arenaBytes = info[2];
-  }
-
-  _live() {
-    if (!this._handle) throw closedError('session');
-    return this._handle;
   }
 
   /**
@@ -242,12 +237,6 @@ export class Session {
     return { rows, experts, weights: m.HEAPF32.slice(ptr >> 2, (ptr >> 2) + rows * experts) };
   }
 
-  close() {
-    if (!this._handle) return;
-    this._runtime._untrack(this);
-    this._runtime._closeHandle(this._runtime.m._ple_session_close, this._handle);
-    this._handle = 0;
-  }
 }
 
 export { PleError };
