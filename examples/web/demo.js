@@ -1,6 +1,7 @@
 // The demo page: ranks a request with the web package (platforms/web) and draws the gates'
 // expert utilisation. Query parameters: model (default models/feed.ple), data (a ple-run JSON
-// lines file, default models/request.jsonl), simd (auto, true or false).
+// lines file, default models/request.jsonl), simd (auto, true or false), report (present: the
+// results are also POSTed to /results, for browsers driven without a DOM dump).
 import { load } from './ple/ple.js';
 
 const params = new URLSearchParams(location.search);
@@ -118,20 +119,26 @@ async function main() {
     .map((g) => drawGate(model, g.level, g.gate, g.info, g.stats)).join('');
   document.getElementById('status').textContent = `${modelUrl}: ${ranking.length} candidates ranked in ` +
     `${milliseconds.toFixed(1)} ms on the ${session.kernelPath} kernels (${ple.simd ? 'SIMD128' : 'baseline'} module)`;
-  document.getElementById('results').textContent = JSON.stringify({
+  for (const o of [request, session, model]) o.close();
+  await publish({
     simd: ple.simd, kernelPath: session.kernelPath, tasks: model.tasks.map((t) => t.name),
     ranking: ranking.map((r) => ({ ...r, score: r.score === null ? null : floatBits(r.score), outputs: r.outputs.map(floatBits) })),
     gates: gates.filter((g) => g.computed).flatMap((g) => g.stats.map((s, position) => ({ level: g.level, gate: g.gate,
       expert: g.info.experts[position], position, mean: s.mean, std: s.std, min: s.min, max: s.max }))),
   });
-  document.body.dataset.status = 'done';
-  for (const o of [request, session, model]) o.close();
+}
+
+// What the page computed, in <pre id="results"> and, with ?report, POSTed to /results.
+async function publish(results) {
+  const text = JSON.stringify(results);
+  document.getElementById('results').textContent = text;
+  document.body.dataset.status = results.error ? 'error' : 'done';
+  if (params.has('report')) await fetch('/results', { method: 'POST', body: text });
 }
 
 main().catch((error) => {
   const status = document.getElementById('status');
   status.textContent = `error: ${error.message}`;
   status.className = 'error';
-  document.getElementById('results').textContent = JSON.stringify({ error: String(error.message ?? error) });
-  document.body.dataset.status = 'error';
+  return publish({ error: String(error.message ?? error) });
 });

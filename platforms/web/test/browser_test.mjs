@@ -3,9 +3,10 @@
 // ranking and every score and output must equal native ple-run's bit for bit (float32 against
 // the reference kernels), and its expert-utilisation numbers ple-inspect --activity's data-*
 // values. Then the package README's example runs as written. Chromium's --dump-dom gives the
-// page's DOM once its work is done (virtual time: network and timers, no fixed sleeps).
+// page's DOM once its work is done (virtual time: network and timers, no fixed sleeps). Then the
+// same page in Firefox ESR (headless, SIMD128 module), which POSTs its results (?report).
 //   node platforms/web/test/browser_test.mjs PACKAGE_DIR FIXTURES_DIR
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -34,6 +35,25 @@ function chromium(url) {
       else done({ dom: stdout, console: stderr.split('\n').filter((l) => l.includes(':CONSOLE')).join('\n') });
     });
   });
+}
+
+// One page load in headless Firefox ESR; resolves to what the page POSTed to /results.
+let posted = null;
+async function firefox(url) {
+  const profile = await mkdtemp(join(scratch, 'firefox-'));
+  const result = new Promise((done) => { posted = done; });
+  const browser = spawn(process.env.PLE_FIREFOX ?? '/usr/bin/firefox-esr', ['--headless', '--no-remote', '--profile', profile, url],
+    { stdio: 'ignore' });
+  let timer;
+  const timeout = new Promise((done, fail) => { timer = setTimeout(() => fail(new Error(`firefox: no results from ${url} in 120 s`)), 120000); });
+  try {
+    return await Promise.race([result, timeout]);
+  } finally {
+    clearTimeout(timer);
+    const exited = new Promise((done) => browser.once('exit', done));
+    browser.kill();
+    await exited;
+  }
 }
 
 const unescape = (s) => s.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&amp;/g, '&');
@@ -92,7 +112,7 @@ async function readmeExample(base) {
 }
 
 const server = await serve({ '/ple/': packageDir, '/models/': fixtures, '/readme-': scratch,
-  '/': join(here, '..', '..', '..', 'examples', 'web') });
+  '/': join(here, '..', '..', '..', 'examples', 'web') }, 0, { post: (path, body) => path === '/results' && posted?.(body) });
 const base = `http://127.0.0.1:${server.address().port}`;
 try {
   const cases = [['feed.ple', 'feed.expected.csv', 'feed.activity.html'],
@@ -113,6 +133,16 @@ try {
   }
   const line = await readmeExample(base);
   console.log(`browser: README example printed "${line}"`);
+  for (const [model, expected, activity] of cases) {
+    const started = Date.now();
+    const url = `${base}/index.html?model=models/${model}&report`;
+    const results = JSON.parse(await firefox(url));
+    if (results.error) throw new Error(`firefox: ${url}: the page failed: ${results.error}`);
+    const name = `Firefox ESR: ${model} (${results.simd ? 'SIMD128' : 'baseline'} module, ${results.kernelPath})`;
+    await checkRanking(name, results, expected);
+    await checkGates(name, results, activity);
+    console.log(`browser: ${name}: ${results.ranking.length} candidates and ${results.gates.length} gate bars compared (${Date.now() - started} ms)`);
+  }
 } finally {
   server.close();
   await rm(scratch, { recursive: true, force: true });
@@ -121,4 +151,4 @@ if (failures.length) {
   console.error(`browser: ${failures.length} mismatches:\n  ${failures.slice(0, 40).join('\n  ')}`);
   process.exit(1);
 }
-console.log('browser: the demo page and the README example agree with the native tools');
+console.log('browser: the demo page (Chromium and Firefox ESR) and the README example agree with the native tools');

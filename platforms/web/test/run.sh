@@ -19,7 +19,7 @@ PLE_WEB_PACKAGE=build-web/package PLE_WEB_FIXTURES=build-web/fixtures \
 }
 grep -E '^# (tests|pass|fail|skipped)' build-web/node-tests.tap
 grep -q '^# skipped 0' build-web/node-tests.tap || { echo "web: node tests were skipped" >&2; exit 1; }
-echo "--- web: $(chromium --version 2>/dev/null), the demo page and the README example"
+echo "--- web: $(chromium --version 2>/dev/null) and $(firefox-esr --version 2>/dev/null), the demo page and the README example"
 node platforms/web/test/browser_test.mjs build-web/package build-web/fixtures
 echo "--- web: what a page downloads (gzip -9; the model excluded)"
 for module in simd nosimd; do
