@@ -73,6 +73,7 @@ describe('loading', () => {
     try {
       await assert.rejects(ple.load({ baseUrl: pathToFileURL(folder).href }), /ple-simd\.js/);
       await copyFile(join(packageDir, 'ple-simd.js'), join(folder, 'ple-simd.js'));
+      await copyFile(join(packageDir, 'package.json'), join(folder, 'package.json'));  // "type": "module" (node 18)
       await writeFile(join(folder, 'ple-simd.wasm'), 'not wasm');
       await assert.rejects(ple.load({ baseUrl: pathToFileURL(folder).href }), /cannot instantiate .*ple-simd\.wasm/);
     } finally {
