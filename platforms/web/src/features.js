@@ -16,6 +16,11 @@ function isNumberArray(v) {
   return Array.isArray(v) || (ArrayBuffer.isView(v) && !(v instanceof DataView));
 }
 
+// {ids, ...} (or {ids, lengths}): ids given as such, not raw values.
+function isIdsObject(v) {
+  return v !== null && typeof v === 'object' && !isNumberArray(v) && 'ids' in v;
+}
+
 // Flattens one level of nesting: [[a, b], [c, d]] -> [a, b, c, d] (dense rows).
 function flattenRows(value) {
   if (!Array.isArray(value) || value.length === 0 || !isNumberArray(value[0])) return value;
@@ -27,9 +32,7 @@ function flattenRows(value) {
 // A sequence feature's rows: [[ids...], ...], or {ids, lengths}; a request's one row may be a
 // flat array.
 function sequenceRows(name, value, count) {
-  if (value && !isNumberArray(value) && typeof value === 'object' && 'lengths' in value) {
-    return { values: value.ids ?? value.values, lengths: Uint32Array.from(value.lengths) };
-  }
+  if (isIdsObject(value) && 'lengths' in value) return { values: value, lengths: Uint32Array.from(value.lengths) };
   if (!Array.isArray(value)) throw invalid(`feature "${name}": a sequence takes an array of rows or {ids, lengths}`);
   if (value.length > 0 && !isNumberArray(value[0])) {
     if (count !== 1) throw invalid(`feature "${name}": give one array per candidate (or {ids, lengths})`);
@@ -66,11 +69,9 @@ function planFeature(model, name, value, count) {
     values = rows.values;
     item.lengths = rows.lengths;
     item.bytes += 4 * item.lengths.length;
-  } else if (value && typeof value === 'object' && !isNumberArray(value) && 'ids' in value) {
-    values = value;
   }
   // {ids: [...]} gives ids even where the feature has an encoder.
-  const explicitIds = values && typeof values === 'object' && !isNumberArray(values) && 'ids' in values;
+  const explicitIds = isIdsObject(values);
   const list = asList(explicitIds ? values.ids : values);
   if (spec.encoder !== ENCODER_NONE && !explicitIds) {
     item.raw = list;
@@ -200,11 +201,11 @@ export function inferCount(model, features) {
     const spec = model._featureSpec(name);
     if (!spec || spec.scope !== 0) continue;
     if (spec.kind === SEQUENCE) {
-      if (value && typeof value === 'object' && 'lengths' in value) return value.lengths.length;
+      if (isIdsObject(value) && 'lengths' in value) return value.lengths.length;
       return Array.isArray(value) ? value.length : 1;
     }
     if (spec.kind === SPARSE) {
-      const list = value && typeof value === 'object' && 'ids' in value && !isNumberArray(value) ? value.ids : value;
+      const list = isIdsObject(value) ? value.ids : value;
       return isNumberArray(list) ? list.length : 1;
     }
     if (Array.isArray(value) && value.length > 0 && isNumberArray(value[0])) return value.length;

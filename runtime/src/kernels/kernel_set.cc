@@ -49,7 +49,7 @@ const KernelSet kNeonI8mm = {PLE_KERNELS_ARM_NEON_I8MM, "neoni8mm", f32_gemm__ne
 #endif
 
 #if PLE_HAVE_WASM_SIMD_KERNELS
-// The f16 GEMM, the quantizer and the gate are the reference's, as the compiler vectorises them.
+// Every kernel SIMD128 (wasmsimd.cc), every result the reference's bits (float_exact).
 const KernelSet kWasmSimd = {PLE_KERNELS_WASM_SIMD, "wasmsimd", f32_gemm__wasmsimd, f16_gemm__wasmsimd,
                              f32_qu8_quantize__wasmsimd, qu8s8_gemm__wasmsimd, f32_gate_softmax_sum__wasmsimd, false,
     qu8s8_gemm__wasmsimd, nullptr, true};
