@@ -4,6 +4,7 @@
 # Groups: (none) build and test; sanitize (clang and its sanitizer runtime); cross (aarch64 and
 # armv7 cross compilers, qemu-user); wasm (emscripten); jni (OpenJDK 17, JUnit 4); mca (LLVM 19's
 # llvm-mca and llvm-objdump: tools/arm_kernel_mca.py); web (emscripten, node, binaryen's wasm-dis,
+# clang-19 for the relaxed-SIMD kernel,
 # Debian's chromium and firefox-esr: platforms/web).
 # Runs apt-get as root, or through sudo when not root.
 set -euo pipefail
@@ -20,7 +21,7 @@ for group in "$@"; do
     sanitize) packages+=(clang libclang-rt-14-dev) ;;
     cross) packages+=(g++-aarch64-linux-gnu g++-arm-linux-gnueabihf qemu-user) ;;
     wasm) packages+=(emscripten) ;;
-    web) packages+=(emscripten nodejs chromium firefox-esr binaryen) ;;
+    web) packages+=(emscripten nodejs chromium firefox-esr binaryen clang-19) ;;  # clang-19: the relaxed-SIMD kernel
     jni) packages+=(openjdk-17-jdk-headless junit4) ;;
     mca) packages+=(llvm-19) ;;
     *) echo "install-deps: unknown group '$group' (sanitize, cross, wasm, web, jni, mca)" >&2; exit 2 ;;

@@ -57,6 +57,13 @@ export async function runBench({ ple, ort, models, batches, runs, rounds, warmup
       const sessions = { reference: model.createSession({ kernels: 'reference', maxBatch: Math.max(...batches) }) };
       const pleLoad = performance.now() - t;
       sessions.wasmsimd = model.createSession({ kernels: 'wasmsimd', maxBatch: Math.max(...batches) });
+      // The relaxed module's path runs the same candidates through the narrow int8 file (weights
+      // in [-64, 64]: what its relaxed-SIMD GEMM multiplies; other files' groups run wasmsimd's).
+      let narrowModel = null;
+      if (precision === 'int8' && ple.kernelPaths.includes('wasmrelaxed')) {
+        narrowModel = ple.openModel(await fetchBytes(`models/${modelName}-int8narrow.ple`));
+        sessions.wasmrelaxed = narrowModel.createSession({ kernels: 'wasmrelaxed', maxBatch: Math.max(...batches) });
+      }
       t = performance.now();
       const ortSession = await ort.InferenceSession.create(onnxBytes, { executionProviders: ['wasm'],
         graphOptimizationLevel: 'all', executionMode: 'sequential', intraOpNumThreads: 1, interOpNumThreads: 1 });
@@ -64,6 +71,7 @@ export async function runBench({ ple, ort, models, batches, runs, rounds, warmup
       loads.push({ model: modelName, precision, ple_ms: pleLoad, ort_ms: ortLoad });
       const { request: requestValues, features } = readCandidates(await fetchText(`peers/${modelName}/request.jsonl`), model);
       const request = requestValues ? model.createRequest() : null;
+      const narrowRequest = requestValues && narrowModel ? narrowModel.createRequest() : null;
       const inputs = {};
       for (const input of meta.inputs) {
         inputs[input.name] = { data: new Float32Array(await fetchBytes(`peers/${modelName}/input-${input.name}.f32`)),
@@ -73,9 +81,9 @@ export async function runBench({ ple, ort, models, batches, runs, rounds, warmup
         const candidates = sliceFeatures(features, batch);
         const outputs = new Float32Array(batch * model.tasks.length);
         const scores = model.hasScore ? new Float32Array(batch) : false;
-        const ours = (session) => () => {
-          if (request) request.set(requestValues);
-          session.run(candidates, { request, outputs, scores, count: batch });
+        const ours = (session, req = request) => () => {
+          if (req) req.set(requestValues);
+          session.run(candidates, { request: req, outputs, scores, count: batch });
         };
         const feeds = {};
         for (const [name, x] of Object.entries(inputs)) {
@@ -83,6 +91,7 @@ export async function runBench({ ple, ort, models, batches, runs, rounds, warmup
         }
         const impls = [['reference', ours(sessions.reference)], ['wasmsimd', ours(sessions.wasmsimd)],
           ['onnxruntime-web', () => ortSession.run(feeds)]];
+        if (sessions.wasmrelaxed) impls.push(['wasmrelaxed', ours(sessions.wasmrelaxed, narrowRequest)]);
         const times = Object.fromEntries(impls.map(([name]) => [name, []]));
         for (const [, run] of impls) for (let i = 0; i < warmup; ++i) await run();
         for (let round = 0; round < rounds; ++round) {
@@ -99,12 +108,16 @@ export async function runBench({ ple, ort, models, batches, runs, rounds, warmup
         const ratio = (a, b) => median(times[a].map((x, i) => x / times[b][i]));
         log(`${modelName} ${precision} batch ${batch}: wasmsimd ${median(times.wasmsimd).toFixed(3)} ms, ` +
           `reference ${median(times.reference).toFixed(3)} ms (${ratio('reference', 'wasmsimd').toFixed(2)}x), ` +
-          `onnxruntime-web ${median(times['onnxruntime-web']).toFixed(3)} ms (${ratio('onnxruntime-web', 'wasmsimd').toFixed(2)}x)`);
+          `onnxruntime-web ${median(times['onnxruntime-web']).toFixed(3)} ms (${ratio('onnxruntime-web', 'wasmsimd').toFixed(2)}x)` +
+          (times.wasmrelaxed ? `, wasmrelaxed (narrow file) ${median(times.wasmrelaxed).toFixed(3)} ms ` +
+            `(onnxruntime-web / wasmrelaxed ${ratio('onnxruntime-web', 'wasmrelaxed').toFixed(2)}x)` : ''));
       }
       await ortSession.release();
       for (const s of Object.values(sessions)) s.close();
       if (request) request.close();
+      if (narrowRequest) narrowRequest.close();
       model.close();
+      if (narrowModel) narrowModel.close();
     }
   }
   return { rows, loads };

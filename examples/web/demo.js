@@ -76,7 +76,7 @@ function drawGate(model, level, gateIndex, gate, stats) {
 }
 
 async function main() {
-  const ple = await load({ simd: simdParam === 'auto' ? 'auto' : simdParam === 'true' });
+  const ple = await load({ simd: simdParam === 'auto' || simdParam === 'relaxed' ? simdParam : simdParam === 'true' });
   const model = ple.openModel(await (await fetchOk(modelUrl)).arrayBuffer());
   const requests = parseRequests(await (await fetchOk(dataUrl)).text(), model);
   const maxBatch = Math.max(...requests.map((r) => r.ids.length));
@@ -118,10 +118,10 @@ async function main() {
   document.getElementById('gates').innerHTML = gates.filter((g) => g.computed)
     .map((g) => drawGate(model, g.level, g.gate, g.info, g.stats)).join('');
   document.getElementById('status').textContent = `${modelUrl}: ${ranking.length} candidates ranked in ` +
-    `${milliseconds.toFixed(1)} ms on the ${session.kernelPath} kernels (${ple.simd ? 'SIMD128' : 'baseline'} module)`;
+    `${milliseconds.toFixed(1)} ms on the ${session.kernelPath} kernels (${ple.variant} module)`;
   for (const o of [request, session, model]) o.close();
   await publish({
-    simd: ple.simd, kernelPath: session.kernelPath, tasks: model.tasks.map((t) => t.name),
+    simd: ple.simd, variant: ple.variant, kernelPath: session.kernelPath, tasks: model.tasks.map((t) => t.name),
     ranking: ranking.map((r) => ({ ...r, score: r.score === null ? null : floatBits(r.score), outputs: r.outputs.map(floatBits) })),
     gates: gates.filter((g) => g.computed).flatMap((g) => g.stats.map((s, position) => ({ level: g.level, gate: g.gate,
       expert: g.info.experts[position], position, mean: s.mean, std: s.std, min: s.min, max: s.max }))),

@@ -382,7 +382,7 @@ void BindLibrary(py::module_& m) {
   }, py::arg("value"), "ple_hash64 of a str (UTF-8), bytes or int (8 little-endian bytes): the hash encoders' hash.");
   m.def("kernel_paths", [] {
     std::vector<std::string> names;
-    for (int p = PLE_KERNELS_REFERENCE; p <= PLE_KERNELS_WASM_SIMD; ++p) {
+    for (int p = PLE_KERNELS_REFERENCE; p <= PLE_KERNELS_WASM_RELAXED; ++p) {
       if (ple_kernel_path_available(static_cast<ple_kernel_path>(p))) {
         names.push_back(ple_kernel_path_name(static_cast<ple_kernel_path>(p)));
       }

@@ -30,11 +30,20 @@ function flattenRows(value) {
 }
 
 // A sequence feature's rows: [[ids...], ...], or {ids, lengths}; a request's one row may be a
-// flat array.
+// flat array ([] is then one empty row). The C API reads one length per row: there must be
+// exactly `count`.
 function sequenceRows(name, value, count) {
+  const rows = sequenceRowsAsGiven(name, value, count);
+  if (rows.lengths.length !== count) {
+    throw invalid(`feature "${name}": ${rows.lengths.length} sequence rows for ${count} row${count === 1 ? '' : 's'}`);
+  }
+  return rows;
+}
+
+function sequenceRowsAsGiven(name, value, count) {
   if (isIdsObject(value) && 'lengths' in value) return { values: value, lengths: Uint32Array.from(value.lengths) };
   if (!Array.isArray(value)) throw invalid(`feature "${name}": a sequence takes an array of rows or {ids, lengths}`);
-  if (value.length > 0 && !isNumberArray(value[0])) {
+  if ((value.length > 0 && !isNumberArray(value[0])) || (value.length === 0 && count === 1)) {
     if (count !== 1) throw invalid(`feature "${name}": give one array per candidate (or {ids, lengths})`);
     return { values: value, lengths: Uint32Array.of(value.length) };
   }

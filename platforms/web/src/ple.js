@@ -27,6 +27,56 @@ export function hasSimd() {
   return typeof WebAssembly === 'object' && WebAssembly.validate(SIMD_PROBE);
 }
 
+// The relaxed module's narrow int8 GEMM (runtime/src/kernels/wasmrelaxed.cc) multiplies signed
+// activations in [-128, 127] by weights shifted to [0, 128] with
+// i32x4.relaxed_dot_i8x16_i7x16_add_s. The relaxed SIMD proposal lets an engine read a second
+// operand's byte >= 128 as signed or unsigned (and node 20's experimental version computes the
+// instruction wrongly altogether), so the module is used only where this probe's sums, extremes
+// included, come out exact with those bytes read as unsigned.
+const PROBE_A = [-128, -128, -128, -128, 127, 127, 127, 127, -128, 127, -1, 3, 100, -57, 12, -128];
+const PROBE_B = [128, 128, 128, 128, 128, 128, 128, 128, 127, 0, 128, 77, 1, 99, 64, 127];
+const PROBE_C = [7, -1, 100000, -300];
+
+function relaxedProbeModule() {
+  const expected = PROBE_C.map((c, lane) => {
+    let sum = c;
+    for (let i = 4 * lane; i < 4 * lane + 4; ++i) sum += PROBE_A[i] * PROBE_B[i];
+    return sum;
+  });
+  const bytes8 = (values) => values.map((v) => v & 0xff);
+  const bytes32 = (values) => values.flatMap((v) => [v & 0xff, (v >> 8) & 0xff, (v >> 16) & 0xff, (v >>> 24) & 0xff]);
+  const v128 = (bytes) => [0xfd, 0x0c, ...bytes];  // v128.const
+  const body = [0x00,  // no locals
+    ...v128(bytes8(PROBE_A)), ...v128(bytes8(PROBE_B)), ...v128(bytes32(PROBE_C)),
+    0xfd, 0x93, 0x02,  // i32x4.relaxed_dot_i8x16_i7x16_add_s (0x113)
+    ...v128(bytes32(expected)),
+    0xfd, 0x37,        // i32x4.eq
+    0xfd, 0xa3, 0x01,  // i32x4.all_true
+    0x0b];
+  return new Uint8Array([
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,  // "\0asm", version 1
+    0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7f,        // type section: () -> i32
+    0x03, 0x02, 0x01, 0x00,                          // function section: one function of type 0
+    0x07, 0x05, 0x01, 0x01, 0x70, 0x00, 0x00,        // export section: "p", function 0
+    0x0a, body.length + 2, 0x01, body.length, ...body]);
+}
+
+/**
+ * True when this engine runs relaxed SIMD's int8 dot product exactly as the relaxed module needs
+ * (see above): Chromium on x86-64, for one; not node 20 (experimental, wrong sums) nor engines
+ * that read the weights' bytes as signed.
+ */
+export function hasExactRelaxedDot() {
+  if (!hasSimd()) return false;
+  const bytes = relaxedProbeModule();
+  if (!WebAssembly.validate(bytes)) return false;
+  try {
+    return new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports.p() === 1;
+  } catch {
+    return false;
+  }
+}
+
 const isNode = typeof process === 'object' && typeof process.versions === 'object' && !!process.versions.node;
 
 async function readWasm(url) {
@@ -51,14 +101,26 @@ async function instantiate(url, imports) {
   return WebAssembly.instantiate(await readWasm(url), imports);
 }
 
+// The module options.simd asks for: 'relaxed', 'simd' or 'nosimd'.
+function moduleVariant(simd) {
+  if (simd === undefined || simd === 'auto') {
+    if (hasExactRelaxedDot()) return 'relaxed';
+    return hasSimd() ? 'simd' : 'nosimd';
+  }
+  if (simd === 'relaxed') return 'relaxed';
+  return simd ? 'simd' : 'nosimd';
+}
+
 /**
- * Loads the runtime. options.simd: 'auto' (default: SIMD128 where the engine has it), true or
- * false; options.baseUrl: where ple-simd.js/.wasm and ple-nosimd.js/.wasm are (default: next to
- * this file).
+ * Loads the runtime. options.simd: 'auto' (default: the relaxed-SIMD module where the engine
+ * passes hasExactRelaxedDot(), else SIMD128 where it has it, else none), 'relaxed', true or
+ * false; options.baseUrl: where ple-relaxed, ple-simd and ple-nosimd (.js and .wasm) are (default:
+ * next to this file).
  */
 export async function load(options = {}) {
-  const simd = options.simd === undefined || options.simd === 'auto' ? hasSimd() : !!options.simd;
-  const name = simd ? 'ple-simd' : 'ple-nosimd';
+  const variant = moduleVariant(options.simd);
+  const simd = variant !== 'nosimd';
+  const name = `ple-${variant}`;
   // A folder: "dist" and "dist/" alike.
   const folder = options.baseUrl ? String(options.baseUrl).replace(/\/?$/, '/') : './';
   const base = new URL(folder, import.meta.url);
@@ -76,7 +138,7 @@ export async function load(options = {}) {
     print: () => {},
     printErr: () => {},
   })]);
-  return new Runtime(module, simd);
+  return new Runtime(module, simd, variant);
 }
 
 // A growable area of the module's memory that one call at a time lays its arguments out in.
@@ -120,10 +182,12 @@ const registry = typeof FinalizationRegistry === 'function'
 
 /** The loaded module. One per page is enough; its models, sessions and requests are its own. */
 export class Runtime {
-  constructor(module, simd) {
+  constructor(module, simd, variant) {
     this.m = module;
-    /** true when the SIMD128 module was loaded. */
+    /** true when a SIMD128 module (the relaxed one or not) was loaded. */
     this.simd = simd;
+    /** The module loaded: 'relaxed', 'simd' or 'nosimd'. */
+    this.variant = variant;
     this._scratch = new Scratch(module);
     this._slot = module._malloc(32);  // out-parameters: handles, counts, the layout below
     module._ple_web_feature_values_layout(this._slot);

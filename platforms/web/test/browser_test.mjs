@@ -1,10 +1,11 @@
 // The demo page (examples/web) in headless Chromium (Debian's chromium, no browser download):
-// for the float32 and the all-int8 example, with the SIMD128 and the baseline module, the page's
-// ranking and every score and output must equal native ple-run's bit for bit (float32 against
+// for the float32, the all-int8 and the narrow all-int8 example (and the int8 ones on 130
+// candidates), with the relaxed, the SIMD128 and the baseline module, the page's ranking and
+// every score and output must equal native ple-run's bit for bit (float32 against
 // the reference kernels), and its expert-utilisation numbers ple-inspect --activity's data-*
 // values. Then the package README's example runs as written. Chromium's --dump-dom gives the
 // page's DOM once its work is done (virtual time: network and timers, no fixed sleeps). Then the
-// same page in Firefox ESR (headless, SIMD128 module), which POSTs its results (?report).
+// same page in Firefox ESR (headless, the module load() picks there), which POSTs its results (?report).
 //   node platforms/web/test/browser_test.mjs PACKAGE_DIR FIXTURES_DIR
 import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -116,19 +117,31 @@ const server = await serve({ '/ple/': packageDir, '/models/': fixtures, '/readme
 const base = `http://127.0.0.1:${server.address().port}`;
 try {
   const cases = [['feed.ple', 'feed.expected.csv', 'feed.activity.html'],
-    ['feed-int8all.ple', 'feed-int8all.expected.csv', 'feed-int8all.activity.html']];
+    ['feed-int8all.ple', 'feed-int8all.expected.csv', 'feed-int8all.activity.html'],
+    ['feed-int8narrow.ple', 'feed-int8narrow.expected.csv', 'feed-int8narrow.activity.html']];
+  // Chromium on x86-64 passes the relaxed probe: 'auto' loads the relaxed module (its AUTO path
+  // is wasmrelaxed); true the SIMD128 one; false the baseline.
+  const modules = { auto: ['relaxed', 'wasmrelaxed'], true: ['simd', 'wasmsimd'], false: ['nosimd', 'reference'] };
+  const runCase = async (model, expected, activity, simd, data) => {
+    const started = Date.now();
+    const url = `${base}/index.html?model=models/${model}&simd=${simd}${data ? `&data=models/${data}` : ''}`;
+    const { dom } = await chromium(url);
+    const results = pageResults(dom, url);
+    if (results.error) throw new Error(`${url}: the page failed: ${results.error}`);
+    const name = `${model}${data ? ` on ${data}` : ''} (${results.variant} module, ${results.kernelPath})`;
+    check(results.variant === modules[simd][0] && results.kernelPath === modules[simd][1],
+      `${name}: simd=${simd} loaded the ${results.variant} module, AUTO ran ${results.kernelPath}`);
+    await checkRanking(name, results, expected);
+    if (activity) await checkGates(name, results, activity);
+    console.log(`browser: ${name}: ${results.ranking.length} candidates and ${results.gates.length} gate bars compared (${Date.now() - started} ms)`);
+  };
   for (const [model, expected, activity] of cases) {
-    for (const simd of ['auto', 'false']) {
-      const started = Date.now();
-      const url = `${base}/index.html?model=models/${model}&simd=${simd}`;
-      const { dom } = await chromium(url);
-      const results = pageResults(dom, url);
-      if (results.error) throw new Error(`${url}: the page failed: ${results.error}`);
-      const name = `${model} (${results.simd ? 'SIMD128' : 'baseline'} module, ${results.kernelPath})`;
-      check(results.simd === (simd === 'auto'), `${name}: simd=${simd} loaded the ${results.simd ? 'SIMD' : 'baseline'} module`);
-      await checkRanking(name, results, expected);
-      await checkGates(name, results, activity);
-      console.log(`browser: ${name}: ${results.ranking.length} candidates and ${results.gates.length} gate bars compared (${Date.now() - started} ms)`);
+    for (const simd of ['auto', 'true', 'false']) await runCase(model, expected, activity, simd);
+  }
+  // The int8 files on 130 candidates (the relaxed GEMM's 64-row chunks, odd row blocks).
+  for (const model of ['feed-int8all', 'feed-int8narrow']) {
+    for (const simd of ['auto', 'true']) {
+      await runCase(`${model}.ple`, `${model}.request130.expected.csv`, null, simd, 'request130.jsonl');
     }
   }
   const line = await readmeExample(base);
@@ -138,7 +151,7 @@ try {
     const url = `${base}/index.html?model=models/${model}&report`;
     const results = JSON.parse(await firefox(url));
     if (results.error) throw new Error(`firefox: ${url}: the page failed: ${results.error}`);
-    const name = `Firefox ESR: ${model} (${results.simd ? 'SIMD128' : 'baseline'} module, ${results.kernelPath})`;
+    const name = `Firefox ESR: ${model} (${results.variant} module, ${results.kernelPath})`;
     await checkRanking(name, results, expected);
     await checkGates(name, results, activity);
     console.log(`browser: ${name}: ${results.ranking.length} candidates and ${results.gates.length} gate bars compared (${Date.now() - started} ms)`);

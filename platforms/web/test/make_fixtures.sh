@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The web package's and demo's test fixtures, made with the NATIVE tools (the independent side of
-# every comparison): the example model as float32, all-int8 and with encoders, what native
+# every comparison): the example model as float32, all-int8, all-int8 with narrow weights (the
+# relaxed module's GEMM) and with encoders, what native
 # `ple-run` ranks from examples/feed/request.jsonl with each, and what `ple-inspect --activity`
 # reports of the gates on the same request.
 #   platforms/web/test/make_fixtures.sh NATIVE_BUILD_DIR OUT_DIR
@@ -15,14 +16,22 @@ convert() { "$native/converter/ple-convert" --quiet --config "$1" --weights exam
 convert examples/feed/config.json --output "$out/feed.ple"
 convert examples/feed/config.json --output "$out/feed-int8all.ple" --precision int8,heads=int8 \
   --calibration-data examples/feed/calibration.jsonl
+convert examples/feed/config.json --output "$out/feed-int8narrow.ple" --precision int8,heads=int8,narrow \
+  --calibration-data examples/feed/calibration.jsonl
 convert tests/data/encoders/config.json --output "$out/feed-encoded.ple"
 cp examples/feed/request.jsonl "$out/request.jsonl"
+# 130 candidates: past the relaxed GEMM's 64-row chunks (two whole, one partial) and odd row blocks.
+awk 'NR == 1 || (!/"request"/ && n++ < 130)' examples/feed/evaluation.jsonl > "$out/request130.jsonl"
 cp tests/data/encoders/raw_request.jsonl "$out/raw_request.jsonl"
 run() { "$native/tools/ple-run" "$@" --output-format csv; }
 run "$out/feed.ple" --input "$out/request.jsonl" --kernels reference > "$out/feed.expected.csv"
 run "$out/feed-int8all.ple" --input "$out/request.jsonl" > "$out/feed-int8all.expected.csv"
+for model in feed-int8all feed-int8narrow; do
+  run "$out/$model.ple" --input "$out/request.jsonl" > "$out/$model.expected.csv"
+  run "$out/$model.ple" --input "$out/request130.jsonl" > "$out/$model.request130.expected.csv"
+done
 run "$out/feed-encoded.ple" --input "$out/raw_request.jsonl" --kernels reference > "$out/feed-encoded.expected.csv"
-for model in feed feed-int8all; do
+for model in feed feed-int8all feed-int8narrow; do
   "$native/tools/ple-inspect" "$out/$model.ple" --activity "$out/request.jsonl" --kernels reference \
     --report "$out/$model.activity.html" > /dev/null
 done

@@ -42,7 +42,7 @@ async function checkAgainstNative(runtime, modelFile, requestFile, expectedFile,
   const { request: requestValues, features, ids } = await readRequest(requestFile, model);
   const expected = await readExpected(expectedFile);
   assert.deepEqual(model.tasks.map((t) => t.name), expected.tasks);
-  const session = model.createSession({ kernels });
+  const session = model.createSession({ kernels, maxBatch: ids.length });
   const request = model.createRequest().set(requestValues);
   const { outputs, scores } = session.run(features, { request });
   const order = runtime.topK(scores, scores.length);
@@ -68,6 +68,20 @@ describe('loading', () => {
     assert.match(modules.simd.version, /^\d+\.\d+\.\d+$/);
   });
 
+  it('loads the relaxed module only where the relaxed dot product probe passes', async () => {
+    // node 18 has no relaxed SIMD; node 20 has it only behind a flag, and computes the dot
+    // product wrongly there (twice the sum: measured): the probe must fail on both.
+    const major = Number(process.versions.node.split('.')[0]);
+    if (major <= 20) assert.equal(ple.hasExactRelaxedDot(), false);
+    assert.equal((await ple.load()).variant, ple.hasExactRelaxedDot() ? 'relaxed' : 'simd');
+    assert.equal(modules.simd.variant, 'simd');
+    assert.equal(modules.nosimd.variant, 'nosimd');
+    if (!ple.hasExactRelaxedDot()) {
+      // Asked for anyway: an engine without relaxed SIMD refuses the module, and load() says which.
+      await assert.rejects(ple.load({ simd: 'relaxed' }), /cannot instantiate .*ple-relaxed\.wasm/);
+    }
+  });
+
   it('a missing or corrupt module rejects load() with the file named', { timeout: 20000 }, async () => {
     const folder = await mkdtemp(join(tmpdir(), 'ple-load-'));
     try {
@@ -89,6 +103,12 @@ for (const [moduleName, runtime] of Object.entries(modules)) {
         checkAgainstNative(runtime, 'feed.ple', 'request.jsonl', 'feed.expected.csv', kernels));
       it(`all-int8 example on ${kernels}: bit-identical to native ple-run`, () =>
         checkAgainstNative(runtime, 'feed-int8all.ple', 'request.jsonl', 'feed-int8all.expected.csv', kernels));
+      it(`narrow all-int8 example on ${kernels}: bit-identical to native ple-run`, () =>
+        checkAgainstNative(runtime, 'feed-int8narrow.ple', 'request.jsonl', 'feed-int8narrow.expected.csv', kernels));
+      it(`int8 files on 130 candidates (a request with an empty history) on ${kernels}: bit-identical to native`, async () => {
+        await checkAgainstNative(runtime, 'feed-int8all.ple', 'request130.jsonl', 'feed-int8all.request130.expected.csv', kernels);
+        await checkAgainstNative(runtime, 'feed-int8narrow.ple', 'request130.jsonl', 'feed-int8narrow.request130.expected.csv', kernels);
+      });
       it(`raw values through the model's encoders on ${kernels} (strings, int64 vocabulary, boundaries)`, () =>
         checkAgainstNative(runtime, 'feed-encoded.ple', 'raw_request.jsonl', 'feed-encoded.expected.csv', kernels));
     }
@@ -127,6 +147,15 @@ describe('API', () => {
     const request2 = model.createRequest().set({ user_id: [168], history: { ids: [368, 365, 260], lengths: [3] }, hour: [11], user_activity: [3.371] });
     const again = session.run({ video_id: [233, 36], video_category: [5, 3], video_quality: [[0.471, 0.56], [0.693, 0.264]], video_len: [6.2, 53.1] }, { request: request2 });
     assert.deepEqual(again.outputs, plain.outputs);
+    // An empty sequence: [] is the request's one empty row, as {ids: [], lengths: [0]}; a
+    // lengths count other than the rows' is refused (the C API would read past it).
+    const one233 = { video_id: [233], video_category: [5], video_quality: [[0.471, 0.56]], video_len: [6.2] };
+    const empty = session.run(one233, { request: request.set({ user_id: 168, history: [], hour: 11, user_activity: 3.371 }) });
+    const emptyIds = session.run(one233, { request: request2.set({ user_id: 168, history: { ids: [], lengths: [0] }, hour: 11, user_activity: 3.371 }) });
+    assert.deepEqual(empty.outputs, emptyIds.outputs);
+    assert.throws(() => request2.set({ user_id: 168, history: { ids: [1, 2], lengths: [1, 1] }, hour: 11, user_activity: 3.371 }),
+      (e) => e instanceof ple.PleError && e.statusName === 'INVALID_ARGUMENT' && /history.*2 sequence rows for 1 row/.test(e.message));
+    request.set({ user_id: 168, history: [368, 365, 260], hour: 11, user_activity: 3.371 });
     // A candidate's outputs do not depend on its batch.
     const one = session.run({ video_id: [36], video_category: [3], video_quality: [[0.693, 0.264]], video_len: [53.1] }, { request });
     assert.deepEqual(one.outputs, plain.outputs.slice(3, 6));

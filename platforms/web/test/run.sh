@@ -22,7 +22,7 @@ grep -q '^# skipped 0' build-web/node-tests.tap || { echo "web: node tests were 
 echo "--- web: $(chromium --version 2>/dev/null) and $(firefox-esr --version 2>/dev/null), the demo page and the README example"
 node platforms/web/test/browser_test.mjs build-web/package build-web/fixtures
 echo "--- web: what a page downloads (gzip -9; the model excluded)"
-for module in simd nosimd; do
+for module in relaxed simd nosimd; do
   bytes=0
   for file in ple.js errors.js features.js model.js ple-$module.js ple-$module.wasm; do
     bytes=$((bytes + $(gzip -9c "build-web/package/$file" | wc -c)))

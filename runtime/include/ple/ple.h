@@ -85,7 +85,8 @@ typedef enum ple_kernel_path {
   PLE_KERNELS_ARM_NEON = 7,        /* "neon": ARM NEON (armv7 with VFPv4, aarch64) */
   PLE_KERNELS_ARM_NEON_DOT = 8,    /* "neondot": aarch64 NEON with the SDOT dot product */
   PLE_KERNELS_ARM_NEON_I8MM = 9,   /* ABI 1.2. "neoni8mm": aarch64 NEON with the i8mm USMMLA (Armv8.6) */
-  PLE_KERNELS_WASM_SIMD = 10       /* ABI 1.2. "wasmsimd": WebAssembly SIMD128 */
+  PLE_KERNELS_WASM_SIMD = 10,      /* ABI 1.2. "wasmsimd": WebAssembly SIMD128 */
+  PLE_KERNELS_WASM_RELAXED = 11    /* ABI 1.2. "wasmrelaxed": wasmsimd, narrow int8 groups with relaxed SIMD */
 } ple_kernel_path;
 
 /* The path's name above ("unknown" for other values). */

@@ -28,7 +28,7 @@ ple_status ReadOptions(const ple_session_options* options, ple::rt::SessionConfi
   int kernel_path = 0;
   static_assert(sizeof(kernel_path) == sizeof(options->kernel_path), "ple_kernel_path is int-sized");
   std::memcpy(&kernel_path, &options->kernel_path, sizeof(kernel_path));
-  if (kernel_path < PLE_KERNELS_AUTO || kernel_path > PLE_KERNELS_WASM_SIMD) {
+  if (kernel_path < PLE_KERNELS_AUTO || kernel_path > PLE_KERNELS_WASM_RELAXED) {
     return SetLastError(PLE_ERROR_INVALID_ARGUMENT, "unknown kernel path %d", kernel_path);
   }
   config->kernel_path = static_cast<ple_kernel_path>(kernel_path);

@@ -54,6 +54,13 @@ const KernelSet kWasmSimd = {PLE_KERNELS_WASM_SIMD, "wasmsimd", f32_gemm__wasmsi
                              f32_qu8_quantize__wasmsimd, qu8s8_gemm__wasmsimd, f32_gate_softmax_sum__wasmsimd, false,
     qu8s8_gemm__wasmsimd, nullptr, true};
 #endif
+#if PLE_HAVE_WASM_RELAXED_KERNELS
+// wasmsimd with relaxed SIMD for narrow int8 groups (wasmrelaxed.cc): in the web package's relaxed
+// module, which the package loads only where its probe shows the engine computes them exactly.
+const KernelSet kWasmRelaxed = {PLE_KERNELS_WASM_RELAXED, "wasmrelaxed", f32_gemm__wasmsimd, f16_gemm__wasmsimd,
+                                f32_qu8_quantize__wasmsimd, qu8s8_gemm__wasmsimd, f32_gate_softmax_sum__wasmsimd,
+                                false, qu8s8_gemm_narrow__wasmrelaxed, nullptr, true};
+#endif
 
 // Native paths, fastest first.
 std::vector<const KernelSet*> NativeSets() {
@@ -78,6 +85,9 @@ std::vector<const KernelSet*> NativeSets() {
 #endif
 #if PLE_HAVE_ARM_NEON_KERNELS
   if (cpu.arm_neon) sets.push_back(&kNeon);
+#endif
+#if PLE_HAVE_WASM_RELAXED_KERNELS
+  sets.push_back(&kWasmRelaxed);  // linked only into a module the engine was probed for
 #endif
 #if PLE_HAVE_WASM_SIMD_KERNELS
   sets.push_back(&kWasmSimd);  // a module built with SIMD128 runs only where the engine has it
@@ -114,7 +124,7 @@ constexpr PathName kPathNames[] = {
     {PLE_KERNELS_X86_AVX512, "avx512"},   {PLE_KERNELS_X86_AVX512_VNNI, "avx512vnni"},
     {PLE_KERNELS_X86_AVX_VNNI, "avxvnni"}, {PLE_KERNELS_ARM_NEON, "neon"},
     {PLE_KERNELS_ARM_NEON_DOT, "neondot"}, {PLE_KERNELS_ARM_NEON_I8MM, "neoni8mm"},
-    {PLE_KERNELS_WASM_SIMD, "wasmsimd"},
+    {PLE_KERNELS_WASM_SIMD, "wasmsimd"},   {PLE_KERNELS_WASM_RELAXED, "wasmrelaxed"},
 };
 
 }  // namespace
@@ -138,7 +148,7 @@ Status ResolveKernelPath(ple_kernel_path requested, ple_kernel_path* resolved) {
     if (!KernelPathFromName(forced, &path)) {
       return MakeError(PLE_ERROR_INVALID_ARGUMENT,
                        "PLE_KERNELS=%s is not a kernel path (auto, reference, xnnpack, avx2, avx512, avx512vnni, "
-                       "avxvnni, neon, neondot, neoni8mm, wasmsimd)",
+                       "avxvnni, neon, neondot, neoni8mm, wasmsimd, wasmrelaxed)",
                        forced);
     }
     *resolved = path;

@@ -65,6 +65,9 @@ PLE_F32_QU8_QUANTIZE(wasmsimd);
 PLE_F32_GATE_SOFTMAX_SUM(wasmsimd);
 PLE_QU8S8_GEMM(wasmsimd);
 #endif
+#if PLE_HAVE_WASM_RELAXED_KERNELS
+PLE_QU8S8_GEMM_NARROW(wasmrelaxed);  // wasmrelaxed.cc: exact only where the engine passes the probe
+#endif
 #if PLE_HAVE_ARM_NEON_I8MM_KERNELS
 PLE_QU8S8_GEMM(neoni8mm);  // reads the paired layout (qs8_pair_blocks), not the file's
 #endif

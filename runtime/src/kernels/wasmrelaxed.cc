@@ -1,0 +1,115 @@
+// The int8 GEMM of narrow groups (weights in [-64, 64]) with relaxed SIMD's
+// i32x4.relaxed_dot_i8x16_i7x16_add_s: 16 multiply-adds an instruction where SIMD128's exact
+// i32x4.dot_i16x8_s does 8 after widening. Compiled by a newer clang than Debian's emscripten
+// carries (clang 14 cannot emit the instruction; runtime/CMakeLists.txt, PLE_WASM_RELAXED) and
+// linked into the web package's third module only (platforms/web/README.md).
+//
+// Exactness. The instruction's first operand is signed int8, the second "7-bit": for second-operand
+// lanes in [0, 127] every engine gives the exact sum; for lanes >= 128 an engine may read them as
+// unsigned (x86: pmaddubsw or vpdpbusd) or as signed (ARM). Here the first operand is the
+// activation shifted to signed (x - 128, in [-128, 127]) and the second the weight shifted to
+// unsigned (w + 64, in [0, 128]): only w = 64 gives a lane of 128. The package uses this module
+// only where a probe (platforms/web/src/ple.js, RELAXED_PROBE) shows the engine computes such lanes
+// exactly, as unsigned: then each 4-term sum is exact (pmaddubsw's int16 pair sums stay within
+// [-32768, 32512]: 2 x 128 x -128 at the extreme, no saturation), and so is everything below.
+// Elsewhere the package loads the SIMD128 module, whose narrow groups run wasmsimd's exact GEMM.
+//
+// The sum of a row r and a channel c over the group's padded inputs (4 x blocks):
+//   R = sum (x - 128)(w + 64) = sum x w - 128 sum w + 64 sum (x - 128)
+// so the zero-point-centred product the reference computes is
+//   sum x w - zp sum w = R + (128 - zp) w_sums[c] - 64 X[r],   X[r] = sum (x - 128),
+// all in int32 exactly as the reference's (the padding's weights are 0 and count in both sums),
+// then the reference's float epilogue in its order.
+#include <wasm_simd128.h>
+
+#include <cstdint>
+
+#include "kernels/row-blocks.h"
+#include "kernels/simd_kernels.h"
+
+namespace ple::rt {
+namespace kernels {
+namespace {
+
+constexpr int kRows = 2;        // 8 accumulators: measured in Chromium, 2 rows beat 1, 3 and 4
+constexpr size_t kChunk = 64;   // rows whose activation sums are computed once for all tiles
+
+// X[r] = sum over the row's 4 x blocks bytes of (x - 128).
+inline int32_t ShiftedRowSum(const uint8_t* row, size_t blocks) {
+  v128_t sum = wasm_i32x4_splat(0);
+  size_t i = 0;
+  const size_t bytes = 4 * blocks;
+  for (; i + 16 <= bytes; i += 16) {
+    sum = wasm_i32x4_add(sum, wasm_u32x4_extadd_pairwise_u16x8(wasm_u16x8_extadd_pairwise_u8x16(wasm_v128_load(row + i))));
+  }
+  int32_t total = wasm_i32x4_extract_lane(sum, 0) + wasm_i32x4_extract_lane(sum, 1) +
+                  wasm_i32x4_extract_lane(sum, 2) + wasm_i32x4_extract_lane(sum, 3);
+  for (; i < bytes; ++i) total += row[i];
+  return total - 128 * static_cast<int32_t>(bytes);
+}
+
+inline void StoreColumns(const v128_t (&values)[4], float* out, size_t columns) {
+  if (columns == 16) {
+    for (int j = 0; j < 4; ++j) wasm_v128_store(out + 4 * j, values[j]);
+    return;
+  }
+  alignas(16) float all[16];
+  for (int j = 0; j < 4; ++j) wasm_v128_store(all + 4 * j, values[j]);
+  for (size_t c = 0; c < columns; ++c) out[c] = all[c];
+}
+
+}  // namespace
+
+PLE_QU8S8_GEMM_NARROW(wasmrelaxed) {
+  const v128_t weight_shift = wasm_i8x16_splat(64), activation_flip = wasm_i8x16_splat(static_cast<int8_t>(0x80));
+  for (size_t chunk = 0; chunk < rows; chunk += kChunk) {
+    const size_t chunk_rows = rows - chunk < kChunk ? rows - chunk : kChunk;
+    int32_t row_sums[kChunk];
+    for (size_t r = 0; r < chunk_rows; ++r) row_sums[r] = ShiftedRowSum(a + (chunk + r) * a_stride, blocks);
+    for (size_t t = 0; t < tiles; ++t) {
+      const TileOutput& o = outputs[t];
+      if (o.out == nullptr) continue;
+      const int8_t* tile = w + t * w_tile_stride;
+      ForRowBlocks<kRows>(chunk_rows, [&](auto block_rows, size_t first_in_chunk) {
+        constexpr int R = decltype(block_rows)::value;
+        const size_t first = chunk + first_in_chunk;
+        v128_t acc[R][4];  // [row][channels 4j..4j+3]
+        for (int r = 0; r < R; ++r) {
+          for (int j = 0; j < 4; ++j) acc[r][j] = wasm_i32x4_splat(0);
+        }
+        const uint8_t* row = a + first * a_stride;
+        for (size_t b = 0; b < blocks; ++b) {
+          v128_t x[R];
+          for (int r = 0; r < R; ++r) x[r] = wasm_v128_xor(wasm_v128_load32_splat(row + r * a_stride + 4 * b), activation_flip);
+          for (int j = 0; j < 4; ++j) {
+            const v128_t weights = wasm_i8x16_add(wasm_v128_load(tile + b * 64 + 16 * j), weight_shift);
+            for (int r = 0; r < R; ++r) acc[r][j] = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(x[r], weights, acc[r][j]);
+          }
+        }
+        const v128_t* sums = reinterpret_cast<const v128_t*>(w_sums + 16 * t);
+        const float* ws = w_scales + 16 * t;
+        for (int r = 0; r < R; ++r) {
+          const size_t at = first + r;
+          const v128_t weight_sum_factor = wasm_i32x4_splat(128 - zero_points[at]);
+          const v128_t row_term = wasm_i32x4_splat(64 * row_sums[first_in_chunk + r]);
+          const v128_t scale = wasm_f32x4_splat(scales[at]);
+          const float* add = o.add + at * add_stride;
+          v128_t y[4];
+          for (int j = 0; j < 4; ++j) {
+            const v128_t centered = wasm_i32x4_sub(
+                wasm_i32x4_add(acc[r][j], wasm_i32x4_mul(weight_sum_factor, wasm_v128_load(sums + j))), row_term);
+            const v128_t combined = wasm_f32x4_mul(scale, wasm_v128_load(ws + 4 * j));
+            const v128_t value = wasm_f32x4_add(wasm_f32x4_mul(combined, wasm_f32x4_convert_i32x4(centered)),
+                                                wasm_v128_load(add + 4 * j));
+            // ReLU as the reference writes it: !(y > 0) gives 0 (a NaN too).
+            y[j] = o.relu != 0 ? wasm_v128_and(value, wasm_f32x4_gt(value, wasm_f32x4_splat(0.0f))) : value;
+          }
+          StoreColumns(y, o.out + at * o.out_stride, o.columns);
+        }
+      });
+    }
+  }
+}
+
+}  // namespace kernels
+}  // namespace ple::rt
