@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Our web package against ONNX Runtime Web (docs/performance.md, "The web"): our reference and
-# wasmsimd paths and onnxruntime-web (pinned in bench/web/package.json; wasm backend, SIMD, one
+# wasmsimd paths (and, where load() picks the relaxed module, wasmrelaxed on the narrow int8
+# files: Chromium on x86-64) and onnxruntime-web (pinned in bench/web/package.json; wasm backend, SIMD, one
 # thread) on bench-s and bench-m-dense, float32 and int8, batches 1, 50 and 200, in node and in
 # headless Chromium, interleaved rounds; then what a page downloads (gzip -9) for each.
 #   bash bench/web_compare.sh [ROUNDS] [RUNS]     (defaults 5 rounds of 100 runs per sample)
@@ -14,7 +15,7 @@ models=bench-s,bench-m-dense
 out=build/web-bench
 tools/install-deps.sh web
 bash bench/peers/setup.sh >&2  # python3-torch and python3-onnx for the exports
-[[ -f build/bench/models/bench-m-dense-int8.ple ]] || bash bench/run.sh build --benchmark_filter=none > /dev/null
+[[ -f build/bench/models/bench-s-int8narrow.ple ]] || bash bench/run.sh build --benchmark_filter=none > /dev/null
 [[ -f build-web/package/ple.js ]] || bash platforms/web/build.sh
 mkdir -p "$out"
 cp bench/web/package.json "$out/"
@@ -37,6 +38,8 @@ echo
 echo "What a page downloads, gzip -9 (the model excluded):"
 size() { local total=0; for f in "$@"; do total=$((total + $(gzip -9c "$f" | wc -c))); done; echo "$total"; }
 p=build-web/package o=$out/node_modules/onnxruntime-web/dist
-ours=$(size $p/ple.js $p/errors.js $p/features.js $p/model.js $p/ple-simd.js $p/ple-simd.wasm)
 theirs=$(size $o/ort.wasm.min.mjs $o/ort-wasm-simd-threaded.mjs $o/ort-wasm-simd-threaded.wasm)
-echo "  ours (SIMD module): $ours bytes; onnxruntime-web (ort.wasm.min.mjs + ort-wasm-simd-threaded.mjs/.wasm): $theirs bytes; ratio 1/$((theirs / ours))" | tee -a "$out/report.md"
+for module in relaxed simd; do
+  ours=$(size $p/ple.js $p/errors.js $p/features.js $p/model.js $p/ple-$module.js $p/ple-$module.wasm)
+  echo "  ours ($module module): $ours bytes; onnxruntime-web (ort.wasm.min.mjs + ort-wasm-simd-threaded.mjs/.wasm): $theirs bytes; ratio 1/$((theirs / ours))" | tee -a "$out/report.md"
+done

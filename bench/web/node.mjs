@@ -21,5 +21,6 @@ const result = await runBench({
 });
 result.engine = `node ${process.version}`;
 result.simd = ple.simd;
+result.variant = ple.variant;
 result.instantiate = { ple_ms: pleInstantiate, ort_import_ms: performance.now() - t };
 await writeFile(out, JSON.stringify(result, null, 1));

@@ -8,11 +8,12 @@ const median = (v) => {
 };
 for (const file of process.argv.slice(2)) {
   const result = JSON.parse(await readFile(file, 'utf8'));
-  console.log(`\n${result.engine}, ${result.simd ? 'SIMD128' : 'baseline'} module` +
+  console.log(`\n${result.engine}, ${result.variant ?? (result.simd ? 'simd' : 'nosimd')} module` +
     `${result.timer_resolution_note ? `, ${result.timer_resolution_note}` : ''}; ms per run, median of rounds; ` +
     'ratios: median over rounds of the per-round ratio\n');
-  console.log('| model | precision | batch | wasmsimd | reference | onnxruntime-web | reference / wasmsimd | onnxruntime-web / wasmsimd |');
-  console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
+  console.log('| model | precision | batch | wasmsimd | reference | onnxruntime-web | reference / wasmsimd | onnxruntime-web / wasmsimd | ' +
+    'wasmrelaxed (narrow file) | onnxruntime-web / wasmrelaxed |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   const key = (r) => `${r.model} ${r.precision} ${r.batch}`;
   const groups = new Map();
   for (const row of result.rows) groups.set(key(row), { ...groups.get(key(row)), [row.impl]: row });
@@ -20,7 +21,8 @@ for (const file of process.argv.slice(2)) {
     const ratio = (a, b) => median(g[a].ms.map((x, i) => x / g[b].ms[i])).toFixed(2);
     const s = g.wasmsimd;
     console.log(`| ${s.model} | ${s.precision} | ${s.batch} | ${s.median.toFixed(3)} | ${g.reference.median.toFixed(3)} | ` +
-      `${g['onnxruntime-web'].median.toFixed(3)} | ${ratio('reference', 'wasmsimd')}x | ${ratio('onnxruntime-web', 'wasmsimd')}x |`);
+      `${g['onnxruntime-web'].median.toFixed(3)} | ${ratio('reference', 'wasmsimd')}x | ${ratio('onnxruntime-web', 'wasmsimd')}x | ` +
+      (g.wasmrelaxed ? `${g.wasmrelaxed.median.toFixed(3)} | ${ratio('onnxruntime-web', 'wasmrelaxed')}x |` : '| |'));
   }
   console.log('\nload (model bytes to a ready session, ms): ' + result.loads.map((l) =>
     `${l.model} ${l.precision}: ours ${l.ple_ms.toFixed(1)}, onnxruntime-web ${l.ort_ms.toFixed(1)}`).join('; ') +
