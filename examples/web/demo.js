@@ -1,7 +1,7 @@
 // The demo page: ranks a request with the web package (platforms/web) and draws the gates'
 // expert utilisation. Query parameters: model (default models/feed.ple), data (a ple-run JSON
-// lines file, default models/request.jsonl), simd (auto, true or false), report (present: the
-// results are also POSTed to /results, for browsers driven without a DOM dump).
+// lines file, default models/request.jsonl), simd (auto, relaxed, true or false), report
+// (present: the results are also POSTed to /results, for browsers driven without a DOM dump).
 import { load } from './ple/ple.js';
 
 const params = new URLSearchParams(location.search);

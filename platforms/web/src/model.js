@@ -180,7 +180,7 @@ export class Session extends Owned {
     this._numTasks = model.tasks.length;
     runtime._check(m._ple_web_session_info(this._handle, runtime._slot));
     const info = m.HEAPU32.slice(runtime._slot >> 2, (runtime._slot >> 2) + 4);
-    /** The kernel path the session runs ("wasmsimd", "reference"). */
+    /** The kernel path the session runs ("wasmrelaxed", "wasmsimd", "reference"). */
     this.kernelPath = m.UTF8ToString(m._ple_kernel_path_name(info[0]));
     this.maxBatch = info[1];
     /** Bytes of activations the session allocated once. */

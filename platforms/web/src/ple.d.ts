@@ -9,14 +9,22 @@ export class PleError extends Error {
 }
 
 export interface LoadOptions {
-  /** 'auto' (default): the SIMD128 module where the engine has it. */
-  simd?: 'auto' | boolean;
-  /** Where ple-simd.js/.wasm and ple-nosimd.js/.wasm are (default: next to ple.js). */
+  /**
+   * 'auto' (default): the relaxed-SIMD module where hasExactRelaxedDot(), else the SIMD128 one
+   * where the engine has SIMD128, else the baseline; 'relaxed', true (SIMD128) or false force one.
+   */
+  simd?: 'auto' | 'relaxed' | boolean;
+  /** Where ple-relaxed, ple-simd and ple-nosimd (.js and .wasm) are (default: next to ple.js). */
   baseUrl?: string | URL;
 }
 
 /** True when this engine runs WebAssembly SIMD128. */
 export function hasSimd(): boolean;
+/**
+ * True when this engine runs relaxed SIMD's i32x4.relaxed_dot_i8x16_i7x16_add_s exactly as the
+ * relaxed module needs (a probe of its extremes; platforms/web/README.md).
+ */
+export function hasExactRelaxedDot(): boolean;
 /** Loads and instantiates the module. */
 export function load(options?: LoadOptions): Promise<Runtime>;
 
@@ -46,11 +54,13 @@ export interface ExpertInfo { inputStream: number; inputWidth: number; outputWid
 export interface GateInfo { inputStream: number; outputStream: number; layers: number; experts: number[] }
 
 export class Runtime {
-  /** true when the SIMD128 module was loaded */
+  /** true when a SIMD128 module (relaxed or not) was loaded */
   readonly simd: boolean;
+  /** The module loaded. */
+  readonly variant: 'relaxed' | 'simd' | 'nosimd';
   /** "MAJOR.MINOR.PATCH" */
   readonly version: string;
-  /** The kernel paths this module runs: "reference", and "wasmsimd" in the SIMD module. */
+  /** The kernel paths this module runs: "reference", "wasmsimd" in the SIMD modules, "wasmrelaxed" in the relaxed one. */
   readonly kernelPaths: string[];
   /** Bytes of the module's memory (grows, never shrinks). */
   readonly memoryBytes: number;
@@ -102,7 +112,7 @@ export interface RunResult {
 }
 
 export class Session {
-  /** "wasmsimd" or "reference" */
+  /** "wasmrelaxed", "wasmsimd" or "reference" */
   readonly kernelPath: string;
   readonly maxBatch: number;
   readonly arenaBytes: number;

@@ -199,7 +199,7 @@ export class Runtime {
   /** The library's version, "MAJOR.MINOR.PATCH". */
   get version() { return this.m.UTF8ToString(this.m._ple_version_string()); }
 
-  /** The kernel paths this module can run, by name ("reference", "wasmsimd"). */
+  /** The kernel paths this module can run, by name ("reference", "wasmsimd", "wasmrelaxed"). */
   get kernelPaths() {
     const names = [];
     for (let path = 1; path <= 16; ++path) {
