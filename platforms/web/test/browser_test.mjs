@@ -8,7 +8,7 @@
 // same page in Firefox ESR (headless, the module load() picks there), which POSTs its results (?report).
 //   node platforms/web/test/browser_test.mjs PACKAGE_DIR FIXTURES_DIR
 import { execFile, spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -66,16 +66,22 @@ function pageResults(dom, url) {
   return JSON.parse(unescape(match[1]));
 }
 
+// ple-run's CSV: request,rank,candidate,id,score,TASK... (a model without a score: no rank or
+// score column, candidates in input order).
 async function checkRanking(name, results, expectedFile) {
   const [header, ...rows] = (await readFile(join(fixtures, expectedFile), 'utf8')).trim().split('\n').map((l) => l.split(','));
-  check(JSON.stringify(results.tasks) === JSON.stringify(header.slice(5)), `${name}: tasks ${results.tasks}`);
+  const column = Object.fromEntries(header.map((h, i) => [h, i]));
+  const taskColumns = header.map((h, i) => i).filter((i) => !['request', 'rank', 'candidate', 'id', 'score'].includes(header[i]));
+  check(JSON.stringify(results.tasks) === JSON.stringify(taskColumns.map((i) => header[i])), `${name}: tasks ${results.tasks}`);
   check(results.ranking.length === rows.length, `${name}: ${results.ranking.length} candidates, native ${rows.length}`);
   rows.forEach((row, i) => {
     const got = results.ranking[i];
     if (!got) return;
-    check(got.candidate === +row[2] && got.id === row[3], `${name}: rank ${i + 1} is ${got.id}, native ${row[3]}`);
-    check(got.score === bitsOf(+row[4]), `${name}: ${row[3]} score bits ${got.score}, native ${bitsOf(+row[4])} (${row[4]})`);
-    row.slice(5).forEach((v, t) => check(got.outputs[t] === bitsOf(+v), `${name}: ${row[3]} task ${t} bits ${got.outputs[t]}, native ${bitsOf(+v)}`));
+    const id = row[column.id];
+    check(got.candidate === +row[column.candidate] && got.id === id, `${name}: rank ${i + 1} is ${got.id}, native ${id}`);
+    const score = column.score === undefined ? null : bitsOf(+row[column.score]);
+    check(got.score === score, `${name}: ${id} score bits ${got.score}, native ${score}`);
+    taskColumns.forEach((c, t) => check(got.outputs[t] === bitsOf(+row[c]), `${name}: ${id} task ${t} bits ${got.outputs[t]}, native ${bitsOf(+row[c])}`));
   });
 }
 
@@ -143,6 +149,12 @@ try {
     for (const simd of ['auto', 'true']) {
       await runCase(`${model}.ple`, `${model}.request130.expected.csv`, null, simd, 'request130.jsonl');
     }
+  }
+  // Every conformance bundle's narrow all-int8 file, on the module 'auto' loads (relaxed here).
+  const bundles = (await readdir(join(fixtures, 'bundles'))).filter((f) => f.endsWith('.ple')).map((f) => f.slice(0, -4));
+  check(bundles.length > 0, 'no bundle fixtures');
+  for (const bundle of bundles) {
+    await runCase(`bundles/${bundle}.ple`, `bundles/${bundle}.expected.csv`, null, 'auto', `bundles/${bundle}.jsonl`);
   }
   const line = await readmeExample(base);
   console.log(`browser: README example printed "${line}"`);

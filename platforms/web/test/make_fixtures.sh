@@ -4,13 +4,14 @@
 # relaxed module's GEMM) and with encoders, what native
 # `ple-run` ranks from examples/feed/request.jsonl with each, and what `ple-inspect --activity`
 # reports of the gates on the same request.
-#   platforms/web/test/make_fixtures.sh NATIVE_BUILD_DIR OUT_DIR
+#   platforms/web/test/make_fixtures.sh NATIVE_BUILD_DIR OUT_DIR [PACKAGE_DIR]
+# (PACKAGE_DIR, default build-web/package: the web package reads each bundle model's feature list.)
 # Float32 expectations come from the reference kernels (native AVX2/AVX-512 float32 uses FMA,
 # so only the reference is exact against WebAssembly); all-int8 from the native default path
 # (int8 is bit-identical on every path and platform: docs/determinism.md).
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
-native=$1 out=$2
+native=$1 out=$2 package=${3:-build-web/package}
 mkdir -p "$out"
 convert() { "$native/converter/ple-convert" --quiet --config "$1" --weights examples/feed/weights.safetensors "${@:2}"; }
 convert examples/feed/config.json --output "$out/feed.ple"
@@ -35,4 +36,14 @@ for model in feed feed-int8all feed-int8narrow; do
   "$native/tools/ple-inspect" "$out/$model.ple" --activity "$out/request.jsonl" --kernels reference \
     --report "$out/$model.activity.html" > /dev/null
 done
-echo "make_fixtures: wrote $(ls "$out" | wc -l) files to $out"
+# Every conformance bundle's narrow all-int8 file (converted by the native tests) on one request of
+# the bundle's rows: the bundles' layer shapes through the relaxed module's GEMM, against native.
+mkdir -p "$out/bundles"
+for model in "$native"/tests/converted/*-int8narrow.ple; do
+  name=$(basename "$model" -int8narrow.ple)
+  [[ -d tests/bundles/$name ]] || continue
+  cp "$model" "$out/bundles/$name.ple"
+  node platforms/web/test/bundle_request.mjs "$package" "$model" "tests/bundles/$name" > "$out/bundles/$name.jsonl"
+  run "$model" --input "$out/bundles/$name.jsonl" > "$out/bundles/$name.expected.csv"
+done
+echo "make_fixtures: wrote $(ls "$out" | wc -l) files and $(ls "$out/bundles" | wc -l) bundle files to $out"

@@ -3,7 +3,7 @@
 //   PLE_WEB_FIXTURES  the folder platforms/web/test/make_fixtures.sh made (native expectations)
 // and node --expose-gc (the FinalizationRegistry test).
 import assert from 'node:assert/strict';
-import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -27,10 +27,17 @@ async function readRequest(name, model) {
   return { request: lines[0].request, features, ids: candidates.map((c) => c.id) };
 }
 
-// Native ple-run's CSV: request,rank,candidate,id,score,task...; float32 printed with %.9g.
+// Native ple-run's CSV: request,rank,candidate,id,score,task... (a model without a score: no rank
+// or score column, candidates in input order); float32 printed with %.9g.
 async function readExpected(name) {
   const [header, ...rows] = (await fixture(name)).toString().trim().split('\n').map((line) => line.split(','));
-  return { tasks: header.slice(5), rows: rows.map((r) => ({ candidate: +r[2], id: r[3], score: Math.fround(+r[4]), outputs: r.slice(5).map((x) => Math.fround(+x)) })) };
+  const column = Object.fromEntries(header.map((h, i) => [h, i]));
+  const tasks = header.map((h, i) => i).filter((i) => !['request', 'rank', 'candidate', 'id', 'score'].includes(header[i]));
+  return {
+    tasks: tasks.map((i) => header[i]),
+    rows: rows.map((r) => ({ candidate: +r[column.candidate], id: r[column.id],
+      score: column.score === undefined ? null : Math.fround(+r[column.score]), outputs: tasks.map((i) => Math.fround(+r[i])) })),
+  };
 }
 
 function bits(x) {
@@ -45,12 +52,13 @@ async function checkAgainstNative(runtime, modelFile, requestFile, expectedFile,
   const session = model.createSession({ kernels, maxBatch: ids.length });
   const request = model.createRequest().set(requestValues);
   const { outputs, scores } = session.run(features, { request });
-  const order = runtime.topK(scores, scores.length);
+  const order = scores ? runtime.topK(scores, scores.length) : Uint32Array.from(ids.keys());
   const tasks = model.tasks.length;
   expected.rows.forEach((row, rank) => {
     assert.equal(order[rank], row.candidate, `rank ${rank + 1}`);
     assert.equal(ids[order[rank]], row.id);
-    assert.equal(bits(scores[row.candidate]), bits(row.score), `${row.id} score on ${kernels}`);
+    if (row.score === null) assert.equal(scores, null);
+    else assert.equal(bits(scores[row.candidate]), bits(row.score), `${row.id} score on ${kernels}`);
     row.outputs.forEach((v, t) => assert.equal(bits(outputs[row.candidate * tasks + t]), bits(v), `${row.id} task ${t}`));
   });
   request.close();
@@ -108,6 +116,13 @@ for (const [moduleName, runtime] of Object.entries(modules)) {
       it(`int8 files on 130 candidates (a request with an empty history) on ${kernels}: bit-identical to native`, async () => {
         await checkAgainstNative(runtime, 'feed-int8all.ple', 'request130.jsonl', 'feed-int8all.request130.expected.csv', kernels);
         await checkAgainstNative(runtime, 'feed-int8narrow.ple', 'request130.jsonl', 'feed-int8narrow.request130.expected.csv', kernels);
+      });
+      it(`every conformance bundle's narrow all-int8 file on ${kernels}: bit-identical to native ple-run`, async () => {
+        const bundles = (await readdir(join(fixtures, 'bundles'))).filter((f) => f.endsWith('.ple')).map((f) => f.slice(0, -4));
+        assert.ok(bundles.length > 0);
+        for (const b of bundles) {
+          await checkAgainstNative(runtime, `bundles/${b}.ple`, `bundles/${b}.jsonl`, `bundles/${b}.expected.csv`, kernels);
+        }
       });
       it(`raw values through the model's encoders on ${kernels} (strings, int64 vocabulary, boundaries)`, () =>
         checkAgainstNative(runtime, 'feed-encoded.ple', 'raw_request.jsonl', 'feed-encoded.expected.csv', kernels));
