@@ -57,12 +57,16 @@ export async function runBench({ ple, ort, models, batches, runs, rounds, warmup
       const sessions = { reference: model.createSession({ kernels: 'reference', maxBatch: Math.max(...batches) }) };
       const pleLoad = performance.now() - t;
       sessions.wasmsimd = model.createSession({ kernels: 'wasmsimd', maxBatch: Math.max(...batches) });
-      // The relaxed module's path runs the same candidates through the narrow int8 file (weights
-      // in [-64, 64]: what its relaxed-SIMD GEMM multiplies; other files' groups run wasmsimd's).
+      // The relaxed module's path, on the same file (its int8 groups take relaxed SIMD where the
+      // engine computes full bytes exactly: ple.relaxedInt8Groups 'all') and on the narrow int8
+      // file (weights in [-64, 64]: relaxed SIMD wherever the module loads).
       let narrowModel = null;
-      if (precision === 'int8' && ple.kernelPaths.includes('wasmrelaxed')) {
-        narrowModel = ple.openModel(await fetchBytes(`models/${modelName}-int8narrow.ple`));
-        sessions.wasmrelaxed = narrowModel.createSession({ kernels: 'wasmrelaxed', maxBatch: Math.max(...batches) });
+      if (ple.kernelPaths.includes('wasmrelaxed')) {
+        sessions.wasmrelaxed = model.createSession({ kernels: 'wasmrelaxed', maxBatch: Math.max(...batches) });
+        if (precision === 'int8') {
+          narrowModel = ple.openModel(await fetchBytes(`models/${modelName}-int8narrow.ple`));
+          sessions['wasmrelaxed-narrow'] = narrowModel.createSession({ kernels: 'wasmrelaxed', maxBatch: Math.max(...batches) });
+        }
       }
       t = performance.now();
       const ortSession = await ort.InferenceSession.create(onnxBytes, { executionProviders: ['wasm'],
@@ -91,7 +95,8 @@ export async function runBench({ ple, ort, models, batches, runs, rounds, warmup
         }
         const impls = [['reference', ours(sessions.reference)], ['wasmsimd', ours(sessions.wasmsimd)],
           ['onnxruntime-web', () => ortSession.run(feeds)]];
-        if (sessions.wasmrelaxed) impls.push(['wasmrelaxed', ours(sessions.wasmrelaxed, narrowRequest)]);
+        if (sessions.wasmrelaxed) impls.push(['wasmrelaxed', ours(sessions.wasmrelaxed)]);
+        if (narrowModel) impls.push(['wasmrelaxed-narrow', ours(sessions['wasmrelaxed-narrow'], narrowRequest)]);
         const times = Object.fromEntries(impls.map(([name]) => [name, []]));
         for (const [, run] of impls) for (let i = 0; i < warmup; ++i) await run();
         for (let round = 0; round < rounds; ++round) {
@@ -109,8 +114,10 @@ export async function runBench({ ple, ort, models, batches, runs, rounds, warmup
         log(`${modelName} ${precision} batch ${batch}: wasmsimd ${median(times.wasmsimd).toFixed(3)} ms, ` +
           `reference ${median(times.reference).toFixed(3)} ms (${ratio('reference', 'wasmsimd').toFixed(2)}x), ` +
           `onnxruntime-web ${median(times['onnxruntime-web']).toFixed(3)} ms (${ratio('onnxruntime-web', 'wasmsimd').toFixed(2)}x)` +
-          (times.wasmrelaxed ? `, wasmrelaxed (narrow file) ${median(times.wasmrelaxed).toFixed(3)} ms ` +
-            `(onnxruntime-web / wasmrelaxed ${ratio('onnxruntime-web', 'wasmrelaxed').toFixed(2)}x)` : ''));
+          (times.wasmrelaxed ? `, wasmrelaxed ${median(times.wasmrelaxed).toFixed(3)} ms ` +
+            `(onnxruntime-web / wasmrelaxed ${ratio('onnxruntime-web', 'wasmrelaxed').toFixed(2)}x)` : '') +
+          (times['wasmrelaxed-narrow'] ? `, wasmrelaxed on the narrow file ${median(times['wasmrelaxed-narrow']).toFixed(3)} ms ` +
+            `(onnxruntime-web / that ${ratio('onnxruntime-web', 'wasmrelaxed-narrow').toFixed(2)}x)` : ''));
       }
       await ortSession.release();
       for (const s of Object.values(sessions)) s.close();

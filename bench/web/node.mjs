@@ -22,5 +22,6 @@ const result = await runBench({
 result.engine = `node ${process.version}`;
 result.simd = ple.simd;
 result.variant = ple.variant;
+result.relaxedInt8Groups = ple.relaxedInt8Groups;
 result.instantiate = { ple_ms: pleInstantiate, ort_import_ms: performance.now() - t };
 await writeFile(out, JSON.stringify(result, null, 1));

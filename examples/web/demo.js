@@ -121,7 +121,7 @@ async function main() {
     `${milliseconds.toFixed(1)} ms on the ${session.kernelPath} kernels (${ple.variant} module)`;
   for (const o of [request, session, model]) o.close();
   await publish({
-    simd: ple.simd, variant: ple.variant, kernelPath: session.kernelPath, tasks: model.tasks.map((t) => t.name),
+    simd: ple.simd, variant: ple.variant, relaxedInt8Groups: ple.relaxedInt8Groups, kernelPath: session.kernelPath, tasks: model.tasks.map((t) => t.name),
     ranking: ranking.map((r) => ({ ...r, score: r.score === null ? null : floatBits(r.score), outputs: r.outputs.map(floatBits) })),
     gates: gates.filter((g) => g.computed).flatMap((g) => g.stats.map((s, position) => ({ level: g.level, gate: g.gate,
       expert: g.info.experts[position], position, mean: s.mean, std: s.std, min: s.min, max: s.max }))),

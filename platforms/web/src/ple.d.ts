@@ -25,6 +25,8 @@ export function hasSimd(): boolean;
  * relaxed module needs (a probe of its extremes; platforms/web/README.md).
  */
 export function hasExactRelaxedDot(): boolean;
+/** The int8 groups the relaxed module's path multiplies with relaxed SIMD on this engine. */
+export function relaxedInt8Groups(): 'all' | 'narrow' | null;
 /** Loads and instantiates the module. */
 export function load(options?: LoadOptions): Promise<Runtime>;
 
@@ -58,6 +60,8 @@ export class Runtime {
   readonly simd: boolean;
   /** The module loaded. */
   readonly variant: 'relaxed' | 'simd' | 'nosimd';
+  /** In the relaxed module: 'all' int8 groups take relaxed SIMD, or only 'narrow' ones; else null. */
+  readonly relaxedInt8Groups: 'all' | 'narrow' | null;
   /** "MAJOR.MINOR.PATCH" */
   readonly version: string;
   /** The kernel paths this module runs: "reference", "wasmsimd" in the SIMD modules, "wasmrelaxed" in the relaxed one. */

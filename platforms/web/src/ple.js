@@ -27,27 +27,32 @@ export function hasSimd() {
   return typeof WebAssembly === 'object' && WebAssembly.validate(SIMD_PROBE);
 }
 
-// The relaxed module's narrow int8 GEMM (runtime/src/kernels/wasmrelaxed.cc) multiplies signed
-// activations in [-128, 127] by weights shifted to [0, 128] with
-// i32x4.relaxed_dot_i8x16_i7x16_add_s. The relaxed SIMD proposal lets an engine read a second
-// operand's byte >= 128 as signed or unsigned (and node 20's experimental version computes the
-// instruction wrongly altogether), so the module is used only where this probe's sums, extremes
-// included, come out exact with those bytes read as unsigned.
-const PROBE_A = [-128, -128, -128, -128, 127, 127, 127, 127, -128, 127, -1, 3, 100, -57, 12, -128];
-const PROBE_B = [128, 128, 128, 128, 128, 128, 128, 128, 127, 0, 128, 77, 1, 99, 64, 127];
+// The relaxed module's int8 GEMMs (runtime/src/kernels/wasmrelaxed.cc) multiply signed
+// activations in [-128, 127] by weights shifted to unsigned with
+// i32x4.relaxed_dot_i8x16_i7x16_add_s: narrow weights to [0, 128], others to [0, 255]. The
+// relaxed SIMD proposal lets an engine read a second operand's byte >= 128 as signed or unsigned
+// and saturate pairs of products (and node 20's experimental version computes the instruction
+// wrongly altogether), so the module is used only where this probe's sums, extremes included,
+// come out exact with those bytes read as unsigned; the runtime runs the same probe
+// (RelaxedDotExact) to decide which groups take the instruction. Lane 3 of the full-range probe
+// (255 x -128 and 255 x 127) saturates an int16 pair: exact only where the engine lowers the
+// instruction to vpdpbusd (x86 with AVX-VNNI).
+const PROBE_A = [-128, -128, -128, -128, 127, 127, 127, 127, -128, 127, -1, 3, -128, -128, 127, 127];
+const PROBE_NARROW_B = [128, 128, 128, 128, 128, 128, 128, 128, 127, 0, 128, 77, 1, 99, 64, 127];
+const PROBE_FULL_B = [128, 128, 128, 128, 128, 128, 128, 128, 127, 0, 128, 77, 255, 255, 255, 255];
 const PROBE_C = [7, -1, 100000, -300];
 
-function relaxedProbeModule() {
+function relaxedProbeModule(probeB) {
   const expected = PROBE_C.map((c, lane) => {
     let sum = c;
-    for (let i = 4 * lane; i < 4 * lane + 4; ++i) sum += PROBE_A[i] * PROBE_B[i];
+    for (let i = 4 * lane; i < 4 * lane + 4; ++i) sum += PROBE_A[i] * probeB[i];
     return sum;
   });
   const bytes8 = (values) => values.map((v) => v & 0xff);
   const bytes32 = (values) => values.flatMap((v) => [v & 0xff, (v >> 8) & 0xff, (v >> 16) & 0xff, (v >>> 24) & 0xff]);
   const v128 = (bytes) => [0xfd, 0x0c, ...bytes];  // v128.const
   const body = [0x00,  // no locals
-    ...v128(bytes8(PROBE_A)), ...v128(bytes8(PROBE_B)), ...v128(bytes32(PROBE_C)),
+    ...v128(bytes8(PROBE_A)), ...v128(bytes8(probeB)), ...v128(bytes32(PROBE_C)),
     0xfd, 0x93, 0x02,  // i32x4.relaxed_dot_i8x16_i7x16_add_s (0x113)
     ...v128(bytes32(expected)),
     0xfd, 0x37,        // i32x4.eq
@@ -61,20 +66,34 @@ function relaxedProbeModule() {
     0x0a, body.length + 2, 0x01, body.length, ...body]);
 }
 
-/**
- * True when this engine runs relaxed SIMD's int8 dot product exactly as the relaxed module needs
- * (see above): Chromium on x86-64, for one; not node 20 (experimental, wrong sums) nor engines
- * that read the weights' bytes as signed.
- */
-export function hasExactRelaxedDot() {
+function relaxedProbePasses(probeB) {
   if (!hasSimd()) return false;
-  const bytes = relaxedProbeModule();
+  const bytes = relaxedProbeModule(probeB);
   if (!WebAssembly.validate(bytes)) return false;
   try {
     return new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports.p() === 1;
   } catch {
     return false;
   }
+}
+
+/**
+ * True when this engine runs relaxed SIMD's int8 dot product exactly as the relaxed module's
+ * narrow groups need (see above): Chromium and Firefox ESR on x86-64, for two; not node 20
+ * (experimental, wrong sums) nor engines that read the weights' bytes as signed.
+ */
+export function hasExactRelaxedDot() {
+  return relaxedProbePasses(PROBE_NARROW_B);
+}
+
+/**
+ * Which int8 groups the relaxed module's wasmrelaxed path multiplies with relaxed SIMD on this
+ * engine: 'all' (full bytes exact too: the engine lowers it to vpdpbusd), 'narrow' (groups of
+ * narrow files only) or null (the relaxed module is not for this engine).
+ */
+export function relaxedInt8Groups() {
+  if (!hasExactRelaxedDot()) return null;
+  return relaxedProbePasses(PROBE_FULL_B) ? 'all' : 'narrow';
 }
 
 const isNode = typeof process === 'object' && typeof process.versions === 'object' && !!process.versions.node;
@@ -188,6 +207,8 @@ export class Runtime {
     this.simd = simd;
     /** The module loaded: 'relaxed', 'simd' or 'nosimd'. */
     this.variant = variant;
+    /** In the relaxed module, the int8 groups its wasmrelaxed path gives relaxed SIMD: 'all' or 'narrow'. */
+    this.relaxedInt8Groups = variant === 'relaxed' ? relaxedInt8Groups() : null;
     this._scratch = new Scratch(module);
     this._slot = module._malloc(32);  // out-parameters: handles, counts, the layout below
     module._ple_web_feature_values_layout(this._slot);

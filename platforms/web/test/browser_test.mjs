@@ -134,7 +134,8 @@ try {
     const { dom } = await chromium(url);
     const results = pageResults(dom, url);
     if (results.error) throw new Error(`${url}: the page failed: ${results.error}`);
-    const name = `${model}${data ? ` on ${data}` : ''} (${results.variant} module, ${results.kernelPath})`;
+    const relaxed = results.relaxedInt8Groups ? `, relaxed SIMD for ${results.relaxedInt8Groups} int8 groups` : '';
+    const name = `${model}${data ? ` on ${data}` : ''} (${results.variant} module, ${results.kernelPath}${relaxed})`;
     check(results.variant === modules[simd][0] && results.kernelPath === modules[simd][1],
       `${name}: simd=${simd} loaded the ${results.variant} module, AUTO ran ${results.kernelPath}`);
     await checkRanking(name, results, expected);
@@ -163,7 +164,8 @@ try {
     const url = `${base}/index.html?model=models/${model}&report`;
     const results = JSON.parse(await firefox(url));
     if (results.error) throw new Error(`firefox: ${url}: the page failed: ${results.error}`);
-    const name = `Firefox ESR: ${model} (${results.variant} module, ${results.kernelPath})`;
+    const relaxed = results.relaxedInt8Groups ? `, relaxed SIMD for ${results.relaxedInt8Groups} int8 groups` : '';
+    const name = `Firefox ESR: ${model} (${results.variant} module, ${results.kernelPath}${relaxed})`;
     await checkRanking(name, results, expected);
     await checkGates(name, results, activity);
     console.log(`browser: ${name}: ${results.ranking.length} candidates and ${results.gates.length} gate bars compared (${Date.now() - started} ms)`);

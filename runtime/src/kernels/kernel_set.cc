@@ -55,11 +55,21 @@ const KernelSet kWasmSimd = {PLE_KERNELS_WASM_SIMD, "wasmsimd", f32_gemm__wasmsi
     qu8s8_gemm__wasmsimd, nullptr, true};
 #endif
 #if PLE_HAVE_WASM_RELAXED_KERNELS
-// wasmsimd with relaxed SIMD for narrow int8 groups (wasmrelaxed.cc): in the web package's relaxed
-// module, which the package loads only where its probe shows the engine computes them exactly.
-const KernelSet kWasmRelaxed = {PLE_KERNELS_WASM_RELAXED, "wasmrelaxed", f32_gemm__wasmsimd, f16_gemm__wasmsimd,
-                                f32_qu8_quantize__wasmsimd, qu8s8_gemm__wasmsimd, f32_gate_softmax_sum__wasmsimd,
-                                false, qu8s8_gemm_narrow__wasmrelaxed, nullptr, true};
+// wasmsimd with relaxed SIMD's int8 dot product (wasmrelaxed.cc) for the int8 groups this engine
+// computes it exactly for, as the CPU features decide native paths: narrow groups where the
+// narrow extremes come out exact (else no wasmrelaxed path), every int8 group where full bytes
+// do too (an engine lowering it to vpdpbusd). In the web package's relaxed module only.
+const KernelSet* WasmRelaxedSet() {
+  static const KernelSet set = [] {
+    KernelSet s = {PLE_KERNELS_WASM_RELAXED, "wasmrelaxed", f32_gemm__wasmsimd, f16_gemm__wasmsimd,
+                   f32_qu8_quantize__wasmsimd, qu8s8_gemm__wasmsimd, f32_gate_softmax_sum__wasmsimd, false,
+                   qu8s8_gemm_narrow__wasmrelaxed, nullptr, true};
+    if (RelaxedDotExact(/*full_range=*/true)) s.qu8s8_gemm = qu8s8_gemm__wasmrelaxed;
+    return s;
+  }();
+  static const bool usable = RelaxedDotExact(/*full_range=*/false);
+  return usable ? &set : nullptr;
+}
 #endif
 
 // Native paths, fastest first.
@@ -87,7 +97,7 @@ std::vector<const KernelSet*> NativeSets() {
   if (cpu.arm_neon) sets.push_back(&kNeon);
 #endif
 #if PLE_HAVE_WASM_RELAXED_KERNELS
-  sets.push_back(&kWasmRelaxed);  // linked only into a module the engine was probed for
+  if (const KernelSet* relaxed = WasmRelaxedSet()) sets.push_back(relaxed);
 #endif
 #if PLE_HAVE_WASM_SIMD_KERNELS
   sets.push_back(&kWasmSimd);  // a module built with SIMD128 runs only where the engine has it

@@ -66,7 +66,10 @@ PLE_F32_GATE_SOFTMAX_SUM(wasmsimd);
 PLE_QU8S8_GEMM(wasmsimd);
 #endif
 #if PLE_HAVE_WASM_RELAXED_KERNELS
-PLE_QU8S8_GEMM_NARROW(wasmrelaxed);  // wasmrelaxed.cc: exact only where the engine passes the probe
+// wasmrelaxed.cc: exact only where RelaxedDotExact (all int8 groups: full_range) says so.
+PLE_QU8S8_GEMM(wasmrelaxed);
+PLE_QU8S8_GEMM_NARROW(wasmrelaxed);
+bool RelaxedDotExact(bool full_range);
 #endif
 #if PLE_HAVE_ARM_NEON_I8MM_KERNELS
 PLE_QU8S8_GEMM(neoni8mm);  // reads the paired layout (qs8_pair_blocks), not the file's
