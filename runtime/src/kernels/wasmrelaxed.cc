@@ -29,6 +29,7 @@
 
 #include "kernels/row-blocks.h"
 #include "kernels/simd_kernels.h"
+#include "kernels/wasmsimd-epilogue.h"
 
 namespace ple::rt {
 namespace kernels {
@@ -50,17 +51,6 @@ inline int32_t ShiftedRowSum(const uint8_t* row, size_t blocks) {
   for (; i < bytes; ++i) total += row[i];
   return total - 128 * static_cast<int32_t>(bytes);
 }
-
-inline void StoreColumns(const v128_t (&values)[4], float* out, size_t columns) {
-  if (columns == 16) {
-    for (int j = 0; j < 4; ++j) wasm_v128_store(out + 4 * j, values[j]);
-    return;
-  }
-  alignas(16) float all[16];
-  for (int j = 0; j < 4; ++j) wasm_v128_store(all + 4 * j, values[j]);
-  for (size_t c = 0; c < columns; ++c) out[c] = all[c];
-}
-
 
 template <int kShift>
 void RelaxedGemm(size_t rows, size_t blocks, const uint8_t* a, size_t a_stride, const int8_t* w, size_t w_tile_stride,
@@ -98,19 +88,13 @@ void RelaxedGemm(size_t rows, size_t blocks, const uint8_t* a, size_t a_stride, 
           const size_t at = first + r;
           const v128_t weight_sum_factor = wasm_i32x4_splat(128 - zero_points[at]);
           const v128_t row_term = wasm_i32x4_splat(kShift * row_sums[first_in_chunk + r]);
-          const v128_t scale = wasm_f32x4_splat(scales[at]);
-          const float* add = o.add + at * add_stride;
-          v128_t y[4];
+          v128_t centered[4];
           for (int j = 0; j < 4; ++j) {
-            const v128_t centered = wasm_i32x4_sub(
+            centered[j] = wasm_i32x4_sub(
                 wasm_i32x4_add(acc[r][j], wasm_i32x4_mul(weight_sum_factor, wasm_v128_load(sums + j))), row_term);
-            const v128_t combined = wasm_f32x4_mul(scale, wasm_v128_load(ws + 4 * j));
-            const v128_t value = wasm_f32x4_add(wasm_f32x4_mul(combined, wasm_f32x4_convert_i32x4(centered)),
-                                                wasm_v128_load(add + 4 * j));
-            // ReLU as the reference writes it: !(y > 0) gives 0 (a NaN too).
-            y[j] = o.relu != 0 ? wasm_v128_and(value, wasm_f32x4_gt(value, wasm_f32x4_splat(0.0f))) : value;
           }
-          StoreColumns(y, o.out + at * o.out_stride, o.columns);
+          StoreInt8Row(centered, scales[at], ws, o.add + at * add_stride, o.relu != 0, o.out + at * o.out_stride,
+                       o.columns);
         }
       });
     }

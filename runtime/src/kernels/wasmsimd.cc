@@ -24,6 +24,7 @@
 #include "kernels/row-blocks.h"
 #include "kernels/simd_kernels.h"
 #include "kernels/softmax-weights.h"
+#include "kernels/wasmsimd-epilogue.h"
 
 namespace ple::rt {
 namespace kernels {
@@ -31,22 +32,6 @@ namespace {
 
 constexpr int kFloatRows = 2;  // 8 accumulators a row + 4 weight vectors: V8 keeps 16 in registers on x86-64
 constexpr int kInt8Rows = 2;
-
-// y = sum + add, then ReLU as the reference writes it: !(y > 0) gives 0 (a NaN too).
-inline v128_t AddRelu(v128_t sum, const float* add, bool relu) {
-  const v128_t y = wasm_f32x4_add(sum, wasm_v128_load(add));
-  return relu ? wasm_v128_and(y, wasm_f32x4_gt(y, wasm_f32x4_splat(0.0f))) : y;
-}
-
-inline void StoreColumns(const v128_t (&values)[4], float* out, size_t columns) {
-  if (columns == 16) {
-    for (int j = 0; j < 4; ++j) wasm_v128_store(out + 4 * j, values[j]);
-    return;
-  }
-  alignas(16) float all[16];
-  for (int j = 0; j < 4; ++j) wasm_v128_store(all + 4 * j, values[j]);
-  for (size_t c = 0; c < columns; ++c) out[c] = all[c];
-}
 
 // 8 float16 values to float32, exactly as f16_to_f32: the magnitude's bits moved to a float's
 // place and scaled by 2^112 (exact for normal and subnormal halves: a power of two), infinities
@@ -211,18 +196,15 @@ PLE_QU8S8_GEMM(wasmsimd) {
       for (int r = 0; r < R; ++r) {
         const size_t at = first + r;
         const v128_t zero_point = wasm_i32x4_splat(zero_points[at]);
-        const v128_t scale = wasm_f32x4_splat(scales[at]);
-        const float* add = o.add + at * add_stride;
-        v128_t y[4];
+        v128_t centered[4];
         for (int j = 0; j < 4; ++j) {
           const v128_t even = wasm_i32x4_shuffle(acc[r][2 * j], acc[r][2 * j + 1], 0, 2, 4, 6);
           const v128_t odd = wasm_i32x4_shuffle(acc[r][2 * j], acc[r][2 * j + 1], 1, 3, 5, 7);
           const v128_t dot = wasm_i32x4_add(even, odd);  // channels 4j..4j+3
-          const v128_t centered = wasm_i32x4_sub(dot, wasm_i32x4_mul(zero_point, wasm_v128_load(sums + j)));
-          const v128_t combined = wasm_f32x4_mul(scale, wasm_v128_load(ws + 4 * j));
-          y[j] = AddRelu(wasm_f32x4_mul(combined, wasm_f32x4_convert_i32x4(centered)), add + 4 * j, o.relu != 0);
+          centered[j] = wasm_i32x4_sub(dot, wasm_i32x4_mul(zero_point, wasm_v128_load(sums + j)));
         }
-        StoreColumns(y, o.out + at * o.out_stride, o.columns);
+        StoreInt8Row(centered, scales[at], ws, o.add + at * add_stride, o.relu != 0, o.out + at * o.out_stride,
+                     o.columns);
       }
     });
   }
