@@ -20,6 +20,19 @@ convert examples/feed/config.json --output "$out/feed-int8all.ple" --precision i
 convert examples/feed/config.json --output "$out/feed-int8narrow.ple" --precision int8,heads=int8,narrow \
   --calibration-data examples/feed/calibration.jsonl
 convert tests/data/encoders/config.json --output "$out/feed-encoded.ple"
+# The same with the history sequence hashed from strings (an encoded sequence feature).
+node -e 'const { readFileSync } = require("fs"), { dirname, resolve } = require("path");
+  const c = JSON.parse(readFileSync(process.argv[1], "utf8"));
+  c.features.find((f) => f.name === "history").encoder = { hash_buckets: 500 };
+  for (const f of c.features) {  // vocabulary files: relative to the original config
+    if (typeof f.encoder?.vocabulary === "string") f.encoder.vocabulary = resolve(dirname(process.argv[1]), f.encoder.vocabulary);
+  }
+  process.stdout.write(JSON.stringify(c, null, 1));' tests/data/encoders/config.json > "$out/encoded-sequence.config.json"
+convert "$out/encoded-sequence.config.json" --output "$out/feed-encoded-sequence.ple"
+node -e 'const lines = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n").map((l) => JSON.parse(l));
+  lines[0].request.history = ["news", "sports", "", "日本語", "news"];
+  process.stdout.write(lines.map((l) => JSON.stringify(l)).join("\n") + "\n");' tests/data/encoders/raw_request.jsonl \
+  > "$out/raw_sequence_request.jsonl"
 cp examples/feed/request.jsonl "$out/request.jsonl"
 # 130 candidates: past the relaxed GEMM's 64-row chunks (two whole, one partial) and odd row blocks.
 awk 'NR == 1 || (!/"request"/ && n++ < 130)' examples/feed/evaluation.jsonl > "$out/request130.jsonl"
@@ -32,6 +45,8 @@ for model in feed-int8all feed-int8narrow; do
   run "$out/$model.ple" --input "$out/request130.jsonl" > "$out/$model.request130.expected.csv"
 done
 run "$out/feed-encoded.ple" --input "$out/raw_request.jsonl" --kernels reference > "$out/feed-encoded.expected.csv"
+run "$out/feed-encoded-sequence.ple" --input "$out/raw_sequence_request.jsonl" --kernels reference \
+  > "$out/feed-encoded-sequence.expected.csv"
 for model in feed feed-int8all feed-int8narrow; do
   "$native/tools/ple-inspect" "$out/$model.ple" --activity "$out/request.jsonl" --kernels reference \
     --report "$out/$model.activity.html" > /dev/null

@@ -126,6 +126,8 @@ for (const [moduleName, runtime] of Object.entries(modules)) {
       });
       it(`raw values through the model's encoders on ${kernels} (strings, int64 vocabulary, boundaries)`, () =>
         checkAgainstNative(runtime, 'feed-encoded.ple', 'raw_request.jsonl', 'feed-encoded.expected.csv', kernels));
+      it(`a sequence of strings hashed by its encoder on ${kernels} (an empty string, non-ASCII, a repeat)`, () =>
+        checkAgainstNative(runtime, 'feed-encoded-sequence.ple', 'raw_sequence_request.jsonl', 'feed-encoded-sequence.expected.csv', kernels));
     }
   });
 }
