@@ -138,7 +138,6 @@ function moduleVariant(simd) {
  */
 export async function load(options = {}) {
   const variant = moduleVariant(options.simd);
-  const simd = variant !== 'nosimd';
   const name = `ple-${variant}`;
   // A folder: "dist" and "dist/" alike.
   const folder = options.baseUrl ? String(options.baseUrl).replace(/\/?$/, '/') : './';
@@ -157,7 +156,7 @@ export async function load(options = {}) {
     print: () => {},
     printErr: () => {},
   })]);
-  return new Runtime(module, simd, variant);
+  return new Runtime(module, variant);
 }
 
 // A growable area of the module's memory that one call at a time lays its arguments out in.
@@ -201,10 +200,10 @@ const registry = typeof FinalizationRegistry === 'function'
 
 /** The loaded module. One per page is enough; its models, sessions and requests are its own. */
 export class Runtime {
-  constructor(module, simd, variant) {
+  constructor(module, variant) {
     this.m = module;
     /** true when a SIMD128 module (the relaxed one or not) was loaded. */
-    this.simd = simd;
+    this.simd = variant !== 'nosimd';
     /** The module loaded: 'relaxed', 'simd' or 'nosimd'. */
     this.variant = variant;
     /** In the relaxed module, the int8 groups its wasmrelaxed path gives relaxed SIMD: 'all' or 'narrow'. */
