@@ -231,9 +231,11 @@ constexpr GemmShape kKernelShapes[] = {{200, 384, 1536}, {200, 216, 1616}, {200,
 
 // dtype 3: int8 with narrow weights ([-64, 64]) through qu8s8_gemm_narrow. Besides pct_peak
 // (against the best peak of its kind), pct_own_peak is against the peak loop of the instruction
-// the kernel multiplies with (OwnPeakLoop).
+// the kernel multiplies with (OwnPeakLoop). `gemm_only` (int8): the rows are quantized once
+// before timing, so the time is the GEMM kernel's alone; otherwise each iteration quantizes
+// them first, as a session does (on the small shapes that pass takes most of the time).
 void BenchKernel(benchmark::State& state, const ple::rt::KernelSet* set, int dtype /*0 f32, 1 f16, 2 int8, 3 narrow*/,
-                 GemmShape shape) {
+                 GemmShape shape, bool gemm_only) {
   const size_t kKernelRows = shape.rows, kKernelK = shape.k, kKernelN = shape.n;
   std::mt19937 rng(1);
   std::normal_distribution<float> normal(0.0f, 1.0f);
@@ -247,14 +249,21 @@ void BenchKernel(benchmark::State& state, const ple::rt::KernelSet* set, int dty
   std::vector<int8_t> w8(blocks * 64 * (kKernelN / 16));
   const int limit = dtype == 3 ? ple::kNarrowInt8Limit : 127;
   for (int8_t& v : w8) v = static_cast<int8_t>(static_cast<int>(rng() % (2 * limit + 1)) - limit);
-  std::vector<float> w_scales(kKernelN, 0.01f), row_scales(kSessionTile);
-  std::vector<int32_t> w_sums(kKernelN, 0), zero_points(kSessionTile);
-  std::vector<uint8_t> q(kSessionTile * kKernelK);
+  std::vector<float> w_scales(kKernelN, 0.01f), row_scales(kKernelRows);
+  std::vector<int32_t> w_sums(kKernelN, 0), zero_points(kKernelRows);
+  std::vector<uint8_t> q(kKernelRows * kKernelK);
+  if (gemm_only) {
+    set->f32_qu8_quantize(kKernelRows, kKernelK, a.data(), kKernelK, q.data(), kKernelK, kKernelK, row_scales.data(),
+                          zero_points.data());
+  }
   std::vector<ple::rt::kernels::TileOutput> outputs(kKernelN / 16);
   for (auto _ : state) {
     for (size_t first = 0; first < kKernelRows; first += kSessionTile) {
       const size_t rows = std::min(kSessionTile, kKernelRows - first);
       const float* x = a.data() + first * kKernelK;
+      uint8_t* rows_q = q.data() + (gemm_only ? first * kKernelK : 0);
+      float* rows_scales = row_scales.data() + (gemm_only ? first : 0);
+      int32_t* rows_zero_points = zero_points.data() + (gemm_only ? first : 0);
       for (size_t t = 0; t < kKernelN / 16; ++t) {  // as a session fills them: ReLU fused
         outputs[t] = {out.data() + first * kKernelN + 16 * t, bias.data() + 16 * t, static_cast<uint32_t>(kKernelN), 16, 1, 0};
       }
@@ -263,11 +272,13 @@ void BenchKernel(benchmark::State& state, const ple::rt::KernelSet* set, int dty
       } else if (dtype == 1) {
         set->f16_gemm(rows, kKernelK, x, kKernelK, w16.data(), kKernelK * 16, kKernelN / 16, outputs.data(), 0);
       } else {
-        set->f32_qu8_quantize(rows, kKernelK, x, kKernelK, q.data(), kKernelK, kKernelK, row_scales.data(),
-                              zero_points.data());
+        if (!gemm_only) {
+          set->f32_qu8_quantize(rows, kKernelK, x, kKernelK, rows_q, kKernelK, kKernelK, rows_scales,
+                                rows_zero_points);
+        }
         const auto gemm = dtype == 3 ? set->qu8s8_gemm_narrow : set->qu8s8_gemm;
-        gemm(rows, blocks, q.data(), kKernelK, w8.data(), blocks * 64, kKernelN / 16, row_scales.data(),
-             zero_points.data(), w_scales.data(), w_sums.data(), outputs.data(), 0);
+        gemm(rows, blocks, rows_q, kKernelK, w8.data(), blocks * 64, kKernelN / 16, rows_scales, rows_zero_points,
+             w_scales.data(), w_sums.data(), outputs.data(), 0);
       }
     }
     benchmark::ClobberMemory();
@@ -449,7 +460,11 @@ int main(int argc, char** argv) {
         const std::string label = "kernel/" + std::string(set->name) + "/" + names[dtype] + "/" +
                                   std::to_string(shape.rows) + "x" + std::to_string(shape.k) + "x" +
                                   std::to_string(shape.n);
-        benchmark::RegisterBenchmark(label.c_str(), BenchKernel, set, dtype, shape)->Unit(benchmark::kMicrosecond);
+        benchmark::RegisterBenchmark(label.c_str(), BenchKernel, set, dtype, shape, false)->Unit(benchmark::kMicrosecond);
+        if (dtype >= 2) {
+          benchmark::RegisterBenchmark((label + "/gemm_only").c_str(), BenchKernel, set, dtype, shape, true)
+              ->Unit(benchmark::kMicrosecond);
+        }
       }
     }
   }
