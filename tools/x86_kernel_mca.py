@@ -11,7 +11,8 @@ whose demangled name matches --function (the loop finder of tools/x86_callgrind_
 both tools agree on what an inner loop is), and prints llvm-mca's steady-state cycles per
 iteration for each CPU model, and per multiply instruction (vpmaddwd, vpmaddubsw, vpdpbusd,
 vfmadd...). A prediction, repeatable, not a measurement: it ignores cache misses and the code
-outside the loop.
+outside the loop. Runs `llvm-mca` from PATH (Debian's llvm-14 for the figures in
+docs/performance.md; another LLVM version's CPU models can give other numbers).
 """
 import argparse
 import importlib.util

@@ -76,8 +76,9 @@ PLE_F32_QU8_QUANTIZE(avx2) { return QuantizeRowsAvx2(rows, k, x, x_stride, q, q_
 // (x1, x3) by vpshufb, (w0, w2) and (w1, w3) by shifts, two vpmaddwd give the channel's whole
 // 4-input sum in that lane: 8 channels a register, in order, no horizontal sum. The weight
 // split is shared by the block's 4 rows, the input split by the row's two registers.
-// Why this split (docs/performance.md, "The exact AVX2 int8 kernel"): the input split on the
-// shuffle port leaves the multiply ports to vpmaddwd and the weight shifts on Intel cores.
+// Why this split (docs/performance.md, "Instructions a candidate, outside the GEMM inner loops",
+// llvm-mca on Haswell to Zen 3): the input split on the shuffle port leaves the multiply ports
+// to vpmaddwd and the weight shifts on Intel cores.
 PLE_QU8S8_GEMM(avx2) {
   const __m256i even_bytes = _mm256_setr_epi8(0, -1, 2, -1, 4, -1, 6, -1, 8, -1, 10, -1, 12, -1, 14, -1,
                                               0, -1, 2, -1, 4, -1, 6, -1, 8, -1, 10, -1, 12, -1, 14, -1);

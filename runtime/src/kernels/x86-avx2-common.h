@@ -57,7 +57,8 @@ inline void DequantizeTileRow(__m256i acc_lo, __m256i acc_hi, float scale, int32
 // 256-bit accumulators per row (columns 0-7, 8-15) and the tile's 64-byte blocks read as stored:
 // `step(acc, x, w)` adds to each int32 lane of `acc` the four products of the uint8 bytes of `x`
 // (one row's 4 inputs, broadcast) with the int8 bytes of `w` (8 channels x 4 inputs). AVX-VNNI's
-// vpdpbusd, or AVX2's vpmaddubsw + vpmaddwd for narrow weights.
+// vpdpbusd; AVX2's vpmaddubsw + vpmaddwd for narrow weights, or for others the bytes split into
+// int16 pairs and two vpmaddwd (qu8s8_gemm__avx2).
 template <int kRows, typename Step>
 inline void Int8TileGemm256(size_t rows, size_t blocks, const uint8_t* a, size_t a_stride, const int8_t* w,
                             size_t w_tile_stride, size_t tiles, const float* scales, const int32_t* zero_points,
